@@ -1,0 +1,98 @@
+#ifndef TIERWISE_COMMON_AUTH_AUTH_H_
+#define TIERWISE_COMMON_AUTH_AUTH_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+
+// Bearer-token authentication and per-method role checks. Every RPC of a Tierwise service calls
+// Authorizer::Authorize first (common/server/rpc.h does it), so a method missing from the role
+// table is denied, never open.
+namespace tierwise::auth {
+
+enum class Role : uint8_t { kAdmin, kManager, kSalesRep, kFinance, kErpAdapter, kViewer };
+
+std::optional<Role> ParseRole(absl::string_view name);  // "admin", "sales_rep", ...
+absl::string_view RoleName(Role role);
+
+// A set of roles as a bit mask.
+class Roles {
+ public:
+  Roles() = default;
+  Roles(std::initializer_list<Role> roles) {
+    for (Role r : roles) bits_ |= Bit(r);
+  }
+  static Roles All() {
+    return {Role::kAdmin, Role::kManager, Role::kSalesRep, Role::kFinance, Role::kErpAdapter,
+            Role::kViewer};
+  }
+  bool contains(Role r) const { return (bits_ & Bit(r)) != 0; }
+
+ private:
+  static uint32_t Bit(Role r) { return 1u << static_cast<uint32_t>(r); }
+  uint32_t bits_ = 0;
+};
+
+// Who is calling: the principal name is what audit logs record ("rep.zhang").
+struct Principal {
+  std::string name;
+  Role role = Role::kViewer;
+};
+
+// What every handler gets after authorization.
+struct CallContext {
+  Principal principal;
+  std::string method;
+  std::string request_id;  // from x-request-id, or generated
+};
+
+// Tokens → principals. Sources: a file of `<name> <role> <token>` lines (# comments) and an
+// inline `name:role:token,...` string; a duplicate token or an unknown role is an error.
+class TokenStore {
+ public:
+  static absl::StatusOr<std::shared_ptr<const TokenStore>> Load(const std::string& file,
+                                                                const std::string& inline_tokens);
+  static absl::StatusOr<std::shared_ptr<const TokenStore>> FromText(const std::string& file_text,
+                                                                    const std::string& inline_tokens);
+  const Principal* Find(absl::string_view token) const;
+  size_t size() const { return by_token_.size(); }
+
+ private:
+  absl::Status Add(std::string name, absl::string_view role, std::string token);
+  absl::flat_hash_map<std::string, Principal> by_token_;
+};
+
+// Method name (short, e.g. "GetCustomer") → roles allowed to call it.
+using RoleTable = absl::flat_hash_map<std::string, Roles>;
+
+class Authorizer {
+ public:
+  Authorizer(std::shared_ptr<const TokenStore> tokens, RoleTable table)
+      : tokens_(std::move(tokens)), table_(std::move(table)) {}
+
+  // UNAUTHENTICATED when the header is missing, malformed or the token unknown;
+  // PERMISSION_DENIED when the role may not call the method (or the method is not in the table).
+  absl::StatusOr<CallContext> Authorize(const grpc::ServerContext& context,
+                                        absl::string_view method) const;
+  absl::StatusOr<Principal> Check(std::optional<absl::string_view> authorization_header,
+                                  absl::string_view method) const;
+
+  const RoleTable& table() const { return table_; }
+
+ private:
+  std::shared_ptr<const TokenStore> tokens_;
+  RoleTable table_;
+};
+
+}  // namespace tierwise::auth
+
+#endif  // TIERWISE_COMMON_AUTH_AUTH_H_

@@ -1,0 +1,165 @@
+#include "common/outbox/outbox.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+
+namespace tierwise::outbox {
+namespace {
+
+struct Row {
+  int64_t id;
+  Message message;
+};
+
+}  // namespace
+
+postgres::Migration TableMigration() {
+  return {900, "outbox",
+          "CREATE TABLE outbox ("
+          " id bigserial PRIMARY KEY,"
+          " stream text NOT NULL,"
+          " type text NOT NULL,"
+          " event_id text NOT NULL UNIQUE,"
+          " payload bytea NOT NULL,"
+          " created_at timestamptz NOT NULL DEFAULT now(),"
+          " published_at timestamptz);"
+          "CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;"};
+}
+
+void Enqueue(pqxx::work& tx, const Message& message) {
+  tx.exec_params(
+      "INSERT INTO outbox (stream, type, event_id, payload) VALUES ($1, $2, $3, $4)",
+      message.stream, message.type, message.event_id,
+      pqxx::binarystring(message.payload.data(), message.payload.size()));
+}
+
+Relay::Relay(postgres::PgPool& pool, redis::RedisClient& redis, RelayOptions options)
+    : pool_(pool), redis_(redis), options_(options) {}
+
+Relay::~Relay() { Stop(); }
+
+void Relay::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Relay::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Relay::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Relay::Loop() {
+  auto last_cleanup = std::chrono::steady_clock::now();
+  while (true) {
+    absl::StatusOr<int> published = PublishOnce();
+    if (!published.ok()) {
+      log::Warn("outbox.publish_failed", {{"schema", pool_.options().schema},
+                                          {"error", published.status().ToString()}});
+    }
+    const bool more = published.ok() && *published == options_.batch_size;
+    if (std::chrono::steady_clock::now() - last_cleanup > std::chrono::minutes(10)) {
+      last_cleanup = std::chrono::steady_clock::now();
+      (void)pool_.Transact([&](pqxx::work& tx) {
+        tx.exec_params(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
+            static_cast<int>(options_.retention.count()));
+        return absl::OkStatus();
+      });
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!more) {
+      cv_.wait_for(lock, options_.poll_interval, [&] { return stop_ || wake_; });
+    }
+    wake_ = false;
+    if (stop_) break;
+  }
+  // Drain what is committed so a graceful stop leaves nothing behind that could be sent now.
+  (void)PublishOnce();
+}
+
+absl::StatusOr<int> Relay::PublishOnce() {
+  int published = 0;
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    published = 0;
+    const bool leader =
+        tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
+            .as<bool>();
+    if (!leader) return absl::OkStatus();
+    std::vector<Row> rows;
+    for (const auto& r : tx.exec_params(
+             "SELECT id, stream, type, event_id, payload FROM outbox"
+             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+             options_.batch_size)) {
+      pqxx::binarystring payload(r[4]);
+      rows.push_back({r[0].as<int64_t>(),
+                      {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                       payload.str()}});
+    }
+    std::vector<int64_t> done;
+    absl::Status redis_status;
+    for (const Row& row : rows) {
+      const std::string entry_id = absl::StrCat(row.id, "-0");
+      const std::vector<std::pair<std::string, std::string>> fields = {
+          {"type", row.message.type},
+          {"event_id", row.message.event_id},
+          {"payload", row.message.payload}};
+      absl::StatusOr<std::string> added = redis_.XAdd(row.message.stream, entry_id, fields);
+      if (absl::IsFailedPrecondition(added.status())) {
+        // Either this row was relayed before its row was marked, or the stream holds ids from
+        // elsewhere (e.g. a restored database). Only the first case may be skipped.
+        auto existing = redis_.XRange(row.message.stream, entry_id, entry_id, 1);
+        if (existing.ok() && !existing->empty() &&
+            existing->front().Field("event_id") == row.message.event_id) {
+          done.push_back(row.id);
+          continue;
+        }
+        log::Warn("outbox.stream_ahead", {{"stream", row.message.stream}, {"row", row.id}});
+        added = redis_.XAdd(row.message.stream, "*", fields);
+      }
+      if (!added.ok()) {
+        redis_status = added.status();
+        break;
+      }
+      done.push_back(row.id);
+    }
+    if (!done.empty()) {
+      std::string ids = "{";
+      for (size_t i = 0; i < done.size(); ++i) absl::StrAppend(&ids, i ? "," : "", done[i]);
+      ids += "}";
+      tx.exec_params("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids);
+    }
+    published = static_cast<int>(done.size());
+    if (!redis_status.ok()) {
+      // Commit what reached Redis; report the failure to the caller afterwards.
+      log::Warn("outbox.redis_failed", {{"error", redis_status.ToString()}});
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return published;
+}
+
+absl::StatusOr<int64_t> Relay::Backlog() {
+  return pool_.Transact<int64_t>([](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx.exec("SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0].as<int64_t>();
+  });
+}
+
+}  // namespace tierwise::outbox

@@ -1,0 +1,79 @@
+#ifndef TIERWISE_COMMON_OUTBOX_OUTBOX_H_
+#define TIERWISE_COMMON_OUTBOX_OUTBOX_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "common/postgres/migrations.h"
+#include "common/postgres/pool.h"
+#include "common/redis/redis_client.h"
+
+// Transactional outbox: an event is written to the service's `outbox` table in the same
+// transaction as the change it describes, and a relay copies committed rows onto Redis Streams.
+// Each row becomes the stream entry `<outbox id>-0` with fields type, event_id and payload, so
+// a row relayed twice (crash between XADD and marking it published) is detected by its id and
+// lands on the stream exactly once. Only one relay per schema publishes at a time (advisory
+// lock), which keeps ids ascending when several replicas run.
+namespace tierwise::outbox {
+
+struct Message {
+  std::string stream;    // full stream key, e.g. "tierwise:profile.customer_changed"
+  std::string type;      // payload's message full name
+  std::string event_id;  // unique id consumers deduplicate on
+  std::string payload;   // serialized protobuf
+};
+
+// The outbox table; every service that emits events adds it to its migrations.
+postgres::Migration TableMigration();
+
+// Adds a message in the caller's transaction; it is relayed only if that transaction commits.
+void Enqueue(pqxx::work& tx, const Message& message);
+
+struct RelayOptions {
+  std::chrono::milliseconds poll_interval{200};
+  int batch_size = 200;
+  std::chrono::hours retention{24 * 7};  // published rows older than this are deleted
+};
+
+// Copies committed outbox rows to Redis. Start() runs a background loop until Stop() (or
+// destruction); PublishOnce() publishes one batch synchronously (used by tests and Wake-ups).
+// Thread-safe.
+class Relay {
+ public:
+  Relay(postgres::PgPool& pool, redis::RedisClient& redis, RelayOptions options = {});
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  void Start();
+  void Stop();
+  // Asks the loop to publish now instead of waiting for the next poll.
+  void Wake();
+  // Publishes up to batch_size rows; returns how many were marked published.
+  absl::StatusOr<int> PublishOnce();
+  // Unpublished rows (for health and metrics).
+  absl::StatusOr<int64_t> Backlog();
+
+ private:
+  void Loop();
+
+  postgres::PgPool& pool_;
+  redis::RedisClient& redis_;
+  const RelayOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace tierwise::outbox
+
+#endif  // TIERWISE_COMMON_OUTBOX_OUTBOX_H_

@@ -1,0 +1,90 @@
+#include "common/outbox/outbox.h"
+
+#include "common/testing/test_env.h"
+#include "gtest/gtest.h"
+
+namespace tierwise::outbox {
+namespace {
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(postgres::ApplyMigrations(schema_.pool(), {TableMigration()}).ok());
+  }
+
+  absl::Status Write(const std::string& event_id, bool commit) {
+    return schema_.pool().Transact([&](pqxx::work& tx) {
+      Enqueue(tx, {stream_, "test.Event", event_id, std::string("\x01\x00\x02", 3)});
+      return commit ? absl::OkStatus() : absl::AbortedError("rolled back");
+    });
+  }
+
+  tierwise::testing::TestSchema schema_{"outbox"};
+  std::unique_ptr<redis::RedisClient> redis_ = tierwise::testing::NewRedisClient();
+  std::string stream_ = tierwise::testing::UniqueName("stream");
+};
+
+TEST_F(OutboxTest, OnlyCommittedEventsArePublishedExactlyOnce) {
+  ASSERT_TRUE(Write("e1", true).ok());
+  ASSERT_FALSE(Write("e2", false).ok());
+  ASSERT_TRUE(Write("e3", true).ok());
+  Relay relay(schema_.pool(), *redis_);
+  auto published = relay.PublishOnce();
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(*published, 2);
+  EXPECT_EQ(*relay.PublishOnce(), 0);
+  auto entries = redis_->XRange(stream_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].Field("event_id"), "e1");
+  EXPECT_EQ((*entries)[1].Field("event_id"), "e3");
+  EXPECT_EQ((*entries)[0].Field("payload"), std::string("\x01\x00\x02", 3));
+  EXPECT_EQ(*relay.Backlog(), 0);
+}
+
+TEST_F(OutboxTest, RowRelayedBeforeACrashIsNotDuplicated) {
+  ASSERT_TRUE(Write("e1", true).ok());
+  Relay relay(schema_.pool(), *redis_);
+  ASSERT_EQ(*relay.PublishOnce(), 1);
+  // Simulate a relay that reached Redis but died before marking the row published.
+  ASSERT_TRUE(schema_.pool().Transact([](pqxx::work& tx) {
+                tx.exec("UPDATE outbox SET published_at = NULL");
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Write("e2", true).ok());
+  EXPECT_EQ(*relay.PublishOnce(), 2);
+  auto entries = redis_->XRange(stream_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[1].Field("event_id"), "e2");
+}
+
+TEST_F(OutboxTest, BackgroundRelayPublishesAfterWake) {
+  Relay relay(schema_.pool(), *redis_, {.poll_interval = std::chrono::seconds(30)});
+  relay.Start();
+  ASSERT_TRUE(Write("e1", true).ok());
+  relay.Wake();
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    auto entries = redis_->XRange(stream_);
+    seen = entries.ok() && entries->size() == 1;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  relay.Stop();
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(OutboxTest, RedisDownKeepsEventsForLater) {
+  ASSERT_TRUE(Write("e1", true).ok());
+  redis::RedisClient down({.host = "127.0.0.1", .port = 1});
+  Relay broken(schema_.pool(), down);
+  auto published = broken.PublishOnce();
+  ASSERT_TRUE(published.ok());
+  EXPECT_EQ(*published, 0);
+  EXPECT_EQ(*broken.Backlog(), 1);
+  Relay relay(schema_.pool(), *redis_);
+  EXPECT_EQ(*relay.PublishOnce(), 1);
+}
+
+}  // namespace
+}  // namespace tierwise::outbox

@@ -1,0 +1,20 @@
+#ifndef TIERWISE_COMMON_POSTGRES_TEXT_ARRAY_H_
+#define TIERWISE_COMMON_POSTGRES_TEXT_ARRAY_H_
+
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+// libpqxx 6 cannot bind a std::vector: text[] values travel as array literals.
+namespace tierwise::postgres {
+
+// {"a","b \"c\""}: every element quoted and escaped, so any text round-trips.
+std::string ToTextArray(const std::vector<std::string>& values);
+
+// Parses a text[] field; NULL and {} give an empty vector, NULL elements are skipped.
+std::vector<std::string> FromTextArray(const pqxx::field& field);
+
+}  // namespace tierwise::postgres
+
+#endif  // TIERWISE_COMMON_POSTGRES_TEXT_ARRAY_H_

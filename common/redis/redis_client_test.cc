@@ -1,0 +1,65 @@
+#include "common/redis/redis_client.h"
+
+#include "common/testing/test_env.h"
+#include "gtest/gtest.h"
+
+namespace tierwise::redis {
+namespace {
+
+TEST(RedisClientTest, CommandsRoundTripBinarySafely) {
+  auto client = testing::NewRedisClient();
+  const std::string key = testing::UniqueName("k");
+  const std::string value("a\0b\r\n", 5);
+  auto set = client->Command({"SET", key, value});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->type, Reply::Type::kStatus);
+  auto get = client->Command({"GET", key});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->str, value);
+  auto missing = client->Command({"GET", key + "-missing"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->is_nil());
+  auto error = client->Command({"INCR", key});
+  ASSERT_TRUE(error.ok());
+  EXPECT_EQ(error->type, Reply::Type::kError);
+}
+
+TEST(RedisClientTest, StreamAddWithExplicitIdsRejectsGoingBackwards) {
+  auto client = testing::NewRedisClient();
+  const std::string stream = testing::UniqueName("s");
+  ASSERT_TRUE(client->XAdd(stream, "5-0", {{"f", "1"}}).ok());
+  EXPECT_EQ(client->XAdd(stream, "5-0", {{"f", "2"}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(client->XAdd(stream, "6-0", {{"f", "3"}}).ok());
+  auto entries = client->XRange(stream);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].id, "5-0");
+  EXPECT_EQ((*entries)[1].Field("f"), "3");
+}
+
+TEST(RedisClientTest, ReconnectsAfterServerClosesTheConnection) {
+  auto client = testing::NewRedisClient();
+  ASSERT_TRUE(client->Ping().ok());
+  // Ask Redis to drop every normal client connection, including ours.
+  auto other = testing::NewRedisClient();
+  ASSERT_TRUE(other->Command({"CLIENT", "KILL", "TYPE", "normal"}).ok());
+  EXPECT_TRUE(client->Ping().ok());
+}
+
+TEST(RedisClientTest, UnreachableServerIsUnavailableWithinTimeout) {
+  RedisClient client({.host = "127.0.0.1", .port = 1,
+                      .connect_timeout = std::chrono::milliseconds(200)});
+  EXPECT_EQ(client.Ping().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RedisClientTest, ParsesAddresses) {
+  auto o = ParseRedisAddress("redis.internal:7001");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->host, "redis.internal");
+  EXPECT_EQ(o->port, 7001);
+  EXPECT_FALSE(ParseRedisAddress("host:notaport").ok());
+}
+
+}  // namespace
+}  // namespace tierwise::redis

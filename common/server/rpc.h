@@ -1,0 +1,53 @@
+#ifndef TIERWISE_COMMON_SERVER_RPC_H_
+#define TIERWISE_COMMON_SERVER_RPC_H_
+
+#include <chrono>
+#include "absl/strings/string_view.h"
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/status.h"
+#include "common/auth/auth.h"
+#include "common/log/log.h"
+#include "common/status/status.h"
+
+namespace tierwise::server {
+
+// The frame of every unary handler: authorize, run the body, log one line, map the status.
+// Internal errors are logged with their detail and returned to the caller without it.
+//
+//   grpc::Status Svc::GetThing(grpc::ServerContext* ctx, const Req* req, Thing* out) {
+//     return RunRpc(authorizer_, ctx, "GetThing", [&](const auth::CallContext& call) {
+//       return logic_.GetThing(call, req->id(), out);
+//     });
+//   }
+template <typename Body>
+grpc::Status RunRpc(const auth::Authorizer& authorizer, grpc::ServerContext* context,
+                    absl::string_view method, Body&& body) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<auth::CallContext> call = authorizer.Authorize(*context, method);
+  absl::Status status = call.ok() ? absl::Status(body(*call)) : call.status();
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  const bool internal = status.code() == absl::StatusCode::kInternal ||
+                        status.code() == absl::StatusCode::kUnknown;
+  const std::string code = std::string(absl::StatusCodeToString(status.code()));
+  const std::string who = call.ok() ? call->principal.name : "-";
+  const std::string request_id = call.ok() ? call->request_id : "-";
+  if (internal) {
+    log::Error("rpc", {{"method", method}, {"code", code}, {"principal", who},
+                       {"request_id", request_id}, {"us", micros},
+                       {"error", status.message()}});
+    context->AddTrailingMetadata("x-request-id", request_id);
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        "internal error; see server log for request " + request_id);
+  }
+  log::Debug("rpc", {{"method", method}, {"code", code}, {"principal", who},
+                     {"request_id", request_id}, {"us", micros}});
+  return status::ToGrpcStatus(status);
+}
+
+}  // namespace tierwise::server
+
+#endif  // TIERWISE_COMMON_SERVER_RPC_H_

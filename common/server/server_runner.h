@@ -1,0 +1,81 @@
+#ifndef TIERWISE_COMMON_SERVER_SERVER_RUNNER_H_
+#define TIERWISE_COMMON_SERVER_SERVER_RUNNER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+
+namespace tierwise::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // port 0 picks a free port (tests)
+  std::string tls_cert;                // PEM files; TLS when set
+  std::string tls_key;
+  std::string tls_client_ca;  // mutual TLS when set: clients must present a certificate
+  std::chrono::seconds drain{10};
+  std::chrono::milliseconds health_interval{2000};
+};
+
+// Hosts the gRPC services of one binary with the standard health service (SERVING only while
+// the readiness probe passes, e.g. the database answers), server reflection, keepalive
+// settings and TLS/mTLS. Thread-safe after Start().
+//
+//   ServiceHost host(options);
+//   host.AddService(&profile_service);
+//   host.SetReadinessProbe([&] { return pool.Ping(); });
+//   if (auto s = host.Start(); !s.ok()) ...;
+//   host.WaitForTerminationSignal();  // SIGTERM / SIGINT, then drains and returns
+class ServiceHost {
+ public:
+  explicit ServiceHost(ServerOptions options);
+  ~ServiceHost();
+  ServiceHost(const ServiceHost&) = delete;
+  ServiceHost& operator=(const ServiceHost&) = delete;
+
+  // Before Start(): services must outlive the host.
+  void AddService(grpc::Service* service, std::string full_name);
+  void SetReadinessProbe(std::function<absl::Status()> probe);
+
+  absl::Status Start();
+  int port() const { return port_; }
+
+  // Marks every service NOT_SERVING, lets in-flight calls finish within the drain period,
+  // then stops. Idempotent.
+  void Shutdown();
+
+  // Blocks until SIGTERM or SIGINT, then Shutdown(). Call BlockTerminationSignals() first
+  // thing in main(), before any thread starts, so that no other thread takes the signal.
+  void WaitForTerminationSignal();
+
+ private:
+  void ProbeLoop();
+  void SetServing(bool serving);
+
+  const ServerOptions options_;
+  std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::function<absl::Status()> probe_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread probe_thread_;
+};
+
+void BlockTerminationSignals();
+
+}  // namespace tierwise::server
+
+#endif  // TIERWISE_COMMON_SERVER_SERVER_RUNNER_H_

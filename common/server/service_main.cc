@@ -1,0 +1,75 @@
+#include "common/server/service_main.h"
+
+#include <thread>
+
+#include "common/log/log.h"
+#include "common/server/server_runner.h"
+
+namespace tierwise::server {
+
+int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
+  BlockTerminationSignals();
+  const config::ServiceConfig config =
+      config::LoadServiceConfigOrDie(definition.name, definition.default_port, argc, argv);
+  log::Init(config.log_level, config.log_format, definition.name);
+
+  postgres::PgPool pool({.uri = config.pg_uri,
+                         .schema = config.pg_schema,
+                         .size = config.pg_pool_size});
+  std::vector<postgres::Migration> migrations = definition.migrations;
+  migrations.push_back(outbox::TableMigration());
+  // PostgreSQL may still be starting (a fresh pod, a compose stack): retry for a minute.
+  absl::Status migrated;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    migrated = postgres::ApplyMigrations(pool, migrations);
+    if (!absl::IsUnavailable(migrated)) break;
+    log::Warn("migrations.waiting_for_database", {{"attempt", attempt + 1}});
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  if (!migrated.ok()) {
+    log::Error("migrations.failed", {{"error", migrated.ToString()}});
+    return 1;
+  }
+  if (config.migrate_only) return 0;
+
+  auto redis_options = redis::ParseRedisAddress(config.redis_addr);
+  if (!redis_options.ok()) {
+    log::Error("config.redis", {{"error", redis_options.status().ToString()}});
+    return 2;
+  }
+  redis_options->password = config.redis_password;
+  redis::RedisClient redis(*redis_options);
+  auto tokens = auth::TokenStore::Load(config.tokens_file, config.tokens);
+  if (!tokens.ok()) {
+    log::Error("config.tokens", {{"error", tokens.status().ToString()}});
+    return 2;
+  }
+  outbox::Relay relay(pool, redis,
+                      {.poll_interval = std::chrono::milliseconds(config.outbox_poll_ms)});
+  ServiceDeps deps{config, pool, redis, relay, *tokens};
+  absl::StatusOr<ServiceBundle> bundle = definition.build(deps);
+  if (!bundle.ok()) {
+    log::Error("service.build_failed", {{"error", bundle.status().ToString()}});
+    return 1;
+  }
+
+  ServiceHost host({.listen = config.listen,
+                    .tls_cert = config.tls_cert,
+                    .tls_key = config.tls_key,
+                    .tls_client_ca = config.tls_client_ca,
+                    .drain = std::chrono::seconds(config.drain_seconds),
+                    .health_interval = std::chrono::milliseconds(config.health_interval_ms)});
+  for (auto& [service, name] : bundle->services) host.AddService(service, name);
+  host.SetReadinessProbe([&pool] { return pool.Ping(); });
+  if (absl::Status s = host.Start(); !s.ok()) {
+    log::Error("server.start_failed", {{"error", s.ToString()}});
+    return 1;
+  }
+  relay.Start();
+  host.WaitForTerminationSignal();
+  relay.Stop();
+  log::Info("service.exit");
+  return 0;
+}
+
+}  // namespace tierwise::server
