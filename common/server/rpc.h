@@ -48,6 +48,21 @@ grpc::Status RunRpc(const auth::Authorizer& authorizer, grpc::ServerContext* con
   return status::ToGrpcStatus(status);
 }
 
+// RunRpc for a body that returns absl::StatusOr<T>: the value is moved into *response.
+//
+//   return ServeRpc(authorizer_, ctx, "GetThing", response,
+//                   [&](const auth::CallContext& call) { return logic_.Get(call, *req); });
+template <typename Response, typename Body>
+grpc::Status ServeRpc(const auth::Authorizer& authorizer, grpc::ServerContext* context,
+                      absl::string_view method, Response* response, Body&& body) {
+  return RunRpc(authorizer, context, method, [&](const auth::CallContext& call) -> absl::Status {
+    auto result = body(call);
+    if (!result.ok()) return result.status();
+    *response = std::move(*result);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace tierwise::server
 
 #endif  // TIERWISE_COMMON_SERVER_RPC_H_

@@ -1,0 +1,407 @@
+#include "services/profile/customer_store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/postgres/text_array.h"
+
+namespace tierwise::profile {
+namespace {
+
+using postgres::FromTextArray;
+using postgres::ToTextArray;
+
+// Columns read for a customer, in the order RowToCustomer expects.
+constexpr char kCustomerColumns[] =
+    "id::text, coalesce(external_ref, ''), legal_name, short_name, aliases, nature,"
+    " business_mode, industry, province, city, owner, coalesce(registration::text, ''),"
+    " coalesce(first_transaction_date::text, ''), lifecycle_stage, tags, potential_notes,"
+    " data_consent, coalesce((extract(epoch from consent_time) * 1000000)::bigint, 0), state,"
+    " version, (extract(epoch from created_at) * 1000000)::bigint,"
+    " (extract(epoch from updated_at) * 1000000)::bigint,"
+    " coalesce((extract(epoch from deleted_at) * 1000000)::bigint, 0),"
+    " coalesce((extract(epoch from erased_at) * 1000000)::bigint, 0), coalesce(erased_by, ''),"
+    " created_by, updated_by";
+
+constexpr char kContactColumns[] =
+    "id::text, name, title, role, key_man, phone, email, coalesce(birthday::text, ''),"
+    " preferences";
+
+void SetTimestamp(int64_t micros, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(micros / 1000000);
+  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+}
+
+int64_t Micros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+// "2024-03-05" → Date; "" leaves it unset.
+void ParseDate(const std::string& text, type::v1::Date* date) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
+  int y = 0, m = 0, d = 0;
+  if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &y) && absl::SimpleAtoi(parts[1], &m) &&
+      absl::SimpleAtoi(parts[2], &d)) {
+    date->set_year(y);
+    date->set_month(m);
+    date->set_day(d);
+  }
+}
+
+// Date → "2024-03-05", or "" for unset (stored as NULL via NULLIF).
+std::string FormatDate(bool has, const type::v1::Date& d) {
+  if (!has || d.year() == 0) return "";
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+std::string RegistrationJson(const v1::Customer& c) {
+  if (!c.has_registration()) return "";
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(c.registration(), &json, options);
+  return json;
+}
+
+v1::Customer RowToCustomer(const pqxx::row& r) {
+  v1::Customer c;
+  c.set_id(r[0].as<std::string>());
+  c.set_external_ref(r[1].as<std::string>());
+  c.set_legal_name(r[2].as<std::string>());
+  c.set_short_name(r[3].as<std::string>());
+  for (auto& a : FromTextArray(r[4])) c.add_aliases(std::move(a));
+  c.set_nature(static_cast<v1::Nature>(r[5].as<int>()));
+  c.set_business_mode(r[6].as<std::string>());
+  c.set_industry(r[7].as<std::string>());
+  c.mutable_region()->set_province(r[8].as<std::string>());
+  c.mutable_region()->set_city(r[9].as<std::string>());
+  c.set_owner(r[10].as<std::string>());
+  if (const std::string json = r[11].as<std::string>(); !json.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(json, c.mutable_registration());
+  }
+  if (const std::string date = r[12].as<std::string>(); !date.empty()) {
+    ParseDate(date, c.mutable_first_transaction_date());
+  }
+  c.set_lifecycle_stage(static_cast<v1::LifecycleStage>(r[13].as<int>()));
+  for (auto& t : FromTextArray(r[14])) c.add_tags(std::move(t));
+  c.set_potential_notes(r[15].as<std::string>());
+  c.set_data_consent(r[16].as<bool>());
+  if (const int64_t t = r[17].as<int64_t>(); t != 0) SetTimestamp(t, c.mutable_consent_time());
+  c.set_state(static_cast<v1::CustomerState>(r[18].as<int>()));
+  c.set_etag(absl::StrCat("v", r[19].as<int64_t>()));
+  SetTimestamp(r[20].as<int64_t>(), c.mutable_create_time());
+  SetTimestamp(r[21].as<int64_t>(), c.mutable_update_time());
+  if (const int64_t t = r[22].as<int64_t>(); t != 0) SetTimestamp(t, c.mutable_delete_time());
+  if (const int64_t t = r[23].as<int64_t>(); t != 0) SetTimestamp(t, c.mutable_erase_time());
+  c.set_erased_by(r[24].as<std::string>());
+  c.set_created_by(r[25].as<std::string>());
+  c.set_updated_by(r[26].as<std::string>());
+  return c;
+}
+
+v1::Contact RowToContact(const pqxx::row& r) {
+  v1::Contact c;
+  c.set_id(r[0].as<std::string>());
+  c.set_name(r[1].as<std::string>());
+  c.set_title(r[2].as<std::string>());
+  c.set_role(static_cast<v1::DecisionRole>(r[3].as<int>()));
+  c.set_key_man(r[4].as<bool>());
+  c.set_phone(r[5].as<std::string>());
+  c.set_email(r[6].as<std::string>());
+  if (const std::string date = r[7].as<std::string>(); !date.empty()) {
+    ParseDate(date, c.mutable_birthday());
+  }
+  c.set_preferences(r[8].as<std::string>());
+  return c;
+}
+
+void LoadContacts(pqxx::work& tx, v1::Customer& c) {
+  for (const auto& row : tx.exec_params(absl::StrCat("SELECT ", kContactColumns,
+                                                     " FROM contacts WHERE customer_id = $1"
+                                                     " ORDER BY seq"),
+                                        c.id())) {
+    *c.add_contacts() = RowToContact(row);
+  }
+}
+
+void InsertContactRow(pqxx::work& tx, const std::string& customer_id, const v1::Contact& c) {
+  tx.exec_params(
+      "INSERT INTO contacts (id, customer_id, name, title, role, key_man, phone, email, birthday,"
+      " preferences) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')::date, $10)",
+      c.id(), customer_id, c.name(), c.title(), static_cast<int>(c.role()), c.key_man(), c.phone(),
+      c.email(), FormatDate(c.has_birthday(), c.birthday()), c.preferences());
+}
+
+void WriteAudit(pqxx::work& tx, const AuditRecord& a) {
+  tx.exec_params(
+      "INSERT INTO audit_log (customer_id, action, fields, actor, actor_role, request_id, note)"
+      " VALUES ($1, $2, $3::text[], $4, $5, $6, $7)",
+      a.customer_id, static_cast<int>(a.action), ToTextArray(a.fields), a.actor, a.actor_role,
+      a.request_id, a.note);
+}
+
+void Finish(pqxx::work& tx, const WriteContext& write) {
+  WriteAudit(tx, write.audit);
+  outbox::Enqueue(tx, write.event);
+}
+
+// Moves the customer from bump.expected to bump.next; NOT_FOUND or ABORTED when it cannot.
+absl::Status Bump(pqxx::work& tx, const std::string& id, const VersionBump& bump) {
+  const pqxx::result r = tx.exec_params(
+      "UPDATE customers SET version = $3, updated_at = to_timestamp($4::double precision / 1e6),"
+      " updated_by = $5 WHERE id = $1 AND version = $2",
+      id, bump.expected, bump.next, bump.time_micros, bump.actor);
+  if (r.affected_rows() == 1) return absl::OkStatus();
+  if (tx.exec_params("SELECT 1 FROM customers WHERE id = $1", id).empty()) {
+    return absl::NotFoundError(absl::StrCat("customer ", id, " not found"));
+  }
+  return absl::AbortedError("the customer was changed concurrently; read it again and retry");
+}
+
+absl::Status MapWriteError(const absl::Status& s) {
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError("a customer with this external_ref already exists");
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::Status CustomerStore::Insert(const v1::Customer& c, const WriteContext& write) {
+  return MapWriteError(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params(
+        "INSERT INTO customers (id, external_ref, legal_name, short_name, aliases, nature,"
+        " business_mode, industry, province, city, owner, registration, first_transaction_date,"
+        " lifecycle_stage, tags, potential_notes, data_consent, consent_time, state, version,"
+        " created_at, updated_at, created_by, updated_by)"
+        " VALUES ($1, NULLIF($2, ''), $3, $4, $5::text[], $6, $7, $8, $9, $10, $11,"
+        " NULLIF($12, '')::jsonb, NULLIF($13, '')::date, $14, $15::text[], $16, $17,"
+        " CASE WHEN $17 THEN to_timestamp($18::double precision / 1e6) END, $19, 1,"
+        " to_timestamp($18::double precision / 1e6), to_timestamp($18::double precision / 1e6),"
+        " $20, $20)",
+        c.id(), c.external_ref(), c.legal_name(), c.short_name(),
+        ToTextArray({c.aliases().begin(), c.aliases().end()}), static_cast<int>(c.nature()),
+        c.business_mode(), c.industry(), c.region().province(), c.region().city(), c.owner(),
+        RegistrationJson(c), FormatDate(c.has_first_transaction_date(), c.first_transaction_date()),
+        static_cast<int>(c.lifecycle_stage()), ToTextArray({c.tags().begin(), c.tags().end()}),
+        c.potential_notes(), c.data_consent(), Micros(c.create_time()), static_cast<int>(c.state()),
+        c.created_by());
+    for (const v1::Contact& contact : c.contacts()) InsertContactRow(tx, c.id(), contact);
+    Finish(tx, write);
+    return absl::OkStatus();
+  }));
+}
+
+absl::StatusOr<v1::Customer> CustomerStore::Get(const std::string& id, bool with_contacts) {
+  return pool_.Transact<v1::Customer>([&](pqxx::work& tx) -> absl::StatusOr<v1::Customer> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", kCustomerColumns, " FROM customers WHERE id = $1"), id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("customer ", id, " not found"));
+    v1::Customer c = RowToCustomer(r[0]);
+    if (with_contacts) LoadContacts(tx, c);
+    return c;
+  });
+}
+
+absl::StatusOr<v1::Customer> CustomerStore::GetByExternalRef(const std::string& ref,
+                                                             bool with_contacts) {
+  return pool_.Transact<v1::Customer>([&](pqxx::work& tx) -> absl::StatusOr<v1::Customer> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", kCustomerColumns, " FROM customers WHERE external_ref = $1"), ref);
+    if (r.empty()) {
+      return absl::NotFoundError(absl::StrCat("no customer with external_ref ", ref));
+    }
+    v1::Customer c = RowToCustomer(r[0]);
+    if (with_contacts) LoadContacts(tx, c);
+    return c;
+  });
+}
+
+absl::StatusOr<int64_t> CustomerStore::Version(const std::string& id) {
+  return pool_.Transact<int64_t>([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    const pqxx::result r = tx.exec_params("SELECT version FROM customers WHERE id = $1", id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("customer ", id, " not found"));
+    return r[0][0].as<int64_t>();
+  });
+}
+
+absl::Status CustomerStore::Update(const v1::Customer& c, const VersionBump& bump,
+                                   const WriteContext& write) {
+  return MapWriteError(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result r = tx.exec_params(
+        "UPDATE customers SET external_ref = NULLIF($3, ''), legal_name = $4, short_name = $5,"
+        " aliases = $6::text[], nature = $7, business_mode = $8, industry = $9, province = $10,"
+        " city = $11, owner = $12, registration = NULLIF($13, '')::jsonb,"
+        " first_transaction_date = NULLIF($14, '')::date, lifecycle_stage = $15,"
+        " tags = $16::text[], potential_notes = $17, data_consent = $18,"
+        " consent_time = CASE WHEN NOT $18 THEN NULL WHEN data_consent THEN consent_time"
+        "   ELSE to_timestamp($19::double precision / 1e6) END,"
+        " state = $20, deleted_at = CASE WHEN $21 = 0 THEN NULL"
+        "   ELSE to_timestamp($21::double precision / 1e6) END,"
+        " version = $22, updated_at = to_timestamp($19::double precision / 1e6), updated_by = $23"
+        " WHERE id = $1 AND version = $2",
+        c.id(), bump.expected, c.external_ref(), c.legal_name(), c.short_name(),
+        ToTextArray({c.aliases().begin(), c.aliases().end()}), static_cast<int>(c.nature()),
+        c.business_mode(), c.industry(), c.region().province(), c.region().city(), c.owner(),
+        RegistrationJson(c), FormatDate(c.has_first_transaction_date(), c.first_transaction_date()),
+        static_cast<int>(c.lifecycle_stage()), ToTextArray({c.tags().begin(), c.tags().end()}),
+        c.potential_notes(), c.data_consent(), bump.time_micros, static_cast<int>(c.state()),
+        c.has_delete_time() ? Micros(c.delete_time()) : 0, bump.next, bump.actor);
+    if (r.affected_rows() != 1) {
+      if (tx.exec_params("SELECT 1 FROM customers WHERE id = $1", c.id()).empty()) {
+        return absl::NotFoundError(absl::StrCat("customer ", c.id(), " not found"));
+      }
+      return absl::AbortedError("the customer was changed concurrently; read it again and retry");
+    }
+    Finish(tx, write);
+    return absl::OkStatus();
+  }));
+}
+
+absl::Status CustomerStore::Erase(const std::string& id, const VersionBump& bump,
+                                  const WriteContext& write) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result r = tx.exec_params(
+        "UPDATE customers SET legal_name = '', short_name = '', aliases = '{}', nature = 0,"
+        " business_mode = '', industry = '', province = '', city = '', owner = '',"
+        " registration = NULL, first_transaction_date = NULL, lifecycle_stage = 0, tags = '{}',"
+        " potential_notes = '', data_consent = false, consent_time = NULL, state = $3,"
+        " erased_at = to_timestamp($4::double precision / 1e6), erased_by = $5,"
+        " updated_at = to_timestamp($4::double precision / 1e6), updated_by = $5,"
+        " version = $6 WHERE id = $1 AND version = $2",
+        id, bump.expected, static_cast<int>(v1::CUSTOMER_STATE_ERASED), bump.time_micros,
+        bump.actor, bump.next);
+    if (r.affected_rows() != 1) {
+      return absl::AbortedError("the customer was changed concurrently; read it again and retry");
+    }
+    tx.exec_params("DELETE FROM contacts WHERE customer_id = $1", id);
+    Finish(tx, write);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CustomerStore::AddContact(const std::string& customer_id, const VersionBump& bump,
+                                       const v1::Contact& contact, const WriteContext& write) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (absl::Status s = Bump(tx, customer_id, bump); !s.ok()) return s;
+    InsertContactRow(tx, customer_id, contact);
+    Finish(tx, write);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CustomerStore::UpdateContact(const std::string& customer_id,
+                                          const VersionBump& bump, const v1::Contact& c,
+                                          const WriteContext& write) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (absl::Status s = Bump(tx, customer_id, bump); !s.ok()) return s;
+    const pqxx::result r = tx.exec_params(
+        "UPDATE contacts SET name = $3, title = $4, role = $5, key_man = $6, phone = $7,"
+        " email = $8, birthday = NULLIF($9, '')::date, preferences = $10"
+        " WHERE id = $1 AND customer_id = $2",
+        c.id(), customer_id, c.name(), c.title(), static_cast<int>(c.role()), c.key_man(),
+        c.phone(), c.email(), FormatDate(c.has_birthday(), c.birthday()), c.preferences());
+    if (r.affected_rows() != 1) {
+      return absl::NotFoundError(absl::StrCat("contact ", c.id(), " not found"));
+    }
+    Finish(tx, write);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CustomerStore::RemoveContact(const std::string& customer_id,
+                                          const VersionBump& bump, const std::string& contact_id,
+                                          const WriteContext& write) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (absl::Status s = Bump(tx, customer_id, bump); !s.ok()) return s;
+    const pqxx::result r = tx.exec_params(
+        "DELETE FROM contacts WHERE id = $1 AND customer_id = $2", contact_id, customer_id);
+    if (r.affected_rows() != 1) {
+      return absl::NotFoundError(absl::StrCat("contact ", contact_id, " not found"));
+    }
+    Finish(tx, write);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
+    const ListFilter& f, const std::optional<ListCursor>& after, int limit) {
+  std::vector<std::string> params;
+  std::string where = " WHERE true";
+  const auto add = [&](const std::string& condition, std::string value) {
+    params.push_back(std::move(value));
+    absl::StrAppend(&where, " AND ", absl::StrReplaceAll(condition, {{"$?", absl::StrCat("$", params.size())}}));
+  };
+  if (!f.show_deleted) add("state = $?::smallint", absl::StrCat(v1::CUSTOMER_STATE_ACTIVE));
+  if (!f.province.empty()) add("province = $?", f.province);
+  if (!f.city.empty()) add("city = $?", f.city);
+  if (!f.industry.empty()) add("industry = $?", f.industry);
+  if (!f.owner.empty()) add("owner = $?", f.owner);
+  if (f.lifecycle_stage != 0) add("lifecycle_stage = $?::smallint", absl::StrCat(f.lifecycle_stage));
+  if (f.nature != 0) add("nature = $?::smallint", absl::StrCat(f.nature));
+  if (!f.tag.empty()) add("tags @> ARRAY[$?::text]", f.tag);
+  if (!f.name_prefix.empty()) {
+    // Prefix as a range on the bytewise order, so the name index serves it.
+    std::string upper = f.name_prefix;
+    upper.push_back('\xff');
+    add("legal_name >= $?", f.name_prefix);
+    add("legal_name < $?", upper);
+  }
+  if (after.has_value()) {
+    params.push_back(after->legal_name);
+    params.push_back(after->id);
+    absl::StrAppend(&where, " AND (legal_name, id) > ($", params.size() - 1, ", $", params.size(),
+                    "::uuid)");
+  }
+  params.push_back(absl::StrCat(limit));
+  const std::string sql = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers", where,
+                                       " ORDER BY legal_name, id LIMIT $", params.size(),
+                                       "::int");
+  return pool_.Transact<std::vector<v1::Customer>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::Customer>> {
+        std::vector<v1::Customer> out;
+        for (const auto& row : tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params))) {
+          out.push_back(RowToCustomer(row));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> CustomerStore::ListAudit(const std::string& customer_id,
+                                                                     int64_t before_id, int limit) {
+  return pool_.Transact<std::vector<v1::AuditEntry>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::AuditEntry>> {
+        std::vector<v1::AuditEntry> out;
+        for (const auto& r : tx.exec_params(
+                 "SELECT id, customer_id::text, action, fields, actor, actor_role, request_id,"
+                 " note, (extract(epoch from at) * 1000000)::bigint FROM audit_log"
+                 " WHERE customer_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3",
+                 customer_id, before_id, limit)) {
+          v1::AuditEntry e;
+          e.set_id(r[0].as<int64_t>());
+          e.set_customer_id(r[1].as<std::string>());
+          e.set_action(static_cast<v1::AuditAction>(r[2].as<int>()));
+          for (auto& field : FromTextArray(r[3])) e.add_fields(std::move(field));
+          e.set_actor(r[4].as<std::string>());
+          e.set_actor_role(r[5].as<std::string>());
+          e.set_request_id(r[6].as<std::string>());
+          e.set_note(r[7].as<std::string>());
+          SetTimestamp(r[8].as<int64_t>(), e.mutable_time());
+          out.push_back(std::move(e));
+        }
+        return out;
+      });
+}
+
+absl::Status CustomerStore::AppendAudit(const AuditRecord& record) {
+  return pool_.Transact([&](pqxx::work& tx) {
+    WriteAudit(tx, record);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace tierwise::profile
