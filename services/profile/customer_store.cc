@@ -240,7 +240,7 @@ absl::Status CustomerStore::Update(const v1::Customer& c, const VersionBump& bum
         " tags = $16::text[], potential_notes = $17, data_consent = $18,"
         " consent_time = CASE WHEN NOT $18 THEN NULL WHEN data_consent THEN consent_time"
         "   ELSE to_timestamp($19::double precision / 1e6) END,"
-        " state = $20, deleted_at = CASE WHEN $21 = 0 THEN NULL"
+        " state = $20, deleted_at = CASE WHEN $21::bigint = 0 THEN NULL"
         "   ELSE to_timestamp($21::double precision / 1e6) END,"
         " version = $22, updated_at = to_timestamp($19::double precision / 1e6), updated_by = $23"
         " WHERE id = $1 AND version = $2",
@@ -345,9 +345,9 @@ absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
   if (f.nature != 0) add("nature = $?::smallint", absl::StrCat(f.nature));
   if (!f.tag.empty()) add("tags @> ARRAY[$?::text]", f.tag);
   if (!f.name_prefix.empty()) {
-    // Prefix as a range on the bytewise order, so the name index serves it.
-    std::string upper = f.name_prefix;
-    upper.push_back('\xff');
+    // Prefix as a range on the bytewise order, so the name index serves it. U+10FFFF is the
+    // largest code point, so every valid name that starts with the prefix sorts below this.
+    const std::string upper = f.name_prefix + "\xf4\x8f\xbf\xbf";
     add("legal_name >= $?", f.name_prefix);
     add("legal_name < $?", upper);
   }
