@@ -1,0 +1,75 @@
+#ifndef TIERWISE_COMMON_REDIS_STREAM_CONSUMER_H_
+#define TIERWISE_COMMON_REDIS_STREAM_CONSUMER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/redis/redis_client.h"
+
+namespace tierwise::redis {
+
+struct ConsumerOptions {
+  std::string stream;
+  std::string group;     // one group per consuming service
+  std::string consumer;  // unique per replica, e.g. the pod name
+  std::string dead_letter_stream;  // entries that failed max_deliveries times go here
+  int batch_size = 100;
+  std::chrono::milliseconds block{1000};
+  // Entries pending longer than this (a consumer died holding them) are claimed by others.
+  std::chrono::milliseconds reclaim_idle{30000};
+  int max_deliveries = 5;
+};
+
+// A Redis Streams consumer-group member. The handler runs once per entry; an OK result is
+// acknowledged (so handlers must commit their own work first and be idempotent: an entry is
+// delivered again if the process dies between the commit and XACK). A failing entry stays
+// pending and is retried after reclaim_idle; after max_deliveries it is copied to the
+// dead-letter stream with the error and acknowledged. Uses its own connection because of the
+// blocking reads. Start() runs a background loop until Stop(); PollOnce() runs one round.
+class StreamConsumer {
+ public:
+  using Handler = std::function<absl::Status(const StreamEntry& entry)>;
+
+  StreamConsumer(RedisOptions redis, ConsumerOptions options, Handler handler);
+  ~StreamConsumer();
+  StreamConsumer(const StreamConsumer&) = delete;
+  StreamConsumer& operator=(const StreamConsumer&) = delete;
+
+  // Creates the group at the stream's beginning (id 0) when missing, so a new service sees
+  // the whole retained history.
+  absl::Status EnsureGroup();
+  void Start();
+  void Stop();
+  // Reclaims idle pending entries, then reads new ones (blocking up to `block`); returns how
+  // many entries were handled successfully.
+  absl::StatusOr<int> PollOnce();
+
+  int64_t dead_lettered() const { return dead_lettered_.load(); }
+
+ private:
+  absl::StatusOr<int> Handle(const std::vector<StreamEntry>& entries);
+  absl::StatusOr<int64_t> DeliveryCount(const std::string& id);
+
+  RedisClient client_;
+  const ConsumerOptions options_;
+  const Handler handler_;
+  std::atomic<int64_t> dead_lettered_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Parses the entries of an XREADGROUP / XAUTOCLAIM reply for one stream.
+std::vector<StreamEntry> ParseStreamEntries(const Reply& entries);
+
+}  // namespace tierwise::redis
+
+#endif  // TIERWISE_COMMON_REDIS_STREAM_CONSUMER_H_
