@@ -1,0 +1,466 @@
+#include "services/credit/credit_desk.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/ids/ids.h"
+#include "common/status/status.h"
+
+namespace tierwise::credit {
+namespace {
+
+using auth::Role;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+constexpr size_t kMaxBatch = 5000;
+constexpr size_t kMaxReason = 500;
+
+Actor ActorOf(const auth::CallContext& call) {
+  return {call.principal.name, std::string(auth::RoleName(call.principal.role)), call.request_id};
+}
+
+absl::Status CheckId(const std::string& id, const char* field) {
+  if (id.empty()) return status::InvalidArgument(field, "is required");
+  if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Reason(const std::string& reason, const char* field) {
+  const std::string trimmed(absl::StripAsciiWhitespace(reason));
+  if (trimmed.empty()) return status::InvalidArgument(field, "is required");
+  if (trimmed.size() > kMaxReason) {
+    return status::InvalidArgument(field, absl::StrCat("at most ", kMaxReason, " bytes"));
+  }
+  return trimmed;
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
+}
+
+type::v1::Money Money(int64_t minor, const std::string& currency) {
+  type::v1::Money m;
+  m.set_minor_units(minor);
+  m.set_currency(currency);
+  return m;
+}
+
+absl::Status CheckLimit(const type::v1::Money& m, const char* field, const std::string& currency) {
+  if (m.minor_units() < 0) {
+    return status::InvalidArgument(absl::StrCat(field, ".minor_units"), "must not be negative");
+  }
+  if (m.currency() != currency) {
+    return status::InvalidArgument(absl::StrCat(field, ".currency"),
+                                   absl::StrCat("the account is kept in ", currency));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTermsInput(const v1::PaymentTerms& t, const char* field) {
+  if (!v1::PaymentTermsType_IsValid(t.type())) {
+    return status::InvalidArgument(absl::StrCat(field, ".type"), "is not a known value");
+  }
+  if (t.net_days() < 0 || t.net_days() > 365) {
+    return status::InvalidArgument(absl::StrCat(field, ".net_days"), "must be within 0..365");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::CreditAccount BuildAccountView(const AccountRow& a, const Ledger& ledger, Micros now) {
+  const Position p = PositionAt(ledger, now);
+  v1::CreditAccount v;
+  v.set_customer_id(a.customer_id);
+  v.set_currency(a.currency);
+  v.set_rating(a.rating);
+  v.set_score(a.score);
+  for (const auto& f : a.factors) *v.add_factors() = f;
+  *v.mutable_credit_limit() = Money(a.credit_limit, a.currency);
+  *v.mutable_terms() = FromTerms(a.terms);
+  v.set_status(a.on_hold ? v1::ACCOUNT_STATUS_ON_HOLD : v1::ACCOUNT_STATUS_ACTIVE);
+  v.set_hold_reason(a.hold_reason);
+  v.set_hold_automatic(a.hold_automatic);
+  *v.mutable_exposure() = Money(p.exposure(), a.currency);
+  *v.mutable_open_receivables() = Money(p.open_receivables, a.currency);
+  *v.mutable_open_orders() = Money(p.open_orders, a.currency);
+  *v.mutable_available_credit() = Money(a.credit_limit - p.exposure(), a.currency);
+  *v.mutable_overdue_amount() = Money(p.overdue_amount, a.currency);
+  v.set_max_days_overdue(p.max_days_overdue);
+  auto* aging = v.mutable_aging();
+  *aging->mutable_current() = Money(p.aging.current, a.currency);
+  *aging->mutable_days_1_30() = Money(p.aging.days_1_30, a.currency);
+  *aging->mutable_days_31_60() = Money(p.aging.days_31_60, a.currency);
+  *aging->mutable_days_61_90() = Money(p.aging.days_61_90, a.currency);
+  *aging->mutable_days_over_90() = Money(p.aging.days_over_90, a.currency);
+  v.set_dso_days(p.dso_days);
+  v.set_on_time_ratio_permille(p.on_time_permille.value_or(-1));
+  *v.mutable_unapplied_credit() = Money(ledger.unapplied, a.currency);
+  SetTimestamp(now, v.mutable_as_of());
+  if (a.rated_at != 0) SetTimestamp(a.rated_at, v.mutable_rated_at());
+  v.set_events_applied(a.events_applied);
+  return v;
+}
+
+v1::CreditAccount CreditDesk::View(const AccountSnapshot& s, Micros now) const {
+  return BuildAccountView(s.account, s.ledger, now);
+}
+
+absl::StatusOr<AccountSnapshot> CreditDesk::Load(const std::string& customer_id,
+                                                 const char* field) {
+  if (absl::Status s = CheckId(customer_id, field); !s.ok()) return s;
+  return store_.Snapshot(customer_id);
+}
+
+absl::StatusOr<std::vector<v1::IngestResult>> CreditDesk::Ingest(
+    const auth::CallContext& call, const std::vector<const v1::LedgerEventInput*>& events) {
+  if (events.size() > kMaxBatch) {
+    return status::InvalidArgument("events", absl::StrCat("at most ", kMaxBatch, " per message"));
+  }
+  std::vector<v1::IngestResult> results(events.size());
+  std::vector<ValidEvent> valid;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::StatusOr<ValidEvent> e = ValidateEvent(*events[i], static_cast<int>(i));
+    if (!e.ok()) {
+      v1::IngestResult& r = results[i];
+      r.set_index(static_cast<int>(i));
+      r.set_outcome(v1::INGEST_OUTCOME_REJECTED);
+      const auto violations = status::FieldViolations(e.status());
+      r.set_error_field(violations.empty() ? "" : violations[0].field);
+      r.set_error_message(std::string(e.status().message()));
+      const v1::LedgerEventInput& in = *events[i];
+      r.set_event_id(in.has_order()          ? in.order().event_id()
+                     : in.has_cancellation() ? in.cancellation().event_id()
+                                             : in.payment().event_id());
+      continue;
+    }
+    positions.push_back(i);
+    valid.push_back(std::move(*e));
+  }
+  if (!valid.empty()) {
+    // A deadlock between two feeds touching the same customers aborts one; retry it.
+    absl::StatusOr<std::vector<v1::IngestResult>> stored;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      stored = store_.Ingest(valid);
+      if (!absl::IsAborted(stored.status())) break;
+    }
+    if (!stored.ok()) return stored.status();
+    for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
+    if (published_) published_();
+  }
+  (void)call;
+  return results;
+}
+
+absl::StatusOr<v1::IngestResult> CreditDesk::IngestOne(const auth::CallContext& call,
+                                                       const v1::LedgerEventInput& event) {
+  absl::StatusOr<ValidEvent> valid = ValidateEvent(event, 0);
+  if (!valid.ok()) return valid.status();
+  absl::StatusOr<std::vector<v1::IngestResult>> results = Ingest(call, {&event});
+  if (!results.ok()) return results.status();
+  v1::IngestResult r = (*results)[0];
+  if (r.outcome() == v1::INGEST_OUTCOME_REJECTED) {
+    return status::InvalidArgument(r.error_field(), r.error_message());
+  }
+  return r;
+}
+
+absl::StatusOr<v1::ListParkedEventsResponse> CreditDesk::ListParked(
+    const auth::CallContext& call, const v1::ListParkedEventsRequest& req) {
+  absl::StatusOr<int> size = PageSize(req.page_size());
+  if (!size.ok()) return size.status();
+  std::string after;
+  if (!req.page_token().empty() && !absl::WebSafeBase64Unescape(req.page_token(), &after)) {
+    return status::InvalidArgument("page_token", "is not a token from this list");
+  }
+  absl::StatusOr<v1::ListParkedEventsResponse> page =
+      store_.ListParked(req.external_ref(), after, *size + 1);
+  if (!page.ok()) return page.status();
+  if (page->events_size() > *size) {
+    page->mutable_events()->RemoveLast();
+    page->set_next_page_token(
+        absl::WebSafeBase64Escape(page->events(page->events_size() - 1).event_id()));
+  }
+  (void)call;
+  return page;
+}
+
+absl::StatusOr<v1::CreditAccount> CreditDesk::GetAccount(const auth::CallContext& call,
+                                                         const v1::GetCreditAccountRequest& req) {
+  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  if (!s.ok()) return s.status();
+  (void)call;
+  return View(*s, clock_());
+}
+
+absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
+    const auth::CallContext& call, const v1::ListOpenItemsRequest& req) {
+  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  if (!s.ok()) return s.status();
+  const Micros now = clock_();
+  const std::string& currency = s->account.currency;
+  v1::ListOpenItemsResponse out;
+  for (const Item& item : s->ledger.items) {
+    if (item.balance() <= 0 && !req.include_settled()) continue;
+    v1::OpenItem* o = out.add_items();
+    o->set_order_no(item.order_no);
+    o->set_product_line(item.product_line);
+    SetTimestamp(item.invoiced_at, o->mutable_invoiced_at());
+    SetTimestamp(item.due_date, o->mutable_due_date());
+    *o->mutable_original_amount() = Money(item.original, currency);
+    *o->mutable_cancelled_amount() = Money(item.cancelled, currency);
+    *o->mutable_paid_amount() = Money(item.paid, currency);
+    *o->mutable_balance() = Money(item.balance(), currency);
+    o->set_days_overdue(DaysOverdue(item, now));
+    for (const auto& p : item.payments) o->add_applied_payments(p);
+    o->set_invoiced(item.invoiced_at <= now);
+  }
+  (void)call;
+  return out;
+}
+
+absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContext& call,
+                                                          const v1::CheckCreditRequest& req) {
+  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  if (!s.ok()) return s.status();
+  if (req.order_amount().minor_units() <= 0) {
+    return status::InvalidArgument("order_amount.minor_units", "must be positive");
+  }
+  if (req.order_amount().currency() != s->account.currency) {
+    return status::InvalidArgument("order_amount.currency",
+                                   absl::StrCat("the account is kept in ", s->account.currency));
+  }
+  absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
+  if (!policy.ok()) return policy.status();
+  const Micros now = clock_();
+  const Position position = PositionAt(s->ledger, now);
+  AccountState state{s->account.credit_limit, s->account.on_hold, s->account.hold_reason,
+                     s->account.rating, s->account.currency};
+  const CheckOutcome outcome = CheckCredit(state, position, req.order_amount().minor_units(), *policy);
+  v1::CheckCreditResponse out;
+  out.set_decision(outcome.decision);
+  for (const auto& r : outcome.reasons) out.add_reasons(r);
+  *out.mutable_available_after() = Money(outcome.available_after, s->account.currency);
+  *out.mutable_account() = View(*s, now);
+  (void)call;
+  return out;
+}
+
+absl::StatusOr<v1::CreditAccount> CreditDesk::SetTerms(const auth::CallContext& call,
+                                                       const v1::SetCreditTermsRequest& req) {
+  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
+  if (!reason.ok()) return reason.status();
+  if (!req.has_credit_limit() && !req.has_terms()) {
+    return status::InvalidArgument("credit_limit", "credit_limit or terms is required");
+  }
+  if (req.has_terms()) {
+    if (absl::Status s = CheckTermsInput(req.terms(), "terms"); !s.ok()) return s;
+    if (req.terms().type() == v1::PAYMENT_TERMS_TYPE_UNSPECIFIED) {
+      return status::InvalidArgument("terms.type", "is required");
+    }
+  }
+  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
+      req.customer_id(), "SET_TERMS", *reason, ActorOf(call), [&](AccountRow& a) -> absl::Status {
+        if (req.has_credit_limit()) {
+          if (absl::Status st = CheckLimit(req.credit_limit(), "credit_limit", a.currency); !st.ok()) {
+            return st;
+          }
+          a.credit_limit = req.credit_limit().minor_units();
+        }
+        if (req.has_terms()) a.terms = ToTerms(req.terms());
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s.status();
+  if (published_) published_();
+  return View(*s, clock_());
+}
+
+absl::StatusOr<v1::CreditAccount> CreditDesk::PlaceHold(const auth::CallContext& call,
+                                                        const v1::PlaceHoldRequest& req) {
+  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
+  if (!reason.ok()) return reason.status();
+  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
+      req.customer_id(), "PLACE_HOLD", *reason, ActorOf(call), [&](AccountRow& a) {
+        a.on_hold = true;
+        a.hold_automatic = false;  // a manual hold is never released automatically
+        a.hold_reason = absl::StrCat("manual: ", *reason);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s.status();
+  return View(*s, clock_());
+}
+
+absl::StatusOr<v1::CreditAccount> CreditDesk::ReleaseHold(const auth::CallContext& call,
+                                                          const v1::ReleaseHoldRequest& req) {
+  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
+  if (!reason.ok()) return reason.status();
+  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
+      req.customer_id(), "RELEASE_HOLD", *reason, ActorOf(call), [&](AccountRow& a) -> absl::Status {
+        if (!a.on_hold) return absl::FailedPreconditionError("the account is not on hold");
+        a.on_hold = false;
+        a.hold_automatic = false;
+        a.hold_reason.clear();
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s.status();
+  return View(*s, clock_());
+}
+
+absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
+    const auth::CallContext& call, const v1::SubmitLimitApplicationRequest& req) {
+  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  if (!s.ok()) return s.status();
+  if (absl::Status st = CheckLimit(req.requested_limit(), "requested_limit", s->account.currency);
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = CheckTermsInput(req.requested_terms(), "requested_terms"); !st.ok()) return st;
+  absl::StatusOr<std::string> justification = Reason(req.justification(), "justification");
+  if (!justification.ok()) return justification.status();
+  if (call.principal.role == Role::kSalesRep) {
+    absl::StatusOr<std::string> owner = store_.OwnerOf(req.customer_id());
+    if (!owner.ok()) return owner.status();
+    if (*owner != call.principal.name) {
+      return absl::PermissionDeniedError("sales reps apply only for the customers they own");
+    }
+  }
+  const Micros now = clock_();
+  v1::LimitApplication a;
+  a.set_id(ids::NewUuid());
+  a.set_customer_id(req.customer_id());
+  *a.mutable_requested_limit() = req.requested_limit();
+  *a.mutable_requested_terms() = req.requested_terms();
+  a.set_justification(*justification);
+  a.set_applicant(call.principal.name);
+  SetTimestamp(now, a.mutable_submitted_at());
+  a.set_state(v1::APPLICATION_STATE_PENDING);
+  absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
+  if (!policy.ok()) return policy.status();
+  const Rating rating = RateAccount(s->ledger, PositionAt(s->ledger, now), now, *policy);
+  *a.mutable_suggested_limit() =
+      Money(SuggestedLimit(s->ledger, rating, now), s->account.currency);
+  if (absl::Status st = store_.InsertApplication(a, ActorOf(call)); !st.ok()) return st;
+  return a;
+}
+
+absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
+    const auth::CallContext& call, const v1::DecideLimitApplicationRequest& req) {
+  if (absl::Status s = CheckId(req.application_id(), "application_id"); !s.ok()) return s;
+  if (req.action() == v1::DECISION_ACTION_UNSPECIFIED || !v1::DecisionAction_IsValid(req.action())) {
+    return status::InvalidArgument("action", "must be APPROVE, APPROVE_WITH_AMOUNT or REJECT");
+  }
+  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
+  if (!reason.ok()) return reason.status();
+  absl::StatusOr<v1::LimitApplication> a = store_.GetApplication(req.application_id());
+  if (!a.ok()) return a.status();
+  if (a->applicant() == call.principal.name) {
+    return absl::PermissionDeniedError("the applicant cannot decide their own application");
+  }
+  if (a->state() != v1::APPLICATION_STATE_PENDING) {
+    return absl::FailedPreconditionError("the application was already decided");
+  }
+  switch (req.action()) {
+    case v1::DECISION_ACTION_APPROVE:
+      a->set_state(v1::APPLICATION_STATE_APPROVED);
+      *a->mutable_approved_limit() = a->requested_limit();
+      break;
+    case v1::DECISION_ACTION_APPROVE_WITH_AMOUNT:
+      if (absl::Status s =
+              CheckLimit(req.approved_limit(), "approved_limit", a->requested_limit().currency());
+          !s.ok()) {
+        return s;
+      }
+      a->set_state(v1::APPLICATION_STATE_APPROVED);
+      *a->mutable_approved_limit() = req.approved_limit();
+      break;
+    default:
+      a->set_state(v1::APPLICATION_STATE_REJECTED);
+  }
+  a->set_decided_by(call.principal.name);
+  a->set_decision_reason(*reason);
+  SetTimestamp(clock_(), a->mutable_decided_at());
+  if (absl::Status s = store_.DecideApplication(*a, ActorOf(call)); !s.ok()) return s;
+  return *a;
+}
+
+absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
+    const auth::CallContext& call, const v1::ListLimitApplicationsRequest& req) {
+  if (!req.customer_id().empty()) {
+    if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  }
+  if (!v1::ApplicationState_IsValid(req.state())) {
+    return status::InvalidArgument("state", "is not a known value");
+  }
+  absl::StatusOr<int> size = PageSize(req.page_size());
+  if (!size.ok()) return size.status();
+  int64_t before = 0;
+  if (!req.page_token().empty()) {
+    std::string raw;
+    if (!absl::WebSafeBase64Unescape(req.page_token(), &raw) || !absl::SimpleAtoi(raw, &before)) {
+      return status::InvalidArgument("page_token", "is not a token from this list");
+    }
+  }
+  absl::StatusOr<std::vector<v1::LimitApplication>> rows =
+      store_.ListApplications(req.customer_id(), req.state(), before, *size + 1);
+  if (!rows.ok()) return rows.status();
+  v1::ListLimitApplicationsResponse out;
+  const bool more = static_cast<int>(rows->size()) > *size;
+  if (more) rows->pop_back();
+  for (auto& a : *rows) *out.add_applications() = std::move(a);
+  if (more) {
+    out.set_next_page_token(absl::WebSafeBase64Escape(
+        absl::StrCat(ToMicros(out.applications(out.applications_size() - 1).submitted_at()))));
+  }
+  (void)call;
+  return out;
+}
+
+absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
+    const auth::CallContext& call, const v1::ListCollectionsRequest& req) {
+  absl::StatusOr<int> size = PageSize(req.page_size());
+  if (!size.ok()) return size.status();
+  Micros after_due = 0;
+  std::string after_customer;
+  if (!req.page_token().empty()) {
+    std::string raw;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) parts = absl::StrSplit(raw, '|');
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_due) || !ids::IsUuid(parts[1])) {
+      return status::InvalidArgument("page_token", "is not a token from this list");
+    }
+    after_customer = parts[1];
+  }
+  absl::StatusOr<std::vector<v1::CollectionEntry>> rows =
+      store_.ListCollections(after_due, after_customer, *size);
+  if (!rows.ok()) return rows.status();
+  v1::ListCollectionsResponse out;
+  for (auto& e : *rows) *out.add_entries() = std::move(e);
+  if (static_cast<int>(rows->size()) == *size && !rows->empty()) {
+    const auto& last = out.entries(out.entries_size() - 1);
+    out.set_next_page_token(absl::WebSafeBase64Escape(
+        absl::StrCat(ToMicros(last.oldest_due_date()), "|", last.customer_id())));
+  }
+  (void)call;
+  return out;
+}
+
+absl::StatusOr<v1::CreditPolicy> CreditDesk::GetPolicy(const auth::CallContext& call) {
+  (void)call;
+  return store_.GetPolicy();
+}
+
+absl::StatusOr<v1::CreditPolicy> CreditDesk::UpdatePolicy(
+    const auth::CallContext& call, const v1::UpdateCreditPolicyRequest& req) {
+  if (absl::Status s = ValidatePolicy(req.policy(), "policy"); !s.ok()) return s;
+  return store_.UpdatePolicy(req.policy(), ActorOf(call));
+}
+
+}  // namespace tierwise::credit

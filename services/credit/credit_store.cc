@@ -1,0 +1,571 @@
+#include "services/credit/credit_store.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/outbox/outbox.h"
+#include "tierwise/events/v1/events.pb.h"
+
+namespace tierwise::credit {
+namespace {
+
+constexpr char kAccountColumns[] =
+    "customer_id::text, currency, credit_limit, terms_type, net_days, on_hold, hold_reason,"
+    " hold_automatic, rating, score, factors,"
+    " coalesce((extract(epoch from rated_at) * 1000000)::bigint, 0), events_applied";
+
+pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
+
+AccountRow RowToAccount(const pqxx::row& r) {
+  AccountRow a;
+  a.customer_id = r[0].as<std::string>();
+  a.currency = r[1].as<std::string>();
+  a.credit_limit = r[2].as<int64_t>();
+  a.terms.type = static_cast<Terms::Type>(r[3].as<int>());
+  a.terms.net_days = r[4].as<int>();
+  a.on_hold = r[5].as<bool>();
+  a.hold_reason = r[6].as<std::string>();
+  a.hold_automatic = r[7].as<bool>();
+  a.rating = r[8].as<std::string>();
+  a.score = r[9].as<int>();
+  if (!r[10].is_null()) {
+    v1::CreditAccount holder;
+    if (holder.ParseFromString(pqxx::binarystring(r[10]).str())) {
+      a.factors.assign(holder.factors().begin(), holder.factors().end());
+    }
+  }
+  a.rated_at = r[11].as<int64_t>();
+  a.events_applied = r[12].as<int64_t>();
+  return a;
+}
+
+absl::StatusOr<v1::CreditPolicy> LoadPolicy(pqxx::work& tx) {
+  const pqxx::result r = tx.exec("SELECT payload, version FROM policy WHERE id = 1");
+  if (r.empty()) {
+    v1::CreditPolicy p = DefaultPolicy();
+    p.set_version(0);
+    return p;
+  }
+  v1::CreditPolicy p;
+  if (!p.ParseFromString(pqxx::binarystring(r[0][0]).str())) {
+    return absl::InternalError("stored credit policy does not parse");
+  }
+  p.set_version(r[0][1].as<int>());
+  return p;
+}
+
+// Creates the account with the policy's defaults when missing and locks it.
+AccountRow LockAccount(pqxx::work& tx, const std::string& customer_id,
+                       const v1::CreditPolicy& policy) {
+  const Terms terms = ToTerms(policy.default_terms());
+  tx.exec_params(
+      "INSERT INTO accounts (customer_id, currency, credit_limit, terms_type, net_days)"
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING",
+      customer_id, policy.default_limit().currency(), policy.default_limit().minor_units(),
+      static_cast<int>(terms.type), terms.net_days);
+  return RowToAccount(tx.exec_params1(
+      absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1 FOR UPDATE"),
+      customer_id));
+}
+
+Ledger LoadLedger(pqxx::work& tx, const std::string& customer_id, const Terms& terms) {
+  std::vector<Fact> facts;
+  for (const auto& row :
+       tx.exec_params("SELECT payload FROM ledger_facts WHERE customer_id = $1", customer_id)) {
+    v1::LedgerEventInput input;
+    if (input.ParseFromString(pqxx::binarystring(row[0]).str())) facts.push_back(ToFact(input));
+  }
+  return Replay(std::move(facts), terms);
+}
+
+// Rebuilds the customer's ledger, stores rating and hold state, and announces `applied`.
+void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
+               const std::vector<const v1::LedgerEventInput*>& applied,
+               const std::string& stream) {
+  const Ledger ledger = LoadLedger(tx, account.customer_id, account.terms);
+  const Position position = PositionAt(ledger, now);
+  const Rating rating = RateAccount(ledger, position, now, policy);
+  // Automatic holds come and go with the overdue position; manual holds stay until released.
+  const bool hold_due = AutoHoldDue(position, policy);
+  if (hold_due && !account.on_hold) {
+    account.on_hold = true;
+    account.hold_automatic = true;
+    account.hold_reason = absl::StrCat("automatic: ", position.max_days_overdue,
+                                       " days overdue (policy ", policy.auto_hold_days_overdue(), ")");
+  } else if (!hold_due && account.on_hold && account.hold_automatic) {
+    account.on_hold = false;
+    account.hold_automatic = false;
+    account.hold_reason.clear();
+  }
+  v1::CreditAccount factors;
+  for (const auto& f : rating.factors) *factors.add_factors() = f;
+  tx.exec_params(
+      "UPDATE accounts SET rating = $2, score = $3, factors = $4,"
+      " rated_at = to_timestamp($5::double precision / 1e6), on_hold = $6, hold_reason = $7,"
+      " hold_automatic = $8, oldest_open_due = CASE WHEN $9::bigint = 0 THEN NULL"
+      " ELSE to_timestamp($9::double precision / 1e6) END, overdue_amount = $10,"
+      " max_days_overdue = $11, events_applied = $12, updated_at = now() WHERE customer_id = $1",
+      account.customer_id, rating.grade, rating.score, Bytes(factors.SerializeAsString()), now,
+      account.on_hold, account.hold_reason, account.hold_automatic, position.oldest_open_due,
+      position.overdue_amount, position.max_days_overdue, ledger.facts);
+  account.rating = rating.grade;
+  account.score = rating.score;
+  account.factors = rating.factors;
+  account.rated_at = now;
+  account.events_applied = ledger.facts;
+  for (const v1::LedgerEventInput* input : applied) {
+    events::v1::LedgerEvent event;
+    const Fact fact = ToFact(*input);
+    event.set_event_id(fact.event_id);
+    event.set_customer_id(account.customer_id);
+    SetTimestamp(fact.occurred_at, event.mutable_occurred_at());
+    event.set_credit_rating(rating.grade);
+    event.set_on_time_payment_ratio(position.on_time_permille.value_or(-1) / 1000.0);
+    switch (input->event_case()) {
+      case v1::LedgerEventInput::kOrder:
+        event.set_kind(events::v1::LEDGER_EVENT_KIND_ORDER);
+        event.set_document_no(input->order().order_no());
+        *event.mutable_amount() = input->order().amount();
+        event.mutable_margin()->set_minor_units(std::get<OrderFact>(fact.body).margin);
+        event.mutable_margin()->set_currency(input->order().amount().currency());
+        event.set_product_line(input->order().product_line());
+        break;
+      case v1::LedgerEventInput::kCancellation:
+        event.set_kind(events::v1::LEDGER_EVENT_KIND_CANCELLATION);
+        event.set_document_no(input->cancellation().order_no());
+        *event.mutable_amount() = input->cancellation().amount();
+        break;
+      case v1::LedgerEventInput::kPayment:
+        event.set_kind(events::v1::LEDGER_EVENT_KIND_PAYMENT);
+        event.set_document_no(input->payment().payment_no());
+        *event.mutable_amount() = input->payment().amount();
+        break;
+      default:
+        break;
+    }
+    outbox::Enqueue(tx, {stream, event.GetTypeName(), absl::StrCat("ledger:", fact.event_id),
+                         event.SerializeAsString()});
+  }
+}
+
+v1::IngestResult Result(const ValidEvent& e, v1::IngestOutcome outcome, bool duplicate,
+                        const std::string& customer_id) {
+  v1::IngestResult r;
+  r.set_index(e.index);
+  r.set_event_id(e.event_id);
+  r.set_outcome(outcome);
+  r.set_duplicate(duplicate);
+  r.set_customer_id(customer_id);
+  return r;
+}
+
+std::string ResolveSql(bool by_id) {
+  return by_id ? "SELECT customer_id::text FROM known_customers WHERE customer_id = $1::uuid"
+               : "SELECT customer_id::text FROM known_customers WHERE external_ref = $1";
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CreditPolicy> CreditStore::GetPolicy() {
+  return pool_.Transact<v1::CreditPolicy>(
+      [](pqxx::work& tx) -> absl::StatusOr<v1::CreditPolicy> { return LoadPolicy(tx); });
+}
+
+absl::StatusOr<v1::CreditPolicy> CreditStore::UpdatePolicy(const v1::CreditPolicy& policy,
+                                                           const Actor& actor) {
+  return pool_.Transact<v1::CreditPolicy>([&](pqxx::work& tx) -> absl::StatusOr<v1::CreditPolicy> {
+    absl::StatusOr<v1::CreditPolicy> current = LoadPolicy(tx);
+    if (!current.ok()) return current.status();
+    v1::CreditPolicy stored = policy;
+    stored.set_version(current->version() + 1);
+    SetTimestamp(clock_(), stored.mutable_update_time());
+    stored.set_updated_by(actor.name);
+    tx.exec_params(
+        "INSERT INTO policy (id, payload, version, updated_by) VALUES (1, $1, $2, $3)"
+        " ON CONFLICT (id) DO UPDATE SET payload = $1, version = $2, updated_by = $3,"
+        " updated_at = now()",
+        Bytes(stored.SerializeAsString()), stored.version(), actor.name);
+    tx.exec_params(
+        "INSERT INTO audit_log (action, actor, actor_role, request_id, note)"
+        " VALUES ('UPDATE_POLICY', $1, $2, $3, $4)",
+        actor.name, actor.role, actor.request_id, absl::StrCat("version ", stored.version()));
+    return stored;
+  });
+}
+
+absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
+    const std::vector<ValidEvent>& events) {
+  const Micros now = clock_();
+  return pool_.Transact<std::vector<v1::IngestResult>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::IngestResult>> {
+        absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+        if (!policy.ok()) return policy.status();
+        std::vector<v1::IngestResult> results(events.size());
+        std::vector<bool> done(events.size(), false);
+        // 1. Repeated event ids: answer with the first outcome.
+        std::map<std::string, std::pair<int, std::string>> seen;
+        {
+          std::vector<std::string> ids;
+          for (const ValidEvent& e : events) ids.push_back(e.event_id);
+          std::string array = "{";
+          for (size_t i = 0; i < ids.size(); ++i) {
+            absl::StrAppend(&array, i ? "," : "", "\"");
+            for (char c : ids[i]) {
+              if (c == '"' || c == '\\') array.push_back('\\');
+              array.push_back(c);
+            }
+            array += "\"";
+          }
+          array += "}";
+          for (const auto& row : tx.exec_params(
+                   "SELECT event_id, first_outcome, coalesce(customer_id::text, '')"
+                   " FROM ledger_facts WHERE event_id = ANY($1::text[])",
+                   array)) {
+            seen[row[0].as<std::string>()] = {row[1].as<int>(), row[2].as<std::string>()};
+          }
+        }
+        // 2. Resolve customers and lock their accounts in a fixed order (no deadlocks).
+        std::map<std::string, std::string> resolved;  // customer_key → customer_id ("" unknown)
+        std::set<std::string> customers;
+        std::set<std::string> batch_ids;
+        for (size_t i = 0; i < events.size(); ++i) {
+          const ValidEvent& e = events[i];
+          if (auto it = seen.find(e.event_id); it != seen.end()) {
+            results[i] = Result(e, static_cast<v1::IngestOutcome>(it->second.first), true,
+                                it->second.second);
+            done[i] = true;
+            continue;
+          }
+          if (!batch_ids.insert(e.event_id).second) continue;  // repeated within the batch
+          if (!resolved.contains(e.customer_key)) {
+            const pqxx::result r = tx.exec_params(ResolveSql(e.key_is_customer_id), e.customer_key);
+            resolved[e.customer_key] = r.empty() ? "" : r[0][0].as<std::string>();
+          }
+          if (!resolved[e.customer_key].empty()) customers.insert(resolved[e.customer_key]);
+        }
+        std::map<std::string, AccountRow> accounts;
+        for (const std::string& id : customers) accounts[id] = LockAccount(tx, id, *policy);
+
+        // 3. Store the new facts.
+        std::map<std::string, std::vector<const v1::LedgerEventInput*>> applied;
+        std::map<std::string, size_t> first_in_batch;
+        for (size_t i = 0; i < events.size(); ++i) {
+          if (done[i]) continue;
+          const ValidEvent& e = events[i];
+          if (auto it = first_in_batch.find(e.event_id); it != first_in_batch.end()) {
+            results[i] = results[it->second];
+            results[i].set_index(e.index);
+            results[i].set_duplicate(true);
+            continue;
+          }
+          first_in_batch[e.event_id] = i;
+          const std::string& customer_id = resolved[e.customer_key];
+          if (!customer_id.empty() && !e.currency.empty() &&
+              e.currency != accounts[customer_id].currency) {
+            v1::IngestResult r = Result(e, v1::INGEST_OUTCOME_REJECTED, false, customer_id);
+            r.set_error_field(absl::StrCat(e.kind == FactKind::kOrder          ? "order"
+                                           : e.kind == FactKind::kCancellation ? "cancellation"
+                                                                               : "payment",
+                                           ".amount.currency"));
+            r.set_error_message(absl::StrCat("the account is kept in ",
+                                             accounts[customer_id].currency));
+            results[i] = r;
+            continue;
+          }
+          const v1::IngestOutcome outcome =
+              customer_id.empty() ? v1::INGEST_OUTCOME_PARKED : v1::INGEST_OUTCOME_APPLIED;
+          const pqxx::result inserted = tx.exec_params(
+              "INSERT INTO ledger_facts (event_id, customer_key, customer_id, kind, document_no,"
+              " amount, currency, occurred_at, payload, applied_at, first_outcome)"
+              " VALUES ($1, $2, NULLIF($3, '')::uuid, $4, $5, $6, $7,"
+              " to_timestamp($8::double precision / 1e6), $9,"
+              " CASE WHEN $3 = '' THEN NULL ELSE now() END, $10)"
+              " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+              e.event_id, e.customer_key, customer_id, static_cast<int>(e.kind), e.document_no,
+              e.amount, e.currency, e.occurred_at, Bytes(e.input.SerializeAsString()),
+              static_cast<int>(outcome));
+          if (inserted.empty()) {
+            // Another client stored it between our check and this insert: it won.
+            const pqxx::row first = tx.exec_params1(
+                "SELECT first_outcome, coalesce(customer_id::text, '') FROM ledger_facts"
+                " WHERE event_id = $1",
+                e.event_id);
+            results[i] = Result(e, static_cast<v1::IngestOutcome>(first[0].as<int>()), true,
+                                first[1].as<std::string>());
+            continue;
+          }
+          results[i] = Result(e, outcome, false, customer_id);
+          if (!customer_id.empty()) applied[customer_id].push_back(&e.input);
+        }
+        // 4. Rebuild each touched ledger once.
+        for (auto& [customer_id, inputs] : applied) {
+          Recompute(tx, accounts[customer_id], *policy, now, inputs, ledger_stream_);
+        }
+        return results;
+      });
+}
+
+absl::StatusOr<std::string> CreditStore::OwnerOf(const std::string& customer_id) {
+  return pool_.Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    const pqxx::result r =
+        tx.exec_params("SELECT owner FROM known_customers WHERE customer_id = $1", customer_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    return r[0][0].as<std::string>();
+  });
+}
+
+absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
+                                               const std::string& external_ref,
+                                               const std::string& owner) {
+  const Micros now = clock_();
+  return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    tx.exec_params(
+        "INSERT INTO known_customers (customer_id, external_ref, owner)"
+        " VALUES ($1, NULLIF($2, ''), $3) ON CONFLICT (customer_id) DO UPDATE"
+        " SET external_ref = EXCLUDED.external_ref, owner = EXCLUDED.owner",
+        customer_id, external_ref, owner);
+    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+    if (!policy.ok()) return policy.status();
+    const pqxx::result parked = tx.exec_params(
+        "SELECT event_id FROM ledger_facts WHERE customer_id IS NULL"
+        " AND (customer_key = $1 OR (customer_key = $2 AND $2 <> ''))",
+        customer_id, external_ref);
+    if (parked.empty()) return 0;
+    AccountRow account = LockAccount(tx, customer_id, *policy);
+    std::vector<v1::LedgerEventInput> inputs;
+    for (const auto& row : tx.exec_params(
+             "UPDATE ledger_facts SET customer_id = $1, applied_at = now()"
+             " WHERE customer_id IS NULL AND (customer_key = $1::text"
+             " OR (customer_key = $2 AND $2 <> '')) RETURNING payload",
+             customer_id, external_ref)) {
+      v1::LedgerEventInput input;
+      if (input.ParseFromString(pqxx::binarystring(row[0]).str())) inputs.push_back(input);
+    }
+    std::vector<const v1::LedgerEventInput*> applied;
+    for (const auto& input : inputs) applied.push_back(&input);
+    Recompute(tx, account, *policy, now, applied, ledger_stream_);
+    return static_cast<int>(inputs.size());
+  });
+}
+
+absl::StatusOr<AccountSnapshot> CreditStore::Snapshot(const std::string& customer_id) {
+  return pool_.Transact<AccountSnapshot>([&](pqxx::work& tx) -> absl::StatusOr<AccountSnapshot> {
+    pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
+        customer_id);
+    AccountSnapshot snapshot;
+    if (r.empty()) {
+      if (tx.exec_params("SELECT 1 FROM known_customers WHERE customer_id = $1", customer_id)
+              .empty()) {
+        return absl::NotFoundError(absl::StrCat("no credit account for customer ", customer_id));
+      }
+      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+      if (!policy.ok()) return policy.status();
+      snapshot.account = LockAccount(tx, customer_id, *policy);
+    } else {
+      snapshot.account = RowToAccount(r[0]);
+    }
+    snapshot.ledger = LoadLedger(tx, customer_id, snapshot.account.terms);
+    return snapshot;
+  });
+}
+
+absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
+    const std::string& customer_id, const std::string& action, const std::string& note,
+    const Actor& actor, const std::function<absl::Status(AccountRow&)>& change) {
+  const Micros now = clock_();
+  return pool_.Transact<AccountSnapshot>([&](pqxx::work& tx) -> absl::StatusOr<AccountSnapshot> {
+    if (tx.exec_params("SELECT 1 FROM known_customers WHERE customer_id = $1", customer_id)
+            .empty()) {
+      return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    }
+    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+    if (!policy.ok()) return policy.status();
+    AccountSnapshot snapshot;
+    snapshot.account = LockAccount(tx, customer_id, *policy);
+    if (absl::Status s = change(snapshot.account); !s.ok()) return s;
+    const AccountRow& a = snapshot.account;
+    tx.exec_params(
+        "UPDATE accounts SET credit_limit = $2, terms_type = $3, net_days = $4, on_hold = $5,"
+        " hold_reason = $6, hold_automatic = $7, updated_at = now() WHERE customer_id = $1",
+        customer_id, a.credit_limit, static_cast<int>(a.terms.type), a.terms.net_days, a.on_hold,
+        a.hold_reason, a.hold_automatic);
+    tx.exec_params(
+        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        customer_id, action, actor.name, actor.role, actor.request_id, note);
+    // Terms change due dates: rebuild so the stored rating and holds follow.
+    Recompute(tx, snapshot.account, *policy, now, {}, ledger_stream_);
+    snapshot.ledger = LoadLedger(tx, customer_id, snapshot.account.terms);
+    return snapshot;
+  });
+}
+
+absl::StatusOr<v1::ListParkedEventsResponse> CreditStore::ListParked(
+    const std::string& external_ref, const std::string& after_event_id, int limit) {
+  return pool_.Transact<v1::ListParkedEventsResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListParkedEventsResponse> {
+        v1::ListParkedEventsResponse out;
+        for (const auto& r : tx.exec_params(
+                 "SELECT event_id, customer_key, kind, document_no, amount, currency,"
+                 " (extract(epoch from received_at) * 1000000)::bigint FROM ledger_facts"
+                 " WHERE customer_id IS NULL AND ($1 = '' OR customer_key = $1) AND event_id > $2"
+                 " ORDER BY event_id LIMIT $3",
+                 external_ref, after_event_id, limit)) {
+          v1::ParkedEvent* e = out.add_events();
+          e->set_event_id(r[0].as<std::string>());
+          e->set_customer_key(r[1].as<std::string>());
+          const int kind = r[2].as<int>();
+          e->set_kind(kind == 1 ? "order" : kind == 2 ? "cancellation" : "payment");
+          e->set_document_no(r[3].as<std::string>());
+          e->mutable_amount()->set_minor_units(r[4].as<int64_t>());
+          e->mutable_amount()->set_currency(r[5].as<std::string>());
+          SetTimestamp(r[6].as<int64_t>(), e->mutable_received_at());
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<v1::CollectionEntry>> CreditStore::ListCollections(
+    Micros after_due, const std::string& after_customer, int limit) {
+  const Micros now = clock_();
+  // Candidates by the stored oldest open due date; figures recomputed at `now`.
+  absl::StatusOr<std::vector<std::string>> candidates = pool_.Transact<std::vector<std::string>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+        std::vector<std::string> ids;
+        for (const auto& r : tx.exec_params(
+                 "SELECT customer_id::text FROM accounts WHERE oldest_open_due IS NOT NULL"
+                 " AND oldest_open_due < to_timestamp($1::double precision / 1e6)"
+                 " AND (oldest_open_due, customer_id) > (to_timestamp($2::double precision / 1e6),"
+                 " NULLIF($3, '')::uuid) IS NOT FALSE"
+                 " ORDER BY oldest_open_due, customer_id LIMIT $4",
+                 now - kDay, after_due, after_customer, limit)) {
+          ids.push_back(r[0].as<std::string>());
+        }
+        return ids;
+      });
+  if (!candidates.ok()) return candidates.status();
+  std::vector<v1::CollectionEntry> out;
+  for (const std::string& id : *candidates) {
+    absl::StatusOr<AccountSnapshot> snapshot = Snapshot(id);
+    if (!snapshot.ok()) return snapshot.status();
+    const Position p = PositionAt(snapshot->ledger, now);
+    if (p.overdue_amount <= 0) continue;
+    v1::CollectionEntry e;
+    e.set_customer_id(id);
+    e.mutable_overdue_amount()->set_minor_units(p.overdue_amount);
+    e.mutable_overdue_amount()->set_currency(snapshot->account.currency);
+    e.set_max_days_overdue(p.max_days_overdue);
+    SetTimestamp(p.oldest_open_due, e.mutable_oldest_due_date());
+    e.set_overdue_items(p.overdue_items);
+    e.set_on_hold(snapshot->account.on_hold);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<int> CreditStore::SweepHolds() {
+  const Micros now = clock_();
+  return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+    if (!policy.ok()) return policy.status();
+    if (policy->auto_hold_days_overdue() == 0) return 0;
+    int changed = 0;
+    for (const auto& r : tx.exec_params(
+             "SELECT customer_id::text FROM accounts WHERE NOT on_hold AND oldest_open_due <"
+             " to_timestamp($1::double precision / 1e6) ORDER BY customer_id LIMIT 1000",
+             now - static_cast<Micros>(policy->auto_hold_days_overdue()) * kDay)) {
+      AccountRow account = LockAccount(tx, r[0].as<std::string>(), *policy);
+      const bool before = account.on_hold;
+      Recompute(tx, account, *policy, now, {}, ledger_stream_);
+      if (account.on_hold != before) ++changed;
+    }
+    return changed;
+  });
+}
+
+absl::Status CreditStore::InsertApplication(const v1::LimitApplication& a, const Actor& actor) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params(
+        "INSERT INTO limit_applications (id, customer_id, payload, state, applicant, submitted_at)"
+        " VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1e6))",
+        a.id(), a.customer_id(), Bytes(a.SerializeAsString()), static_cast<int>(a.state()),
+        a.applicant(), ToMicros(a.submitted_at()));
+    tx.exec_params(
+        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
+        " VALUES ($1, 'SUBMIT_LIMIT_APPLICATION', $2, $3, $4, $5)",
+        a.customer_id(), actor.name, actor.role, actor.request_id, a.id());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::LimitApplication> CreditStore::GetApplication(const std::string& id) {
+  return pool_.Transact<v1::LimitApplication>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::LimitApplication> {
+        const pqxx::result r =
+            tx.exec_params("SELECT payload FROM limit_applications WHERE id = $1", id);
+        if (r.empty()) return absl::NotFoundError(absl::StrCat("application ", id, " not found"));
+        v1::LimitApplication a;
+        a.ParseFromString(pqxx::binarystring(r[0][0]).str());
+        return a;
+      });
+}
+
+absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const Actor& actor) {
+  const Micros now = clock_();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result r = tx.exec_params(
+        "UPDATE limit_applications SET payload = $2, state = $3 WHERE id = $1 AND state = $4",
+        a.id(), Bytes(a.SerializeAsString()), static_cast<int>(a.state()),
+        static_cast<int>(v1::APPLICATION_STATE_PENDING));
+    if (r.affected_rows() != 1) {
+      return absl::FailedPreconditionError("the application was already decided");
+    }
+    tx.exec_params(
+        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        a.customer_id(),
+        a.state() == v1::APPLICATION_STATE_APPROVED ? "APPROVE_LIMIT_APPLICATION"
+                                                    : "REJECT_LIMIT_APPLICATION",
+        actor.name, actor.role, actor.request_id, a.decision_reason());
+    if (a.state() == v1::APPLICATION_STATE_APPROVED) {
+      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+      if (!policy.ok()) return policy.status();
+      AccountRow account = LockAccount(tx, a.customer_id(), *policy);
+      account.credit_limit = a.approved_limit().minor_units();
+      if (a.requested_terms().type() != v1::PAYMENT_TERMS_TYPE_UNSPECIFIED) {
+        account.terms = ToTerms(a.requested_terms());
+      }
+      tx.exec_params(
+          "UPDATE accounts SET credit_limit = $2, terms_type = $3, net_days = $4,"
+          " updated_at = now() WHERE customer_id = $1",
+          a.customer_id(), account.credit_limit, static_cast<int>(account.terms.type),
+          account.terms.net_days);
+      Recompute(tx, account, *policy, now, {}, ledger_stream_);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::LimitApplication>> CreditStore::ListApplications(
+    const std::string& customer_id, int state, Micros before_submitted, int limit) {
+  return pool_.Transact<std::vector<v1::LimitApplication>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::LimitApplication>> {
+        std::vector<v1::LimitApplication> out;
+        for (const auto& r : tx.exec_params(
+                 "SELECT payload FROM limit_applications WHERE ($1 = '' OR customer_id = "
+                 "NULLIF($1, '')::uuid) AND ($2 = 0 OR state = $2) AND ($3::bigint = 0 OR"
+                 " submitted_at < to_timestamp($3::double precision / 1e6))"
+                 " ORDER BY submitted_at DESC, id LIMIT $4",
+                 customer_id, state, before_submitted, limit)) {
+          v1::LimitApplication a;
+          a.ParseFromString(pqxx::binarystring(r[0]).str());
+          out.push_back(std::move(a));
+        }
+        return out;
+      });
+}
+
+}  // namespace tierwise::credit

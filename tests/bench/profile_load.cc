@@ -1,0 +1,794 @@
+// tierwise-bench-profile: a gRPC load driver for a running profile service.
+//
+// It keeps --concurrency unary calls in flight (async client, one completion queue and one
+// thread per channel, each channel on its own TCP connection) and runs these scenarios one after
+// another against the same server, --warmup_s unmeasured and then --duration_s measured each:
+//
+//   health_check      grpc.health.v1.Health/Check, the baseline every other row is compared to
+//   get_customer      GetCustomer (BASIC view) of a random id from a sample of the table
+//   list_first_page   ListCustomers, first page, no filter
+//   list_deep_page    ListCustomers from a random page_token collected while paging through the
+//                     whole table: keyset pagination in the middle of the table
+//   list_by_province  ListCustomers filtered by the province of a random sampled customer
+//
+// Before the scenarios it pages through ListCustomers once (bounded by --collect_s) to count the
+// customers and to sample ids, provinces and page tokens. With --seed_customers=N (or
+// --seed_up_to=N) it first creates customers with external_ref BENCH-<run-id>-<i>; that needs an
+// admin token.
+//
+// Output: a table per scenario (calls, errors, calls/s, p50/p90/p99/max latency of successful
+// calls in ms, calls/s relative to health_check), errors by status code, and with --json the
+// same as one JSON object per line. Exit code: 0 all calls succeeded, 1 some calls (or some
+// seeding) failed, 2 the run could not start (bad flags, server unreachable).
+//
+// Example, against the local stack (see run_profile_bench.sh):
+//   tierwise-bench-profile --addr=127.0.0.1:50051 --token=$TIERWISE_ADMIN_TOKEN
+//       --seed_up_to=100000 --concurrency=16 --duration_s=10
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/client/channel.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tierwise/profile/v1/profile.grpc.pb.h"
+
+ABSL_FLAG(std::string, addr, "",
+          "profile service host:port (default: $TIERWISE_PROFILE_ADDR, else 127.0.0.1:50051)");
+ABSL_FLAG(std::string, token, "",
+          "bearer token (default: $TIERWISE_VIEWER_TOKEN, else $TIERWISE_ADMIN_TOKEN)");
+ABSL_FLAG(std::string, seed_token, "",
+          "token for seeding, must be admin (default: --token if given, else "
+          "$TIERWISE_ADMIN_TOKEN, else the read token)");
+ABSL_FLAG(int32_t, concurrency, 16, "calls in flight");
+ABSL_FLAG(int32_t, channels, 4, "channels (TCP connections) the calls are spread over");
+ABSL_FLAG(double, duration_s, 10, "measured seconds per scenario");
+ABSL_FLAG(double, warmup_s, 2, "unmeasured seconds before each scenario");
+ABSL_FLAG(int32_t, deadline_ms, 5000, "deadline of every call");
+ABSL_FLAG(double, connect_timeout_s, 5, "give up when the server is not reachable by then");
+ABSL_FLAG(int64_t, seed_customers, 0, "first create this many customers (admin token)");
+ABSL_FLAG(int64_t, seed_up_to, 0,
+          "first create customers until the table holds at least this many (admin token)");
+ABSL_FLAG(int32_t, seed_concurrency, 64, "CreateCustomer calls in flight while seeding");
+ABSL_FLAG(double, seed_timeout_s, 1200, "stop seeding after this many seconds");
+ABSL_FLAG(int32_t, page_size, 100, "page size of the ListCustomers scenarios (1..500)");
+ABSL_FLAG(double, collect_s, 120, "time limit for paging through the table to sample it");
+ABSL_FLAG(std::string, scenarios,
+          "health_check,get_customer,list_first_page,list_deep_page,list_by_province",
+          "comma-separated scenarios to run, in this order");
+ABSL_FLAG(std::string, health_service, "", "service name sent in Health/Check");
+ABSL_FLAG(bool, json, false, "also print one JSON object per scenario");
+
+namespace tierwise::bench {
+namespace {
+
+namespace health = ::grpc::health::v1;
+namespace profile = ::tierwise::profile::v1;
+using Clock = std::chrono::steady_clock;
+using Rng = std::mt19937_64;
+
+constexpr int kMaxSampledIds = 10000;
+constexpr int kMaxSampledTokens = 10000;
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  // grpc::StatusCode and absl::StatusCode share their numbering.
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\", std::string(1, static_cast<char>(c)));
+    } else if (c < 0x20) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+// Deadline and credentials of every call.
+struct CallSettings {
+  std::string token;
+  absl::Duration deadline;
+
+  void Apply(grpc::ClientContext& context) const {
+    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
+    client::Authorize(context, token);
+  }
+};
+
+// One call in flight; its address is the completion-queue tag.
+struct PendingCall {
+  virtual ~PendingCall() = default;
+  grpc::ClientContext context;
+  grpc::Status status;
+  Clock::time_point start;
+};
+
+template <typename Request, typename Response>
+struct UnaryCall : PendingCall {
+  Request request;
+  Response response;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
+};
+
+template <typename Stub, typename Request, typename Response>
+using PrepareMethod = std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> (Stub::*)(
+    grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
+
+// Starts `prepare` (a generated Stub::PrepareAsync<Method>) on `cq`. The completion is tagged
+// with a heap-allocated PendingCall that the queue's reader owns from then on.
+template <typename Stub, typename Request, typename Response>
+void StartUnary(Stub& stub, PrepareMethod<Stub, Request, Response> prepare,
+                std::type_identity_t<Request> request, const CallSettings& settings,
+                grpc::CompletionQueue& cq) {
+  auto* call = new UnaryCall<Request, Response>();
+  call->request = std::move(request);
+  settings.Apply(call->context);
+  call->start = Clock::now();
+  call->reader = (stub.*prepare)(&call->context, call->request, &cq);
+  call->reader->StartCall();
+  call->reader->Finish(&call->response, &call->status, call);
+}
+
+// Starts one call over channel `channel` on `cq`, or returns false when there is no more work.
+// Called concurrently from one thread per channel.
+using StartFn = std::function<bool(size_t channel, Rng& rng, grpc::CompletionQueue& cq)>;
+
+struct LoadResult {
+  int64_t calls = 0;  // calls started inside the measured window
+  int64_t errors = 0;
+  std::vector<int64_t> ok_latency_ns;  // sorted once the run is over
+  std::map<grpc::StatusCode, int64_t> error_codes;
+  std::map<grpc::StatusCode, std::string> first_error;
+  double elapsed_s = 0;  // from the start of the window until the last call finished
+
+  void Record(const grpc::Status& status, Clock::duration latency) {
+    ++calls;
+    if (status.ok()) {
+      ok_latency_ns.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count());
+      return;
+    }
+    ++errors;
+    if (error_codes[status.error_code()]++ == 0) {
+      first_error[status.error_code()] = status.error_message();
+    }
+  }
+
+  void Merge(LoadResult&& other) {
+    calls += other.calls;
+    errors += other.errors;
+    ok_latency_ns.insert(ok_latency_ns.end(), other.ok_latency_ns.begin(),
+                         other.ok_latency_ns.end());
+    for (const auto& [code, count] : other.error_codes) error_codes[code] += count;
+    for (auto& [code, message] : other.first_error) first_error.try_emplace(code, message);
+  }
+
+  // Nearest-rank percentile in milliseconds; NaN when no call succeeded.
+  double PercentileMs(double q) const {
+    if (ok_latency_ns.empty()) return std::nan("");
+    const auto n = static_cast<double>(ok_latency_ns.size());
+    size_t rank = static_cast<size_t>(std::ceil(q * n));
+    rank = std::clamp<size_t>(rank, 1, ok_latency_ns.size());
+    return static_cast<double>(ok_latency_ns[rank - 1]) / 1e6;
+  }
+
+  double CallsPerSecond() const {
+    return elapsed_s > 0 ? static_cast<double>(calls) / elapsed_s : 0;
+  }
+};
+
+// Keeps `slots` calls in flight on one completion queue until `stop` (or until `start` runs out
+// of work), then waits for the calls still in flight; every call has a deadline, so this ends.
+void DriveQueue(const StartFn& start, size_t channel, int slots, Clock::time_point measure_from,
+                Clock::time_point stop, uint64_t seed, std::atomic<int64_t>& finished,
+                LoadResult& out) {
+  grpc::CompletionQueue cq;
+  Rng rng(seed);
+  int in_flight = 0;
+  for (int i = 0; i < slots && start(channel, rng, cq); ++i) ++in_flight;
+  while (in_flight > 0) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq.Next(&tag, &ok)) break;  // not reached: the queue is shut down below
+    std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(tag));
+    --in_flight;
+    const Clock::time_point now = Clock::now();
+    if (call->start >= measure_from) out.Record(call->status, now - call->start);
+    finished.fetch_add(1, std::memory_order_relaxed);
+    if (now < stop && start(channel, rng, cq)) ++in_flight;
+  }
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+// Runs `start` with `concurrency` calls in flight over `channels` queues: `warmup` unmeasured,
+// then `duration` measured. With a non-empty `progress_label`, prints progress to stderr.
+LoadResult RunLoad(const StartFn& start, size_t channels, int concurrency, absl::Duration warmup,
+                   absl::Duration duration, const std::string& progress_label = "") {
+  const size_t queues = std::min<size_t>(channels, static_cast<size_t>(concurrency));
+  const Clock::time_point begin = Clock::now();
+  const Clock::time_point measure_from = begin + absl::ToChronoNanoseconds(warmup);
+  const Clock::time_point stop = measure_from + absl::ToChronoNanoseconds(duration);
+
+  std::vector<LoadResult> results(queues);
+  std::vector<Clock::time_point> finished_at(queues);
+  std::vector<std::thread> threads;
+  std::atomic<int64_t> finished{0};
+  std::atomic<size_t> running{queues};
+  std::random_device random_device;
+  for (size_t q = 0; q < queues; ++q) {
+    const int slots = concurrency / static_cast<int>(queues) +
+                      (q < static_cast<size_t>(concurrency) % queues ? 1 : 0);
+    const uint64_t seed = (static_cast<uint64_t>(random_device()) << 32) ^ random_device();
+    threads.emplace_back([&, q, slots, seed] {
+      DriveQueue(start, q, slots, measure_from, stop, seed, finished, results[q]);
+      finished_at[q] = Clock::now();
+      running.fetch_sub(1);
+    });
+  }
+  Clock::time_point next_report = Clock::now() + std::chrono::seconds(10);
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!progress_label.empty() && Clock::now() >= next_report) {
+      const double s = std::chrono::duration<double>(Clock::now() - begin).count();
+      std::fprintf(stderr, "%s: %lld calls finished after %.0f s\n", progress_label.c_str(),
+                   static_cast<long long>(finished.load()), s);
+      next_report += std::chrono::seconds(10);
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  LoadResult total;
+  for (LoadResult& result : results) total.Merge(std::move(result));
+  std::sort(total.ok_latency_ns.begin(), total.ok_latency_ns.end());
+  const Clock::time_point last = *std::max_element(finished_at.begin(), finished_at.end());
+  total.elapsed_s = std::max(0.0, std::chrono::duration<double>(last - measure_from).count());
+  return total;
+}
+
+// The stubs of one channel.
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<health::Health::Stub> health;
+  std::unique_ptr<profile::CustomerProfileService::Stub> profile;
+};
+
+// Each channel gets its own subchannel pool, hence its own TCP connection, so that the load is
+// not funnelled through a single HTTP/2 connection.
+std::vector<Connection> Connect(const std::string& address, int count) {
+  std::vector<Connection> connections;
+  for (int i = 0; i < count; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    Connection connection;
+    connection.channel =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    connection.health = health::Health::NewStub(connection.channel);
+    connection.profile = profile::CustomerProfileService::NewStub(connection.channel);
+    connections.push_back(std::move(connection));
+  }
+  return connections;
+}
+
+// What paging once through the table (unfiltered, --page_size) found.
+struct TableSample {
+  int64_t customers = 0;
+  int64_t pages = 0;
+  bool complete = false;                 // reached the last page
+  grpc::Status error;                    // why paging stopped early, if it did
+  std::vector<std::string> ids;          // uniform sample of customer ids
+  std::vector<std::string> provinces;    // province of a uniform sample of customers (non-empty)
+  std::vector<std::string> page_tokens;  // uniform sample of next_page_tokens
+};
+
+// Reservoir sampling: after `seen` items, each has the same chance to be in `pool`.
+void Offer(std::vector<std::string>& pool, size_t cap, int64_t seen, const std::string& item,
+           Rng& rng) {
+  if (pool.size() < cap) {
+    pool.push_back(item);
+    return;
+  }
+  std::uniform_int_distribution<int64_t> pick(0, seen - 1);
+  const int64_t slot = pick(rng);
+  if (slot < static_cast<int64_t>(cap)) pool[static_cast<size_t>(slot)] = item;
+}
+
+TableSample SampleTable(profile::CustomerProfileService::Stub& stub, const CallSettings& settings,
+                        int page_size, absl::Duration budget) {
+  TableSample sample;
+  Rng rng(std::random_device{}());
+  const absl::Time give_up = absl::Now() + budget;
+  int64_t with_province = 0;
+  std::string token;
+  while (absl::Now() < give_up) {
+    profile::ListCustomersRequest request;
+    request.set_page_size(page_size);
+    request.set_page_token(token);
+    profile::ListCustomersResponse response;
+    grpc::ClientContext context;
+    settings.Apply(context);
+    grpc::Status status = stub.ListCustomers(&context, request, &response);
+    if (!status.ok()) {
+      sample.error = std::move(status);
+      return sample;
+    }
+    ++sample.pages;
+    for (const profile::Customer& customer : response.customers()) {
+      ++sample.customers;
+      Offer(sample.ids, kMaxSampledIds, sample.customers, customer.id(), rng);
+      if (!customer.region().province().empty()) {
+        Offer(sample.provinces, kMaxSampledIds, ++with_province, customer.region().province(), rng);
+      }
+    }
+    token = response.next_page_token();
+    if (token.empty()) {
+      sample.complete = true;
+      return sample;
+    }
+    Offer(sample.page_tokens, kMaxSampledTokens, sample.pages, token, rng);
+  }
+  return sample;
+}
+
+// Seed data: a spread of regions, industries and natures so that the filtered scenario has
+// realistic selectivity, and names that do not sort in insertion order.
+struct Place {
+  const char* province;
+  const char* city;
+};
+constexpr Place kPlaces[] = {
+    {"北京市", "北京市"}, {"上海市", "上海市"},     {"天津市", "天津市"},
+    {"重庆市", "重庆市"}, {"广东省", "广州市"},     {"广东省", "深圳市"},
+    {"广东省", "东莞市"}, {"江苏省", "南京市"},     {"江苏省", "苏州市"},
+    {"浙江省", "杭州市"}, {"浙江省", "宁波市"},     {"山东省", "济南市"},
+    {"山东省", "青岛市"}, {"河南省", "郑州市"},     {"河北省", "石家庄市"},
+    {"湖北省", "武汉市"}, {"湖南省", "长沙市"},     {"四川省", "成都市"},
+    {"福建省", "福州市"}, {"福建省", "厦门市"},     {"安徽省", "合肥市"},
+    {"陕西省", "西安市"}, {"辽宁省", "沈阳市"},     {"辽宁省", "大连市"},
+    {"吉林省", "长春市"}, {"黑龙江省", "哈尔滨市"}, {"江西省", "南昌市"},
+    {"云南省", "昆明市"}, {"贵州省", "贵阳市"},     {"广西壮族自治区", "南宁市"},
+    {"山西省", "太原市"}, {"甘肃省", "兰州市"},
+};
+constexpr const char* kTradeWords[] = {"华信", "宏达", "金泰", "恒通", "瑞丰",   "中联",
+                                       "鑫源", "天成", "广盛", "永安", "新世纪", "东方",
+                                       "安泰", "博远", "嘉禾", "联创"};
+constexpr const char* kBusinessWords[] = {"贸易", "科技", "实业", "物流", "建材",
+                                          "电子", "医药", "食品", "机械", "化工"};
+constexpr const char* kIndustries[] = {"retail",       "wholesale", "distribution", "manufacturing",
+                                       "construction", "logistics", "healthcare",   "it"};
+constexpr profile::Nature kNatures[] = {profile::NATURE_ENTERPRISE, profile::NATURE_ENTERPRISE,
+                                        profile::NATURE_ENTERPRISE, profile::NATURE_TRADING_PARTNER,
+                                        profile::NATURE_GOVERNMENT, profile::NATURE_INDIVIDUAL};
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+template <typename T, size_t N>
+const T& Pick(const T (&items)[N], uint64_t& bits) {
+  const T& item = items[bits % N];
+  bits /= N;
+  return item;
+}
+
+profile::CreateCustomerRequest SeedCustomer(const std::string& run_id, int64_t i) {
+  uint64_t bits = SplitMix64(static_cast<uint64_t>(i));
+  const Place& place = Pick(kPlaces, bits);
+  const char* trade = Pick(kTradeWords, bits);
+  const char* business = Pick(kBusinessWords, bits);
+  profile::CreateCustomerRequest request;
+  profile::Customer& customer = *request.mutable_customer();
+  customer.set_external_ref(absl::StrCat("BENCH-", run_id, "-", i));
+  customer.set_legal_name(
+      absl::StrCat(place.city, trade, business, "有限公司 BENCH-", run_id, "-", i));
+  customer.set_short_name(absl::StrCat(trade, business));
+  customer.set_nature(Pick(kNatures, bits));
+  customer.set_industry(Pick(kIndustries, bits));
+  customer.mutable_region()->set_province(place.province);
+  customer.mutable_region()->set_city(place.city);
+  customer.set_lifecycle_stage(bits % 3 == 0 ? profile::LIFECYCLE_STAGE_PROSPECT
+                                             : profile::LIFECYCLE_STAGE_ACTIVE);
+  customer.add_tags("bench");
+  customer.set_data_consent(true);
+  return request;
+}
+
+std::string NewRunId() {
+  return absl::StrCat(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                      absl::Hex(std::random_device{}() & 0xffff, absl::kZeroPad4));
+}
+
+struct Row {
+  std::string scenario;
+  bool skipped = false;
+  std::string note;  // why skipped
+  LoadResult result;
+};
+
+std::string Ms(double ms) { return std::isnan(ms) ? "-" : absl::StrFormat("%.3f", ms); }
+std::string JsonMs(double ms) { return std::isnan(ms) ? "null" : absl::StrFormat("%.3f", ms); }
+
+double HealthRate(const std::vector<Row>& rows) {
+  for (const Row& row : rows) {
+    if (row.scenario == "health_check" && !row.skipped) return row.result.CallsPerSecond();
+  }
+  return 0;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  const double health_rate = HealthRate(rows);
+  std::printf("%-18s %9s %7s %10s %9s %9s %9s %9s %9s\n", "scenario", "calls", "errors", "calls/s",
+              "p50 ms", "p90 ms", "p99 ms", "max ms", "vs health");
+  for (const Row& row : rows) {
+    if (row.skipped) {
+      std::printf("%-18s skipped: %s\n", row.scenario.c_str(), row.note.c_str());
+      continue;
+    }
+    const LoadResult& r = row.result;
+    const std::string ratio =
+        health_rate > 0 ? absl::StrFormat("%.3f", r.CallsPerSecond() / health_rate) : "-";
+    std::printf("%-18s %9lld %7lld %10.1f %9s %9s %9s %9s %9s\n", row.scenario.c_str(),
+                static_cast<long long>(r.calls), static_cast<long long>(r.errors),
+                r.CallsPerSecond(), Ms(r.PercentileMs(0.50)).c_str(),
+                Ms(r.PercentileMs(0.90)).c_str(), Ms(r.PercentileMs(0.99)).c_str(),
+                Ms(r.PercentileMs(1.0)).c_str(), ratio.c_str());
+  }
+  for (const Row& row : rows) {
+    for (const auto& [code, count] : row.result.error_codes) {
+      std::printf("  %s: %lld x %s (first: %s)\n", row.scenario.c_str(),
+                  static_cast<long long>(count), CodeName(code).c_str(),
+                  JsonString(row.result.first_error.at(code)).c_str());
+    }
+  }
+}
+
+struct RunInfo {
+  std::string address;
+  int concurrency;
+  int channels;
+  double duration_s;
+  double warmup_s;
+  int page_size;
+  int64_t customers;
+  bool customers_complete;
+};
+
+void PrintJson(const std::vector<Row>& rows, const RunInfo& info) {
+  const double health_rate = HealthRate(rows);
+  for (const Row& row : rows) {
+    const LoadResult& r = row.result;
+    std::vector<std::string> codes;
+    for (const auto& [code, count] : r.error_codes) {
+      codes.push_back(absl::StrCat(JsonString(CodeName(code)), ":", count));
+    }
+    std::string line = absl::StrCat(
+        "{\"scenario\":", JsonString(row.scenario), ",\"addr\":", JsonString(info.address),
+        ",\"concurrency\":", info.concurrency, ",\"channels\":", info.channels,
+        ",\"duration_s\":", info.duration_s, ",\"warmup_s\":", info.warmup_s,
+        ",\"page_size\":", info.page_size, ",\"customers\":", info.customers,
+        ",\"customers_complete\":", info.customers_complete ? "true" : "false");
+    if (row.skipped) {
+      absl::StrAppend(&line, ",\"skipped\":", JsonString(row.note), "}");
+    } else {
+      absl::StrAppend(
+          &line, ",\"calls\":", r.calls, ",\"errors\":", r.errors,
+          ",\"calls_per_s\":", absl::StrFormat("%.1f", r.CallsPerSecond()),
+          ",\"p50_ms\":", JsonMs(r.PercentileMs(0.50)),
+          ",\"p90_ms\":", JsonMs(r.PercentileMs(0.90)),
+          ",\"p99_ms\":", JsonMs(r.PercentileMs(0.99)), ",\"max_ms\":", JsonMs(r.PercentileMs(1.0)),
+          ",\"vs_health\":",
+          health_rate > 0 ? absl::StrFormat("%.3f", r.CallsPerSecond() / health_rate) : "null",
+          ",\"error_codes\":{", absl::StrJoin(codes, ","), "}}");
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+// Returns false (after saying why) when a channel cannot connect within `timeout`.
+bool WaitConnected(const std::vector<Connection>& connections, const std::string& address,
+                   absl::Duration timeout) {
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout);
+  for (const Connection& connection : connections) {
+    if (!connection.channel->WaitForConnected(deadline)) {
+      std::fprintf(stderr, "error: cannot connect to %s within %s\n", address.c_str(),
+                   absl::FormatDuration(timeout).c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Creates `count` customers; returns how many were created. One call goes first, alone, so that
+// a token without the admin role costs one error rather than `count`.
+int64_t Seed(std::vector<Connection>& connections, const CallSettings& settings, int64_t count,
+             int concurrency, absl::Duration timeout) {
+  const std::string run_id = NewRunId();
+  const Clock::time_point begin = Clock::now();
+  std::fprintf(stderr, "seeding %lld customers (external_ref BENCH-%s-<i>), %d in flight\n",
+               static_cast<long long>(count), run_id.c_str(), concurrency);
+  {
+    grpc::ClientContext context;
+    settings.Apply(context);
+    profile::Customer created;
+    const grpc::Status status =
+        connections[0].profile->CreateCustomer(&context, SeedCustomer(run_id, 0), &created);
+    if (!status.ok()) {
+      std::printf("seeding     failed: CreateCustomer: %s: %s\n",
+                  CodeName(status.error_code()).c_str(), status.error_message().c_str());
+      return 0;
+    }
+  }
+  std::atomic<int64_t> next{1};
+  const StartFn start = [&](size_t channel, Rng&, grpc::CompletionQueue& cq) {
+    const int64_t i = next.fetch_add(1);
+    if (i >= count) return false;
+    StartUnary(*connections[channel].profile,
+               &profile::CustomerProfileService::Stub::PrepareAsyncCreateCustomer,
+               SeedCustomer(run_id, i), settings, cq);
+    return true;
+  };
+  const LoadResult result =
+      RunLoad(start, connections.size(), concurrency, absl::ZeroDuration(), timeout, "seeding");
+  const int64_t created = 1 + result.calls - result.errors;
+  const double elapsed_s = std::chrono::duration<double>(Clock::now() - begin).count();
+  std::printf("seeding     %lld created in %.1f s (%.0f/s), %lld errors, p50 %s ms, p99 %s ms\n",
+              static_cast<long long>(created), elapsed_s, static_cast<double>(created) / elapsed_s,
+              static_cast<long long>(result.errors), Ms(result.PercentileMs(0.5)).c_str(),
+              Ms(result.PercentileMs(0.99)).c_str());
+  for (const auto& [code, n] : result.error_codes) {
+    std::printf("  seeding: %lld x %s (first: %s)\n", static_cast<long long>(n),
+                CodeName(code).c_str(), JsonString(result.first_error.at(code)).c_str());
+  }
+  if (1 + result.calls < count) {
+    std::printf("  seeding stopped after %s with %lld not attempted\n",
+                absl::FormatDuration(timeout).c_str(),
+                static_cast<long long>(count - 1 - result.calls));
+  }
+  return created;
+}
+
+void PrintSample(const TableSample& sample, absl::Duration budget) {
+  std::printf("customers   %s%lld seen over %lld pages",
+              sample.complete ? "" : ">= ", static_cast<long long>(sample.customers),
+              static_cast<long long>(sample.pages));
+  if (!sample.error.ok()) {
+    std::printf(" (ListCustomers failed: %s: %s)", CodeName(sample.error.error_code()).c_str(),
+                sample.error.error_message().c_str());
+  } else if (!sample.complete) {
+    std::printf(" (stopped paging after %s)", absl::FormatDuration(budget).c_str());
+  }
+  std::printf("\n");
+}
+
+template <typename T>
+const T& RandomItem(const std::vector<T>& items, Rng& rng) {
+  std::uniform_int_distribution<size_t> pick(0, items.size() - 1);
+  return items[pick(rng)];
+}
+
+int Main() {
+  const std::string address = !absl::GetFlag(FLAGS_addr).empty()
+                                  ? absl::GetFlag(FLAGS_addr)
+                                  : EnvOr("TIERWISE_PROFILE_ADDR", "127.0.0.1:50051");
+  const std::string explicit_token = absl::GetFlag(FLAGS_token);
+  const std::string read_token =
+      !explicit_token.empty() ? explicit_token
+                              : EnvOr("TIERWISE_VIEWER_TOKEN", EnvOr("TIERWISE_ADMIN_TOKEN", ""));
+  std::string seed_token = absl::GetFlag(FLAGS_seed_token);
+  if (seed_token.empty()) {
+    seed_token =
+        !explicit_token.empty() ? explicit_token : EnvOr("TIERWISE_ADMIN_TOKEN", read_token);
+  }
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  const int channels = absl::GetFlag(FLAGS_channels);
+  const double duration_s = absl::GetFlag(FLAGS_duration_s);
+  const double warmup_s = absl::GetFlag(FLAGS_warmup_s);
+  const int page_size = absl::GetFlag(FLAGS_page_size);
+  const int64_t seed_customers = absl::GetFlag(FLAGS_seed_customers);
+  const int64_t seed_up_to = absl::GetFlag(FLAGS_seed_up_to);
+  const absl::Duration collect_budget = absl::Seconds(absl::GetFlag(FLAGS_collect_s));
+  const std::vector<std::string> scenarios =
+      absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipWhitespace());
+
+  const std::vector<std::string> known = {"health_check", "get_customer", "list_first_page",
+                                          "list_deep_page", "list_by_province"};
+  for (const std::string& scenario : scenarios) {
+    if (std::find(known.begin(), known.end(), scenario) == known.end()) {
+      std::fprintf(stderr, "error: unknown scenario %s (known: %s)\n", scenario.c_str(),
+                   absl::StrJoin(known, ",").c_str());
+      return 2;
+    }
+  }
+  if (concurrency < 1 || channels < 1 || duration_s <= 0 || warmup_s < 0 || page_size < 1 ||
+      page_size > 500 || seed_customers < 0 || seed_up_to < 0 ||
+      absl::GetFlag(FLAGS_seed_concurrency) < 1 || absl::GetFlag(FLAGS_deadline_ms) < 1) {
+    std::fprintf(stderr,
+                 "error: need --concurrency, --channels, --seed_concurrency, --deadline_ms >= 1, "
+                 "--duration_s > 0, --warmup_s >= 0, --page_size in 1..500, seeding counts >= 0\n");
+    return 2;
+  }
+  if (seed_customers > 0 && seed_up_to > 0) {
+    std::fprintf(stderr, "error: give --seed_customers or --seed_up_to, not both\n");
+    return 2;
+  }
+
+  const absl::Duration deadline = absl::Milliseconds(absl::GetFlag(FLAGS_deadline_ms));
+  const CallSettings read_settings{read_token, deadline};
+  const CallSettings seed_settings{seed_token, deadline};
+
+  std::printf("server      %s\n", address.c_str());
+  std::printf(
+      "load        %d calls in flight over %d channels, %g s per scenario after %g s "
+      "warm-up, deadline %s\n",
+      concurrency, channels, duration_s, warmup_s, absl::FormatDuration(deadline).c_str());
+  std::fflush(stdout);
+
+  std::vector<Connection> connections = Connect(address, channels);
+  if (!WaitConnected(connections, address, absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s)))) {
+    return 2;
+  }
+
+  TableSample sample;
+  bool sampled = false;
+  int64_t to_create = seed_customers;
+  if (seed_up_to > 0) {
+    sample = SampleTable(*connections[0].profile, read_settings, page_size, collect_budget);
+    sampled = true;
+    PrintSample(sample, collect_budget);
+    if (!sample.complete) {
+      std::fprintf(stderr, "warning: could not count the customers; not seeding\n");
+    } else if (sample.customers < seed_up_to) {
+      to_create = seed_up_to - sample.customers;
+    }
+  }
+  bool seed_failed = false;
+  if (to_create > 0) {
+    seed_failed = Seed(connections, seed_settings, to_create, absl::GetFlag(FLAGS_seed_concurrency),
+                       absl::Seconds(absl::GetFlag(FLAGS_seed_timeout_s))) < to_create;
+    sampled = false;
+  }
+  if (!sampled) {
+    sample = SampleTable(*connections[0].profile, read_settings, page_size, collect_budget);
+    PrintSample(sample, collect_budget);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+
+  const absl::Duration warmup = absl::Seconds(warmup_s);
+  const absl::Duration duration = absl::Seconds(duration_s);
+  const std::string health_service = absl::GetFlag(FLAGS_health_service);
+  std::vector<Row> rows;
+  for (const std::string& scenario : scenarios) {
+    Row row;
+    row.scenario = scenario;
+    StartFn start;
+    if (scenario == "health_check") {
+      start = [&](size_t channel, Rng&, grpc::CompletionQueue& cq) {
+        health::HealthCheckRequest request;
+        request.set_service(health_service);
+        StartUnary(*connections[channel].health, &health::Health::Stub::PrepareAsyncCheck,
+                   std::move(request), read_settings, cq);
+        return true;
+      };
+    } else if (scenario == "get_customer") {
+      if (sample.ids.empty()) row.note = "no customer ids sampled";
+      start = [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
+        profile::GetCustomerRequest request;
+        request.set_id(RandomItem(sample.ids, rng));
+        request.set_view(profile::CUSTOMER_VIEW_BASIC);
+        StartUnary(*connections[channel].profile,
+                   &profile::CustomerProfileService::Stub::PrepareAsyncGetCustomer,
+                   std::move(request), read_settings, cq);
+        return true;
+      };
+    } else if (scenario == "list_first_page") {
+      start = [&](size_t channel, Rng&, grpc::CompletionQueue& cq) {
+        profile::ListCustomersRequest request;
+        request.set_page_size(page_size);
+        StartUnary(*connections[channel].profile,
+                   &profile::CustomerProfileService::Stub::PrepareAsyncListCustomers,
+                   std::move(request), read_settings, cq);
+        return true;
+      };
+    } else if (scenario == "list_deep_page") {
+      if (sample.page_tokens.empty()) row.note = "the table has a single page";
+      start = [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
+        profile::ListCustomersRequest request;
+        request.set_page_size(page_size);
+        request.set_page_token(RandomItem(sample.page_tokens, rng));
+        StartUnary(*connections[channel].profile,
+                   &profile::CustomerProfileService::Stub::PrepareAsyncListCustomers,
+                   std::move(request), read_settings, cq);
+        return true;
+      };
+    } else if (scenario == "list_by_province") {
+      if (sample.provinces.empty()) row.note = "no customer with a province sampled";
+      start = [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
+        profile::ListCustomersRequest request;
+        request.set_page_size(page_size);
+        request.set_province(RandomItem(sample.provinces, rng));
+        StartUnary(*connections[channel].profile,
+                   &profile::CustomerProfileService::Stub::PrepareAsyncListCustomers,
+                   std::move(request), read_settings, cq);
+        return true;
+      };
+    }
+    if (!row.note.empty()) {
+      row.skipped = true;
+    } else {
+      std::fprintf(stderr, "running %s\n", scenario.c_str());
+      row.result = RunLoad(start, connections.size(), concurrency, warmup, duration);
+    }
+    rows.push_back(std::move(row));
+  }
+
+  PrintTable(rows);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("\n");
+    PrintJson(rows, RunInfo{address, concurrency, channels, duration_s, warmup_s, page_size,
+                            sample.customers, sample.complete});
+  }
+  if (seed_failed) return 1;
+  for (const Row& row : rows) {
+    if (row.result.errors > 0) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tierwise::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Puts a running Tierwise profile service under gRPC load and prints latency and "
+      "throughput per scenario.\nExample: tierwise-bench-profile --addr=127.0.0.1:50051 "
+      "--token=$TIERWISE_ADMIN_TOKEN --seed_up_to=100000");
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
+    return 2;
+  }
+  return tierwise::bench::Main();
+}
