@@ -336,10 +336,10 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
     AccountRow account = LockAccount(tx, customer_id, *policy);
     std::vector<v1::LedgerEventInput> inputs;
     for (const auto& row : tx.exec_params(
-             "UPDATE ledger_facts SET customer_id = $1, applied_at = now()"
-             " WHERE customer_id IS NULL AND (customer_key = $1::text"
+             "UPDATE ledger_facts SET customer_id = $1::uuid, applied_at = now()"
+             " WHERE customer_id IS NULL AND (customer_key = $3"
              " OR (customer_key = $2 AND $2 <> '')) RETURNING payload",
-             customer_id, external_ref)) {
+             customer_id, external_ref, customer_id)) {
       v1::LedgerEventInput input;
       if (input.ParseFromString(pqxx::binarystring(row[0]).str())) inputs.push_back(input);
     }

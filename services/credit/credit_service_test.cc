@@ -1,0 +1,507 @@
+// The credit service in-process over gRPC against the real PostgreSQL and Redis of
+// ./tests/run.sh, with a test clock.
+#include <google/protobuf/descriptor.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/ids.h"
+#include "common/testing/service_harness.h"
+#include "gtest/gtest.h"
+#include "services/credit/credit_server.h"
+#include "tierwise/events/v1/events.pb.h"
+
+namespace tierwise::credit {
+namespace {
+
+using H = testing::ServiceHarness;
+
+constexpr Micros kJune1 = 1780272000LL * 1000000;  // 2026-06-01T00:00:00Z
+
+google::protobuf::Timestamp At(int day) {
+  google::protobuf::Timestamp ts;
+  SetTimestamp(kJune1 + day * kDay, &ts);
+  return ts;
+}
+
+type::v1::Money Cny(int64_t minor) {
+  type::v1::Money m;
+  m.set_minor_units(minor);
+  m.set_currency("CNY");
+  return m;
+}
+
+v1::LedgerEventInput Order(const std::string& id, const std::string& ref, const std::string& no,
+                           int64_t amount, int day) {
+  v1::LedgerEventInput in;
+  auto* o = in.mutable_order();
+  o->set_event_id(id);
+  o->set_external_ref(ref);
+  o->set_order_no(no);
+  *o->mutable_amount() = Cny(amount);
+  *o->mutable_margin() = Cny(amount / 5);
+  o->set_product_line("valves");
+  *o->mutable_occurred_at() = At(day);
+  return in;
+}
+
+v1::LedgerEventInput Payment(const std::string& id, const std::string& ref, int64_t amount,
+                             int day, const std::string& order_no = "") {
+  v1::LedgerEventInput in;
+  auto* p = in.mutable_payment();
+  p->set_event_id(id);
+  p->set_external_ref(ref);
+  p->set_payment_no("PAY-" + id);
+  *p->mutable_amount() = Cny(amount);
+  p->set_order_no(order_no);
+  *p->mutable_occurred_at() = At(day);
+  return in;
+}
+
+v1::LedgerEventInput Cancellation(const std::string& id, const std::string& ref,
+                                  const std::string& order_no, int64_t amount, int day) {
+  v1::LedgerEventInput in;
+  auto* c = in.mutable_cancellation();
+  c->set_event_id(id);
+  c->set_external_ref(ref);
+  c->set_document_no("RET-" + id);
+  c->set_order_no(order_no);
+  if (amount > 0) *c->mutable_amount() = Cny(amount);
+  *c->mutable_occurred_at() = At(day);
+  return in;
+}
+
+class CreditServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<CreditServer>(harness_.deps(), [this] { return now_.load(); });
+    harness_.Start({{&server_->ingest_service, v1::LedgerIngestService::service_full_name()},
+                    {&server_->credit_service, v1::CreditService::service_full_name()}});
+    ingest_ = v1::LedgerIngestService::NewStub(harness_.channel());
+    credit_ = v1::CreditService::NewStub(harness_.channel());
+  }
+
+  // Announces a customer as the profile service's stream would.
+  std::string Known(const std::string& ref, const std::string& owner = "rep.zhang") {
+    events::v1::CustomerChanged event;
+    event.set_customer_id(ids::NewUuid());
+    event.set_external_ref(ref);
+    event.set_owner(owner);
+    event.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+    redis::StreamEntry entry{"1-0",
+                             {{"type", "tierwise.events.v1.CustomerChanged"},
+                              {"payload", event.SerializeAsString()}}};
+    absl::Status s = HandleCustomerChanged(server_->store, entry);
+    EXPECT_TRUE(s.ok()) << s;
+    return event.customer_id();
+  }
+
+  std::vector<v1::IngestResult> Ingest(const std::vector<v1::LedgerEventInput>& events,
+                                       size_t batch = 1000) {
+    auto ctx = H::Context(H::kErp);
+    auto stream = ingest_->IngestEvents(ctx.get());
+    std::vector<v1::IngestResult> results;
+    for (size_t start = 0; start < events.size(); start += batch) {
+      v1::IngestEventsRequest req;
+      for (size_t i = start; i < std::min(events.size(), start + batch); ++i) {
+        *req.add_events() = events[i];
+      }
+      EXPECT_TRUE(stream->Write(req));
+      v1::IngestEventsResponse resp;
+      EXPECT_TRUE(stream->Read(&resp));
+      for (const auto& r : resp.results()) results.push_back(r);
+    }
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return results;
+  }
+
+  v1::CreditAccount Account(const std::string& customer_id) {
+    v1::GetCreditAccountRequest req;
+    req.set_customer_id(customer_id);
+    v1::CreditAccount out;
+    grpc::Status s = credit_->GetCreditAccount(H::Context(H::kFinance).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  std::atomic<Micros> now_{kJune1 + 75 * kDay};
+  H harness_{Migrations(), "credit"};
+  std::unique_ptr<CreditServer> server_;
+  std::unique_ptr<v1::LedgerIngestService::Stub> ingest_;
+  std::unique_ptr<v1::CreditService::Stub> credit_;
+};
+
+TEST_F(CreditServiceTest, AccountFiguresMatchAHandComputedLedger) {
+  const std::string id = Known("ERP-1");
+  // Net 30 by default. O1 1,000.00 (day 0, due 30), O2 500.00 (day 10, due 40),
+  // O3 800.00 (day 20, due 50), partly returned (300.00) after being paid in full;
+  // payments: 1,200.00 on day 35 (O1 late, 200 to O2), 800.00 for O3 on day 25.
+  const auto results = Ingest({Order("e1", "ERP-1", "O1", 100000, 0),
+                               Order("e2", "ERP-1", "O2", 50000, 10),
+                               Order("e3", "ERP-1", "O3", 80000, 20),
+                               Payment("e4", "ERP-1", 80000, 25, "O3"),
+                               Payment("e5", "ERP-1", 120000, 35),
+                               Cancellation("e6", "ERP-1", "O3", 30000, 60)});
+  for (const auto& r : results) {
+    EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_APPLIED) << r.event_id() << " " << r.error_message();
+  }
+  // Day 75. The 300.00 credit note from the return pays O2 down to 0.
+  const v1::CreditAccount a = Account(id);
+  EXPECT_EQ(a.open_receivables().minor_units(), 0);
+  EXPECT_EQ(a.unapplied_credit().minor_units(), 0);
+  EXPECT_EQ(a.exposure().minor_units(), 0);
+  EXPECT_EQ(a.available_credit().minor_units(), 100000LL * 100);
+  // O1 paid 5 days late, O2 settled late (day 60 > due 40), O3 paid early: 1 of 3 on time.
+  EXPECT_EQ(a.on_time_ratio_permille(), 333);
+  EXPECT_EQ(a.events_applied(), 6);
+  EXPECT_EQ(a.factors_size(), 4);
+
+  // Now without the return: O2 keeps 300.00 open, 35 days overdue at day 75.
+  const std::string id2 = Known("ERP-2");
+  Ingest({Order("f1", "ERP-2", "O1", 100000, 0), Order("f2", "ERP-2", "O2", 50000, 10),
+          Payment("f3", "ERP-2", 120000, 35)});
+  const v1::CreditAccount b = Account(id2);
+  EXPECT_EQ(b.open_receivables().minor_units(), 30000);
+  EXPECT_EQ(b.overdue_amount().minor_units(), 30000);
+  EXPECT_EQ(b.max_days_overdue(), 35);
+  EXPECT_EQ(b.aging().days_31_60().minor_units(), 30000);
+  EXPECT_EQ(b.aging().current().minor_units(), 0);
+  // Sales of the last 90 days 1,500.00; receivables 300.00 → DSO 18 days.
+  EXPECT_EQ(b.dso_days(), 18);
+
+  v1::ListOpenItemsRequest items;
+  items.set_customer_id(id2);
+  v1::ListOpenItemsResponse open;
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kViewer).get(), items, &open).ok());
+  ASSERT_EQ(open.items_size(), 1);
+  EXPECT_EQ(open.items(0).order_no(), "O2");
+  EXPECT_EQ(open.items(0).paid_amount().minor_units(), 20000);
+  EXPECT_EQ(open.items(0).days_overdue(), 35);
+  EXPECT_EQ(open.items(0).applied_payments(0), "PAY-f3");
+}
+
+TEST_F(CreditServiceTest, InvalidEventsAreRejectedWithTheFieldAndTheBatchGoesOn) {
+  Known("ERP-1");
+  v1::LedgerEventInput bad_amount = Order("b1", "ERP-1", "O1", 0, 1);
+  v1::LedgerEventInput no_customer = Payment("b2", "", 100, 1);
+  v1::LedgerEventInput wrong_currency = Order("b3", "ERP-1", "O3", 100, 1);
+  wrong_currency.mutable_order()->mutable_amount()->set_currency("USD");
+  wrong_currency.mutable_order()->mutable_margin()->set_currency("USD");
+  const auto results = Ingest({bad_amount, Order("g1", "ERP-1", "O2", 100, 1), no_customer,
+                               wrong_currency, v1::LedgerEventInput()});
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0].outcome(), v1::INGEST_OUTCOME_REJECTED);
+  EXPECT_EQ(results[0].error_field(), "order.amount.minor_units");
+  EXPECT_EQ(results[1].outcome(), v1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(results[2].error_field(), "payment.external_ref");
+  EXPECT_EQ(results[3].error_field(), "order.amount.currency");
+  EXPECT_EQ(results[4].error_field(), "event");
+  EXPECT_EQ(harness_.CountRows("ledger_facts"), 1);
+
+  v1::IngestResult single;
+  grpc::Status s = ingest_->RecordOrder(H::Context(H::kErp).get(), bad_amount.order(), &single);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("order.amount.minor_units", 0), 0u) << s.error_message();
+}
+
+TEST_F(CreditServiceTest, RepeatedEventsCountOnceEvenFromConcurrentClients) {
+  std::vector<std::string> ids;
+  for (int c = 0; c < 10; ++c) ids.push_back(Known(absl::StrCat("ERP-", c)));
+  std::vector<v1::LedgerEventInput> events;
+  int64_t ordered = 0, paid = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string ref = absl::StrCat("ERP-", i % 10);
+    if (i % 4 == 3) {
+      events.push_back(Payment(absl::StrCat("ev", i), ref, 1000 + i, i % 60));
+      paid += 1000 + i;
+    } else {
+      events.push_back(Order(absl::StrCat("ev", i), ref, absl::StrCat("O", i), 5000 + i, i % 60));
+      ordered += 5000 + i;
+    }
+  }
+  auto first = Ingest(events, 250);
+  for (const auto& r : first) ASSERT_FALSE(r.duplicate());
+  // The same feed again, from two clients at once.
+  std::vector<v1::IngestResult> again_a, again_b;
+  std::thread a([&] { again_a = Ingest(events, 100); });
+  std::thread b([&] {
+    auto shuffled = events;
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(7));
+    again_b = Ingest(shuffled, 333);
+  });
+  a.join();
+  b.join();
+  for (const auto& r : again_a) EXPECT_TRUE(r.duplicate()) << r.event_id();
+  for (const auto& r : again_b) EXPECT_TRUE(r.duplicate()) << r.event_id();
+  EXPECT_EQ(harness_.CountRows("ledger_facts"), 1000);
+  int64_t exposure = 0, applied = 0;
+  for (const auto& id : ids) {
+    const v1::CreditAccount acc = Account(id);
+    exposure += acc.exposure().minor_units() - acc.unapplied_credit().minor_units();
+    applied += acc.events_applied();
+  }
+  EXPECT_EQ(applied, 1000);
+  EXPECT_EQ(exposure, ordered - paid);
+  // One LedgerEvent per fact on the stream.
+  EXPECT_EQ(harness_.DrainStream(LedgerStream(harness_.prefix())).size(), 1000u);
+}
+
+TEST_F(CreditServiceTest, ArrivalOrderDoesNotChangeTheOutcome) {
+  std::vector<v1::LedgerEventInput> events;
+  std::mt19937_64 rng(42);
+  for (int o = 0; o < 20; ++o) {
+    events.push_back(Order(absl::StrCat("o", o), "REF", absl::StrCat("O", o), 10000 + o * 7, o * 3));
+    if (o % 3 == 0) {
+      events.push_back(Cancellation(absl::StrCat("c", o), "REF", absl::StrCat("O", o), 2000, o * 3 + 1));
+    }
+    if (o % 2 == 0) {
+      events.push_back(Payment(absl::StrCat("p", o), "REF", 9000, o * 3 + 5,
+                               o % 4 == 0 ? absl::StrCat("O", o) : ""));
+    }
+  }
+  std::vector<v1::CreditAccount> outcomes;
+  for (int run = 0; run < 3; ++run) {
+    const std::string ref = absl::StrCat("REF-", run);
+    const std::string id = Known(ref);
+    std::vector<v1::LedgerEventInput> copy;
+    for (auto e : events) {
+      // Each run is its own customer with its own event ids.
+      if (e.has_order()) {
+        e.mutable_order()->set_external_ref(ref);
+        e.mutable_order()->set_event_id(ref + e.order().event_id());
+      } else if (e.has_payment()) {
+        e.mutable_payment()->set_external_ref(ref);
+        e.mutable_payment()->set_event_id(ref + e.payment().event_id());
+      } else {
+        e.mutable_cancellation()->set_external_ref(ref);
+        e.mutable_cancellation()->set_event_id(ref + e.cancellation().event_id());
+      }
+      copy.push_back(e);
+    }
+    if (run > 0) std::shuffle(copy.begin(), copy.end(), rng);
+    Ingest(copy, run == 2 ? 1 : 7);  // run 2: one event per message
+    outcomes.push_back(Account(id));
+  }
+  for (int run = 1; run < 3; ++run) {
+    EXPECT_EQ(outcomes[run].exposure().minor_units(), outcomes[0].exposure().minor_units());
+    EXPECT_EQ(outcomes[run].overdue_amount().minor_units(), outcomes[0].overdue_amount().minor_units());
+    EXPECT_EQ(outcomes[run].unapplied_credit().minor_units(),
+              outcomes[0].unapplied_credit().minor_units());
+    EXPECT_EQ(outcomes[run].on_time_ratio_permille(), outcomes[0].on_time_ratio_permille());
+    EXPECT_EQ(outcomes[run].rating(), outcomes[0].rating());
+  }
+}
+
+TEST_F(CreditServiceTest, EventsForUnknownCustomersAreParkedThenApplied) {
+  const auto results = Ingest({Order("n1", "NEW-1", "O1", 40000, 0), Payment("n2", "NEW-1", 10000, 5)});
+  for (const auto& r : results) EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_PARKED);
+  v1::ListParkedEventsRequest list;
+  v1::ListParkedEventsResponse parked;
+  ASSERT_TRUE(ingest_->ListParkedEvents(H::Context(H::kFinance).get(), list, &parked).ok());
+  ASSERT_EQ(parked.events_size(), 2);
+  EXPECT_EQ(parked.events(0).customer_key(), "NEW-1");
+  EXPECT_TRUE(harness_.DrainStream(LedgerStream(harness_.prefix())).empty());
+
+  const std::string id = Known("NEW-1");
+  ASSERT_TRUE(ingest_->ListParkedEvents(H::Context(H::kFinance).get(), list, &parked).ok());
+  EXPECT_EQ(parked.events_size(), 0);
+  const v1::CreditAccount a = Account(id);
+  EXPECT_EQ(a.open_receivables().minor_units(), 30000);
+  EXPECT_EQ(a.events_applied(), 2);
+  EXPECT_EQ(harness_.DrainStream(LedgerStream(harness_.prefix())).size(), 2u);
+  // A repeat still answers PARKED (the first result) and changes nothing.
+  const auto again = Ingest({Order("n1", "NEW-1", "O1", 40000, 0)});
+  EXPECT_EQ(again[0].outcome(), v1::INGEST_OUTCOME_PARKED);
+  EXPECT_TRUE(again[0].duplicate());
+  EXPECT_EQ(Account(id).events_applied(), 2);
+}
+
+TEST_F(CreditServiceTest, OutboxDeliversEachLedgerEventOnceAcrossRelayRestarts) {
+  Known("ERP-1");
+  std::vector<v1::LedgerEventInput> events;
+  for (int i = 0; i < 120; ++i) events.push_back(Order(absl::StrCat("x", i), "ERP-1", absl::StrCat("O", i), 100, 1));
+  Ingest(events, 40);
+  {
+    outbox::Relay first(harness_.pool(), harness_.redis(), {.batch_size = 50});
+    ASSERT_EQ(*first.PublishOnce(), 50);
+  }  // "crash" after one batch
+  {
+    outbox::Relay second(harness_.pool(), harness_.redis(), {.batch_size = 50});
+    // Pretend the first relay had also sent the next rows without marking them.
+    ASSERT_EQ(*second.PublishOnce(), 50);
+    ASSERT_TRUE(harness_.pool().Transact([](pqxx::work& tx) {
+      tx.exec("UPDATE outbox SET published_at = NULL WHERE id > 90");
+      return absl::OkStatus();
+    }).ok());
+  }
+  const auto entries = harness_.DrainStream(LedgerStream(harness_.prefix()));
+  ASSERT_EQ(entries.size(), 120u);
+  std::set<std::string> ids;
+  for (const auto& e : entries) {
+    events::v1::LedgerEvent event;
+    ASSERT_TRUE(event.ParseFromString(e.Field("payload")));
+    ids.insert(event.event_id());
+    EXPECT_EQ(event.kind(), events::v1::LEDGER_EVENT_KIND_ORDER);
+  }
+  EXPECT_EQ(ids.size(), 120u);
+}
+
+TEST_F(CreditServiceTest, CheckCreditGivesDecisionsWithReasons) {
+  const std::string id = Known("ERP-1");
+  Ingest({Order("k1", "ERP-1", "O1", 9000000, 0)});  // 90,000.00 due day 30, 45 days overdue
+  v1::CheckCreditRequest check;
+  check.set_customer_id(id);
+  *check.mutable_order_amount() = Cny(500000);
+  v1::CheckCreditResponse out;
+  ASSERT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out).ok());
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_APPROVED_WITH_WARNING);
+  ASSERT_EQ(out.reasons_size(), 2);
+  EXPECT_EQ(out.reasons(0).rfind("NEAR_LIMIT", 0), 0u) << out.reasons(0);
+  EXPECT_EQ(out.reasons(1).rfind("OVERDUE_ITEMS", 0), 0u) << out.reasons(1);
+
+  *check.mutable_order_amount() = Cny(2000000);
+  ASSERT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out).ok());
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_BLOCKED);
+  EXPECT_EQ(out.reasons(0).rfind("OVER_LIMIT", 0), 0u);
+  EXPECT_EQ(out.available_after().minor_units(), 10000000 - 11000000);
+
+  v1::PlaceHoldRequest hold;
+  hold.set_customer_id(id);
+  v1::CreditAccount account;
+  EXPECT_EQ(credit_->PlaceHold(H::Context(H::kFinance).get(), hold, &account).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  hold.set_reason("disputed invoice");
+  EXPECT_EQ(credit_->PlaceHold(H::Context(H::kRepZhang).get(), hold, &account).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(credit_->PlaceHold(H::Context(H::kFinance).get(), hold, &account).ok());
+  EXPECT_EQ(account.status(), v1::ACCOUNT_STATUS_ON_HOLD);
+  *check.mutable_order_amount() = Cny(100);
+  ASSERT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out).ok());
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_BLOCKED);
+  EXPECT_EQ(out.reasons(0), "ON_HOLD: manual: disputed invoice");
+
+  // Time passes: 61 days overdue blocks by policy (60) even without the hold.
+  v1::ReleaseHoldRequest release;
+  release.set_customer_id(id);
+  release.set_reason("settled the dispute");
+  ASSERT_TRUE(credit_->ReleaseHold(H::Context(H::kManager).get(), release, &account).ok());
+  now_ = kJune1 + 91 * kDay;
+  ASSERT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out).ok());
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_BLOCKED);
+  EXPECT_TRUE(std::any_of(out.reasons().begin(), out.reasons().end(), [](const std::string& r) {
+    return r.rfind("OVERDUE: 61 days", 0) == 0;
+  }));
+  // At 90 days overdue the sweep places the automatic hold; a payment releases it.
+  now_ = kJune1 + 121 * kDay;
+  ASSERT_EQ(*server_->store.SweepHolds(), 1);
+  EXPECT_TRUE(Account(id).hold_automatic());
+  Ingest({Payment("k2", "ERP-1", 9000000, 119)});
+  EXPECT_EQ(Account(id).status(), v1::ACCOUNT_STATUS_ACTIVE);
+}
+
+TEST_F(CreditServiceTest, LimitApplicationsFollowTheApprovalRules) {
+  const std::string zhangs = Known("ERP-Z", "rep.zhang");
+  const std::string chens = Known("ERP-C", "rep.chen");
+  v1::SubmitLimitApplicationRequest submit;
+  submit.set_customer_id(chens);
+  *submit.mutable_requested_limit() = Cny(50000000);
+  submit.set_justification("new project");
+  v1::LimitApplication app;
+  EXPECT_EQ(credit_->SubmitLimitApplication(H::Context(H::kRepZhang).get(), submit, &app).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  submit.set_customer_id(zhangs);
+  ASSERT_TRUE(credit_->SubmitLimitApplication(H::Context(H::kRepZhang).get(), submit, &app).ok());
+  EXPECT_EQ(app.state(), v1::APPLICATION_STATE_PENDING);
+  EXPECT_EQ(app.applicant(), "rep.zhang");
+
+  v1::DecideLimitApplicationRequest decide;
+  decide.set_application_id(app.id());
+  decide.set_action(v1::DECISION_ACTION_APPROVE_WITH_AMOUNT);
+  *decide.mutable_approved_limit() = Cny(30000000);
+  decide.set_reason("half of the project volume");
+  v1::LimitApplication decided;
+  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kRepZhang).get(), decide, &decided).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // A manager's own application cannot be decided by that manager.
+  v1::LimitApplication own;
+  ASSERT_TRUE(credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &own).ok());
+  v1::DecideLimitApplicationRequest self = decide;
+  self.set_application_id(own.id());
+  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kManager).get(), self, &decided).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  ASSERT_TRUE(credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).ok());
+  EXPECT_EQ(decided.state(), v1::APPLICATION_STATE_APPROVED);
+  EXPECT_EQ(decided.decided_by(), "finance.wang");
+  EXPECT_EQ(Account(zhangs).credit_limit().minor_units(), 30000000);
+  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::ListLimitApplicationsRequest list;
+  list.set_state(v1::APPLICATION_STATE_PENDING);
+  v1::ListLimitApplicationsResponse pending;
+  ASSERT_TRUE(credit_->ListLimitApplications(H::Context(H::kFinance).get(), list, &pending).ok());
+  ASSERT_EQ(pending.applications_size(), 1);
+  EXPECT_EQ(pending.applications(0).id(), own.id());
+  EXPECT_EQ(harness_.CountRows("audit_log"), 3);  // two submissions, one approval
+}
+
+TEST_F(CreditServiceTest, PolicyUpdatesAreValidated) {
+  v1::CreditPolicy policy;
+  ASSERT_TRUE(credit_->GetCreditPolicy(H::Context(H::kViewer).get(), {}, &policy).ok());
+  EXPECT_EQ(policy.weight_on_time_ratio(), 40);
+  v1::UpdateCreditPolicyRequest update;
+  *update.mutable_policy() = policy;
+  update.mutable_policy()->set_weight_tenure(50);
+  v1::CreditPolicy out;
+  grpc::Status s = credit_->UpdateCreditPolicy(H::Context(H::kFinance).get(), update, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("policy.weight_on_time_ratio: weights must sum to 100", 0), 0u);
+  update.mutable_policy()->set_weight_tenure(10);
+  update.mutable_policy()->set_auto_hold_days_overdue(45);
+  EXPECT_EQ(credit_->UpdateCreditPolicy(H::Context(H::kViewer).get(), update, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(credit_->UpdateCreditPolicy(H::Context(H::kFinance).get(), update, &out).ok());
+  EXPECT_EQ(out.version(), 1);
+  ASSERT_TRUE(credit_->GetCreditPolicy(H::Context(H::kViewer).get(), {}, &policy).ok());
+  EXPECT_EQ(policy.auto_hold_days_overdue(), 45);
+  EXPECT_EQ(policy.updated_by(), "finance.wang");
+}
+
+TEST_F(CreditServiceTest, EveryMethodNeedsATokenAndTheRightRole) {
+  for (const auto* name : {"tierwise.credit.v1.LedgerIngestService", "tierwise.credit.v1.CreditService"}) {
+    const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    ASSERT_NE(service, nullptr);
+    const auth::RoleTable table = std::string(name).find("Ingest") != std::string::npos
+                                      ? LedgerIngestRoleTable()
+                                      : CreditRoleTable();
+    for (int i = 0; i < service->method_count(); ++i) {
+      EXPECT_TRUE(table.contains(service->method(i)->name())) << service->method(i)->name();
+    }
+  }
+  v1::IngestResult r;
+  grpc::ClientContext none;
+  EXPECT_EQ(ingest_->RecordOrder(&none, Order("z", "R", "O", 1, 1).order(), &r).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ingest_->RecordOrder(H::Context(H::kViewer).get(), Order("z", "R", "O", 1, 1).order(), &r)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::CreditAccount a;
+  v1::GetCreditAccountRequest get;
+  get.set_customer_id(ids::NewUuid());
+  grpc::ClientContext none2;
+  EXPECT_EQ(credit_->GetCreditAccount(&none2, get, &a).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(credit_->GetCreditAccount(H::Context(H::kErp).get(), get, &a).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(credit_->GetCreditAccount(H::Context(H::kViewer).get(), get, &a).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace tierwise::credit
