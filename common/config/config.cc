@@ -198,6 +198,9 @@ void ServiceConfig::Register(ConfigParser& parser, absl::string_view service_nam
                 "how often the database is probed for the health status", 50, 600000);
   parser.AddInt("outbox_poll_ms", &outbox_poll_ms, 200,
                 "how often the outbox relay looks for unpublished events", 10, 60000);
+  parser.AddString("metrics_listen", &metrics_listen, absl::StrCat("0.0.0.0:", default_port + 1000),
+                   "Prometheus metrics over HTTP at /metrics (\"\" turns it off)",
+                   [](const std::string& v) { return v.empty() ? absl::OkStatus() : CheckHostPort(v); });
   parser.AddBool("migrate_only", &migrate_only, false, "apply database migrations and exit");
 }
 

@@ -74,6 +74,7 @@ struct ServiceConfig {
   int drain_seconds = 10;
   int health_interval_ms = 2000;
   int outbox_poll_ms = 200;
+  std::string metrics_listen;
   bool migrate_only = false;
 
   // Registers the shared options with defaults for this service.

@@ -45,6 +45,11 @@ int PgPool::open_connections() const {
   return open_;
 }
 
+int PgPool::in_use() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_ - static_cast<int>(idle_.size());
+}
+
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::OpenDedicated() const {
   try {
     auto conn = std::make_unique<pqxx::connection>(options_.uri);

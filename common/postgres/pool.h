@@ -61,6 +61,7 @@ class PgPool {
 
   const PoolOptions& options() const { return options_; }
   int open_connections() const;
+  int in_use() const;  // leased right now
 
   // A connection outside the pool (for LISTEN or session-level advisory locks).
   absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenDedicated() const;

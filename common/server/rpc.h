@@ -9,9 +9,17 @@
 #include "absl/status/status.h"
 #include "common/auth/auth.h"
 #include "common/log/log.h"
+#include "common/metrics/metrics.h"
 #include "common/status/status.h"
 
 namespace tierwise::server {
+
+// RPC counts and latencies, labelled by method and code, for every service of the process.
+// Labels: service (SetServiceName, once at start-up), method, code.
+metrics::CounterFamily& RpcRequests();
+metrics::HistogramFamily& RpcLatency();
+void SetServiceName(absl::string_view service);
+const std::string& ServiceName();
 
 // The frame of every unary handler: authorize, run the body, log one line, map the status.
 // Internal errors are logged with their detail and returned to the caller without it.
@@ -30,6 +38,10 @@ grpc::Status RunRpc(const auth::Authorizer& authorizer, grpc::ServerContext* con
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
+  RpcRequests()
+      .WithLabels({ServiceName(), method, absl::StatusCodeToString(status.code())})
+      .Increment();
+  RpcLatency().WithLabels({ServiceName(), method}).Observe(static_cast<double>(micros) / 1e6);
   const bool internal = status.code() == absl::StatusCode::kInternal ||
                         status.code() == absl::StatusCode::kUnknown;
   const std::string code = std::string(absl::StatusCodeToString(status.code()));

@@ -10,6 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/server/rpc.h"
+// Linked so that server reflection can describe the health service too.
+#include "grpc/health/v1/health.pb.h"
 
 namespace tierwise::server {
 namespace {
@@ -143,6 +146,34 @@ void ServiceHost::WaitForTerminationSignal() {
   sigwait(&set, &signal);
   log::Info("server.signal", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   Shutdown();
+}
+
+}  // namespace tierwise::server
+
+namespace tierwise::server {
+
+namespace {
+std::string& MutableServiceName() {
+  static auto* name = new std::string("tierwise");
+  return *name;
+}
+}  // namespace
+
+void SetServiceName(absl::string_view service) { MutableServiceName() = std::string(service); }
+const std::string& ServiceName() { return MutableServiceName(); }
+
+metrics::CounterFamily& RpcRequests() {
+  static auto& family = metrics::Registry::Default().RegisterCounter(
+      "tierwise_rpc_requests_total", "gRPC calls handled, by method and status code",
+      {"service", "method", "code"});
+  return family;
+}
+
+metrics::HistogramFamily& RpcLatency() {
+  static auto& family = metrics::Registry::Default().RegisterHistogram(
+      "tierwise_rpc_latency_seconds", "gRPC handler latency in seconds, by method",
+      {"service", "method"});
+  return family;
 }
 
 }  // namespace tierwise::server

@@ -3,6 +3,9 @@
 #include <thread>
 
 #include "common/log/log.h"
+#include "common/metrics/http_exporter.h"
+#include "common/metrics/metrics.h"
+#include "common/server/rpc.h"
 #include "common/server/server_runner.h"
 
 namespace tierwise::server {
@@ -12,6 +15,7 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
   const config::ServiceConfig config =
       config::LoadServiceConfigOrDie(definition.name, definition.default_port, argc, argv);
   log::Init(config.log_level, config.log_format, definition.name);
+  SetServiceName(definition.name);
 
   postgres::PgPool pool({.uri = config.pg_uri,
                          .schema = config.pg_schema,
@@ -66,7 +70,30 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
     return 1;
   }
   relay.Start();
+
+  auto& registry = metrics::Registry::Default();
+  const metrics::Labels service_label = {{"service", definition.name}};
+  auto pool_in_use = registry.RegisterCallbackGauge(
+      "tierwise_db_pool_in_use", "PostgreSQL connections leased right now", service_label,
+      [&pool] { return static_cast<double>(pool.in_use()); });
+  auto pool_size = registry.RegisterCallbackGauge(
+      "tierwise_db_pool_size", "PostgreSQL pool capacity", service_label,
+      [&pool] { return static_cast<double>(pool.options().size); });
+  auto backlog = registry.RegisterCallbackGauge(
+      "tierwise_outbox_backlog", "outbox rows not yet on Redis", service_label, [&relay] {
+        absl::StatusOr<int64_t> n = relay.Backlog();
+        return n.ok() ? static_cast<double>(*n) : -1.0;
+      });
+  metrics::HttpExporter exporter(registry);
+  if (!config.metrics_listen.empty()) {
+    if (absl::Status s = exporter.Start(config.metrics_listen); !s.ok()) {
+      log::Error("metrics.start_failed", {{"error", s.ToString()}});
+      return 1;
+    }
+    log::Info("metrics.started", {{"listen", config.metrics_listen}, {"port", exporter.port()}});
+  }
   host.WaitForTerminationSignal();
+  exporter.Stop();
   relay.Stop();
   log::Info("service.exit");
   return 0;

@@ -1,0 +1,101 @@
+#ifndef TIERWISE_SERVICES_CLI_CLI_CONTEXT_H_
+#define TIERWISE_SERVICES_CLI_CLI_CONTEXT_H_
+
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/cli/env.h"
+
+namespace tierwise::cli {
+
+// Exit codes of the CLI.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // a call failed (or, for health, not SERVING)
+inline constexpr int kExitUsage = 2;   // bad command line or configuration
+
+// The Tierwise services the CLI talks to.
+enum class Service { kProfile, kInteraction, kCredit, kClassification };
+
+// "profile", "interaction", "credit", "classification".
+absl::string_view ServiceName(Service service);
+absl::StatusOr<Service> ParseServiceName(absl::string_view name);
+
+// Options that apply to every command; they may stand before or after the command words.
+struct GlobalOptions {
+  std::optional<std::string> env_file;  // --env
+  std::optional<std::string> addr;      // --addr: overrides the service's address
+  std::optional<std::string> token;     // --token: set (even to "") beats --role
+  std::string role = "admin";           // --role: picks TIERWISE_<ROLE>_TOKEN
+  std::string ca_file;                  // --ca
+  std::string cert_file;                // --cert
+  std::string key_file;                 // --key
+  double timeout_seconds = 10;          // --timeout, per call
+  bool help = false;                    // --help / -h
+};
+
+// Removes the global options from `args`, wherever they are (up to a bare `--`), and returns
+// them. InvalidArgument for a missing or bad value.
+absl::StatusOr<GlobalOptions> ExtractGlobalOptions(std::vector<std::string>* args);
+
+// What a command handler works with: the resolved configuration, one channel per service
+// (made on first use), and the output streams. Not thread-safe; one per CLI run.
+class CliContext {
+ public:
+  CliContext(GlobalOptions options, Environment env, std::ostream& out, std::ostream& err);
+
+  const GlobalOptions& options() const { return options_; }
+  const Environment& env() const { return env_; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+
+  // The bearer token sent with calls: --token if given, else TIERWISE_<ROLE>_TOKEN from the
+  // environment or env file, else "" (no authorization header at all).
+  const std::string& token() const { return token_; }
+  // The token of another role (e.g. for a command that acts as two roles), "" when unknown.
+  std::string TokenForRole(absl::string_view role) const;
+
+  // --addr if given, else TIERWISE_<SERVICE>_ADDR, else the local default (127.0.0.1:5005x).
+  std::string Address(Service service) const;
+  std::shared_ptr<grpc::Channel> Channel(Service service);
+
+  // Sets the deadline (--timeout), a request id, and the bearer token unless `authorize` is
+  // false (health checks go without).
+  void PrepareCall(grpc::ClientContext* context, bool authorize = true) const;
+  // The same with an explicit token.
+  void PrepareCallWithToken(grpc::ClientContext* context, const std::string& token) const;
+
+  // Prints `message` as JSON on out() and returns kExitOk.
+  int PrintMessage(const google::protobuf::Message& message);
+  // Prints the status as a JSON error object on err() and returns kExitFailed.
+  int PrintError(const grpc::Status& status);
+  // PrintMessage(response) when `status` is OK, else PrintError(status).
+  int Finish(const grpc::Status& status, const google::protobuf::Message& response);
+  // Prints "tierwise: <message>" and the usage of the running command on err(); returns
+  // kExitUsage.
+  int UsageError(absl::string_view message);
+
+  // Set by the dispatcher: the usage text of the command being run.
+  void set_command_usage(std::string usage) { command_usage_ = std::move(usage); }
+
+ private:
+  GlobalOptions options_;
+  Environment env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::string token_;
+  std::string command_usage_;
+  std::map<Service, std::shared_ptr<grpc::Channel>> channels_;
+};
+
+}  // namespace tierwise::cli
+
+#endif  // TIERWISE_SERVICES_CLI_CLI_CONTEXT_H_

@@ -1,0 +1,16 @@
+#ifndef TIERWISE_SERVICES_CLI_COMMANDS_H_
+#define TIERWISE_SERVICES_CLI_COMMANDS_H_
+
+#include "services/cli/command.h"
+
+// One registration function per resource file (<resource>_commands.cc). A new resource adds a
+// file and a line here and in BuildCommandTable().
+namespace tierwise::cli {
+
+void RegisterCustomerCommands(CommandTable& table);  // customer_commands.cc
+void RegisterSystemCommands(CommandTable& table);    // system_commands.cc: health, services
+void RegisterDemoCommands(CommandTable& table);      // demo_commands.cc
+
+}  // namespace tierwise::cli
+
+#endif  // TIERWISE_SERVICES_CLI_COMMANDS_H_
