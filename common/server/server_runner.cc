@@ -69,6 +69,8 @@ absl::Status ServiceHost::Start() {
   auto credentials = MakeCredentials(options_);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
+  // Pulls health.proto's descriptor into the binary so reflection can describe the service.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, *credentials, &port_);
