@@ -27,7 +27,7 @@ TW_PACKAGES=(
   cmake make g++ pkg-config ccache libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libpqxx-dev libspdlog-dev libgtest-dev
   libgmock-dev libbenchmark-dev grpc-proto
-  postgresql-15 redis-server redis-tools
+  postgresql-15 redis-server redis-tools openssl python3
 )
 
 tw_log() { printf '[tierwise] %s\n' "$*" >&2; }
