@@ -1,0 +1,112 @@
+#ifndef TIERWISE_SERVICES_CLASSIFICATION_TIER_RULES_H_
+#define TIERWISE_SERVICES_CLASSIFICATION_TIER_RULES_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "services/classification/customer_metrics.h"
+#include "tierwise/classification/v1/classification.pb.h"
+
+// The rules that turn metrics into tiers: rule-set validation, the ABC Pareto ranking (with
+// bounded re-tiering when one customer's revenue moves), weighted scores and thresholds, the
+// gates (probation, credit cap, hysteresis) and the extra dimensions. Pure; no I/O.
+namespace tierwise::classification {
+
+// Tiers from best to worst; Pareto uses A, B, C.
+const std::vector<std::string>& Tiers();
+int TierRank(const std::string& tier);  // 0 = K … 4 = D; -1 unknown
+
+// ABC by customer count, 5 % / 20 %; probation 6 months at C; a rating below B or 90+ days
+// overdue caps at C; hysteresis 10 %.
+v1::RuleSet DefaultRuleSet();
+
+// INVALID_ARGUMENT naming the field: a method; Pareto percents 1 ≤ a < b ≤ 100; score factors
+// known, caps > 0, weights summing to 100; thresholds with known, distinct tiers and strictly
+// decreasing minimums; gates in range.
+absl::Status ValidateRuleSet(const v1::RuleSet& rule_set, const std::string& prefix);
+
+// What a rule may look at for one customer.
+struct CustomerFacts {
+  std::string customer_id;
+  CustomerMetrics metrics;
+  Micros since = 0;  // tenure start: first transaction date, else first order, else creation
+  std::string credit_rating;  // "" when unknown
+  int max_days_overdue = 0;
+  std::optional<int> on_time_permille;
+  std::optional<int> satisfaction_x100;
+};
+
+// Score and factor contributions of the weighted-score method (also shown for the others).
+struct Score {
+  int score = 0;
+  std::vector<v1::FactorContribution> factors;
+};
+Score ScoreCustomer(const v1::RuleSet& rule_set, const CustomerFacts& facts, Micros now);
+
+// The tier a threshold-based rule set (WEIGHTED_SCORE or THRESHOLDS) gives before gates, with
+// the hysteresis band applied against `current` ("" = none).
+std::string ThresholdTier(const v1::RuleSet& rule_set, const CustomerFacts& facts, int score,
+                          const std::string& current);
+
+// Ranking by 12-month revenue (descending, then customer id) for the ABC method.
+class ParetoIndex {
+ public:
+  explicit ParetoIndex(v1::ParetoRule rule) : rule_(rule) {}
+
+  // Sets a customer's revenue; returns the customers whose tier by rank may have changed (the
+  // customer itself and those pushed across a cut-off): bounded by the cut-offs' movement.
+  std::vector<std::string> Upsert(const std::string& customer_id, int64_t revenue);
+  void Remove(const std::string& customer_id);
+
+  // A, B or C by rank; "" for an unknown customer. Zero revenue is always C.
+  std::string RankTier(const std::string& customer_id) const;
+  // The lowest revenue still inside tier A or B (0 when the tier is empty).
+  int64_t CutoffRevenue(const std::string& tier) const;
+  size_t size() const { return order_.size(); }
+  int64_t total_revenue() const { return total_; }
+
+ private:
+  struct Entry {
+    int64_t revenue;
+    std::string id;
+    bool operator<(const Entry& o) const {  // descending revenue, then id
+      return revenue != o.revenue ? revenue > o.revenue : id < o.id;
+    }
+  };
+  // Number of leading positions in A and in A+B.
+  std::pair<size_t, size_t> Boundaries() const;
+  std::string TierAt(size_t position, std::pair<size_t, size_t> bounds) const;
+  size_t PositionOf(const std::string& customer_id) const;
+
+  const v1::ParetoRule rule_;
+  std::vector<Entry> order_;
+  std::map<std::string, int64_t> revenue_;
+  int64_t total_ = 0;
+};
+
+// Applies the hysteresis band to a Pareto rank tier: a customer keeps a better current tier
+// while its revenue is within hysteresis_percent below that tier's cut-off.
+std::string ParetoTier(const v1::RuleSet& rule_set, const ParetoIndex& index,
+                       const CustomerFacts& facts, const std::string& current);
+
+// Gates after the method: probation for new customers, then the credit cap. Returns the tier
+// and sets *gate to "probation" or "credit_cap" when one applied.
+std::string ApplyGates(const v1::RuleSet& rule_set, const std::string& tier,
+                       const CustomerFacts& facts, Micros now, std::string* gate);
+
+struct Dimensions {
+  std::string potential;     // high, medium, low
+  std::string relationship;  // strategic_partner (≥ 3 y), long_term (1–3 y), developing, new (< 6 m)
+  std::string behaviour;     // new, active, loyal, dormant, churned
+};
+Dimensions DimensionsOf(const CustomerFacts& facts, Micros now);
+
+// "A · high potential · strategic partner"
+std::string CombinedLabel(const std::string& tier, const Dimensions& d);
+
+}  // namespace tierwise::classification
+
+#endif  // TIERWISE_SERVICES_CLASSIFICATION_TIER_RULES_H_
