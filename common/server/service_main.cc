@@ -12,8 +12,10 @@ namespace tierwise::server {
 
 int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
   BlockTerminationSignals();
-  const config::ServiceConfig config =
-      config::LoadServiceConfigOrDie(definition.name, definition.default_port, argc, argv);
+  config::ConfigParser parser;
+  if (definition.register_flags) definition.register_flags(parser);
+  const config::ServiceConfig config = config::LoadServiceConfigOrDie(
+      definition.name, definition.default_port, argc, argv, &parser);
   log::Init(config.log_level, config.log_format, definition.name);
   SetServiceName(definition.name);
 

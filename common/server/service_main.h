@@ -38,6 +38,8 @@ struct ServiceDefinition {
   int default_port = 0;
   std::vector<postgres::Migration> migrations;  // the outbox table is added automatically
   std::function<absl::StatusOr<ServiceBundle>(ServiceDeps&)> build;
+  // Service-specific flags, registered before parsing (values land where the callback points).
+  std::function<void(config::ConfigParser&)> register_flags;
 };
 
 // The whole life of a service binary: configuration (fail fast), logging, migrations (retried

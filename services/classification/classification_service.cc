@@ -1,0 +1,430 @@
+#include "services/classification/classification_service.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/ids/ids.h"
+#include "common/server/rpc.h"
+#include "common/status/status.h"
+
+namespace tierwise::classification {
+namespace {
+
+using auth::Role;
+using server::ServeRpc;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+
+absl::Status CheckId(const std::string& id, const char* field) {
+  if (id.empty()) return status::InvalidArgument(field, "is required");
+  if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
+}
+
+template <typename Fn>
+absl::Status InTx(postgres::PgPool& pool, Fn&& fn) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status { return fn(tx); });
+}
+
+absl::Status ValidateServicePolicy(const v1::ServicePolicy& p) {
+  status::ViolationList v;
+  std::set<std::string> tiers;
+  for (int i = 0; i < p.tiers_size(); ++i) {
+    const auto& t = p.tiers(i);
+    const std::string field = absl::StrCat("policy.tiers[", i, "]");
+    if (TierRank(t.tier()) < 0 || !tiers.insert(t.tier()).second) {
+      v.Add(field + ".tier", "must be K, A, B, C or D, once each");
+    }
+    if (t.visit_interval_days() <= 0 || t.visit_interval_days() > 366) {
+      v.Add(field + ".visit_interval_days", "must be within 1..366");
+    }
+    if (t.response_sla_hours() <= 0) v.Add(field + ".response_sla_hours", "must be positive");
+    if (t.resolution_sla_hours() < t.response_sla_hours()) {
+      v.Add(field + ".resolution_sla_hours", "must not be shorter than the response SLA");
+    }
+  }
+  if (p.tiers_size() == 0) v.Add("policy.tiers", "are required");
+  return v.ToStatus();
+}
+
+}  // namespace
+
+auth::RoleTable RuleSetRoleTable() {
+  const auth::Roles readers = {Role::kAdmin, Role::kManager, Role::kFinance, Role::kViewer};
+  return {{"CreateRuleSet", {Role::kAdmin, Role::kManager}},
+          {"GetRuleSet", readers},
+          {"ListRuleSets", readers},
+          {"ActivateRuleSet", {Role::kAdmin, Role::kManager}},
+          {"SimulateRuleSet", readers}};
+}
+
+auth::RoleTable ClassificationRoleTable() {
+  const auth::Roles back_office = {Role::kAdmin, Role::kManager};
+  return {{"GetTier", auth::Roles::All()},
+          {"BatchGetTiers", auth::Roles::All()},
+          {"ListCustomersByTier", auth::Roles::All()},
+          {"GetTierHistory", auth::Roles::All()},
+          {"PinTier", back_office},
+          {"UnpinTier", back_office},
+          {"Reclassify", back_office},
+          {"StartFullReclassification", back_office},
+          {"GetJob", back_office},
+          {"GetServicePolicy", auth::Roles::All()},
+          {"UpdateServicePolicy", {Role::kAdmin}}};
+}
+
+JobRunner::~JobRunner() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason) {
+  v1::Job job;
+  job.set_id(ids::NewUuid());
+  job.set_state("running");
+  store::SetTimestamp(clock_(), job.mutable_start_time());
+  if (absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+        store::SaveJob(tx, job);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_.emplace_back([this, job, reason]() mutable {
+    absl::StatusOr<int64_t> changed =
+        engine_.ReclassifyAll(reason, [&](int64_t processed, int64_t total) {
+          job.set_processed(processed);
+          job.set_total(total);
+          (void)InTx(pool_, [&](pqxx::work& tx) {
+            store::SaveJob(tx, job);
+            return absl::OkStatus();
+          });
+        });
+    job.set_state(changed.ok() ? "done" : "failed");
+    if (changed.ok()) {
+      job.set_changed(*changed);
+      job.set_processed(job.total());
+    } else {
+      job.set_error(changed.status().ToString());
+    }
+    store::SetTimestamp(clock_(), job.mutable_end_time());
+    (void)InTx(pool_, [&](pqxx::work& tx) {
+      store::SaveJob(tx, job);
+      return absl::OkStatus();
+    });
+  });
+  return job;
+}
+
+absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
+  if (absl::Status s = CheckId(id, "id"); !s.ok()) return s;
+  std::optional<v1::Job> job;
+  if (absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+        job = store::LoadJob(tx, id);
+        return absl::OkStatus();
+      });
+      !s.ok()) {
+    return s;
+  }
+  if (!job.has_value()) return absl::NotFoundError(absl::StrCat("no job ", id));
+  return *job;
+}
+
+// ---- RuleSetService ----
+
+grpc::Status RuleSetService::CreateRuleSet(grpc::ServerContext* context,
+                                           const v1::CreateRuleSetRequest* request,
+                                           v1::RuleSet* response) {
+  return ServeRpc(authorizer_, context, "CreateRuleSet", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::RuleSet> {
+                    if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set"); !s.ok()) {
+                      return s;
+                    }
+                    return engine_.CreateRuleSet(request->rule_set(), c.principal.name);
+                  });
+}
+
+grpc::Status RuleSetService::GetRuleSet(grpc::ServerContext* context,
+                                        const v1::GetRuleSetRequest* request,
+                                        v1::RuleSet* response) {
+  return ServeRpc(authorizer_, context, "GetRuleSet", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::RuleSet> {
+                    if (request->version() < 0) {
+                      return status::InvalidArgument("version", "must not be negative");
+                    }
+                    std::optional<v1::RuleSet> rs;
+                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                      rs = store::LoadRuleSet(tx, request->version());
+                      return absl::OkStatus();
+                    });
+                    if (!s.ok()) return s;
+                    if (!rs.has_value()) return absl::NotFoundError("no such rule set");
+                    return *rs;
+                  });
+}
+
+grpc::Status RuleSetService::ListRuleSets(grpc::ServerContext* context,
+                                          const v1::ListRuleSetsRequest* request,
+                                          v1::ListRuleSetsResponse* response) {
+  return ServeRpc(authorizer_, context, "ListRuleSets", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::ListRuleSetsResponse> {
+                    v1::ListRuleSetsResponse out;
+                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                      for (auto& rs : store::ListRuleSets(tx)) *out.add_rule_sets() = std::move(rs);
+                      return absl::OkStatus();
+                    });
+                    if (!s.ok()) return s;
+                    return out;
+                  });
+}
+
+grpc::Status RuleSetService::ActivateRuleSet(grpc::ServerContext* context,
+                                             const v1::ActivateRuleSetRequest* request,
+                                             v1::RuleSet* response) {
+  return ServeRpc(authorizer_, context, "ActivateRuleSet", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::RuleSet> {
+                    if (request->version() <= 0) {
+                      return status::InvalidArgument("version", "is required");
+                    }
+                    return engine_.ActivateRuleSet(request->version(), c.principal.name);
+                  });
+}
+
+grpc::Status RuleSetService::SimulateRuleSet(grpc::ServerContext* context,
+                                             const v1::SimulateRuleSetRequest* request,
+                                             v1::SimulateRuleSetResponse* response) {
+  return ServeRpc(
+      authorizer_, context, "SimulateRuleSet", response,
+      [&](const auth::CallContext&) -> absl::StatusOr<v1::SimulateRuleSetResponse> {
+        v1::RuleSet candidate;
+        if (request->has_rule_set()) {
+          if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set"); !s.ok()) return s;
+          candidate = request->rule_set();
+        } else {
+          std::optional<v1::RuleSet> rs;
+          absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+            rs = store::LoadRuleSet(tx, request->version());
+            return absl::OkStatus();
+          });
+          if (!s.ok()) return s;
+          if (!rs.has_value()) return status::InvalidArgument("version", "no such rule set");
+          candidate = *rs;
+        }
+        const int samples = request->sample_size() <= 0 ? 20 : std::min(request->sample_size(), 500);
+        return engine_.Simulate(candidate, samples);
+      });
+}
+
+// ---- ClassificationService ----
+
+grpc::Status ClassificationService::GetTier(grpc::ServerContext* context,
+                                            const v1::GetTierRequest* request,
+                                            v1::Tier* response) {
+  return ServeRpc(authorizer_, context, "GetTier", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::Tier> {
+                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
+                      return s;
+                    }
+                    return engine_.GetTier(request->customer_id());
+                  });
+}
+
+grpc::Status ClassificationService::BatchGetTiers(grpc::ServerContext* context,
+                                                  const v1::BatchGetTiersRequest* request,
+                                                  v1::BatchGetTiersResponse* response) {
+  return ServeRpc(authorizer_, context, "BatchGetTiers", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::BatchGetTiersResponse> {
+                    if (request->customer_ids_size() > 1000) {
+                      return status::InvalidArgument("customer_ids", "at most 1,000");
+                    }
+                    v1::BatchGetTiersResponse out;
+                    for (int i = 0; i < request->customer_ids_size(); ++i) {
+                      const std::string& id = request->customer_ids(i);
+                      if (!ids::IsUuid(id)) {
+                        return status::InvalidArgument(absl::StrCat("customer_ids[", i, "]"),
+                                                       "must be a UUID");
+                      }
+                      absl::StatusOr<v1::Tier> t = engine_.GetTier(id);
+                      if (t.ok()) {
+                        *out.add_tiers() = std::move(*t);
+                      } else if (!absl::IsNotFound(t.status())) {
+                        return t.status();
+                      }
+                    }
+                    return out;
+                  });
+}
+
+grpc::Status ClassificationService::ListCustomersByTier(
+    grpc::ServerContext* context, const v1::ListCustomersByTierRequest* request,
+    v1::ListCustomersByTierResponse* response) {
+  return ServeRpc(
+      authorizer_, context, "ListCustomersByTier", response,
+      [&](const auth::CallContext&) -> absl::StatusOr<v1::ListCustomersByTierResponse> {
+        if (TierRank(request->tier()) < 0) {
+          return status::InvalidArgument("tier", "must be K, A, B, C or D");
+        }
+        absl::StatusOr<int> size = PageSize(request->page_size());
+        if (!size.ok()) return size.status();
+        std::string after;
+        if (!request->page_token().empty() &&
+            (!absl::WebSafeBase64Unescape(request->page_token(), &after) || !ids::IsUuid(after))) {
+          return status::InvalidArgument("page_token", "is not a token from this list");
+        }
+        v1::ListCustomersByTierResponse out;
+        absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+          for (auto& t : store::ListByTier(tx, request->tier(), after, *size + 1)) {
+            *out.add_tiers() = std::move(t);
+          }
+          return absl::OkStatus();
+        });
+        if (!s.ok()) return s;
+        if (out.tiers_size() > *size) {
+          out.mutable_tiers()->RemoveLast();
+          out.set_next_page_token(
+              absl::WebSafeBase64Escape(out.tiers(out.tiers_size() - 1).customer_id()));
+        }
+        return out;
+      });
+}
+
+grpc::Status ClassificationService::GetTierHistory(grpc::ServerContext* context,
+                                                   const v1::GetTierHistoryRequest* request,
+                                                   v1::GetTierHistoryResponse* response) {
+  return ServeRpc(
+      authorizer_, context, "GetTierHistory", response,
+      [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierHistoryResponse> {
+        if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) return s;
+        absl::StatusOr<int> size = PageSize(request->page_size());
+        if (!size.ok()) return size.status();
+        int64_t before = 0;
+        if (!request->page_token().empty()) {
+          std::string raw;
+          if (!absl::WebSafeBase64Unescape(request->page_token(), &raw) ||
+              !absl::SimpleAtoi(raw, &before)) {
+            return status::InvalidArgument("page_token", "is not a token from this list");
+          }
+        }
+        v1::GetTierHistoryResponse out;
+        absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+          for (auto& c : store::LoadHistory(tx, request->customer_id(), before, *size + 1)) {
+            *out.add_changes() = std::move(c);
+          }
+          return absl::OkStatus();
+        });
+        if (!s.ok()) return s;
+        if (out.changes_size() > *size) {
+          out.mutable_changes()->RemoveLast();
+          out.set_next_page_token(absl::WebSafeBase64Escape(
+              absl::StrCat(out.changes(out.changes_size() - 1).id())));
+        }
+        return out;
+      });
+}
+
+grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,
+                                            const v1::PinTierRequest* request, v1::Tier* response) {
+  return ServeRpc(authorizer_, context, "PinTier", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
+                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
+                      return s;
+                    }
+                    if (TierRank(request->tier()) < 0) {
+                      return status::InvalidArgument("tier", "must be K, A, B, C or D");
+                    }
+                    const std::string reason(absl::StripAsciiWhitespace(request->reason()));
+                    if (reason.empty() || reason.size() > 500) {
+                      return status::InvalidArgument("reason", "is required (at most 500 bytes)");
+                    }
+                    const Micros expires = store::ToMicros(request->expire_time());
+                    if (!request->has_expire_time() || expires <= clock_()) {
+                      return status::InvalidArgument("expire_time", "is required and in the future");
+                    }
+                    return engine_.Pin(request->customer_id(), request->tier(), reason, expires,
+                                       c.principal.name);
+                  });
+}
+
+grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
+                                              const v1::UnpinTierRequest* request,
+                                              v1::Tier* response) {
+  return ServeRpc(authorizer_, context, "UnpinTier", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
+                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
+                      return s;
+                    }
+                    return engine_.Unpin(request->customer_id(), request->reason(), c.principal.name);
+                  });
+}
+
+grpc::Status ClassificationService::Reclassify(grpc::ServerContext* context,
+                                               const v1::ReclassifyRequest* request,
+                                               v1::Tier* response) {
+  return ServeRpc(authorizer_, context, "Reclassify", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
+                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
+                      return s;
+                    }
+                    return engine_.Reclassify(request->customer_id(), "RECLASSIFY", c.principal.name);
+                  });
+}
+
+grpc::Status ClassificationService::StartFullReclassification(
+    grpc::ServerContext* context, const v1::StartFullReclassificationRequest* request,
+    v1::Job* response) {
+  return ServeRpc(authorizer_, context, "StartFullReclassification", response,
+                  [&](const auth::CallContext&) { return jobs_.Start("RECLASSIFY"); });
+}
+
+grpc::Status ClassificationService::GetJob(grpc::ServerContext* context,
+                                           const v1::GetJobRequest* request, v1::Job* response) {
+  return ServeRpc(authorizer_, context, "GetJob", response,
+                  [&](const auth::CallContext&) { return jobs_.Get(request->id()); });
+}
+
+grpc::Status ClassificationService::GetServicePolicy(grpc::ServerContext* context,
+                                                     const v1::GetServicePolicyRequest* request,
+                                                     v1::ServicePolicy* response) {
+  return ServeRpc(authorizer_, context, "GetServicePolicy", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::ServicePolicy> {
+                    std::optional<v1::ServicePolicy> p;
+                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                      p = store::LoadServicePolicy(tx);
+                      return absl::OkStatus();
+                    });
+                    if (!s.ok()) return s;
+                    return p.value_or(DefaultServicePolicy());
+                  });
+}
+
+grpc::Status ClassificationService::UpdateServicePolicy(
+    grpc::ServerContext* context, const v1::UpdateServicePolicyRequest* request,
+    v1::ServicePolicy* response) {
+  return ServeRpc(authorizer_, context, "UpdateServicePolicy", response,
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::ServicePolicy> {
+                    if (absl::Status s = ValidateServicePolicy(request->policy()); !s.ok()) return s;
+                    v1::ServicePolicy p = request->policy();
+                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                      std::optional<v1::ServicePolicy> current = store::LoadServicePolicy(tx);
+                      p.set_version(current ? current->version() + 1 : 1);
+                      p.set_updated_by(c.principal.name);
+                      store::SetTimestamp(clock_(), p.mutable_update_time());
+                      store::SaveServicePolicy(tx, p);
+                      return absl::OkStatus();
+                    });
+                    if (!s.ok()) return s;
+                    return p;
+                  });
+}
+
+}  // namespace tierwise::classification

@@ -1,0 +1,295 @@
+// The classification service in-process against the real PostgreSQL and Redis: stream
+// entries in, tiers, history, cache and TierChanged events out, with a test clock.
+#include "absl/strings/str_cat.h"
+#include "common/ids/ids.h"
+#include "common/testing/service_harness.h"
+#include "gtest/gtest.h"
+#include "services/classification/classification_server.h"
+#include "tierwise/events/v1/events.pb.h"
+
+namespace tierwise::classification {
+namespace {
+
+using H = testing::ServiceHarness;
+
+constexpr Micros kNow = 1795392000LL * 1000000;  // 2026-11-22
+
+class ClassificationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ClassificationServer>(harness_.deps(), [this] { return now_.load(); });
+    ASSERT_TRUE(server_->engine.Load().ok());
+    harness_.Start({{&server_->rule_set_service, v1::RuleSetService::service_full_name()},
+                    {&server_->classification_service, v1::ClassificationService::service_full_name()}});
+    tiers_ = v1::ClassificationService::NewStub(harness_.channel());
+    rules_ = v1::RuleSetService::NewStub(harness_.channel());
+  }
+
+  // A customer the profile service announced, a customer for two years.
+  std::string Customer(int version = 1, std::string id = "") {
+    if (id.empty()) id = ids::NewUuid();
+    events::v1::CustomerChanged e;
+    e.set_event_id(ids::NewUuid());
+    e.set_customer_id(id);
+    e.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+    e.set_version(version);
+    e.mutable_first_transaction_date()->set_year(2024);
+    e.mutable_first_transaction_date()->set_month(6);
+    e.mutable_first_transaction_date()->set_day(1);
+    store::SetTimestamp(kNow - 900 * kDay, e.mutable_create_time());
+    absl::Status s = server_->engine.OnCustomerChanged(
+        {"1-0", {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", e.SerializeAsString()}}});
+    EXPECT_TRUE(s.ok()) << s;
+    return id;
+  }
+
+  void Order(const std::string& customer, const std::string& event_id, int64_t amount,
+             int days_ago, const std::string& rating = "AA") {
+    events::v1::LedgerEvent e;
+    e.set_event_id(event_id);
+    e.set_customer_id(customer);
+    e.set_kind(events::v1::LEDGER_EVENT_KIND_ORDER);
+    e.set_document_no("O-" + event_id);
+    e.mutable_amount()->set_minor_units(amount);
+    e.mutable_amount()->set_currency("CNY");
+    e.mutable_margin()->set_minor_units(amount / 5);
+    store::SetTimestamp(now_ - days_ago * kDay, e.mutable_occurred_at());
+    e.set_credit_rating(rating);
+    e.set_on_time_payment_ratio(0.9);
+    absl::Status s = server_->engine.OnLedgerEvent(
+        {"1-0", {{"type", "tierwise.events.v1.LedgerEvent"}, {"payload", e.SerializeAsString()}}});
+    EXPECT_TRUE(s.ok()) << s;
+  }
+
+  v1::Tier Get(const std::string& id) {
+    v1::GetTierRequest req;
+    req.set_customer_id(id);
+    v1::Tier t;
+    grpc::Status s = tiers_->GetTier(H::Context(H::kViewer).get(), req, &t);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return t;
+  }
+
+  std::vector<v1::TierChange> History(const std::string& id) {
+    v1::GetTierHistoryRequest req;
+    req.set_customer_id(id);
+    v1::GetTierHistoryResponse resp;
+    EXPECT_TRUE(tiers_->GetTierHistory(H::Context(H::kViewer).get(), req, &resp).ok());
+    return {resp.changes().begin(), resp.changes().end()};
+  }
+
+  std::atomic<Micros> now_{kNow};
+  H harness_{Migrations(), "classification"};
+  std::unique_ptr<ClassificationServer> server_;
+  std::unique_ptr<v1::ClassificationService::Stub> tiers_;
+  std::unique_ptr<v1::RuleSetService::Stub> rules_;
+};
+
+TEST_F(ClassificationTest, ParetoTiersFollowRevenueWithReasonsAndEvents) {
+  // 20 customers: by count, A = top 1 (5 %), B = the next 3 (up to 20 %). Revenues grow by
+  // more than the 10 % hysteresis band from one customer to the next, so each arrival moves
+  // the cut-offs cleanly.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(Customer());
+    Order(ids[i], absl::StrCat("e", i), (i + 1) * (i + 1) * (i + 1) * 1000, 30);
+  }
+  EXPECT_EQ(Get(ids[19]).tier(), "A");
+  EXPECT_EQ(Get(ids[18]).tier(), "B");
+  EXPECT_EQ(Get(ids[16]).tier(), "B");
+  EXPECT_EQ(Get(ids[15]).tier(), "C");
+  EXPECT_EQ(Get(ids[19]).rule_set_version(), 1);
+  EXPECT_EQ(Get(ids[19]).label(), "A · high potential · long term");
+
+  // ids[0] jumps to the top with one big order: it becomes A in the same step, and the
+  // former A and the last B are pushed down (beyond the 10 % hysteresis band).
+  Order(ids[0], "big", 100000000, 5);
+  EXPECT_EQ(Get(ids[0]).tier(), "A");
+  EXPECT_EQ(Get(ids[19]).tier(), "B");
+  EXPECT_EQ(Get(ids[16]).tier(), "C");
+  const auto history = History(ids[16]);
+  ASSERT_GE(history.size(), 1u);
+  EXPECT_EQ(history[0].reason_code(), "BOUNDARY_SHIFT");
+  EXPECT_EQ(history[0].previous_tier(), "B");
+  EXPECT_EQ(history[0].trigger_event_id(), "big");
+  EXPECT_EQ(History(ids[0])[0].reason_code(), "EVENT");
+  EXPECT_GT(History(ids[0])[0].factors_size(), 0);
+
+  // Every change is on the TierChanged stream once.
+  const auto entries = harness_.DrainStream(absl::StrCat(harness_.prefix(), ":classification.tier_changed"));
+  int64_t history_rows = harness_.CountRows("tier_history");
+  EXPECT_EQ(static_cast<int64_t>(entries.size()), history_rows);
+  events::v1::TierChanged last;
+  ASSERT_TRUE(last.ParseFromString(entries.back().Field("payload")));
+  EXPECT_FALSE(last.reason_code().empty());
+}
+
+TEST_F(ClassificationTest, RedeliveredEventsChangeNothing) {
+  const std::string id = Customer();
+  Order(id, "once", 300000, 10);
+  const int64_t rows = harness_.CountRows("tier_history");
+  Order(id, "once", 300000, 10);
+  Order(id, "once", 999999, 10);  // same id, different content: still the first
+  EXPECT_EQ(harness_.CountRows("ledger_entries"), 1);
+  EXPECT_EQ(harness_.CountRows("tier_history"), rows);
+}
+
+TEST_F(ClassificationTest, NewCustomersStayOnProbationAndPoorCreditCaps) {
+  std::vector<std::string> veterans;
+  for (int i = 0; i < 20; ++i) {
+    veterans.push_back(Customer());
+    Order(veterans[i], absl::StrCat("v", i), (i + 1) * 100000, 10);
+  }
+  // A customer created last month with the biggest revenue of all: probation keeps it at C,
+  // while the top veteran (A = the top 2 of 21) stays A.
+  events::v1::CustomerChanged e;
+  e.set_event_id("new-customer");
+  e.set_customer_id(ids::NewUuid());
+  e.set_version(1);
+  store::SetTimestamp(kNow - 30 * kDay, e.mutable_create_time());
+  ASSERT_TRUE(server_->engine.OnCustomerChanged(
+      {"1-0", {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", e.SerializeAsString()}}}).ok());
+  Order(e.customer_id(), "n", 90000000, 5);
+  EXPECT_EQ(Get(e.customer_id()).tier(), "C");
+  EXPECT_EQ(Get(veterans[19]).tier(), "A");
+  // A C credit rating caps the veteran at C.
+  Order(veterans[19], "v-late", 100, 1, "C");
+  EXPECT_EQ(Get(veterans[19]).tier(), "C");
+}
+
+TEST_F(ClassificationTest, RevenueLeavingTheWindowMovesTheTier) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(Customer());
+    Order(ids[i], absl::StrCat("w", i), (i + 1) * (i + 1) * (i + 1) * 1000, 100);
+  }
+  Order(ids[0], "old-big", 9000000, 360);  // leaves the window in 5 days
+  EXPECT_EQ(Get(ids[0]).tier(), "A");
+  now_ = kNow + 10 * kDay;
+  ASSERT_TRUE(server_->engine.Maintain().ok());
+  EXPECT_EQ(Get(ids[0]).tier(), "C");
+  EXPECT_EQ(History(ids[0])[0].reason_code(), "WINDOW_SLIDE");
+  // A full reclassification of unchanged data changes nothing.
+  ASSERT_EQ(*server_->engine.ReclassifyAll("RECLASSIFY", nullptr), 0);
+}
+
+TEST_F(ClassificationTest, PinsOverrideAndLapse) {
+  const std::string id = Customer();
+  Order(id, "p", 1000, 3);
+  v1::PinTierRequest pin;
+  pin.set_customer_id(id);
+  pin.set_tier("K");
+  pin.set_reason("strategic account");
+  v1::Tier t;
+  EXPECT_EQ(tiers_->PinTier(H::Context(H::kManager).get(), pin, &t).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // no expiry
+  store::SetTimestamp(now_ + 7 * kDay, pin.mutable_expire_time());
+  EXPECT_EQ(tiers_->PinTier(H::Context(H::kRepZhang).get(), pin, &t).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(tiers_->PinTier(H::Context(H::kManager).get(), pin, &t).ok());
+  EXPECT_EQ(t.tier(), "K");
+  EXPECT_TRUE(t.pinned());
+  EXPECT_EQ(Get(id).tier(), "K");
+  EXPECT_EQ(History(id)[0].reason_code(), "PIN");
+  EXPECT_EQ(History(id)[0].actor(), "manager.li");
+  now_ = kNow + 8 * kDay;
+  ASSERT_TRUE(server_->engine.Maintain().ok());
+  EXPECT_FALSE(Get(id).pinned());
+  EXPECT_EQ(Get(id).tier(), "A");  // the only customer with revenue
+  EXPECT_EQ(History(id)[0].reason_code(), "UNPIN");
+}
+
+TEST_F(ClassificationTest, TierLookupsUseTheCacheAndFallBackToPostgres) {
+  const std::string id = Customer();
+  Order(id, "c", 5000, 3);
+  const int64_t hits = server_->engine.cache_hits();
+  EXPECT_EQ(Get(id).tier(), "A");
+  EXPECT_EQ(server_->engine.cache_hits(), hits + 1);
+  ASSERT_TRUE(harness_.redis().Command({"DEL", server_->engine.CacheKey(id)}).ok());
+  const int64_t misses = server_->engine.cache_misses();
+  EXPECT_EQ(Get(id).tier(), "A");
+  EXPECT_EQ(server_->engine.cache_misses(), misses + 1);
+  auto cached = harness_.redis().Command({"GET", server_->engine.CacheKey(id)});
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->type, redis::Reply::Type::kString) << "the miss refilled the cache";
+}
+
+TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(Customer());
+    Order(ids[i], absl::StrCat("r", i), (i + 1) * 10000000, 20);
+  }
+  v1::CreateRuleSetRequest create;
+  v1::RuleSet* rs = create.mutable_rule_set();
+  *rs = DefaultRuleSet();
+  rs->set_name("absolute");
+  rs->set_method(v1::METHOD_THRESHOLDS);
+  auto* a = rs->add_thresholds();
+  a->set_tier("A");
+  a->set_min_value(50000000);
+  auto* b = rs->add_thresholds();
+  b->set_tier("B");
+  b->set_min_value(60000000);  // overlaps A's range
+  v1::RuleSet out;
+  grpc::Status s = rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("rule_set.thresholds[1].min_value", 0), 0u) << s.error_message();
+  b->set_min_value(20000000);
+  ASSERT_TRUE(rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &out).ok());
+  EXPECT_EQ(out.version(), 2);
+  EXPECT_FALSE(out.active());
+
+  v1::SimulateRuleSetRequest sim;
+  sim.set_version(2);
+  v1::SimulateRuleSetResponse result;
+  ASSERT_TRUE(rules_->SimulateRuleSet(H::Context(H::kViewer).get(), sim, &result).ok());
+  EXPECT_EQ(result.customers(), 10);
+  // Under the candidate: A = revenue ≥ 500,000.00 (6 customers), B ≥ 200,000.00 (3), D (1).
+  std::map<std::string, int64_t> dist;
+  for (const auto& d : result.distribution()) dist[d.tier()] = d.customers();
+  EXPECT_EQ(dist["A"], 6);
+  EXPECT_EQ(dist["B"], 3);
+  EXPECT_EQ(dist["D"], 1);
+  EXPECT_EQ(Get(ids[5]).tier(), "C") << "simulation applies nothing";
+
+  v1::ActivateRuleSetRequest activate;
+  activate.set_version(2);
+  ASSERT_TRUE(rules_->ActivateRuleSet(H::Context(H::kManager).get(), activate, &out).ok());
+  EXPECT_TRUE(out.active());
+  EXPECT_EQ(Get(ids[5]).tier(), "A");
+  EXPECT_EQ(Get(ids[0]).tier(), "D");
+  EXPECT_EQ(History(ids[5])[0].reason_code(), "RULE_ACTIVATION");
+  EXPECT_EQ(Get(ids[5]).rule_set_version(), 2);
+}
+
+TEST_F(ClassificationTest, ServicePolicyAndAuth) {
+  v1::ServicePolicy policy;
+  ASSERT_TRUE(tiers_->GetServicePolicy(H::Context(H::kRepZhang).get(), {}, &policy).ok());
+  ASSERT_EQ(policy.tiers_size(), 5);
+  EXPECT_EQ(policy.tiers(1).tier(), "A");
+  EXPECT_EQ(policy.tiers(1).preferred_channel(), "on_site_visit");
+  v1::UpdateServicePolicyRequest update;
+  *update.mutable_policy() = policy;
+  update.mutable_policy()->mutable_tiers(1)->set_response_sla_hours(12);
+  v1::ServicePolicy out;
+  EXPECT_EQ(tiers_->UpdateServicePolicy(H::Context(H::kManager).get(), update, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(tiers_->UpdateServicePolicy(H::Context(H::kAdmin).get(), update, &out).ok());
+  ASSERT_TRUE(tiers_->GetServicePolicy(H::Context(H::kViewer).get(), {}, &policy).ok());
+  EXPECT_EQ(policy.tiers(1).response_sla_hours(), 12);
+  update.mutable_policy()->mutable_tiers(1)->set_resolution_sla_hours(1);
+  grpc::Status s = tiers_->UpdateServicePolicy(H::Context(H::kAdmin).get(), update, &out);
+  EXPECT_EQ(s.error_message().rfind("policy.tiers[1].resolution_sla_hours", 0), 0u);
+
+  grpc::ClientContext none;
+  v1::GetTierRequest req;
+  req.set_customer_id(ids::NewUuid());
+  v1::Tier t;
+  EXPECT_EQ(tiers_->GetTier(&none, req, &t).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(tiers_->GetTier(H::Context(H::kViewer).get(), req, &t).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace tierwise::classification

@@ -1,0 +1,69 @@
+#ifndef TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
+#define TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "services/classification/tier_rules.h"
+#include "tierwise/classification/v1/classification.pb.h"
+
+// SQL of the classification schema (migrations/), as functions over the caller's transaction
+// so that an event's metrics, tiers, history and outbox rows commit together.
+namespace tierwise::classification::store {
+
+// Stores an entry once; false when its event_id was seen before.
+bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const LedgerEntry& entry);
+std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id);
+
+void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
+                    const std::string& owner, Micros since, bool removed, int64_t version);
+
+// Metrics plus the credit figures last seen on the ledger stream.
+void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerMetrics& m,
+                 const std::optional<std::string>& credit_rating,
+                 const std::optional<int>& on_time_permille);
+
+// Everything a rule may use; nullopt when neither the profile nor the ledger knows it.
+std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id);
+// (customer_id, revenue_12m) of every customer that is not removed.
+std::vector<std::pair<std::string, int64_t>> LoadRevenues(pqxx::work& tx);
+// Customers whose window moved on since their metrics were computed.
+std::vector<std::string> CustomersWithExpiredWindow(pqxx::work& tx, Micros now, int limit);
+
+struct StoredTier {
+  v1::Tier tier;
+  std::string gate;
+  std::string pin_tier;
+  std::string pin_reason;
+  Micros pin_expires = 0;
+};
+std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_id, bool for_update);
+void SaveTier(pqxx::work& tx, const StoredTier& tier);
+void AppendHistory(pqxx::work& tx, const v1::TierChange& change);
+std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& customer_id,
+                                        int64_t before_id, int limit);
+std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
+                                 const std::string& after_customer, int limit);
+std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now);
+std::vector<StoredTier> AllTiers(pqxx::work& tx);
+
+std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version);  // 0 = active
+int64_t InsertRuleSet(pqxx::work& tx, const v1::RuleSet& rule_set, const std::string& actor);
+std::vector<v1::RuleSet> ListRuleSets(pqxx::work& tx);
+void ActivateRuleSet(pqxx::work& tx, int64_t version);
+
+std::optional<v1::ServicePolicy> LoadServicePolicy(pqxx::work& tx);
+void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& policy);
+
+void SaveJob(pqxx::work& tx, const v1::Job& job);
+std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
+
+Micros ToMicros(const google::protobuf::Timestamp& ts);
+void SetTimestamp(Micros micros, google::protobuf::Timestamp* ts);
+
+}  // namespace tierwise::classification::store
+
+#endif  // TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_

@@ -1,0 +1,588 @@
+#include "services/classification/tier_engine.h"
+
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/ids.h"
+#include "common/log/log.h"
+#include "common/outbox/outbox.h"
+#include "tierwise/events/v1/events.pb.h"
+
+namespace tierwise::classification {
+namespace {
+
+constexpr char kEvent[] = "EVENT";
+constexpr char kBoundaryShift[] = "BOUNDARY_SHIFT";
+constexpr char kWindowSlide[] = "WINDOW_SLIDE";
+constexpr char kProbationEnd[] = "PROBATION_END";
+constexpr char kPin[] = "PIN";
+constexpr char kUnpin[] = "UNPIN";
+constexpr char kRuleActivation[] = "RULE_ACTIVATION";
+
+template <typename Fn>
+absl::Status InTx(postgres::PgPool& pool, Fn&& fn) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status { return fn(tx); });
+}
+
+}  // namespace
+
+v1::ServicePolicy DefaultServicePolicy() {
+  v1::ServicePolicy p;
+  auto add = [&](std::string tier, std::string frequency, int interval, std::string channel,
+                 std::string owner, int response, int resolution, std::string discount,
+                 std::vector<std::string> terms) {
+    v1::TierPolicy* t = p.add_tiers();
+    t->set_tier(std::move(tier));
+    t->set_visit_frequency(std::move(frequency));
+    t->set_visit_interval_days(interval);
+    t->set_preferred_channel(std::move(channel));
+    t->set_owner_level(std::move(owner));
+    t->set_response_sla_hours(response);
+    t->set_resolution_sla_hours(resolution);
+    t->set_discount_band(std::move(discount));
+    for (auto& term : terms) t->add_eligible_terms(std::move(term));
+  };
+  add("K", "on-site visit every two weeks; executive contact monthly", 14, "on_site_visit",
+      "key account director", 4, 24, "8-12%", {"monthly+30", "monthly", "net60", "net30", "prepaid"});
+  add("A", "on-site visit monthly; executive contact quarterly", 30, "on_site_visit",
+      "dedicated account manager", 24, 48, "5-8%", {"monthly", "net60", "net30", "prepaid"});
+  add("B", "phone call monthly; report quarterly; survey half-yearly", 30, "phone",
+      "account manager", 24, 48, "2-5%", {"net30", "prepaid"});
+  add("C", "mail or SMS monthly; potential pool after six months without intent", 30, "mail",
+      "standard service", 24, 48, "0-2%", {"prepaid", "net30"});
+  add("D", "mail quarterly", 90, "mail", "standard service", 48, 96, "0%", {"prepaid"});
+  return p;
+}
+
+TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options)
+    : pool_(pool), redis_(redis), options_(std::move(options)) {}
+
+std::string TierEngine::CacheKey(const std::string& customer_id) const {
+  return absl::StrCat(options_.redis_prefix, ":tier:", customer_id);
+}
+
+v1::RuleSet TierEngine::active_rule_set() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rule_set_;
+}
+
+void TierEngine::RebuildIndexLocked(pqxx::work& tx) {
+  index_ = std::make_unique<ParetoIndex>(rule_set_.pareto());
+  for (const auto& [id, revenue] : store::LoadRevenues(tx)) index_->Upsert(id, revenue);
+}
+
+absl::Status TierEngine::Load() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<v1::RuleSet> active = store::LoadRuleSet(tx, 0);
+    if (!active.has_value()) {
+      v1::RuleSet rs = DefaultRuleSet();
+      const int64_t version = store::InsertRuleSet(tx, rs, "system");
+      store::ActivateRuleSet(tx, version);
+      active = store::LoadRuleSet(tx, version);
+    }
+    rule_set_ = *active;
+    RebuildIndexLocked(tx);
+    return absl::OkStatus();
+  });
+}
+
+v1::Tier TierEngine::Compute(const CustomerFacts& facts, const store::StoredTier* current,
+                             Micros now, std::string* gate) const {
+  const std::string current_tier = current != nullptr ? current->tier.tier() : "";
+  const Score score = ScoreCustomer(rule_set_, facts, now);
+  std::string tier;
+  if (rule_set_.method() == v1::METHOD_ABC_PARETO) {
+    tier = ParetoTier(rule_set_, *index_, facts, current_tier);
+  } else {
+    tier = ThresholdTier(rule_set_, facts, score.score, current_tier);
+  }
+  tier = ApplyGates(rule_set_, tier, facts, now, gate);
+  const bool pinned = current != nullptr && !current->pin_tier.empty() &&
+                      (current->pin_expires == 0 || current->pin_expires > now);
+  if (pinned) {
+    tier = current->pin_tier;
+    *gate = "pin";
+  }
+  const Dimensions dims = DimensionsOf(facts, now);
+  v1::Tier t;
+  t.set_customer_id(facts.customer_id);
+  t.set_tier(tier);
+  t.set_score(score.score);
+  t.set_potential(dims.potential);
+  t.set_relationship(dims.relationship);
+  t.set_behaviour(dims.behaviour);
+  t.set_label(CombinedLabel(tier, dims));
+  t.set_rule_set_version(rule_set_.version());
+  store::SetTimestamp(now, t.mutable_evaluated_at());
+  t.set_pinned(pinned);
+  for (const auto& f : score.factors) *t.add_factors() = f;
+  if (current != nullptr) t.set_reason_code(current->tier.reason_code());
+  return t;
+}
+
+std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::string& customer_id,
+                                                   const std::string& reason,
+                                                   const std::string& trigger,
+                                                   const std::string& actor,
+                                                   std::vector<v1::Tier>* changed) {
+  std::optional<CustomerFacts> facts = store::LoadFacts(tx, customer_id);
+  if (!facts.has_value()) return std::nullopt;
+  const Micros now = options_.clock();
+  std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
+  store::StoredTier next;
+  if (current.has_value()) {
+    next.pin_tier = current->pin_tier;
+    next.pin_reason = current->pin_reason;
+    next.pin_expires = current->pin_expires;
+  }
+  next.tier = Compute(*facts, current ? &*current : nullptr, now, &next.gate);
+  if (!next.tier.pinned()) {
+    next.pin_tier.clear();
+    next.pin_reason.clear();
+    next.pin_expires = 0;
+  }
+  const std::string previous = current ? current->tier.tier() : "";
+  if (previous != next.tier.tier()) {
+    std::string why = reason;
+    if (current && current->gate == "probation" && next.gate != "probation" &&
+        (reason == kEvent || reason == kWindowSlide || reason == kBoundaryShift)) {
+      why = kProbationEnd;
+    }
+    next.tier.set_reason_code(why);
+    v1::TierChange change;
+    change.set_customer_id(customer_id);
+    change.set_previous_tier(previous);
+    change.set_tier(next.tier.tier());
+    change.set_reason_code(why);
+    change.set_trigger_event_id(trigger);
+    change.set_rule_set_version(rule_set_.version());
+    change.set_score(next.tier.score());
+    *change.mutable_factors() = next.tier.factors();
+    *change.mutable_changed_at() = next.tier.evaluated_at();
+    change.set_actor(actor);
+    store::AppendHistory(tx, change);
+    events::v1::TierChanged event;
+    event.set_event_id(ids::NewUuid());
+    event.set_customer_id(customer_id);
+    event.set_previous_tier(previous);
+    event.set_tier(next.tier.tier());
+    event.set_reason_code(why);
+    event.set_rule_set_version(absl::StrCat(rule_set_.version()));
+    *event.mutable_changed_at() = next.tier.evaluated_at();
+    outbox::Enqueue(tx, {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"),
+                         event.GetTypeName(), event.event_id(), event.SerializeAsString()});
+    if (changed != nullptr) changed->push_back(next.tier);
+  }
+  store::SaveTier(tx, next);
+  return next.tier;
+}
+
+absl::Status TierEngine::RefreshMetricsLocked(pqxx::work& tx, const std::string& customer_id,
+                                              const std::optional<std::string>& rating,
+                                              const std::optional<int>& on_time, Micros now,
+                                              std::vector<std::string>* affected) {
+  const CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, customer_id), now);
+  store::SaveMetrics(tx, customer_id, m, rating, on_time);
+  for (auto& id : index_->Upsert(customer_id, m.revenue_12m)) affected->push_back(std::move(id));
+  return absl::OkStatus();
+}
+
+void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
+  for (const v1::Tier& t : tiers) {
+    // Best effort: a failed write leaves the old value for at most the TTL; PostgreSQL is the
+    // truth and GetTier falls back to it.
+    (void)redis_.Command({"SET", CacheKey(t.customer_id()), t.SerializeAsString(), "EX", "86400"});
+  }
+}
+
+absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
+  events::v1::LedgerEvent event;
+  if (entry.Field("type") != "tierwise.events.v1.LedgerEvent" ||
+      !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id()) ||
+      event.event_id().empty()) {
+    return absl::InvalidArgumentError("not a LedgerEvent");
+  }
+  LedgerEntry le;
+  le.event_id = event.event_id();
+  le.kind = static_cast<LedgerEntry::Kind>(event.kind());
+  le.document_no = event.document_no();
+  le.amount = event.amount().minor_units();
+  le.margin = event.margin().minor_units();
+  le.occurred_at = store::ToMicros(event.occurred_at());
+  std::optional<int> on_time;
+  if (event.on_time_payment_ratio() >= 0) {
+    on_time = static_cast<int>(event.on_time_payment_ratio() * 1000 + 0.5);
+  }
+  std::optional<std::string> rating;
+  if (!event.credit_rating().empty()) rating = event.credit_rating();
+
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::Tier> evaluated;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    evaluated.clear();
+    if (!store::InsertLedgerEntry(tx, event.customer_id(), le)) return absl::OkStatus();
+    std::vector<std::string> affected;
+    if (absl::Status st = RefreshMetricsLocked(tx, event.customer_id(), rating, on_time,
+                                               options_.clock(), &affected);
+        !st.ok()) {
+      return st;
+    }
+    for (const std::string& id : affected) {
+      const bool self = id == event.customer_id();
+      std::optional<v1::Tier> t = EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift,
+                                                 event.event_id(), "", nullptr);
+      if (t.has_value()) evaluated.push_back(*t);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    // The ranking moved ahead of the rolled-back transaction: put it back.
+    (void)InTx(pool_, [&](pqxx::work& tx) {
+      RebuildIndexLocked(tx);
+      return absl::OkStatus();
+    });
+    return s;
+  }
+  WriteCache(evaluated);
+  if (options_.published && !evaluated.empty()) options_.published();
+  return absl::OkStatus();
+}
+
+absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
+  events::v1::CustomerChanged event;
+  if (entry.Field("type") != "tierwise.events.v1.CustomerChanged" ||
+      !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id())) {
+    return absl::InvalidArgumentError("not a CustomerChanged event");
+  }
+  Micros since = store::ToMicros(event.create_time());
+  if (event.has_first_transaction_date() && event.first_transaction_date().year() > 0) {
+    std::tm tm{};
+    tm.tm_year = event.first_transaction_date().year() - 1900;
+    tm.tm_mon = event.first_transaction_date().month() - 1;
+    tm.tm_mday = event.first_transaction_date().day();
+    since = static_cast<Micros>(timegm(&tm)) * 1000000;
+  }
+  const bool removed = event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_DELETED ||
+                       event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::Tier> evaluated;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    evaluated.clear();
+    store::UpsertCustomer(tx, event.customer_id(), event.external_ref(), event.owner(), since,
+                          removed, event.version());
+    if (removed) return absl::OkStatus();
+    if (!store::LoadTier(tx, event.customer_id(), false).has_value()) {
+      for (auto& id : index_->Upsert(event.customer_id(), 0)) {
+        std::optional<v1::Tier> t = EvaluateLocked(tx, id, id == event.customer_id() ? kEvent : kBoundaryShift,
+                                                   event.event_id(), "", nullptr);
+        if (t.has_value()) evaluated.push_back(*t);
+      }
+      return absl::OkStatus();
+    }
+    std::optional<v1::Tier> t = EvaluateLocked(tx, event.customer_id(), kEvent, event.event_id(), "",
+                                               nullptr);
+    if (t.has_value()) evaluated.push_back(*t);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    (void)InTx(pool_, [&](pqxx::work& tx) {
+      RebuildIndexLocked(tx);
+      return absl::OkStatus();
+    });
+    return s;
+  }
+  if (removed) {
+    index_->Remove(event.customer_id());
+    (void)redis_.Command({"DEL", CacheKey(event.customer_id())});
+  }
+  WriteCache(evaluated);
+  if (options_.published) options_.published();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
+                                                const std::string& reason,
+                                                const std::string& actor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<v1::Tier> result;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::vector<std::string> affected;
+    if (absl::Status st = RefreshMetricsLocked(tx, customer_id, std::nullopt, std::nullopt,
+                                               options_.clock(), &affected);
+        !st.ok()) {
+      return st;
+    }
+    result = EvaluateLocked(tx, customer_id, reason, "", actor, nullptr);
+    if (!result.has_value()) return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  WriteCache({*result});
+  if (options_.published) options_.published();
+  return *result;
+}
+
+absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
+    const std::string& reason, const std::function<void(int64_t, int64_t)>& progress) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Micros now = options_.clock();
+  std::vector<std::string> ids;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    ids.clear();
+    for (const auto& [id, revenue] : store::LoadRevenues(tx)) ids.push_back(id);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  const int64_t total = static_cast<int64_t>(ids.size());
+  constexpr size_t kBatch = 500;
+  // Pass 1: metrics at `now` for everyone, so the ranking sees every slide at once.
+  for (size_t start = 0; start < ids.size(); start += kBatch) {
+    s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+      for (size_t i = start; i < std::min(ids.size(), start + kBatch); ++i) {
+        const CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, ids[i]), now);
+        store::SaveMetrics(tx, ids[i], m, std::nullopt, std::nullopt);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  // Pass 2: the ranking; pass 3: every customer against it.
+  s = InTx(pool_, [&](pqxx::work& tx) {
+    RebuildIndexLocked(tx);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  int64_t changed_count = 0;
+  for (size_t start = 0; start < ids.size(); start += kBatch) {
+    std::vector<v1::Tier> evaluated, changed;
+    s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+      evaluated.clear();
+      changed.clear();
+      for (size_t i = start; i < std::min(ids.size(), start + kBatch); ++i) {
+        std::optional<v1::Tier> t = EvaluateLocked(tx, ids[i], reason, "", "", &changed);
+        if (t.has_value()) evaluated.push_back(*t);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    changed_count += static_cast<int64_t>(changed.size());
+    WriteCache(evaluated);
+    if (progress) progress(std::min<int64_t>(total, start + kBatch), total);
+  }
+  if (options_.published) options_.published();
+  log::Info("classification.reclassified", {{"reason", reason}, {"customers", total},
+                                            {"changed", changed_count}});
+  return changed_count;
+}
+
+absl::StatusOr<int64_t> TierEngine::Maintain() {
+  const Micros now = options_.clock();
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t changes = 0;
+  std::vector<v1::Tier> evaluated;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    evaluated.clear();
+    std::vector<v1::Tier> changed;
+    for (const std::string& id : store::CustomersWithExpiredWindow(tx, now, 500)) {
+      std::vector<std::string> affected;
+      if (absl::Status st = RefreshMetricsLocked(tx, id, std::nullopt, std::nullopt, now, &affected);
+          !st.ok()) {
+        return st;
+      }
+      for (const auto& a : affected) {
+        std::optional<v1::Tier> t =
+            EvaluateLocked(tx, a, a == id ? kWindowSlide : kBoundaryShift, "", "", &changed);
+        if (t.has_value()) evaluated.push_back(*t);
+      }
+    }
+    for (const std::string& id : store::ExpiredPins(tx, now)) {
+      std::optional<v1::Tier> t = EvaluateLocked(tx, id, kUnpin, "", "pin expiry", &changed);
+      if (t.has_value()) evaluated.push_back(*t);
+    }
+    changes = static_cast<int64_t>(changed.size());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    (void)InTx(pool_, [&](pqxx::work& tx) {
+      RebuildIndexLocked(tx);
+      return absl::OkStatus();
+    });
+    return s;
+  }
+  WriteCache(evaluated);
+  if (changes > 0 && options_.published) options_.published();
+  return changes;
+}
+
+absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
+  absl::StatusOr<redis::Reply> cached = redis_.Command({"GET", CacheKey(customer_id)});
+  if (cached.ok() && cached->type == redis::Reply::Type::kString) {
+    v1::Tier t;
+    if (t.ParseFromString(cached->str)) {
+      ++cache_hits_;
+      return t;
+    }
+  }
+  ++cache_misses_;
+  std::optional<store::StoredTier> stored;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+    stored = store::LoadTier(tx, customer_id, false);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!stored.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no tier for customer ", customer_id));
+  }
+  if (cached.ok()) WriteCache({stored->tier});  // Redis is up: fill the cache
+  return stored->tier;
+}
+
+absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const std::string& tier,
+                                         const std::string& reason, Micros expires,
+                                         const std::string& actor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<v1::Tier> result;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
+    if (!current.has_value()) {
+      return absl::NotFoundError(absl::StrCat("no tier for customer ", customer_id));
+    }
+    current->pin_tier = tier;
+    current->pin_reason = reason;
+    current->pin_expires = expires;
+    store::SaveTier(tx, *current);
+    result = EvaluateLocked(tx, customer_id, kPin, "", actor, nullptr);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  WriteCache({*result});
+  if (options_.published) options_.published();
+  return *result;
+}
+
+absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
+                                           const std::string& reason, const std::string& actor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<v1::Tier> result;
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
+    if (!current.has_value() || current->pin_tier.empty()) {
+      return absl::FailedPreconditionError("the customer's tier is not pinned");
+    }
+    current->pin_tier.clear();
+    current->pin_reason.clear();
+    current->pin_expires = 0;
+    current->tier.set_pinned(false);
+    store::SaveTier(tx, *current);
+    result = EvaluateLocked(tx, customer_id, kUnpin, "", actor, nullptr);
+    (void)reason;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  WriteCache({*result});
+  if (options_.published) options_.published();
+  return *result;
+}
+
+absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candidate,
+                                                      const std::string& actor) {
+  v1::RuleSet rs = candidate;
+  rs.clear_version();
+  rs.clear_active();
+  rs.clear_activate_time();
+  store::SetTimestamp(options_.clock(), rs.mutable_create_time());
+  rs.set_created_by(actor);
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+    rs.set_version(store::InsertRuleSet(tx, rs, actor));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return rs;
+}
+
+absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const std::string& actor) {
+  std::optional<v1::RuleSet> rs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+      rs = store::LoadRuleSet(tx, version);
+      if (!rs.has_value()) return absl::NotFoundError(absl::StrCat("no rule set ", version));
+      store::ActivateRuleSet(tx, version);
+      rs = store::LoadRuleSet(tx, version);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    rule_set_ = *rs;
+  }
+  absl::StatusOr<int64_t> changed = ReclassifyAll(kRuleActivation, nullptr);
+  if (!changed.ok()) return changed.status();
+  log::Info("classification.rule_set_activated",
+            {{"version", version}, {"actor", actor}, {"changed", *changed}});
+  return *rs;
+}
+
+absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleSet& candidate,
+                                                                 int samples) {
+  const Micros now = options_.clock();
+  std::vector<std::pair<CustomerFacts, std::string>> population;  // facts, current tier
+  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    for (const auto& [id, revenue] : store::LoadRevenues(tx)) {
+      std::optional<CustomerFacts> f = store::LoadFacts(tx, id);
+      if (!f.has_value()) continue;
+      std::optional<store::StoredTier> t = store::LoadTier(tx, id, false);
+      population.emplace_back(std::move(*f), t ? t->tier.tier() : "");
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  ParetoIndex index(candidate.pareto());
+  for (const auto& [f, current] : population) index.Upsert(f.customer_id, f.metrics.revenue_12m);
+  v1::SimulateRuleSetResponse out;
+  std::map<std::pair<std::string, std::string>, int64_t> matrix;
+  std::map<std::string, std::pair<int64_t, int64_t>> distribution;  // tier → (count, revenue)
+  int64_t total_revenue = 0;
+  for (const auto& [f, current] : population) {
+    const Score score = ScoreCustomer(candidate, f, now);
+    std::string tier = candidate.method() == v1::METHOD_ABC_PARETO
+                           ? ParetoTier(candidate, index, f, current)
+                           : ThresholdTier(candidate, f, score.score, current);
+    std::string gate;
+    tier = ApplyGates(candidate, tier, f, now, &gate);
+    ++matrix[{current, tier}];
+    distribution[tier].first += 1;
+    distribution[tier].second += f.metrics.revenue_12m;
+    total_revenue += f.metrics.revenue_12m;
+    if (tier != current) {
+      out.set_movers(out.movers() + 1);
+      if (out.sample_movers_size() < samples) {
+        v1::Mover* m = out.add_sample_movers();
+        m->set_customer_id(f.customer_id);
+        m->set_from_tier(current);
+        m->set_to_tier(tier);
+        m->set_score(score.score);
+      }
+    }
+  }
+  for (const auto& [cell, count] : matrix) {
+    v1::Transition* t = out.add_transitions();
+    t->set_from_tier(cell.first);
+    t->set_to_tier(cell.second);
+    t->set_customers(count);
+  }
+  for (const auto& [tier, counts] : distribution) {
+    v1::TierShare* share = out.add_distribution();
+    share->set_tier(tier);
+    share->set_customers(counts.first);
+    share->mutable_revenue()->set_minor_units(counts.second);
+    share->mutable_revenue()->set_currency("CNY");
+    share->set_revenue_share_permille(
+        total_revenue > 0 ? static_cast<int32_t>(counts.second * 1000 / total_revenue) : 0);
+  }
+  out.set_customers(static_cast<int64_t>(population.size()));
+  return out;
+}
+
+}  // namespace tierwise::classification

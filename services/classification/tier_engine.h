@@ -1,0 +1,100 @@
+#ifndef TIERWISE_SERVICES_CLASSIFICATION_TIER_ENGINE_H_
+#define TIERWISE_SERVICES_CLASSIFICATION_TIER_ENGINE_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "common/postgres/pool.h"
+#include "common/redis/redis_client.h"
+#include "common/redis/stream_consumer.h"
+#include "services/classification/classification_store.h"
+#include "services/classification/tier_rules.h"
+#include "tierwise/classification/v1/classification.pb.h"
+
+// Keeps every customer's tier right: applies the event streams to metrics, re-tiers the
+// customer and those an ABC cut-off pushed across (bounded work per event), writes each change
+// to history and the TierChanged stream (outbox) in the event's transaction, and writes the
+// tier cache in Redis through after commit. Thread-safe: one mutex orders evaluations, so the
+// in-memory ranking and the stored tiers move together.
+namespace tierwise::classification {
+
+struct EngineOptions {
+  std::string redis_prefix;
+  std::function<Micros()> clock;
+  std::function<void()> published;  // after a commit that wrote outbox rows
+};
+
+class TierEngine {
+ public:
+  TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options);
+
+  // Loads (or creates) the active rule set and the ranking. Call once before use.
+  absl::Status Load();
+
+  // Stream handlers; idempotent (a redelivered entry changes nothing).
+  absl::Status OnLedgerEvent(const redis::StreamEntry& entry);
+  absl::Status OnCustomerChanged(const redis::StreamEntry& entry);
+
+  // Re-evaluates one customer (reason RECLASSIFY unless given).
+  absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
+                                      const std::string& actor);
+  // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all.
+  // Returns how many tiers changed; on unchanged data, none.
+  absl::StatusOr<int64_t> ReclassifyAll(const std::string& reason,
+                                        const std::function<void(int64_t, int64_t)>& progress);
+  // Moves windows that slid and ends lapsed pins (periodic).
+  absl::StatusOr<int64_t> Maintain();
+
+  absl::StatusOr<v1::Tier> GetTier(const std::string& customer_id);
+  absl::StatusOr<v1::Tier> Pin(const std::string& customer_id, const std::string& tier,
+                               const std::string& reason, Micros expires, const std::string& actor);
+  absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
+                                 const std::string& actor);
+
+  absl::StatusOr<v1::RuleSet> CreateRuleSet(const v1::RuleSet& rule_set, const std::string& actor);
+  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const std::string& actor);
+  absl::StatusOr<v1::SimulateRuleSetResponse> Simulate(const v1::RuleSet& candidate, int samples);
+  v1::RuleSet active_rule_set() const;
+
+  std::string CacheKey(const std::string& customer_id) const;
+  int64_t cache_hits() const { return cache_hits_; }
+  int64_t cache_misses() const { return cache_misses_; }
+
+ private:
+  // Evaluates one customer inside tx against the current rule set and ranking; records a
+  // change (history + outbox) when the tier moves. Returns the stored tier.
+  std::optional<v1::Tier> EvaluateLocked(pqxx::work& tx, const std::string& customer_id,
+                                         const std::string& reason, const std::string& trigger,
+                                         const std::string& actor, std::vector<v1::Tier>* changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Tier Compute(const CustomerFacts& facts, const store::StoredTier* current, Micros now,
+                   std::string* gate) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RefreshMetricsLocked(pqxx::work& tx, const std::string& customer_id,
+                                    const std::optional<std::string>& rating,
+                                    const std::optional<int>& on_time, Micros now,
+                                    std::vector<std::string>* affected)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteCache(const std::vector<v1::Tier>& tiers);
+  void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  postgres::PgPool& pool_;
+  redis::RedisClient& redis_;
+  const EngineOptions options_;
+  mutable std::mutex mu_;
+  v1::RuleSet rule_set_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ParetoIndex> index_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> cache_hits_{0};
+  std::atomic<int64_t> cache_misses_{0};
+};
+
+// Per tier: visit frequency, owner level, SLAs, discount band, eligible terms (from the seeds).
+v1::ServicePolicy DefaultServicePolicy();
+
+}  // namespace tierwise::classification
+
+#endif  // TIERWISE_SERVICES_CLASSIFICATION_TIER_ENGINE_H_
