@@ -115,6 +115,7 @@ server_flags() {
   echo "--redis_prefix=${REDIS_PREFIX}"
   echo "--tokens_file=${TMP}/tokens"
   echo "--log_format=text"
+  echo "--metrics_listen=127.0.0.1:0"
 }
 
 PORT="$(free_port)" || fail "no free port"
