@@ -109,8 +109,30 @@ absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entri
   return ok;
 }
 
+void StreamConsumer::RefreshGroupInfo() {
+  auto r = client_.Command({"XINFO", "GROUPS", options_.stream});
+  if (!r.ok() || r->type != Reply::Type::kArray) return;
+  for (const Reply& group : r->elements) {
+    if (group.type != Reply::Type::kArray) continue;
+    bool ours = false;
+    int64_t pending = 0, lag = 0;
+    for (size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+      const std::string& key = group.elements[i].str;
+      const Reply& value = group.elements[i + 1];
+      if (key == "name") ours = value.str == options_.group;
+      if (key == "pending") pending = value.integer;
+      if (key == "lag") lag = value.integer;  // nil when Redis cannot tell
+    }
+    if (ours) {
+      pending_ = pending;
+      lag_ = lag;
+    }
+  }
+}
+
 absl::StatusOr<int> StreamConsumer::PollOnce() {
   int handled = 0;
+  RefreshGroupInfo();
   // Entries a dead (or failing) consumer left pending.
   auto claimed = client_.Command(
       {"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,

@@ -55,6 +55,11 @@ class StreamConsumer {
 
   int64_t dead_lettered() const { return dead_lettered_.load(); }
 
+  // Entries not yet delivered to the group (XINFO GROUPS "lag") and delivered but not
+  // acknowledged ("pending"), refreshed by each poll; exported as metrics.
+  int64_t lag() const { return lag_.load(); }
+  int64_t pending() const { return pending_.load(); }
+
  private:
   absl::StatusOr<int> Handle(const std::vector<StreamEntry>& entries);
   absl::StatusOr<int64_t> DeliveryCount(const std::string& id);
@@ -62,7 +67,11 @@ class StreamConsumer {
   RedisClient client_;
   const ConsumerOptions options_;
   const Handler handler_;
+  void RefreshGroupInfo();
+
   std::atomic<int64_t> dead_lettered_{0};
+  std::atomic<int64_t> lag_{0};
+  std::atomic<int64_t> pending_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

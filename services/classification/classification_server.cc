@@ -6,6 +6,7 @@
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/redis/stream_consumer.h"
+#include "common/server/consumer_metrics.h"
 #include "common/server/periodic_task.h"
 
 namespace tierwise::classification {
@@ -63,6 +64,11 @@ server::ServiceDefinition ClassificationDefinition() {
             [svc](const redis::StreamEntry& e) { return svc->engine.OnLedgerEvent(e); });
         customers->Start();
         ledger->Start();
+        auto customers_metrics = server::ExportConsumerMetrics(
+            "classification", absl::StrCat(prefix, ":profile.customer_changed"), "classification",
+            customers);
+        auto ledger_metrics = server::ExportConsumerMetrics(
+            "classification", absl::StrCat(prefix, ":credit.ledger"), "classification", ledger);
         auto maintain = std::make_shared<server::PeriodicTask>(
             "classification.maintain", std::chrono::seconds(60), [svc]() -> absl::Status {
               absl::StatusOr<int64_t> changed = svc->engine.Maintain();
@@ -89,7 +95,7 @@ server::ServiceDefinition ClassificationDefinition() {
                                      v1::RuleSetService::service_full_name());
         bundle.services.emplace_back(&svc->classification_service,
                                      v1::ClassificationService::service_full_name());
-        // Destroyed in reverse: gauges, periodic work and consumers stop before the engine.
+        // Consumers, tasks and gauges hold the engine by shared_ptr, so it outlives them.
         bundle.keep_alive.push_back(svc);
         bundle.keep_alive.push_back(customers);
         bundle.keep_alive.push_back(ledger);
@@ -97,6 +103,8 @@ server::ServiceDefinition ClassificationDefinition() {
         if (full) bundle.keep_alive.push_back(full);
         bundle.keep_alive.push_back(hits);
         bundle.keep_alive.push_back(misses);
+        bundle.keep_alive.push_back(customers_metrics);
+        bundle.keep_alive.push_back(ledger_metrics);
         return bundle;
       },
       .register_flags = [](config::ConfigParser& parser) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/server/consumer_metrics.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
 #include "tierwise/events/v1/events.pb.h"
 
@@ -68,6 +69,9 @@ server::ServiceDefinition CreditDefinition() {
               return HandleCustomerChanged(credit->store, entry);
             });
         consumer->Start();
+        auto consumer_metrics = server::ExportConsumerMetrics(
+            "credit", absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"), "credit",
+            consumer);
         auto sweep = std::make_shared<server::PeriodicTask>(
             "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
               absl::StatusOr<int> changed = credit->store.SweepHolds();
@@ -79,10 +83,11 @@ server::ServiceDefinition CreditDefinition() {
         bundle.services.emplace_back(&credit->ingest_service,
                                      v1::LedgerIngestService::service_full_name());
         bundle.services.emplace_back(&credit->credit_service, v1::CreditService::service_full_name());
-        // Background work stops before the services it feeds are destroyed.
+        // The consumer and the sweep hold the server by shared_ptr, so it outlives them.
         bundle.keep_alive.push_back(credit);
         bundle.keep_alive.push_back(consumer);
         bundle.keep_alive.push_back(sweep);
+        bundle.keep_alive.push_back(consumer_metrics);
         return bundle;
       }};
 }
