@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/log/log.h"
+#include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
 #include "tierwise/events/v1/events.pb.h"
 
@@ -20,6 +21,12 @@ constexpr char kProbationEnd[] = "PROBATION_END";
 constexpr char kPin[] = "PIN";
 constexpr char kUnpin[] = "UNPIN";
 constexpr char kRuleActivation[] = "RULE_ACTIVATION";
+
+metrics::CounterFamily& TierChanges() {
+  static auto& family = metrics::Registry::Default().RegisterCounter(
+      "tierwise_reclassifications_total", "tier changes, by reason", {"reason"});
+  return family;
+}
 
 template <typename Fn>
 absl::Status InTx(postgres::PgPool& pool, Fn&& fn) {
@@ -164,6 +171,7 @@ std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::st
     *change.mutable_changed_at() = next.tier.evaluated_at();
     change.set_actor(actor);
     store::AppendHistory(tx, change);
+    TierChanges().WithLabels({why}).Increment();
     events::v1::TierChanged event;
     event.set_event_id(ids::NewUuid());
     event.set_customer_id(customer_id);
