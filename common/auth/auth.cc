@@ -15,9 +15,8 @@ namespace tierwise::auth {
 namespace {
 
 constexpr std::pair<Role, absl::string_view> kRoleNames[] = {
-    {Role::kAdmin, "admin"},       {Role::kManager, "manager"},
-    {Role::kSalesRep, "sales_rep"}, {Role::kFinance, "finance"},
-    {Role::kErpAdapter, "erp_adapter"}, {Role::kViewer, "viewer"}};
+    {Role::kAdmin, "admin"},     {Role::kManager, "manager"},        {Role::kSalesRep, "sales_rep"},
+    {Role::kFinance, "finance"}, {Role::kErpAdapter, "erp_adapter"}, {Role::kViewer, "viewer"}};
 
 std::string NewRequestId() {
   static std::atomic<uint64_t> counter{0};
@@ -64,7 +63,8 @@ absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::FromText(
     ++line_no;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (parts.size() != 3) {
       return absl::InvalidArgumentError(
           absl::StrCat("tokens file line ", line_no, ": expected '<name> <role> <token>'"));
@@ -72,7 +72,8 @@ absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::FromText(
     if (auto s = store->Add(parts[0], parts[1], parts[2]); !s.ok()) return s;
   }
   for (absl::string_view entry : absl::StrSplit(inline_tokens, ',', absl::SkipWhitespace())) {
-    std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(entry), absl::MaxSplits(':', 2));
+    std::vector<std::string> parts =
+        absl::StrSplit(absl::StripAsciiWhitespace(entry), absl::MaxSplits(':', 2));
     if (parts.size() != 3) {
       return absl::InvalidArgumentError("inline tokens: expected 'name:role:token'");
     }
@@ -125,8 +126,8 @@ absl::StatusOr<CallContext> Authorizer::Authorize(const grpc::ServerContext& con
   }
   CallContext call;
   call.method = std::string(method);
-  if (auto it = metadata.find("x-request-id"); it != metadata.end() && !it->second.empty() &&
-                                               it->second.size() <= 128) {
+  if (auto it = metadata.find("x-request-id");
+      it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
     call.request_id.assign(it->second.data(), it->second.size());
   } else {
     call.request_id = NewRequestId();

@@ -1,18 +1,18 @@
 #ifndef TIERWISE_COMMON_AUTH_AUTH_H_
 #define TIERWISE_COMMON_AUTH_AUTH_H_
 
+#include <grpcpp/server_context.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 // Bearer-token authentication and per-method role checks. Every RPC of a Tierwise service calls
 // Authorizer::Authorize first (common/server/rpc.h does it), so a method missing from the role
@@ -32,8 +32,8 @@ class Roles {
     for (Role r : roles) bits_ |= Bit(r);
   }
   static Roles All() {
-    return {Role::kAdmin, Role::kManager, Role::kSalesRep, Role::kFinance, Role::kErpAdapter,
-            Role::kViewer};
+    return {Role::kAdmin,   Role::kManager,    Role::kSalesRep,
+            Role::kFinance, Role::kErpAdapter, Role::kViewer};
   }
   bool contains(Role r) const { return (bits_ & Bit(r)) != 0; }
 
@@ -61,8 +61,8 @@ class TokenStore {
  public:
   static absl::StatusOr<std::shared_ptr<const TokenStore>> Load(const std::string& file,
                                                                 const std::string& inline_tokens);
-  static absl::StatusOr<std::shared_ptr<const TokenStore>> FromText(const std::string& file_text,
-                                                                    const std::string& inline_tokens);
+  static absl::StatusOr<std::shared_ptr<const TokenStore>> FromText(
+      const std::string& file_text, const std::string& inline_tokens);
   const Principal* Find(absl::string_view token) const;
   size_t size() const { return by_token_.size(); }
 

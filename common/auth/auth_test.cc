@@ -31,8 +31,8 @@ TEST(AuthTest, BadTokenSourcesAreRejected) {
 }
 
 TEST(AuthTest, CheckAuthenticatesThenAuthorizes) {
-  Authorizer authorizer(Tokens(), {{"Update", {Role::kAdmin, Role::kSalesRep}},
-                                   {"Get", Roles::All()}});
+  Authorizer authorizer(Tokens(),
+                        {{"Update", {Role::kAdmin, Role::kSalesRep}}, {"Get", Roles::All()}});
   EXPECT_EQ(authorizer.Check(std::nullopt, "Get").status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(authorizer.Check("Basic abc", "Get").status().code(),
@@ -49,8 +49,8 @@ TEST(AuthTest, CheckAuthenticatesThenAuthorizes) {
 }
 
 TEST(AuthTest, RoleNamesRoundTrip) {
-  for (Role r : {Role::kAdmin, Role::kManager, Role::kSalesRep, Role::kFinance,
-                 Role::kErpAdapter, Role::kViewer}) {
+  for (Role r : {Role::kAdmin, Role::kManager, Role::kSalesRep, Role::kFinance, Role::kErpAdapter,
+                 Role::kViewer}) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);
   }
   EXPECT_FALSE(ParseRole("root").has_value());

@@ -1,10 +1,10 @@
 #ifndef TIERWISE_COMMON_CLIENT_CHANNEL_H_
 #define TIERWISE_COMMON_CLIENT_CHANNEL_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 namespace tierwise::client {
 

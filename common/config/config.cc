@@ -33,7 +33,8 @@ absl::Status CheckIdentifier(const std::string& value) {
       return absl::InvalidArgumentError("only a-z, 0-9 and _");
     }
   }
-  if (absl::ascii_isdigit(value[0])) return absl::InvalidArgumentError("must not start with a digit");
+  if (absl::ascii_isdigit(value[0]))
+    return absl::InvalidArgumentError("must not start with a digit");
   return absl::OkStatus();
 }
 
@@ -59,7 +60,8 @@ std::string ConfigParser::EnvName(absl::string_view flag) {
 }
 
 void ConfigParser::AddString(std::string name, std::string* target, std::string default_value,
-                             std::string help, std::function<absl::Status(const std::string&)> check) {
+                             std::string help,
+                             std::function<absl::Status(const std::string&)> check) {
   *target = default_value;
   Option o{name, std::move(help), default_value.empty() ? "\"\"" : default_value, false, {}};
   o.set = [target, check = std::move(check), name](const std::string& v) -> absl::Status {
@@ -190,17 +192,19 @@ void ServiceConfig::Register(ConfigParser& parser, absl::string_view service_nam
                    [](const std::string& v) {
                      return OneOf(v, {"trace", "debug", "info", "warn", "error"});
                    });
-  parser.AddString("log_format", &log_format, "json", "json or text",
-                   [](const std::string& v) { return OneOf(v, {"json", "text"}); });
+  parser.AddString("log_format", &log_format, "json", "json or text", [](const std::string& v) {
+    return OneOf(v, {"json", "text"});
+  });
   parser.AddInt("drain_seconds", &drain_seconds, 10, "grace period for in-flight RPCs on SIGTERM",
                 0, 600);
   parser.AddInt("health_interval_ms", &health_interval_ms, 2000,
                 "how often the database is probed for the health status", 50, 600000);
   parser.AddInt("outbox_poll_ms", &outbox_poll_ms, 200,
                 "how often the outbox relay looks for unpublished events", 10, 60000);
-  parser.AddString("metrics_listen", &metrics_listen, absl::StrCat("0.0.0.0:", default_port + 1000),
-                   "Prometheus metrics over HTTP at /metrics (\"\" turns it off)",
-                   [](const std::string& v) { return v.empty() ? absl::OkStatus() : CheckHostPort(v); });
+  parser.AddString(
+      "metrics_listen", &metrics_listen, absl::StrCat("0.0.0.0:", default_port + 1000),
+      "Prometheus metrics over HTTP at /metrics (\"\" turns it off)",
+      [](const std::string& v) { return v.empty() ? absl::OkStatus() : CheckHostPort(v); });
   parser.AddBool("migrate_only", &migrate_only, false, "apply database migrations and exit");
 }
 

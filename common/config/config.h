@@ -4,11 +4,11 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace tierwise::config {
 
@@ -27,10 +27,9 @@ EnvLookup ProcessEnv();
 //   absl::Status s = parser.Parse(args, ProcessEnv());
 class ConfigParser {
  public:
-  void AddString(std::string name, std::string* target, std::string default_value,
-                 std::string help, std::function<absl::Status(const std::string&)> check = {});
-  void AddInt(std::string name, int* target, int default_value, std::string help, int min,
-              int max);
+  void AddString(std::string name, std::string* target, std::string default_value, std::string help,
+                 std::function<absl::Status(const std::string&)> check = {});
+  void AddInt(std::string name, int* target, int default_value, std::string help, int min, int max);
   void AddBool(std::string name, bool* target, bool default_value, std::string help);
 
   // Parses args (without argv[0]). Sets *help_requested when --help is given.

@@ -62,9 +62,9 @@ TEST(ConfigTest, ValidateRequiresDatabaseTokensAndConsistentTls) {
   ASSERT_TRUE(parser.Parse({"--pg_uri=x", "--tokens=a:admin:12345678"}, FakeEnv({})).ok());
   EXPECT_TRUE(config.Validate().ok());
 
-  ASSERT_TRUE(parser.Parse({"--pg_uri=x", "--tokens=a:admin:12345678", "--tls_cert=c.pem"},
-                           FakeEnv({}))
-                  .ok());
+  ASSERT_TRUE(
+      parser.Parse({"--pg_uri=x", "--tokens=a:admin:12345678", "--tls_cert=c.pem"}, FakeEnv({}))
+          .ok());
   EXPECT_NE(config.Validate().message().find("--tls_key"), std::string::npos);
 
   ConfigParser migrate_parser;

@@ -3,10 +3,10 @@
 
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 // Structured logging on spdlog. Every line is one event name plus key=value fields, written as
 // a JSON object (format "json", the default for containers) or as `event k=v ...` ("text").
@@ -38,8 +38,12 @@ void Write(Level level, absl::string_view event, Fields fields);
 inline void Debug(absl::string_view event, Fields fields = {}) {
   Write(Level::kDebug, event, fields);
 }
-inline void Info(absl::string_view event, Fields fields = {}) { Write(Level::kInfo, event, fields); }
-inline void Warn(absl::string_view event, Fields fields = {}) { Write(Level::kWarn, event, fields); }
+inline void Info(absl::string_view event, Fields fields = {}) {
+  Write(Level::kInfo, event, fields);
+}
+inline void Warn(absl::string_view event, Fields fields = {}) {
+  Write(Level::kWarn, event, fields);
+}
 inline void Error(absl::string_view event, Fields fields = {}) {
   Write(Level::kError, event, fields);
 }

@@ -29,10 +29,9 @@ postgres::Migration TableMigration() {
 }
 
 void Enqueue(pqxx::work& tx, const Message& message) {
-  tx.exec_params(
-      "INSERT INTO outbox (stream, type, event_id, payload) VALUES ($1, $2, $3, $4)",
-      message.stream, message.type, message.event_id,
-      pqxx::binarystring(message.payload.data(), message.payload.size()));
+  tx.exec_params("INSERT INTO outbox (stream, type, event_id, payload) VALUES ($1, $2, $3, $4)",
+                 message.stream, message.type, message.event_id,
+                 pqxx::binarystring(message.payload.data(), message.payload.size()));
 }
 
 Relay::Relay(postgres::PgPool& pool, redis::RedisClient& redis, RelayOptions options)
@@ -69,16 +68,15 @@ void Relay::Loop() {
   while (true) {
     absl::StatusOr<int> published = PublishOnce();
     if (!published.ok()) {
-      log::Warn("outbox.publish_failed", {{"schema", pool_.options().schema},
-                                          {"error", published.status().ToString()}});
+      log::Warn("outbox.publish_failed",
+                {{"schema", pool_.options().schema}, {"error", published.status().ToString()}});
     }
     const bool more = published.ok() && *published == options_.batch_size;
     if (std::chrono::steady_clock::now() - last_cleanup > std::chrono::minutes(10)) {
       last_cleanup = std::chrono::steady_clock::now();
       (void)pool_.Transact([&](pqxx::work& tx) {
-        tx.exec_params(
-            "DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
-            static_cast<int>(options_.retention.count()));
+        tx.exec_params("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
+                       static_cast<int>(options_.retention.count()));
         return absl::OkStatus();
       });
     }
@@ -97,16 +95,14 @@ absl::StatusOr<int> Relay::PublishOnce() {
   int published = 0;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     published = 0;
-    const bool leader =
-        tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
-                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
-            .as<bool>();
+    const bool leader = tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
+                            .as<bool>();
     if (!leader) return absl::OkStatus();
     std::vector<Row> rows;
-    for (const auto& r : tx.exec_params(
-             "SELECT id, stream, type, event_id, payload FROM outbox"
-             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-             options_.batch_size)) {
+    for (const auto& r : tx.exec_params("SELECT id, stream, type, event_id, payload FROM outbox"
+                                        " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                                        options_.batch_size)) {
       pqxx::binarystring payload(r[4]);
       rows.push_back({r[0].as<int64_t>(),
                       {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),

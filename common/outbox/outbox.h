@@ -4,10 +4,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
-
-#include <pqxx/pqxx>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"

@@ -47,10 +47,12 @@ TEST_F(OutboxTest, RowRelayedBeforeACrashIsNotDuplicated) {
   Relay relay(schema_.pool(), *redis_);
   ASSERT_EQ(*relay.PublishOnce(), 1);
   // Simulate a relay that reached Redis but died before marking the row published.
-  ASSERT_TRUE(schema_.pool().Transact([](pqxx::work& tx) {
-                tx.exec("UPDATE outbox SET published_at = NULL");
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_TRUE(schema_.pool()
+                  .Transact([](pqxx::work& tx) {
+                    tx.exec("UPDATE outbox SET published_at = NULL");
+                    return absl::OkStatus();
+                  })
+                  .ok());
   ASSERT_TRUE(Write("e2", true).ok());
   EXPECT_EQ(*relay.PublishOnce(), 2);
   auto entries = redis_->XRange(stream_);

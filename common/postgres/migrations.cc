@@ -18,8 +18,7 @@ std::string MigrationChecksum(const std::string& sql) {
   return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
 }
 
-absl::Status ApplyMigrations(PgPool& pool, const std::vector<Migration>& migrations,
-                             int* applied) {
+absl::Status ApplyMigrations(PgPool& pool, const std::vector<Migration>& migrations, int* applied) {
   std::vector<Migration> ordered = migrations;
   std::sort(ordered.begin(), ordered.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
@@ -52,8 +51,8 @@ absl::Status ApplyMigrations(PgPool& pool, const std::vector<Migration>& migrati
       const std::string checksum = MigrationChecksum(m.sql);
       if (auto it = done.find(m.version); it != done.end()) {
         if (it->second != checksum) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "migration ", m.version, " (", m.name, ") changed after it was applied"));
+          return absl::FailedPreconditionError(absl::StrCat("migration ", m.version, " (", m.name,
+                                                            ") changed after it was applied"));
         }
         continue;
       }

@@ -58,8 +58,9 @@ TEST(MigrationsTest, FailedMigrationLeavesNothingBehind) {
   broken.push_back({3, "broken", "CREATE TABLE other (id int); SELECT * FROM missing_table"});
   EXPECT_FALSE(ApplyMigrations(schema.pool(), broken).ok());
   auto tables = schema.pool().Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
-    return tx.exec_params1("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
-                           schema.name())[0]
+    return tx
+        .exec_params1("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+                      schema.name())[0]
         .as<int>();
   });
   ASSERT_TRUE(tables.ok());

@@ -67,9 +67,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::OpenDedicated() const 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool ready = cv_.wait_for(lock, options_.acquire_timeout, [&] {
-      return !idle_.empty() || open_ < options_.size;
-    });
+    const bool ready = cv_.wait_for(lock, options_.acquire_timeout,
+                                    [&] { return !idle_.empty() || open_ < options_.size; });
     if (!ready) return absl::UnavailableError("database pool exhausted");
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
@@ -97,8 +96,7 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   cv_.notify_one();
 }
 
-absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::work&)>& fn,
-                             bool* retryable) {
+absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::work&)>& fn, bool* retryable) {
   *retryable = false;
   auto acquired = Acquire();
   if (!acquired.ok()) return acquired.status();

@@ -12,12 +12,14 @@ namespace {
 
 TEST(PgPoolTest, TransactCommitsOnOkAndRollsBackOnError) {
   testing::TestSchema schema("pool");
-  ASSERT_TRUE(ApplyMigrations(schema.pool(), {{1, "t", "CREATE TABLE t (v int PRIMARY KEY)"}}).ok());
+  ASSERT_TRUE(
+      ApplyMigrations(schema.pool(), {{1, "t", "CREATE TABLE t (v int PRIMARY KEY)"}}).ok());
   PgPool& pool = schema.pool();
   ASSERT_TRUE(pool.Transact([](pqxx::work& tx) {
                     tx.exec("INSERT INTO t VALUES (1)");
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
   absl::Status failed = pool.Transact([](pqxx::work& tx) {
     tx.exec("INSERT INTO t VALUES (2)");
     return absl::FailedPreconditionError("changed my mind");
@@ -32,7 +34,9 @@ TEST(PgPoolTest, TransactCommitsOnOkAndRollsBackOnError) {
 
 TEST(PgPoolTest, SqlErrorsMapToStatusCodes) {
   testing::TestSchema schema("pool");
-  ASSERT_TRUE(ApplyMigrations(schema.pool(), {{1, "t", "CREATE TABLE t (v int PRIMARY KEY CHECK (v > 0))"}}).ok());
+  ASSERT_TRUE(
+      ApplyMigrations(schema.pool(), {{1, "t", "CREATE TABLE t (v int PRIMARY KEY CHECK (v > 0))"}})
+          .ok());
   auto insert = [&](int v) {
     return schema.pool().Transact([v](pqxx::work& tx) {
       tx.exec_params("INSERT INTO t VALUES ($1)", v);
@@ -61,10 +65,12 @@ TEST(PgPoolTest, ReconnectsAfterConnectionsAreKilled) {
   ASSERT_TRUE(pid.ok());
   // Kill the pooled backend from another session, as a server restart would.
   PgPool killer({.uri = testing::PgUri(), .schema = "public", .size = 1});
-  ASSERT_TRUE(killer.Transact([&](pqxx::work& tx) {
-                      tx.exec_params("SELECT pg_terminate_backend($1)", *pid);
-                      return absl::OkStatus();
-                    }).ok());
+  ASSERT_TRUE(killer
+                  .Transact([&](pqxx::work& tx) {
+                    tx.exec_params("SELECT pg_terminate_backend($1)", *pid);
+                    return absl::OkStatus();
+                  })
+                  .ok());
   auto new_pid = pool.Transact<int>([](pqxx::work& tx) -> absl::StatusOr<int> {
     return tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
   });

@@ -1,10 +1,9 @@
 #ifndef TIERWISE_COMMON_POSTGRES_TEXT_ARRAY_H_
 #define TIERWISE_COMMON_POSTGRES_TEXT_ARRAY_H_
 
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 // libpqxx 6 cannot bind a std::vector: text[] values travel as array literals.
 namespace tierwise::postgres {

@@ -1,8 +1,7 @@
 #include "common/redis/redis_client.h"
 
-#include <sys/time.h>
-
 #include <hiredis/hiredis.h>
+#include <sys/time.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -59,7 +58,8 @@ absl::StatusOr<std::vector<StreamEntry>> ParseEntries(const Reply& reply) {
     StreamEntry entry;
     entry.id = e.elements[0].str;
     const auto& kv = e.elements[1].elements;
-    for (size_t i = 0; i + 1 < kv.size(); i += 2) entry.fields.emplace_back(kv[i].str, kv[i + 1].str);
+    for (size_t i = 0; i + 1 < kv.size(); i += 2)
+      entry.fields.emplace_back(kv[i].str, kv[i + 1].str);
     entries.push_back(std::move(entry));
   }
   return entries;

@@ -77,8 +77,7 @@ class RedisClient {
   // XRANGE stream start end [COUNT count].
   absl::StatusOr<std::vector<StreamEntry>> XRange(const std::string& stream,
                                                   const std::string& start = "-",
-                                                  const std::string& end = "+",
-                                                  int64_t count = 0);
+                                                  const std::string& end = "+", int64_t count = 0);
 
  private:
   absl::Status EnsureConnectedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

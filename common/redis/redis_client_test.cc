@@ -48,8 +48,8 @@ TEST(RedisClientTest, ReconnectsAfterServerClosesTheConnection) {
 }
 
 TEST(RedisClientTest, UnreachableServerIsUnavailableWithinTimeout) {
-  RedisClient client({.host = "127.0.0.1", .port = 1,
-                      .connect_timeout = std::chrono::milliseconds(200)});
+  RedisClient client(
+      {.host = "127.0.0.1", .port = 1, .connect_timeout = std::chrono::milliseconds(200)});
   EXPECT_EQ(client.Ping().code(), absl::StatusCode::kUnavailable);
 }
 

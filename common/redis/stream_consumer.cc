@@ -14,7 +14,8 @@ std::vector<StreamEntry> ParseStreamEntries(const Reply& entries) {
     StreamEntry entry;
     entry.id = e.elements[0].str;
     const auto& kv = e.elements[1].elements;  // nil for entries deleted meanwhile
-    for (size_t i = 0; i + 1 < kv.size(); i += 2) entry.fields.emplace_back(kv[i].str, kv[i + 1].str);
+    for (size_t i = 0; i + 1 < kv.size(); i += 2)
+      entry.fields.emplace_back(kv[i].str, kv[i + 1].str);
     out.push_back(std::move(entry));
   }
   return out;
@@ -23,8 +24,8 @@ std::vector<StreamEntry> ParseStreamEntries(const Reply& entries) {
 StreamConsumer::StreamConsumer(RedisOptions redis, ConsumerOptions options, Handler handler)
     : client_([&] {
         // Blocking reads must not trip the command timeout.
-        redis.command_timeout = std::max(redis.command_timeout,
-                                         options.block + std::chrono::milliseconds(2000));
+        redis.command_timeout =
+            std::max(redis.command_timeout, options.block + std::chrono::milliseconds(2000));
         return redis;
       }()),
       options_(std::move(options)),
@@ -90,8 +91,10 @@ absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entri
     } else {
       absl::StatusOr<int64_t> deliveries = DeliveryCount(entry.id);
       if (deliveries.ok() && *deliveries < options_.max_deliveries) {
-        log::Warn("stream.handler_failed", {{"stream", options_.stream}, {"id", entry.id},
-                                            {"deliveries", *deliveries}, {"error", s.ToString()}});
+        log::Warn("stream.handler_failed", {{"stream", options_.stream},
+                                            {"id", entry.id},
+                                            {"deliveries", *deliveries},
+                                            {"error", s.ToString()}});
         continue;  // stays pending; reclaimed and retried later
       }
       std::vector<std::pair<std::string, std::string>> fields = entry.fields;
@@ -100,8 +103,8 @@ absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entri
       auto added = client_.XAdd(options_.dead_letter_stream, "*", fields);
       if (!added.ok()) return added.status();
       ++dead_lettered_;
-      log::Error("stream.dead_letter", {{"stream", options_.stream}, {"id", entry.id},
-                                        {"error", s.ToString()}});
+      log::Error("stream.dead_letter",
+                 {{"stream", options_.stream}, {"id", entry.id}, {"error", s.ToString()}});
     }
     auto ack = client_.Command({"XACK", options_.stream, options_.group, entry.id});
     if (!ack.ok()) return ack.status();
@@ -134,10 +137,9 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   int handled = 0;
   RefreshGroupInfo();
   // Entries a dead (or failing) consumer left pending.
-  auto claimed = client_.Command(
-      {"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
-       absl::StrCat(options_.reclaim_idle.count()), "0-0", "COUNT",
-       absl::StrCat(options_.batch_size)});
+  auto claimed = client_.Command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                                  absl::StrCat(options_.reclaim_idle.count()), "0-0", "COUNT",
+                                  absl::StrCat(options_.batch_size)});
   if (!claimed.ok()) return claimed.status();
   if (claimed->type == Reply::Type::kError) return absl::InternalError(claimed->str);
   if (claimed->type == Reply::Type::kArray && claimed->elements.size() >= 2) {

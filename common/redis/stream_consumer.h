@@ -19,8 +19,8 @@ namespace tierwise::redis {
 
 struct ConsumerOptions {
   std::string stream;
-  std::string group;     // one group per consuming service
-  std::string consumer;  // unique per replica, e.g. the pod name
+  std::string group;               // one group per consuming service
+  std::string consumer;            // unique per replica, e.g. the pod name
   std::string dead_letter_stream;  // entries that failed max_deliveries times go here
   int batch_size = 100;
   std::chrono::milliseconds block{1000};

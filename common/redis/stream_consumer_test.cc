@@ -34,7 +34,8 @@ TEST_F(StreamConsumerTest, HandlesEachEntryAndAcknowledges) {
   });
   ASSERT_TRUE(consumer.EnsureGroup().ok());
   ASSERT_TRUE(consumer.EnsureGroup().ok()) << "idempotent";
-  for (int i = 0; i < 25; ++i) ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", std::to_string(i)}}).ok());
+  for (int i = 0; i < 25; ++i)
+    ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", std::to_string(i)}}).ok());
   int handled = 0;
   for (int round = 0; round < 10 && handled < 25; ++round) handled += *consumer.PollOnce();
   EXPECT_EQ(handled, 25);
@@ -72,7 +73,8 @@ TEST_F(StreamConsumerTest, EntriesOfADeadConsumerAreReclaimed) {
   // c1 reads an entry and "dies" before acknowledging it.
   ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "1"}}).ok());
   ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", stream_, "g", "0"}).ok());
-  auto read = redis_->Command({"XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", stream_, ">"});
+  auto read =
+      redis_->Command({"XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", stream_, ">"});
   ASSERT_TRUE(read.ok());
   std::vector<std::string> got;
   StreamConsumer c2(Redis(), Options("c2"), [&](const StreamEntry& e) {

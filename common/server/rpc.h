@@ -1,12 +1,12 @@
 #ifndef TIERWISE_COMMON_SERVER_RPC_H_
 #define TIERWISE_COMMON_SERVER_RPC_H_
 
-#include <chrono>
-#include "absl/strings/string_view.h"
-
 #include <grpcpp/server_context.h>
 
+#include <chrono>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/auth/auth.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
@@ -42,21 +42,27 @@ grpc::Status RunRpc(const auth::Authorizer& authorizer, grpc::ServerContext* con
       .WithLabels({ServiceName(), method, absl::StatusCodeToString(status.code())})
       .Increment();
   RpcLatency().WithLabels({ServiceName(), method}).Observe(static_cast<double>(micros) / 1e6);
-  const bool internal = status.code() == absl::StatusCode::kInternal ||
-                        status.code() == absl::StatusCode::kUnknown;
+  const bool internal =
+      status.code() == absl::StatusCode::kInternal || status.code() == absl::StatusCode::kUnknown;
   const std::string code = std::string(absl::StatusCodeToString(status.code()));
   const std::string who = call.ok() ? call->principal.name : "-";
   const std::string request_id = call.ok() ? call->request_id : "-";
   if (internal) {
-    log::Error("rpc", {{"method", method}, {"code", code}, {"principal", who},
-                       {"request_id", request_id}, {"us", micros},
+    log::Error("rpc", {{"method", method},
+                       {"code", code},
+                       {"principal", who},
+                       {"request_id", request_id},
+                       {"us", micros},
                        {"error", status.message()}});
     context->AddTrailingMetadata("x-request-id", request_id);
     return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                         "internal error; see server log for request " + request_id);
   }
-  log::Debug("rpc", {{"method", method}, {"code", code}, {"principal", who},
-                     {"request_id", request_id}, {"us", micros}});
+  log::Debug("rpc", {{"method", method},
+                     {"code", code},
+                     {"principal", who},
+                     {"request_id", request_id},
+                     {"us", micros}});
   return status::ToGrpcStatus(status);
 }
 

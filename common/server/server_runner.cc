@@ -1,11 +1,11 @@
 #include "common/server/server_runner.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <csignal>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -89,7 +89,8 @@ absl::Status ServiceHost::Start() {
   }
   SetServing(probe_ ? probe_().ok() : true);
   probe_thread_ = std::thread([this] { ProbeLoop(); });
-  log::Info("server.started", {{"listen", options_.listen}, {"port", port_},
+  log::Info("server.started", {{"listen", options_.listen},
+                               {"port", port_},
                                {"tls", !options_.tls_cert.empty()},
                                {"mtls", !options_.tls_client_ca.empty()}});
   return absl::OkStatus();

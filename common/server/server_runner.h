@@ -1,6 +1,8 @@
 #ifndef TIERWISE_COMMON_SERVER_SERVER_RUNNER_H_
 #define TIERWISE_COMMON_SERVER_SERVER_RUNNER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -9,8 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"

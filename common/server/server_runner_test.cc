@@ -30,10 +30,12 @@ class TlsTest : public ::testing::Test {
         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tierwise-test-ca "
         "-keyout ca.key -out ca.pem && ",
         "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext && ",
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr && ",
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out "
+        "server.csr && ",
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
         "-extfile san.ext -out server.pem && ",
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key -out client.csr && ",
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key -out client.csr "
+        "&& ",
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
         "-out client.pem");
     ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0) << "openssl failed";
@@ -56,8 +58,8 @@ class TlsTest : public ::testing::Test {
 };
 
 TEST_F(TlsTest, TlsServesClientsThatTrustTheCa) {
-  ServiceHost host({.listen = "127.0.0.1:0", .tls_cert = File("server.pem"),
-                    .tls_key = File("server.key")});
+  ServiceHost host(
+      {.listen = "127.0.0.1:0", .tls_cert = File("server.pem"), .tls_key = File("server.key")});
   ASSERT_TRUE(host.Start().ok());
   const std::string addr = absl::StrCat("localhost:", host.port());
   grpc::Status status;
@@ -71,14 +73,18 @@ TEST_F(TlsTest, TlsServesClientsThatTrustTheCa) {
 }
 
 TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {
-  ServiceHost host({.listen = "127.0.0.1:0", .tls_cert = File("server.pem"),
-                    .tls_key = File("server.key"), .tls_client_ca = File("ca.pem")});
+  ServiceHost host({.listen = "127.0.0.1:0",
+                    .tls_cert = File("server.pem"),
+                    .tls_key = File("server.key"),
+                    .tls_client_ca = File("ca.pem")});
   ASSERT_TRUE(host.Start().ok());
   const std::string addr = absl::StrCat("localhost:", host.port());
   grpc::Status status;
   Check({.address = addr, .ca_file = File("ca.pem")}, &status);
   EXPECT_FALSE(status.ok()) << "no client certificate";
-  EXPECT_EQ(Check({.address = addr, .ca_file = File("ca.pem"), .cert_file = File("client.pem"),
+  EXPECT_EQ(Check({.address = addr,
+                   .ca_file = File("ca.pem"),
+                   .cert_file = File("client.pem"),
                    .key_file = File("client.key")},
                   &status),
             HealthCheckResponse::SERVING);
@@ -87,8 +93,8 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {
 }
 
 TEST_F(TlsTest, MissingCertificateFileFailsToStart) {
-  ServiceHost host({.listen = "127.0.0.1:0", .tls_cert = File("nope.pem"),
-                    .tls_key = File("server.key")});
+  ServiceHost host(
+      {.listen = "127.0.0.1:0", .tls_cert = File("nope.pem"), .tls_key = File("server.key")});
   EXPECT_EQ(host.Start().code(), absl::StatusCode::kNotFound);
 }
 

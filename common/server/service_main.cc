@@ -14,14 +14,13 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
   BlockTerminationSignals();
   config::ConfigParser parser;
   if (definition.register_flags) definition.register_flags(parser);
-  const config::ServiceConfig config = config::LoadServiceConfigOrDie(
-      definition.name, definition.default_port, argc, argv, &parser);
+  const config::ServiceConfig config =
+      config::LoadServiceConfigOrDie(definition.name, definition.default_port, argc, argv, &parser);
   log::Init(config.log_level, config.log_format, definition.name);
   SetServiceName(definition.name);
 
-  postgres::PgPool pool({.uri = config.pg_uri,
-                         .schema = config.pg_schema,
-                         .size = config.pg_pool_size});
+  postgres::PgPool pool(
+      {.uri = config.pg_uri, .schema = config.pg_schema, .size = config.pg_pool_size});
   std::vector<postgres::Migration> migrations = definition.migrations;
   migrations.push_back(outbox::TableMigration());
   // PostgreSQL may still be starting (a fresh pod, a compose stack): retry for a minute.

@@ -1,12 +1,12 @@
 #ifndef TIERWISE_COMMON_SERVER_SERVICE_MAIN_H_
 #define TIERWISE_COMMON_SERVER_SERVICE_MAIN_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/auth/auth.h"
 #include "common/config/config.h"

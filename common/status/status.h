@@ -1,13 +1,13 @@
 #ifndef TIERWISE_COMMON_STATUS_STATUS_H_
 #define TIERWISE_COMMON_STATUS_STATUS_H_
 
-#include <string>
-#include "absl/strings/string_view.h"
-#include <vector>
-
 #include <grpcpp/support/status.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 // Errors below the gRPC layer are absl::Status. Field problems travel as a
 // google.rpc.BadRequest payload so the gRPC layer can return them as standard details
@@ -40,7 +40,9 @@ class ViolationList {
     items_.push_back({std::move(field), std::move(description)});
   }
   bool empty() const { return items_.empty(); }
-  absl::Status ToStatus() const { return items_.empty() ? absl::OkStatus() : InvalidArgument(items_); }
+  absl::Status ToStatus() const {
+    return items_.empty() ? absl::OkStatus() : InvalidArgument(items_);
+  }
   const std::vector<FieldViolation>& items() const { return items_; }
 
  private:

@@ -29,9 +29,10 @@ ServiceHarness::ServiceHarness(std::vector<postgres::Migration> migrations,
 ServiceHarness::~ServiceHarness() { Stop(); }
 
 void ServiceHarness::Start(const std::vector<std::pair<grpc::Service*, std::string>>& services) {
-  host_ = std::make_unique<server::ServiceHost>(server::ServerOptions{
-      .listen = "127.0.0.1:0", .drain = std::chrono::seconds(2),
-      .health_interval = std::chrono::milliseconds(100)});
+  host_ = std::make_unique<server::ServiceHost>(
+      server::ServerOptions{.listen = "127.0.0.1:0",
+                            .drain = std::chrono::seconds(2),
+                            .health_interval = std::chrono::milliseconds(100)});
   for (const auto& [service, name] : services) host_->AddService(service, name);
   host_->SetReadinessProbe([this] {
     return ready_ ? schema_.pool().Ping() : absl::UnavailableError("marked not ready");

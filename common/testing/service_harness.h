@@ -1,11 +1,11 @@
 #ifndef TIERWISE_COMMON_TESTING_SERVICE_HARNESS_H_
 #define TIERWISE_COMMON_TESTING_SERVICE_HARNESS_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/outbox/outbox.h"
 #include "common/server/server_runner.h"

@@ -85,11 +85,13 @@ server::ServiceDefinition ClassificationDefinition() {
         }
         auto& registry = metrics::Registry::Default();
         auto hits = std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
-            "tierwise_tier_cache_requests", "tier lookups served from Redis (hit) or PostgreSQL (miss)",
-            {{"result", "hit"}}, [svc] { return static_cast<double>(svc->engine.cache_hits()); }));
+            "tierwise_tier_cache_requests",
+            "tier lookups served from Redis (hit) or PostgreSQL (miss)", {{"result", "hit"}},
+            [svc] { return static_cast<double>(svc->engine.cache_hits()); }));
         auto misses = std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
-            "tierwise_tier_cache_requests", "tier lookups served from Redis (hit) or PostgreSQL (miss)",
-            {{"result", "miss"}}, [svc] { return static_cast<double>(svc->engine.cache_misses()); }));
+            "tierwise_tier_cache_requests",
+            "tier lookups served from Redis (hit) or PostgreSQL (miss)", {{"result", "miss"}},
+            [svc] { return static_cast<double>(svc->engine.cache_misses()); }));
         server::ServiceBundle bundle;
         bundle.services.emplace_back(&svc->rule_set_service,
                                      v1::RuleSetService::service_full_name());
@@ -107,11 +109,12 @@ server::ServiceDefinition ClassificationDefinition() {
         bundle.keep_alive.push_back(ledger_metrics);
         return bundle;
       },
-      .register_flags = [](config::ConfigParser& parser) {
-        parser.AddInt("reclassify_interval_s", &reclassify_interval_s, 3600,
-                      "seconds between full reclassifications that correct drift (0 = never)", 0,
-                      7 * 86400);
-      }};
+      .register_flags =
+          [](config::ConfigParser& parser) {
+            parser.AddInt("reclassify_interval_s", &reclassify_interval_s, 3600,
+                          "seconds between full reclassifications that correct drift (0 = never)",
+                          0, 7 * 86400);
+          }};
 }
 
 }  // namespace tierwise::classification

@@ -92,10 +92,11 @@ absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason) {
   job.set_id(ids::NewUuid());
   job.set_state("running");
   store::SetTimestamp(clock_(), job.mutable_start_time());
-  if (absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-        store::SaveJob(tx, job);
-        return absl::OkStatus();
-      });
+  if (absl::Status s = InTx(pool_,
+                            [&](pqxx::work& tx) {
+                              store::SaveJob(tx, job);
+                              return absl::OkStatus();
+                            });
       !s.ok()) {
     return s;
   }
@@ -129,10 +130,11 @@ absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason) {
 absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
   if (absl::Status s = CheckId(id, "id"); !s.ok()) return s;
   std::optional<v1::Job> job;
-  if (absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-        job = store::LoadJob(tx, id);
-        return absl::OkStatus();
-      });
+  if (absl::Status s = InTx(pool_,
+                            [&](pqxx::work& tx) {
+                              job = store::LoadJob(tx, id);
+                              return absl::OkStatus();
+                            });
       !s.ok()) {
     return s;
   }
@@ -147,7 +149,8 @@ grpc::Status RuleSetService::CreateRuleSet(grpc::ServerContext* context,
                                            v1::RuleSet* response) {
   return ServeRpc(authorizer_, context, "CreateRuleSet", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::RuleSet> {
-                    if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set"); !s.ok()) {
+                    if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set");
+                        !s.ok()) {
                       return s;
                     }
                     return engine_.CreateRuleSet(request->rule_set(), c.principal.name);
@@ -203,33 +206,35 @@ grpc::Status RuleSetService::ActivateRuleSet(grpc::ServerContext* context,
 grpc::Status RuleSetService::SimulateRuleSet(grpc::ServerContext* context,
                                              const v1::SimulateRuleSetRequest* request,
                                              v1::SimulateRuleSetResponse* response) {
-  return ServeRpc(
-      authorizer_, context, "SimulateRuleSet", response,
-      [&](const auth::CallContext&) -> absl::StatusOr<v1::SimulateRuleSetResponse> {
-        v1::RuleSet candidate;
-        if (request->has_rule_set()) {
-          if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set"); !s.ok()) return s;
-          candidate = request->rule_set();
-        } else {
-          std::optional<v1::RuleSet> rs;
-          absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-            rs = store::LoadRuleSet(tx, request->version());
-            return absl::OkStatus();
-          });
-          if (!s.ok()) return s;
-          if (!rs.has_value()) return status::InvalidArgument("version", "no such rule set");
-          candidate = *rs;
-        }
-        const int samples = request->sample_size() <= 0 ? 20 : std::min(request->sample_size(), 500);
-        return engine_.Simulate(candidate, samples);
-      });
+  return ServeRpc(authorizer_, context, "SimulateRuleSet", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::SimulateRuleSetResponse> {
+                    v1::RuleSet candidate;
+                    if (request->has_rule_set()) {
+                      if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set");
+                          !s.ok())
+                        return s;
+                      candidate = request->rule_set();
+                    } else {
+                      std::optional<v1::RuleSet> rs;
+                      absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                        rs = store::LoadRuleSet(tx, request->version());
+                        return absl::OkStatus();
+                      });
+                      if (!s.ok()) return s;
+                      if (!rs.has_value())
+                        return status::InvalidArgument("version", "no such rule set");
+                      candidate = *rs;
+                    }
+                    const int samples =
+                        request->sample_size() <= 0 ? 20 : std::min(request->sample_size(), 500);
+                    return engine_.Simulate(candidate, samples);
+                  });
 }
 
 // ---- ClassificationService ----
 
 grpc::Status ClassificationService::GetTier(grpc::ServerContext* context,
-                                            const v1::GetTierRequest* request,
-                                            v1::Tier* response) {
+                                            const v1::GetTierRequest* request, v1::Tier* response) {
   return ServeRpc(authorizer_, context, "GetTier", response,
                   [&](const auth::CallContext&) -> absl::StatusOr<v1::Tier> {
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
@@ -325,8 +330,8 @@ grpc::Status ClassificationService::GetTierHistory(grpc::ServerContext* context,
         if (!s.ok()) return s;
         if (out.changes_size() > *size) {
           out.mutable_changes()->RemoveLast();
-          out.set_next_page_token(absl::WebSafeBase64Escape(
-              absl::StrCat(out.changes(out.changes_size() - 1).id())));
+          out.set_next_page_token(
+              absl::WebSafeBase64Escape(absl::StrCat(out.changes(out.changes_size() - 1).id())));
         }
         return out;
       });
@@ -348,7 +353,8 @@ grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,
                     }
                     const Micros expires = store::ToMicros(request->expire_time());
                     if (!request->has_expire_time() || expires <= clock_()) {
-                      return status::InvalidArgument("expire_time", "is required and in the future");
+                      return status::InvalidArgument("expire_time",
+                                                     "is required and in the future");
                     }
                     return engine_.Pin(request->customer_id(), request->tier(), reason, expires,
                                        c.principal.name);
@@ -363,7 +369,8 @@ grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return engine_.Unpin(request->customer_id(), request->reason(), c.principal.name);
+                    return engine_.Unpin(request->customer_id(), request->reason(),
+                                         c.principal.name);
                   });
 }
 
@@ -375,7 +382,8 @@ grpc::Status ClassificationService::Reclassify(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return engine_.Reclassify(request->customer_id(), "RECLASSIFY", c.principal.name);
+                    return engine_.Reclassify(request->customer_id(), "RECLASSIFY",
+                                              c.principal.name);
                   });
 }
 
@@ -412,7 +420,8 @@ grpc::Status ClassificationService::UpdateServicePolicy(
     v1::ServicePolicy* response) {
   return ServeRpc(authorizer_, context, "UpdateServicePolicy", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::ServicePolicy> {
-                    if (absl::Status s = ValidateServicePolicy(request->policy()); !s.ok()) return s;
+                    if (absl::Status s = ValidateServicePolicy(request->policy()); !s.ok())
+                      return s;
                     v1::ServicePolicy p = request->policy();
                     absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
                       std::optional<v1::ServicePolicy> current = store::LoadServicePolicy(tx);

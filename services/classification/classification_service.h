@@ -62,7 +62,11 @@ class ClassificationService final : public v1::ClassificationService::Service {
  public:
   ClassificationService(TierEngine& engine, JobRunner& jobs, postgres::PgPool& pool,
                         const auth::Authorizer& authorizer, std::function<Micros()> clock)
-      : engine_(engine), jobs_(jobs), pool_(pool), authorizer_(authorizer), clock_(std::move(clock)) {}
+      : engine_(engine),
+        jobs_(jobs),
+        pool_(pool),
+        authorizer_(authorizer),
+        clock_(std::move(clock)) {}
 
   grpc::Status GetTier(grpc::ServerContext* context, const v1::GetTierRequest* request,
                        v1::Tier* response) override;

@@ -17,10 +17,12 @@ constexpr Micros kNow = 1795392000LL * 1000000;  // 2026-11-22
 class ClassificationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ClassificationServer>(harness_.deps(), [this] { return now_.load(); });
+    server_ =
+        std::make_unique<ClassificationServer>(harness_.deps(), [this] { return now_.load(); });
     ASSERT_TRUE(server_->engine.Load().ok());
-    harness_.Start({{&server_->rule_set_service, v1::RuleSetService::service_full_name()},
-                    {&server_->classification_service, v1::ClassificationService::service_full_name()}});
+    harness_.Start(
+        {{&server_->rule_set_service, v1::RuleSetService::service_full_name()},
+         {&server_->classification_service, v1::ClassificationService::service_full_name()}});
     tiers_ = v1::ClassificationService::NewStub(harness_.channel());
     rules_ = v1::RuleSetService::NewStub(harness_.channel());
   }
@@ -38,13 +40,14 @@ class ClassificationTest : public ::testing::Test {
     e.mutable_first_transaction_date()->set_day(1);
     store::SetTimestamp(kNow - 900 * kDay, e.mutable_create_time());
     absl::Status s = server_->engine.OnCustomerChanged(
-        {"1-0", {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", e.SerializeAsString()}}});
+        {"1-0",
+         {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", e.SerializeAsString()}}});
     EXPECT_TRUE(s.ok()) << s;
     return id;
   }
 
-  void Order(const std::string& customer, const std::string& event_id, int64_t amount,
-             int days_ago, const std::string& rating = "AA") {
+  void Order(const std::string& customer, const std::string& event_id, int64_t amount, int days_ago,
+             const std::string& rating = "AA") {
     events::v1::LedgerEvent e;
     e.set_event_id(event_id);
     e.set_customer_id(customer);
@@ -116,7 +119,8 @@ TEST_F(ClassificationTest, ParetoTiersFollowRevenueWithReasonsAndEvents) {
   EXPECT_GT(History(ids[0])[0].factors_size(), 0);
 
   // Every change is on the TierChanged stream once.
-  const auto entries = harness_.DrainStream(absl::StrCat(harness_.prefix(), ":classification.tier_changed"));
+  const auto entries =
+      harness_.DrainStream(absl::StrCat(harness_.prefix(), ":classification.tier_changed"));
   int64_t history_rows = harness_.CountRows("tier_history");
   EXPECT_EQ(static_cast<int64_t>(entries.size()), history_rows);
   events::v1::TierChanged last;
@@ -147,8 +151,11 @@ TEST_F(ClassificationTest, NewCustomersStayOnProbationAndPoorCreditCaps) {
   e.set_customer_id(ids::NewUuid());
   e.set_version(1);
   store::SetTimestamp(kNow - 30 * kDay, e.mutable_create_time());
-  ASSERT_TRUE(server_->engine.OnCustomerChanged(
-      {"1-0", {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", e.SerializeAsString()}}}).ok());
+  ASSERT_TRUE(server_->engine
+                  .OnCustomerChanged({"1-0",
+                                      {{"type", "tierwise.events.v1.CustomerChanged"},
+                                       {"payload", e.SerializeAsString()}}})
+                  .ok());
   Order(e.customer_id(), "n", 90000000, 5);
   EXPECT_EQ(Get(e.customer_id()).tier(), "C");
   EXPECT_EQ(Get(veterans[19]).tier(), "A");
@@ -234,7 +241,8 @@ TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {
   v1::RuleSet out;
   grpc::Status s = rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(s.error_message().rfind("rule_set.thresholds[1].min_value", 0), 0u) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("rule_set.thresholds[1].min_value", 0), 0u)
+      << s.error_message();
   b->set_min_value(20000000);
   ASSERT_TRUE(rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &out).ok());
   EXPECT_EQ(out.version(), 2);

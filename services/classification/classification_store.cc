@@ -63,7 +63,9 @@ void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::s
   // Later profile versions win; a redelivered or older event changes nothing.
   tx.exec_params(
       absl::StrCat("INSERT INTO customers (customer_id, external_ref, owner, since, removed,"
-                   " profile_version) VALUES ($1, $2, $3, ", Ts(4), ", $5, $6)"
+                   " profile_version) VALUES ($1, $2, $3, ",
+                   Ts(4),
+                   ", $5, $6)"
                    " ON CONFLICT (customer_id) DO UPDATE SET external_ref = EXCLUDED.external_ref,"
                    " owner = EXCLUDED.owner, since = EXCLUDED.since, removed = EXCLUDED.removed,"
                    " profile_version = EXCLUDED.profile_version"
@@ -78,7 +80,9 @@ void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerM
           "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
           " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
           " next_window_exit, credit_rating, on_time_permille) VALUES ($1, $2, $3, $4, $5, $6,"
-          " $7, ", Ts(8), ", ", Ts(9), ", ", Ts(10), ", coalesce($11, ''), $12::integer)"
+          " $7, ",
+          Ts(8), ", ", Ts(9), ", ", Ts(10),
+          ", coalesce($11, ''), $12::integer)"
           " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = $2, margin_12m = $3,"
           " orders_12m = $4, revenue_prev_6m = $5, revenue_last_6m = $6, renewal_permille = $7,"
           " first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,"
@@ -86,9 +90,9 @@ void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerM
           " credit_rating = coalesce($11, customer_metrics.credit_rating),"
           " on_time_permille = coalesce($12::integer, customer_metrics.on_time_permille),"
           " updated_at = now()"),
-      customer_id, m.revenue_12m, m.margin_12m, m.orders_12m, m.revenue_prev_6m,
-      m.revenue_last_6m, m.renewal_permille, m.first_order_at, m.last_order_at,
-      m.next_window_exit, rating.has_value() ? rating->c_str() : nullptr,
+      customer_id, m.revenue_12m, m.margin_12m, m.orders_12m, m.revenue_prev_6m, m.revenue_last_6m,
+      m.renewal_permille, m.first_order_at, m.last_order_at, m.next_window_exit,
+      rating.has_value() ? rating->c_str() : nullptr,
       on_time.has_value() ? std::to_string(*on_time).c_str() : nullptr);
 }
 
@@ -97,8 +101,9 @@ std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& custom
       absl::StrCat(
           "SELECT coalesce(m.revenue_12m, 0), coalesce(m.margin_12m, 0), coalesce(m.orders_12m, 0),"
           " coalesce(m.revenue_prev_6m, 0), coalesce(m.revenue_last_6m, 0),"
-          " coalesce(m.renewal_permille, 0), ", MicrosOf("m.first_order_at"), ", ",
-          MicrosOf("m.last_order_at"), ", ", MicrosOf("m.next_window_exit"),
+          " coalesce(m.renewal_permille, 0), ",
+          MicrosOf("m.first_order_at"), ", ", MicrosOf("m.last_order_at"), ", ",
+          MicrosOf("m.next_window_exit"),
           ", coalesce(m.credit_rating, ''), m.on_time_permille, m.satisfaction_x100, ",
           MicrosOf("c.since"),
           ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false)"
@@ -173,14 +178,16 @@ void SaveTier(pqxx::work& tx, const StoredTier& t) {
   tx.exec_params(
       absl::StrCat("INSERT INTO tiers (customer_id, tier, score, gate, payload, rule_set_version,"
                    " evaluated_at, pin_tier, pin_reason, pin_expires) VALUES ($1, $2, $3, $4, $5,"
-                   " $6, ", Ts(7), ", NULLIF($8, ''), NULLIF($9, ''), ", Ts(10), ")"
+                   " $6, ",
+                   Ts(7), ", NULLIF($8, ''), NULLIF($9, ''), ", Ts(10),
+                   ")"
                    " ON CONFLICT (customer_id) DO UPDATE SET tier = $2, score = $3, gate = $4,"
                    " payload = $5, rule_set_version = $6, evaluated_at = EXCLUDED.evaluated_at,"
                    " pin_tier = NULLIF($8, ''), pin_reason = NULLIF($9, ''),"
                    " pin_expires = EXCLUDED.pin_expires"),
       t.tier.customer_id(), t.tier.tier(), t.tier.score(), t.gate,
-      Bytes(t.tier.SerializeAsString()), t.tier.rule_set_version(),
-      ToMicros(t.tier.evaluated_at()), t.pin_tier, t.pin_reason, t.pin_expires);
+      Bytes(t.tier.SerializeAsString()), t.tier.rule_set_version(), ToMicros(t.tier.evaluated_at()),
+      t.pin_tier, t.pin_reason, t.pin_expires);
 }
 
 void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
@@ -242,28 +249,30 @@ std::vector<StoredTier> AllTiers(pqxx::work& tx) {
 }
 
 std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version) {
-  const pqxx::result r = tx.exec_params(
-      "SELECT version, payload, active, " + MicrosOf("activated_at") +
-          " FROM rule_sets WHERE ($1 = 0 AND active) OR version = $1",
-      version);
+  const pqxx::result r =
+      tx.exec_params("SELECT version, payload, active, " + MicrosOf("activated_at") +
+                         " FROM rule_sets WHERE ($1 = 0 AND active) OR version = $1",
+                     version);
   if (r.empty()) return std::nullopt;
   v1::RuleSet rs = Parse<v1::RuleSet>(r[0][1]);
   rs.set_version(r[0][0].as<int64_t>());
   rs.set_active(r[0][2].as<bool>());
-  if (const int64_t at = r[0][3].as<int64_t>(); at != 0) SetTimestamp(at, rs.mutable_activate_time());
+  if (const int64_t at = r[0][3].as<int64_t>(); at != 0)
+    SetTimestamp(at, rs.mutable_activate_time());
   return rs;
 }
 
 int64_t InsertRuleSet(pqxx::work& tx, const v1::RuleSet& rs, const std::string& actor) {
-  return tx.exec_params1(
-               "INSERT INTO rule_sets (payload, created_by) VALUES ($1, $2) RETURNING version",
-               Bytes(rs.SerializeAsString()), actor)[0]
+  return tx
+      .exec_params1("INSERT INTO rule_sets (payload, created_by) VALUES ($1, $2) RETURNING version",
+                    Bytes(rs.SerializeAsString()), actor)[0]
       .as<int64_t>();
 }
 
 std::vector<v1::RuleSet> ListRuleSets(pqxx::work& tx) {
   std::vector<v1::RuleSet> out;
-  for (const auto& r : tx.exec("SELECT version, payload, active FROM rule_sets ORDER BY version DESC")) {
+  for (const auto& r :
+       tx.exec("SELECT version, payload, active FROM rule_sets ORDER BY version DESC")) {
     v1::RuleSet rs = Parse<v1::RuleSet>(r[1]);
     rs.set_version(r[0].as<int64_t>());
     rs.set_active(r[2].as<bool>());
@@ -297,7 +306,9 @@ void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& p) {
 void SaveJob(pqxx::work& tx, const v1::Job& j) {
   tx.exec_params(
       absl::StrCat("INSERT INTO jobs (id, state, total, processed, changed, ended_at, error)"
-                   " VALUES ($1, $2, $3, $4, $5, ", Ts(6), ", $7) ON CONFLICT (id) DO UPDATE SET"
+                   " VALUES ($1, $2, $3, $4, $5, ",
+                   Ts(6),
+                   ", $7) ON CONFLICT (id) DO UPDATE SET"
                    " state = $2, total = $3, processed = $4, changed = $5,"
                    " ended_at = EXCLUDED.ended_at, error = $7"),
       j.id(), j.state(), j.total(), j.processed(), j.changed(),

@@ -2,10 +2,9 @@
 #define TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
 
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"

@@ -30,9 +30,9 @@ struct CustomerMetrics {
   int64_t revenue_12m = 0;
   int64_t margin_12m = 0;
   int orders_12m = 0;
-  int64_t revenue_prev_6m = 0;   // months 7–12 back, for the potential dimension
+  int64_t revenue_prev_6m = 0;  // months 7–12 back, for the potential dimension
   int64_t revenue_last_6m = 0;
-  int renewal_permille = 0;      // months with an order / months since the first (≤ 12)
+  int renewal_permille = 0;  // months with an order / months since the first (≤ 12)
   Micros first_order_at = 0;
   Micros last_order_at = 0;
   // Earliest moment at which an order now in the window leaves it (0: none in the window).

@@ -52,7 +52,8 @@ v1::ServicePolicy DefaultServicePolicy() {
     for (auto& term : terms) t->add_eligible_terms(std::move(term));
   };
   add("K", "on-site visit every two weeks; executive contact monthly", 14, "on_site_visit",
-      "key account director", 4, 24, "8-12%", {"monthly+30", "monthly", "net60", "net30", "prepaid"});
+      "key account director", 4, 24, "8-12%",
+      {"monthly+30", "monthly", "net60", "net30", "prepaid"});
   add("A", "on-site visit monthly; executive contact quarterly", 30, "on_site_visit",
       "dedicated account manager", 24, 48, "5-8%", {"monthly", "net60", "net30", "prepaid"});
   add("B", "phone call monthly; report quarterly; survey half-yearly", 30, "phone",
@@ -240,8 +241,8 @@ absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
     }
     for (const std::string& id : affected) {
       const bool self = id == event.customer_id();
-      std::optional<v1::Tier> t = EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift,
-                                                 event.event_id(), "", nullptr);
+      std::optional<v1::Tier> t =
+          EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event.event_id(), "", nullptr);
       if (t.has_value()) evaluated.push_back(*t);
     }
     return absl::OkStatus();
@@ -284,14 +285,15 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
     if (removed) return absl::OkStatus();
     if (!store::LoadTier(tx, event.customer_id(), false).has_value()) {
       for (auto& id : index_->Upsert(event.customer_id(), 0)) {
-        std::optional<v1::Tier> t = EvaluateLocked(tx, id, id == event.customer_id() ? kEvent : kBoundaryShift,
-                                                   event.event_id(), "", nullptr);
+        std::optional<v1::Tier> t =
+            EvaluateLocked(tx, id, id == event.customer_id() ? kEvent : kBoundaryShift,
+                           event.event_id(), "", nullptr);
         if (t.has_value()) evaluated.push_back(*t);
       }
       return absl::OkStatus();
     }
-    std::optional<v1::Tier> t = EvaluateLocked(tx, event.customer_id(), kEvent, event.event_id(), "",
-                                               nullptr);
+    std::optional<v1::Tier> t =
+        EvaluateLocked(tx, event.customer_id(), kEvent, event.event_id(), "", nullptr);
     if (t.has_value()) evaluated.push_back(*t);
     return absl::OkStatus();
   });
@@ -324,7 +326,8 @@ absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
       return st;
     }
     result = EvaluateLocked(tx, customer_id, reason, "", actor, nullptr);
-    if (!result.has_value()) return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    if (!result.has_value())
+      return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -381,8 +384,8 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     if (progress) progress(std::min<int64_t>(total, start + kBatch), total);
   }
   if (options_.published) options_.published();
-  log::Info("classification.reclassified", {{"reason", reason}, {"customers", total},
-                                            {"changed", changed_count}});
+  log::Info("classification.reclassified",
+            {{"reason", reason}, {"customers", total}, {"changed", changed_count}});
   return changed_count;
 }
 
@@ -396,7 +399,8 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
     std::vector<v1::Tier> changed;
     for (const std::string& id : store::CustomersWithExpiredWindow(tx, now, 500)) {
       std::vector<std::string> affected;
-      if (absl::Status st = RefreshMetricsLocked(tx, id, std::nullopt, std::nullopt, now, &affected);
+      if (absl::Status st =
+              RefreshMetricsLocked(tx, id, std::nullopt, std::nullopt, now, &affected);
           !st.ok()) {
         return st;
       }

@@ -108,7 +108,8 @@ v1::RuleSet DefaultRuleSet() {
 absl::Status ValidateRuleSet(const v1::RuleSet& r, const std::string& prefix) {
   status::ViolationList v;
   const auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
-  if (r.name().empty() || r.name().size() > 200) v.Add(f("name"), "is required (at most 200 bytes)");
+  if (r.name().empty() || r.name().size() > 200)
+    v.Add(f("name"), "is required (at most 200 bytes)");
   if (r.method() == v1::METHOD_UNSPECIFIED || !v1::Method_IsValid(r.method())) {
     v.Add(f("method"), "must be ABC_PARETO, WEIGHTED_SCORE or THRESHOLDS");
   }
@@ -117,7 +118,8 @@ absl::Status ValidateRuleSet(const v1::RuleSet& r, const std::string& prefix) {
     if (p.basis() == v1::CUTOFF_BASIS_UNSPECIFIED || !v1::CutoffBasis_IsValid(p.basis())) {
       v.Add(f("pareto.basis"), "must be CUSTOMER_COUNT or REVENUE_SHARE");
     }
-    if (p.a_percent() < 1 || p.a_percent() >= 100) v.Add(f("pareto.a_percent"), "must be within 1..99");
+    if (p.a_percent() < 1 || p.a_percent() >= 100)
+      v.Add(f("pareto.a_percent"), "must be within 1..99");
     if (p.b_percent() <= p.a_percent() || p.b_percent() > 100) {
       v.Add(f("pareto.b_percent"), "must be above a_percent and at most 100");
     }
@@ -173,7 +175,8 @@ absl::Status ValidateRuleSet(const v1::RuleSet& r, const std::string& prefix) {
   if (!g.credit_cap_below_rating().empty() && CreditRank(g.credit_cap_below_rating()) < 0) {
     v.Add(f("gates.credit_cap_below_rating"), "must be AAA, AA, A, BBB, BB, B or C");
   }
-  if (g.credit_cap_days_overdue() < 0) v.Add(f("gates.credit_cap_days_overdue"), "must not be negative");
+  if (g.credit_cap_days_overdue() < 0)
+    v.Add(f("gates.credit_cap_days_overdue"), "must not be negative");
   if ((!g.credit_cap_below_rating().empty() || g.credit_cap_days_overdue() > 0) &&
       TierRank(g.credit_cap_tier()) < 0) {
     v.Add(f("gates.credit_cap_tier"), "must be K, A, B, C or D");
@@ -327,8 +330,8 @@ std::string ParetoTier(const v1::RuleSet& r, const ParetoIndex& index, const Cus
   if (tier.empty()) return "C";
   if ((current == "A" || current == "B") && TierRank(current) < TierRank(tier)) {
     const int64_t cutoff = index.CutoffRevenue(current);
-    if (cutoff > 0 && c.metrics.revenue_12m * 100 >=
-                          cutoff * (100 - r.gates().hysteresis_percent())) {
+    if (cutoff > 0 &&
+        c.metrics.revenue_12m * 100 >= cutoff * (100 - r.gates().hysteresis_percent())) {
       return current;
     }
   }
@@ -348,8 +351,8 @@ std::string ApplyGates(const v1::RuleSet& r, const std::string& tier, const Cust
   }
   const bool rating_low = !g.credit_cap_below_rating().empty() && !c.credit_rating.empty() &&
                           CreditRank(c.credit_rating) > CreditRank(g.credit_cap_below_rating());
-  const bool overdue = g.credit_cap_days_overdue() > 0 &&
-                       c.max_days_overdue >= g.credit_cap_days_overdue();
+  const bool overdue =
+      g.credit_cap_days_overdue() > 0 && c.max_days_overdue >= g.credit_cap_days_overdue();
   if ((rating_low || overdue) && TierRank(out) < TierRank(g.credit_cap_tier())) {
     *gate = "credit_cap";
     out = g.credit_cap_tier();
@@ -368,10 +371,10 @@ Dimensions DimensionsOf(const CustomerFacts& c, Micros now) {
     d.potential = growth >= 20 ? "high" : growth >= -10 ? "medium" : "low";
   }
   const int64_t tenure_days = c.since == 0 ? 0 : (now - c.since) / kDay;
-  d.relationship = tenure_days >= 3 * 365   ? "strategic_partner"
-                   : tenure_days >= 365     ? "long_term"
-                   : tenure_days >= 182     ? "developing"
-                                            : "new";
+  d.relationship = tenure_days >= 3 * 365 ? "strategic_partner"
+                   : tenure_days >= 365   ? "long_term"
+                   : tenure_days >= 182   ? "developing"
+                                          : "new";
   const int64_t recency = m.last_order_at == 0 ? -1 : (now - m.last_order_at) / kDay;
   if (m.first_order_at == 0 || now - m.first_order_at < 90 * kDay) {
     d.behaviour = "new";

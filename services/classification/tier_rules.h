@@ -98,9 +98,10 @@ std::string ApplyGates(const v1::RuleSet& rule_set, const std::string& tier,
                        const CustomerFacts& facts, Micros now, std::string* gate);
 
 struct Dimensions {
-  std::string potential;     // high, medium, low
-  std::string relationship;  // strategic_partner (≥ 3 y), long_term (1–3 y), developing, new (< 6 m)
-  std::string behaviour;     // new, active, loyal, dormant, churned
+  std::string potential;  // high, medium, low
+  std::string
+      relationship;  // strategic_partner (≥ 3 y), long_term (1–3 y), developing, new (< 6 m)
+  std::string behaviour;  // new, active, loyal, dormant, churned
 };
 Dimensions DimensionsOf(const CustomerFacts& facts, Micros now);
 

@@ -58,7 +58,8 @@ TEST(RuleSetValidationTest, NamesTheField) {
 
   v1::RuleSet score = DefaultRuleSet();
   score.set_method(v1::METHOD_WEIGHTED_SCORE);
-  for (auto [tier, min] : std::vector<std::pair<std::string, int>>{{"K", 90}, {"A", 70}, {"B", 75}}) {
+  for (auto [tier, min] :
+       std::vector<std::pair<std::string, int>>{{"K", 90}, {"A", 70}, {"B", 75}}) {
     auto* t = score.add_thresholds();
     t->set_tier(tier);
     t->set_min_value(min);
@@ -69,11 +70,12 @@ TEST(RuleSetValidationTest, NamesTheField) {
 }
 
 TEST(ScoreTest, HundredPointScoreWithContributions) {
-  const v1::RuleSet r = DefaultRuleSet();  // revenue 30 (cap 1,000,000.00), margin 30 (cap 200,000.00), renewal 40
+  const v1::RuleSet r =
+      DefaultRuleSet();  // revenue 30 (cap 1,000,000.00), margin 30 (cap 200,000.00), renewal 40
   CustomerFacts c;
-  c.metrics.revenue_12m = 50000000;   // 500,000.00 → 50 points → 15
-  c.metrics.margin_12m = 30000000;    // over the cap → 100 points → 30
-  c.metrics.renewal_permille = 750;   // 75 points → 30
+  c.metrics.revenue_12m = 50000000;  // 500,000.00 → 50 points → 15
+  c.metrics.margin_12m = 30000000;   // over the cap → 100 points → 30
+  c.metrics.renewal_permille = 750;  // 75 points → 30
   const Score s = ScoreCustomer(r, c, kNow);
   EXPECT_EQ(s.score, 75);
   ASSERT_EQ(s.factors.size(), 3u);
@@ -86,7 +88,8 @@ TEST(ScoreTest, HundredPointScoreWithContributions) {
 TEST(ThresholdTest, TiersWithHysteresis) {
   v1::RuleSet r = DefaultRuleSet();
   r.set_method(v1::METHOD_WEIGHTED_SCORE);
-  for (auto [tier, min] : std::vector<std::pair<std::string, int>>{{"K", 90}, {"A", 75}, {"B", 50}, {"C", 20}}) {
+  for (auto [tier, min] :
+       std::vector<std::pair<std::string, int>>{{"K", 90}, {"A", 75}, {"B", 50}, {"C", 20}}) {
     auto* t = r.add_thresholds();
     t->set_tier(tier);
     t->set_min_value(min);
@@ -160,7 +163,8 @@ TEST(ParetoIndexTest, AffectedSetCoversEveryChangedTier) {
     std::map<std::string, std::string> tiers;
     for (int step = 0; step < 2000; ++step) {
       const std::string id = "c" + std::to_string(rng() % 60);
-      const std::vector<std::string> affected = index.Upsert(id, static_cast<int64_t>(rng() % 100000));
+      const std::vector<std::string> affected =
+          index.Upsert(id, static_cast<int64_t>(rng() % 100000));
       for (const auto& a : affected) tiers[a] = index.RankTier(a);
       for (const auto& [other, tier] : tiers) {
         ASSERT_EQ(index.RankTier(other), tier) << "step " << step << " missed " << other;

@@ -241,7 +241,8 @@ absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContex
   const Position position = PositionAt(s->ledger, now);
   AccountState state{s->account.credit_limit, s->account.on_hold, s->account.hold_reason,
                      s->account.rating, s->account.currency};
-  const CheckOutcome outcome = CheckCredit(state, position, req.order_amount().minor_units(), *policy);
+  const CheckOutcome outcome =
+      CheckCredit(state, position, req.order_amount().minor_units(), *policy);
   v1::CheckCreditResponse out;
   out.set_decision(outcome.decision);
   for (const auto& r : outcome.reasons) out.add_reasons(r);
@@ -268,7 +269,8 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::SetTerms(const auth::CallContext& 
   absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
       req.customer_id(), "SET_TERMS", *reason, ActorOf(call), [&](AccountRow& a) -> absl::Status {
         if (req.has_credit_limit()) {
-          if (absl::Status st = CheckLimit(req.credit_limit(), "credit_limit", a.currency); !st.ok()) {
+          if (absl::Status st = CheckLimit(req.credit_limit(), "credit_limit", a.currency);
+              !st.ok()) {
             return st;
           }
           a.credit_limit = req.credit_limit().minor_units();
@@ -302,14 +304,16 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::ReleaseHold(const auth::CallContex
   if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
   absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
   if (!reason.ok()) return reason.status();
-  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
-      req.customer_id(), "RELEASE_HOLD", *reason, ActorOf(call), [&](AccountRow& a) -> absl::Status {
-        if (!a.on_hold) return absl::FailedPreconditionError("the account is not on hold");
-        a.on_hold = false;
-        a.hold_automatic = false;
-        a.hold_reason.clear();
-        return absl::OkStatus();
-      });
+  absl::StatusOr<AccountSnapshot> s =
+      store_.ChangeAccount(req.customer_id(), "RELEASE_HOLD", *reason, ActorOf(call),
+                           [&](AccountRow& a) -> absl::Status {
+                             if (!a.on_hold)
+                               return absl::FailedPreconditionError("the account is not on hold");
+                             a.on_hold = false;
+                             a.hold_automatic = false;
+                             a.hold_reason.clear();
+                             return absl::OkStatus();
+                           });
   if (!s.ok()) return s.status();
   return View(*s, clock_());
 }
@@ -322,7 +326,8 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
       !st.ok()) {
     return st;
   }
-  if (absl::Status st = CheckTermsInput(req.requested_terms(), "requested_terms"); !st.ok()) return st;
+  if (absl::Status st = CheckTermsInput(req.requested_terms(), "requested_terms"); !st.ok())
+    return st;
   absl::StatusOr<std::string> justification = Reason(req.justification(), "justification");
   if (!justification.ok()) return justification.status();
   if (call.principal.role == Role::kSalesRep) {
@@ -345,8 +350,7 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
   absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
   if (!policy.ok()) return policy.status();
   const Rating rating = RateAccount(s->ledger, PositionAt(s->ledger, now), now, *policy);
-  *a.mutable_suggested_limit() =
-      Money(SuggestedLimit(s->ledger, rating, now), s->account.currency);
+  *a.mutable_suggested_limit() = Money(SuggestedLimit(s->ledger, rating, now), s->account.currency);
   if (absl::Status st = store_.InsertApplication(a, ActorOf(call)); !st.ok()) return st;
   return a;
 }
@@ -354,7 +358,8 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
 absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
     const auth::CallContext& call, const v1::DecideLimitApplicationRequest& req) {
   if (absl::Status s = CheckId(req.application_id(), "application_id"); !s.ok()) return s;
-  if (req.action() == v1::DECISION_ACTION_UNSPECIFIED || !v1::DecisionAction_IsValid(req.action())) {
+  if (req.action() == v1::DECISION_ACTION_UNSPECIFIED ||
+      !v1::DecisionAction_IsValid(req.action())) {
     return status::InvalidArgument("action", "must be APPROVE, APPROVE_WITH_AMOUNT or REJECT");
   }
   absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");

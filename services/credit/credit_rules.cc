@@ -49,14 +49,15 @@ absl::Status ValidatePolicy(const v1::CreditPolicy& p, const std::string& prefix
   const auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
   const int weights[] = {p.weight_on_time_ratio(), p.weight_max_days_overdue(), p.weight_tenure(),
                          p.weight_overdue_share()};
-  const char* weight_names[] = {"weight_on_time_ratio", "weight_max_days_overdue",
-                                "weight_tenure", "weight_overdue_share"};
+  const char* weight_names[] = {"weight_on_time_ratio", "weight_max_days_overdue", "weight_tenure",
+                                "weight_overdue_share"};
   int sum = 0;
   for (int i = 0; i < 4; ++i) {
     if (weights[i] < 0 || weights[i] > 100) v.Add(f(weight_names[i]), "must be within 0..100");
     sum += weights[i];
   }
-  if (sum != 100) v.Add(f("weight_on_time_ratio"), absl::StrCat("weights must sum to 100, not ", sum));
+  if (sum != 100)
+    v.Add(f("weight_on_time_ratio"), absl::StrCat("weights must sum to 100, not ", sum));
   const int thresholds[] = {p.min_score_aaa(), p.min_score_aa(), p.min_score_a(),
                             p.min_score_bbb(), p.min_score_bb(), p.min_score_b()};
   const char* threshold_names[] = {"min_score_aaa", "min_score_aa", "min_score_a",
@@ -81,13 +82,16 @@ absl::Status ValidatePolicy(const v1::CreditPolicy& p, const std::string& prefix
   if (!p.min_rating().empty() && RatingRank(p.min_rating()) < 0) {
     v.Add(f("min_rating"), "must be one of AAA, AA, A, BBB, BB, B, C or empty");
   }
-  if (p.default_limit().minor_units() < 0) v.Add(f("default_limit.minor_units"), "must not be negative");
-  if (p.default_limit().currency().size() != 3) v.Add(f("default_limit.currency"), "must be an ISO 4217 code");
+  if (p.default_limit().minor_units() < 0)
+    v.Add(f("default_limit.minor_units"), "must not be negative");
+  if (p.default_limit().currency().size() != 3)
+    v.Add(f("default_limit.currency"), "must be an ISO 4217 code");
   const auto& t = p.default_terms();
   if (!v1::PaymentTermsType_IsValid(t.type()) || t.type() == v1::PAYMENT_TERMS_TYPE_UNSPECIFIED) {
     v.Add(f("default_terms.type"), "must be PREPAID, NET_DAYS or MONTHLY_STATEMENT");
   }
-  if (t.net_days() < 0 || t.net_days() > 365) v.Add(f("default_terms.net_days"), "must be within 0..365");
+  if (t.net_days() < 0 || t.net_days() > 365)
+    v.Add(f("default_terms.net_days"), "must be within 0..365");
   return v.ToStatus();
 }
 
@@ -109,9 +113,8 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
                    const v1::CreditPolicy& policy) {
   Rating r;
   // On-time payment ratio (付款及时率): without history, a neutral 60.
-  const int on_time_points = position.on_time_permille.has_value()
-                                 ? *position.on_time_permille / 10
-                                 : 60;
+  const int on_time_points =
+      position.on_time_permille.has_value() ? *position.on_time_permille / 10 : 60;
   r.factors.push_back(Factor("on_time_ratio",
                              position.on_time_permille.has_value()
                                  ? absl::StrFormat("%d.%d%%", *position.on_time_permille / 10,
@@ -128,8 +131,8 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
                             : tenure_days < 730  ? 70
                             : tenure_days < 1095 ? 85
                                                  : 100;
-  r.factors.push_back(Factor("tenure", absl::StrCat(tenure_days, " days"), tenure_points,
-                             policy.weight_tenure()));
+  r.factors.push_back(
+      Factor("tenure", absl::StrCat(tenure_days, " days"), tenure_points, policy.weight_tenure()));
   const int share_permille =
       position.open_receivables > 0
           ? static_cast<int>(position.overdue_amount * 1000 / position.open_receivables)
@@ -183,8 +186,7 @@ CheckOutcome CheckCredit(const AccountState& account, const Position& position, 
                                        FormatMinor(exposure_after), " > limit ",
                                        FormatMinor(account.credit_limit), " ", account.currency));
   } else if (account.credit_limit > 0 &&
-             exposure_after * 100 >
-                 account.credit_limit * (100 - policy.warning_band_percent())) {
+             exposure_after * 100 > account.credit_limit * (100 - policy.warning_band_percent())) {
     warn = true;
     out.reasons.push_back(absl::StrCat("NEAR_LIMIT: exposure after the order ",
                                        FormatMinor(exposure_after), " is within ",
@@ -199,10 +201,11 @@ CheckOutcome CheckCredit(const AccountState& account, const Position& position, 
     out.reasons.push_back(absl::StrCat("OVERDUE_ITEMS: ", FormatMinor(position.overdue_amount),
                                        " overdue up to ", position.max_days_overdue, " days"));
   }
-  if (!policy.min_rating().empty() && RatingRank(account.rating) > RatingRank(policy.min_rating())) {
+  if (!policy.min_rating().empty() &&
+      RatingRank(account.rating) > RatingRank(policy.min_rating())) {
     blocked = true;
-    out.reasons.push_back(absl::StrCat("RATING_TOO_LOW: ", account.rating, " is below ",
-                                       policy.min_rating()));
+    out.reasons.push_back(
+        absl::StrCat("RATING_TOO_LOW: ", account.rating, " is below ", policy.min_rating()));
   }
   out.decision = blocked ? v1::CREDIT_DECISION_BLOCKED
                  : warn  ? v1::CREDIT_DECISION_APPROVED_WITH_WARNING

@@ -39,26 +39,26 @@ auth::RoleTable CreditRoleTable() {
   const auth::Roles readers = {Role::kAdmin, Role::kManager, Role::kSalesRep, Role::kFinance,
                                Role::kViewer};
   const auth::Roles back_office = {Role::kAdmin, Role::kManager, Role::kFinance};
-  return {{"GetCreditAccount", readers},
-          {"ListOpenItems", readers},
-          {"CheckCredit", readers},
-          {"SetCreditTerms", {Role::kAdmin, Role::kFinance}},
-          {"PlaceHold", back_office},
-          {"ReleaseHold", back_office},
-          {"SubmitLimitApplication", {Role::kAdmin, Role::kManager, Role::kSalesRep}},
-          {"DecideLimitApplication", back_office},
-          {"ListLimitApplications", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
-          {"ListCollections", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
-          {"GetCreditPolicy", auth::Roles::All()},
-          {"UpdateCreditPolicy", {Role::kAdmin, Role::kFinance}}};
+  return {
+      {"GetCreditAccount", readers},
+      {"ListOpenItems", readers},
+      {"CheckCredit", readers},
+      {"SetCreditTerms", {Role::kAdmin, Role::kFinance}},
+      {"PlaceHold", back_office},
+      {"ReleaseHold", back_office},
+      {"SubmitLimitApplication", {Role::kAdmin, Role::kManager, Role::kSalesRep}},
+      {"DecideLimitApplication", back_office},
+      {"ListLimitApplications", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
+      {"ListCollections", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
+      {"GetCreditPolicy", auth::Roles::All()},
+      {"UpdateCreditPolicy", {Role::kAdmin, Role::kFinance}}};
 }
 
 grpc::Status LedgerIngestService::RecordOrder(grpc::ServerContext* context,
                                               const v1::OrderEvent* request,
                                               v1::IngestResult* response) {
-  return ServeRpc(authorizer_, context, "RecordOrder", response, [&](const auth::CallContext& c) {
-    return desk_.IngestOne(c, Wrap(*request));
-  });
+  return ServeRpc(authorizer_, context, "RecordOrder", response,
+                  [&](const auth::CallContext& c) { return desk_.IngestOne(c, Wrap(*request)); });
 }
 
 grpc::Status LedgerIngestService::RecordCancellation(grpc::ServerContext* context,
@@ -78,23 +78,22 @@ grpc::Status LedgerIngestService::RecordPayment(grpc::ServerContext* context,
 grpc::Status LedgerIngestService::IngestEvents(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::IngestEventsResponse, v1::IngestEventsRequest>* stream) {
-  return server::RunRpc(authorizer_, context, "IngestEvents",
-                        [&](const auth::CallContext& c) -> absl::Status {
-                          v1::IngestEventsRequest batch;
-                          while (stream->Read(&batch)) {
-                            std::vector<const v1::LedgerEventInput*> events;
-                            for (const auto& e : batch.events()) events.push_back(&e);
-                            absl::StatusOr<std::vector<v1::IngestResult>> results =
-                                desk_.Ingest(c, events);
-                            if (!results.ok()) return results.status();
-                            v1::IngestEventsResponse response;
-                            for (auto& r : *results) *response.add_results() = std::move(r);
-                            if (!stream->Write(response)) {
-                              return absl::CancelledError("the client went away");
-                            }
-                          }
-                          return absl::OkStatus();
-                        });
+  return server::RunRpc(
+      authorizer_, context, "IngestEvents", [&](const auth::CallContext& c) -> absl::Status {
+        v1::IngestEventsRequest batch;
+        while (stream->Read(&batch)) {
+          std::vector<const v1::LedgerEventInput*> events;
+          for (const auto& e : batch.events()) events.push_back(&e);
+          absl::StatusOr<std::vector<v1::IngestResult>> results = desk_.Ingest(c, events);
+          if (!results.ok()) return results.status();
+          v1::IngestEventsResponse response;
+          for (auto& r : *results) *response.add_results() = std::move(r);
+          if (!stream->Write(response)) {
+            return absl::CancelledError("the client went away");
+          }
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status LedgerIngestService::ListParkedEvents(grpc::ServerContext* context,
@@ -104,11 +103,11 @@ grpc::Status LedgerIngestService::ListParkedEvents(grpc::ServerContext* context,
                   [&](const auth::CallContext& c) { return desk_.ListParked(c, *request); });
 }
 
-#define TIERWISE_CREDIT_RPC(Method, Request, Response, Call)                               \
+#define TIERWISE_CREDIT_RPC(Method, Request, Response, Call)                                   \
   grpc::Status CreditService::Method(grpc::ServerContext* context, const v1::Request* request, \
-                                     v1::Response* response) {                              \
-    return ServeRpc(authorizer_, context, #Method, response,                               \
-                    [&](const auth::CallContext& c) { return desk_.Call(c, *request); });  \
+                                     v1::Response* response) {                                 \
+    return ServeRpc(authorizer_, context, #Method, response,                                   \
+                    [&](const auth::CallContext& c) { return desk_.Call(c, *request); });      \
   }
 
 TIERWISE_CREDIT_RPC(GetCreditAccount, GetCreditAccountRequest, CreditAccount, GetAccount)
@@ -117,10 +116,8 @@ TIERWISE_CREDIT_RPC(CheckCredit, CheckCreditRequest, CheckCreditResponse, Check)
 TIERWISE_CREDIT_RPC(SetCreditTerms, SetCreditTermsRequest, CreditAccount, SetTerms)
 TIERWISE_CREDIT_RPC(PlaceHold, PlaceHoldRequest, CreditAccount, PlaceHold)
 TIERWISE_CREDIT_RPC(ReleaseHold, ReleaseHoldRequest, CreditAccount, ReleaseHold)
-TIERWISE_CREDIT_RPC(SubmitLimitApplication, SubmitLimitApplicationRequest, LimitApplication,
-                    Submit)
-TIERWISE_CREDIT_RPC(DecideLimitApplication, DecideLimitApplicationRequest, LimitApplication,
-                    Decide)
+TIERWISE_CREDIT_RPC(SubmitLimitApplication, SubmitLimitApplicationRequest, LimitApplication, Submit)
+TIERWISE_CREDIT_RPC(DecideLimitApplication, DecideLimitApplicationRequest, LimitApplication, Decide)
 TIERWISE_CREDIT_RPC(ListLimitApplications, ListLimitApplicationsRequest,
                     ListLimitApplicationsResponse, ListApplications)
 TIERWISE_CREDIT_RPC(ListCollections, ListCollectionsRequest, ListCollectionsResponse,

@@ -48,8 +48,8 @@ v1::LedgerEventInput Order(const std::string& id, const std::string& ref, const 
   return in;
 }
 
-v1::LedgerEventInput Payment(const std::string& id, const std::string& ref, int64_t amount,
-                             int day, const std::string& order_no = "") {
+v1::LedgerEventInput Payment(const std::string& id, const std::string& ref, int64_t amount, int day,
+                             const std::string& order_no = "") {
   v1::LedgerEventInput in;
   auto* p = in.mutable_payment();
   p->set_event_id(id);
@@ -91,9 +91,9 @@ class CreditServiceTest : public ::testing::Test {
     event.set_external_ref(ref);
     event.set_owner(owner);
     event.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
-    redis::StreamEntry entry{"1-0",
-                             {{"type", "tierwise.events.v1.CustomerChanged"},
-                              {"payload", event.SerializeAsString()}}};
+    redis::StreamEntry entry{
+        "1-0",
+        {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", event.SerializeAsString()}}};
     absl::Status s = HandleCustomerChanged(server_->store, entry);
     EXPECT_TRUE(s.ok()) << s;
     return event.customer_id();
@@ -141,12 +141,10 @@ TEST_F(CreditServiceTest, AccountFiguresMatchAHandComputedLedger) {
   // Net 30 by default. O1 1,000.00 (day 0, due 30), O2 500.00 (day 10, due 40),
   // O3 800.00 (day 20, due 50), partly returned (300.00) after being paid in full;
   // payments: 1,200.00 on day 35 (O1 late, 200 to O2), 800.00 for O3 on day 25.
-  const auto results = Ingest({Order("e1", "ERP-1", "O1", 100000, 0),
-                               Order("e2", "ERP-1", "O2", 50000, 10),
-                               Order("e3", "ERP-1", "O3", 80000, 20),
-                               Payment("e4", "ERP-1", 80000, 25, "O3"),
-                               Payment("e5", "ERP-1", 120000, 35),
-                               Cancellation("e6", "ERP-1", "O3", 30000, 60)});
+  const auto results =
+      Ingest({Order("e1", "ERP-1", "O1", 100000, 0), Order("e2", "ERP-1", "O2", 50000, 10),
+              Order("e3", "ERP-1", "O3", 80000, 20), Payment("e4", "ERP-1", 80000, 25, "O3"),
+              Payment("e5", "ERP-1", 120000, 35), Cancellation("e6", "ERP-1", "O3", 30000, 60)});
   for (const auto& r : results) {
     EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_APPLIED) << r.event_id() << " " << r.error_message();
   }
@@ -255,9 +253,11 @@ TEST_F(CreditServiceTest, ArrivalOrderDoesNotChangeTheOutcome) {
   std::vector<v1::LedgerEventInput> events;
   std::mt19937_64 rng(42);
   for (int o = 0; o < 20; ++o) {
-    events.push_back(Order(absl::StrCat("o", o), "REF", absl::StrCat("O", o), 10000 + o * 7, o * 3));
+    events.push_back(
+        Order(absl::StrCat("o", o), "REF", absl::StrCat("O", o), 10000 + o * 7, o * 3));
     if (o % 3 == 0) {
-      events.push_back(Cancellation(absl::StrCat("c", o), "REF", absl::StrCat("O", o), 2000, o * 3 + 1));
+      events.push_back(
+          Cancellation(absl::StrCat("c", o), "REF", absl::StrCat("O", o), 2000, o * 3 + 1));
     }
     if (o % 2 == 0) {
       events.push_back(Payment(absl::StrCat("p", o), "REF", 9000, o * 3 + 5,
@@ -289,7 +289,8 @@ TEST_F(CreditServiceTest, ArrivalOrderDoesNotChangeTheOutcome) {
   }
   for (int run = 1; run < 3; ++run) {
     EXPECT_EQ(outcomes[run].exposure().minor_units(), outcomes[0].exposure().minor_units());
-    EXPECT_EQ(outcomes[run].overdue_amount().minor_units(), outcomes[0].overdue_amount().minor_units());
+    EXPECT_EQ(outcomes[run].overdue_amount().minor_units(),
+              outcomes[0].overdue_amount().minor_units());
     EXPECT_EQ(outcomes[run].unapplied_credit().minor_units(),
               outcomes[0].unapplied_credit().minor_units());
     EXPECT_EQ(outcomes[run].on_time_ratio_permille(), outcomes[0].on_time_ratio_permille());
@@ -298,7 +299,8 @@ TEST_F(CreditServiceTest, ArrivalOrderDoesNotChangeTheOutcome) {
 }
 
 TEST_F(CreditServiceTest, EventsForUnknownCustomersAreParkedThenApplied) {
-  const auto results = Ingest({Order("n1", "NEW-1", "O1", 40000, 0), Payment("n2", "NEW-1", 10000, 5)});
+  const auto results =
+      Ingest({Order("n1", "NEW-1", "O1", 40000, 0), Payment("n2", "NEW-1", 10000, 5)});
   for (const auto& r : results) EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_PARKED);
   v1::ListParkedEventsRequest list;
   v1::ListParkedEventsResponse parked;
@@ -324,7 +326,8 @@ TEST_F(CreditServiceTest, EventsForUnknownCustomersAreParkedThenApplied) {
 TEST_F(CreditServiceTest, OutboxDeliversEachLedgerEventOnceAcrossRelayRestarts) {
   Known("ERP-1");
   std::vector<v1::LedgerEventInput> events;
-  for (int i = 0; i < 120; ++i) events.push_back(Order(absl::StrCat("x", i), "ERP-1", absl::StrCat("O", i), 100, 1));
+  for (int i = 0; i < 120; ++i)
+    events.push_back(Order(absl::StrCat("x", i), "ERP-1", absl::StrCat("O", i), 100, 1));
   Ingest(events, 40);
   {
     outbox::Relay first(harness_.pool(), harness_.redis(), {.batch_size = 50});
@@ -334,10 +337,12 @@ TEST_F(CreditServiceTest, OutboxDeliversEachLedgerEventOnceAcrossRelayRestarts) 
     outbox::Relay second(harness_.pool(), harness_.redis(), {.batch_size = 50});
     // Pretend the first relay had also sent the next rows without marking them.
     ASSERT_EQ(*second.PublishOnce(), 50);
-    ASSERT_TRUE(harness_.pool().Transact([](pqxx::work& tx) {
-      tx.exec("UPDATE outbox SET published_at = NULL WHERE id > 90");
-      return absl::OkStatus();
-    }).ok());
+    ASSERT_TRUE(harness_.pool()
+                    .Transact([](pqxx::work& tx) {
+                      tx.exec("UPDATE outbox SET published_at = NULL WHERE id > 90");
+                      return absl::OkStatus();
+                    })
+                    .ok());
   }
   const auto entries = harness_.DrainStream(LedgerStream(harness_.prefix()));
   ASSERT_EQ(entries.size(), 120u);
@@ -412,8 +417,9 @@ TEST_F(CreditServiceTest, LimitApplicationsFollowTheApprovalRules) {
   *submit.mutable_requested_limit() = Cny(50000000);
   submit.set_justification("new project");
   v1::LimitApplication app;
-  EXPECT_EQ(credit_->SubmitLimitApplication(H::Context(H::kRepZhang).get(), submit, &app).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      credit_->SubmitLimitApplication(H::Context(H::kRepZhang).get(), submit, &app).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   submit.set_customer_id(zhangs);
   ASSERT_TRUE(credit_->SubmitLimitApplication(H::Context(H::kRepZhang).get(), submit, &app).ok());
   EXPECT_EQ(app.state(), v1::APPLICATION_STATE_PENDING);
@@ -425,7 +431,8 @@ TEST_F(CreditServiceTest, LimitApplicationsFollowTheApprovalRules) {
   *decide.mutable_approved_limit() = Cny(30000000);
   decide.set_reason("half of the project volume");
   v1::LimitApplication decided;
-  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kRepZhang).get(), decide, &decided).error_code(),
+  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kRepZhang).get(), decide, &decided)
+                .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
   // A manager's own application cannot be decided by that manager.
@@ -433,15 +440,18 @@ TEST_F(CreditServiceTest, LimitApplicationsFollowTheApprovalRules) {
   ASSERT_TRUE(credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &own).ok());
   v1::DecideLimitApplicationRequest self = decide;
   self.set_application_id(own.id());
-  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kManager).get(), self, &decided).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      credit_->DecideLimitApplication(H::Context(H::kManager).get(), self, &decided).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 
-  ASSERT_TRUE(credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).ok());
+  ASSERT_TRUE(
+      credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).ok());
   EXPECT_EQ(decided.state(), v1::APPLICATION_STATE_APPROVED);
   EXPECT_EQ(decided.decided_by(), "finance.wang");
   EXPECT_EQ(Account(zhangs).credit_limit().minor_units(), 30000000);
-  EXPECT_EQ(credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      credit_->DecideLimitApplication(H::Context(H::kFinance).get(), decide, &decided).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 
   v1::ListLimitApplicationsRequest list;
   list.set_state(v1::APPLICATION_STATE_PENDING);
@@ -475,8 +485,10 @@ TEST_F(CreditServiceTest, PolicyUpdatesAreValidated) {
 }
 
 TEST_F(CreditServiceTest, EveryMethodNeedsATokenAndTheRightRole) {
-  for (const auto* name : {"tierwise.credit.v1.LedgerIngestService", "tierwise.credit.v1.CreditService"}) {
-    const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+  for (const auto* name :
+       {"tierwise.credit.v1.LedgerIngestService", "tierwise.credit.v1.CreditService"}) {
+    const auto* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     ASSERT_NE(service, nullptr);
     const auth::RoleTable table = std::string(name).find("Ingest") != std::string::npos
                                       ? LedgerIngestRoleTable()
@@ -489,14 +501,16 @@ TEST_F(CreditServiceTest, EveryMethodNeedsATokenAndTheRightRole) {
   grpc::ClientContext none;
   EXPECT_EQ(ingest_->RecordOrder(&none, Order("z", "R", "O", 1, 1).order(), &r).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(ingest_->RecordOrder(H::Context(H::kViewer).get(), Order("z", "R", "O", 1, 1).order(), &r)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      ingest_->RecordOrder(H::Context(H::kViewer).get(), Order("z", "R", "O", 1, 1).order(), &r)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   v1::CreditAccount a;
   v1::GetCreditAccountRequest get;
   get.set_customer_id(ids::NewUuid());
   grpc::ClientContext none2;
-  EXPECT_EQ(credit_->GetCreditAccount(&none2, get, &a).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(credit_->GetCreditAccount(&none2, get, &a).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(credit_->GetCreditAccount(H::Context(H::kErp).get(), get, &a).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(credit_->GetCreditAccount(H::Context(H::kViewer).get(), get, &a).error_code(),

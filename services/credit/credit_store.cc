@@ -82,8 +82,7 @@ Ledger LoadLedger(pqxx::work& tx, const std::string& customer_id, const Terms& t
 
 // Rebuilds the customer's ledger, stores rating and hold state, and announces `applied`.
 void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
-               const std::vector<const v1::LedgerEventInput*>& applied,
-               const std::string& stream) {
+               const std::vector<const v1::LedgerEventInput*>& applied, const std::string& stream) {
   const Ledger ledger = LoadLedger(tx, account.customer_id, account.terms);
   const Position position = PositionAt(ledger, now);
   const Rating rating = RateAccount(ledger, position, now, policy);
@@ -92,8 +91,9 @@ void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& poli
   if (hold_due && !account.on_hold) {
     account.on_hold = true;
     account.hold_automatic = true;
-    account.hold_reason = absl::StrCat("automatic: ", position.max_days_overdue,
-                                       " days overdue (policy ", policy.auto_hold_days_overdue(), ")");
+    account.hold_reason =
+        absl::StrCat("automatic: ", position.max_days_overdue, " days overdue (policy ",
+                     policy.auto_hold_days_overdue(), ")");
   } else if (!hold_due && account.on_hold && account.hold_automatic) {
     account.on_hold = false;
     account.hold_automatic = false;
@@ -219,10 +219,10 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
             array += "\"";
           }
           array += "}";
-          for (const auto& row : tx.exec_params(
-                   "SELECT event_id, first_outcome, coalesce(customer_id::text, '')"
-                   " FROM ledger_facts WHERE event_id = ANY($1::text[])",
-                   array)) {
+          for (const auto& row :
+               tx.exec_params("SELECT event_id, first_outcome, coalesce(customer_id::text, '')"
+                              " FROM ledger_facts WHERE event_id = ANY($1::text[])",
+                              array)) {
             seen[row[0].as<std::string>()] = {row[1].as<int>(), row[2].as<std::string>()};
           }
         }
@@ -269,8 +269,8 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
                                            : e.kind == FactKind::kCancellation ? "cancellation"
                                                                                : "payment",
                                            ".amount.currency"));
-            r.set_error_message(absl::StrCat("the account is kept in ",
-                                             accounts[customer_id].currency));
+            r.set_error_message(
+                absl::StrCat("the account is kept in ", accounts[customer_id].currency));
             results[i] = r;
             continue;
           }
@@ -311,7 +311,8 @@ absl::StatusOr<std::string> CreditStore::OwnerOf(const std::string& customer_id)
   return pool_.Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
     const pqxx::result r =
         tx.exec_params("SELECT owner FROM known_customers WHERE customer_id = $1", customer_id);
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    if (r.empty())
+      return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
     return r[0][0].as<std::string>();
   });
 }
@@ -335,11 +336,11 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
     if (parked.empty()) return 0;
     AccountRow account = LockAccount(tx, customer_id, *policy);
     std::vector<v1::LedgerEventInput> inputs;
-    for (const auto& row : tx.exec_params(
-             "UPDATE ledger_facts SET customer_id = $1::uuid, applied_at = now()"
-             " WHERE customer_id IS NULL AND (customer_key = $3"
-             " OR (customer_key = $2 AND $2 <> '')) RETURNING payload",
-             customer_id, external_ref, customer_id)) {
+    for (const auto& row :
+         tx.exec_params("UPDATE ledger_facts SET customer_id = $1::uuid, applied_at = now()"
+                        " WHERE customer_id IS NULL AND (customer_key = $3"
+                        " OR (customer_key = $2 AND $2 <> '')) RETURNING payload",
+                        customer_id, external_ref, customer_id)) {
       v1::LedgerEventInput input;
       if (input.ParseFromString(pqxx::binarystring(row[0]).str())) inputs.push_back(input);
     }

@@ -71,19 +71,17 @@ class CreditStore {
   absl::StatusOr<AccountSnapshot> Snapshot(const std::string& customer_id);
 
   // Finance/manager changes, each audited. `change` edits the locked account row.
-  absl::StatusOr<AccountSnapshot> ChangeAccount(const std::string& customer_id,
-                                                const std::string& action, const std::string& note,
-                                                const Actor& actor,
-                                                const std::function<absl::Status(AccountRow&)>& change);
+  absl::StatusOr<AccountSnapshot> ChangeAccount(
+      const std::string& customer_id, const std::string& action, const std::string& note,
+      const Actor& actor, const std::function<absl::Status(AccountRow&)>& change);
 
   absl::StatusOr<v1::ListParkedEventsResponse> ListParked(const std::string& external_ref,
                                                           const std::string& after_event_id,
                                                           int limit);
 
   // Customers with overdue items, oldest due date first, after (due, customer) of the last page.
-  absl::StatusOr<std::vector<v1::CollectionEntry>> ListCollections(Micros after_due,
-                                                                   const std::string& after_customer,
-                                                                   int limit);
+  absl::StatusOr<std::vector<v1::CollectionEntry>> ListCollections(
+      Micros after_due, const std::string& after_customer, int limit);
 
   // Re-rates accounts whose oldest open item may have crossed the hold threshold (time passes
   // without events). Returns how many accounts changed hold state.
@@ -94,8 +92,10 @@ class CreditStore {
   // Stores the decision if the application is still pending (FAILED_PRECONDITION otherwise)
   // and, when approved, sets the account's limit (and terms) in the same transaction.
   absl::Status DecideApplication(const v1::LimitApplication& decided, const Actor& actor);
-  absl::StatusOr<std::vector<v1::LimitApplication>> ListApplications(
-      const std::string& customer_id, int state, Micros before_submitted, int limit);
+  absl::StatusOr<std::vector<v1::LimitApplication>> ListApplications(const std::string& customer_id,
+                                                                     int state,
+                                                                     Micros before_submitted,
+                                                                     int limit);
 
  private:
   postgres::PgPool& pool_;

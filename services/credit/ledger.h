@@ -74,9 +74,9 @@ struct Item {
 };
 
 struct Ledger {
-  std::vector<Item> items;          // in order of occurrence
-  int64_t unapplied = 0;            // payments not matched to any item (incl. overpayments)
-  Micros first_order_at = 0;        // 0 without orders
+  std::vector<Item> items;    // in order of occurrence
+  int64_t unapplied = 0;      // payments not matched to any item (incl. overpayments)
+  Micros first_order_at = 0;  // 0 without orders
   int64_t facts = 0;
 };
 

@@ -236,8 +236,8 @@ Fact ToFact(const v1::LedgerEventInput& input) {
       const v1::CancellationEvent& c = input.cancellation();
       f.event_id = c.event_id();
       f.occurred_at = ToMicros(c.occurred_at());
-      f.body = CancellationFact{c.document_no(), c.order_no(), c.amount().minor_units(),
-                                c.is_return()};
+      f.body =
+          CancellationFact{c.document_no(), c.order_no(), c.amount().minor_units(), c.is_return()};
       break;
     }
     case v1::LedgerEventInput::kPayment: {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <random>
 
-#include "gtest/gtest.h"
 #include "common/status/status.h"
+#include "gtest/gtest.h"
 #include "services/credit/credit_rules.h"
 
 namespace tierwise::credit {
@@ -39,8 +39,8 @@ const Item& ItemOf(const Ledger& l, const std::string& no) {
 
 TEST(LedgerTest, PaymentsApplyOldestDueFirstAndPartially) {
   // O1 100.00 due day 30, O2 50.00 due day 40; a 120.00 payment on day 35 pays O1 and 20 of O2.
-  Ledger l = Replay({Order("e1", 0, "O1", 10000), Order("e2", 10, "O2", 5000), Pay("e3", 35, 12000)},
-                    kNet30);
+  Ledger l = Replay(
+      {Order("e1", 0, "O1", 10000), Order("e2", 10, "O2", 5000), Pay("e3", 35, 12000)}, kNet30);
   EXPECT_EQ(ItemOf(l, "O1").balance(), 0);
   EXPECT_EQ(ItemOf(l, "O1").settled_at, Day(35));
   EXPECT_EQ(ItemOf(l, "O2").paid, 2000);
@@ -62,9 +62,8 @@ TEST(LedgerTest, PaymentsApplyOldestDueFirstAndPartially) {
 }
 
 TEST(LedgerTest, NamedPaymentGoesToItsOrderAndOverpaymentStaysOnAccount) {
-  Ledger l = Replay({Order("e1", 0, "O1", 10000), Order("e2", 1, "O2", 5000),
-                     Pay("e3", 5, 7000, "O2")},
-                    kNet30);
+  Ledger l = Replay(
+      {Order("e1", 0, "O1", 10000), Order("e2", 1, "O2", 5000), Pay("e3", 5, 7000, "O2")}, kNet30);
   EXPECT_EQ(ItemOf(l, "O2").balance(), 0);
   EXPECT_EQ(ItemOf(l, "O1").paid, 2000) << "the excess goes to the oldest open item";
   Ledger over = Replay({Order("e1", 0, "O1", 10000), Pay("e2", 5, 15000)}, kNet30);
@@ -93,8 +92,8 @@ TEST(LedgerTest, CancellationAfterPaymentBecomesCredit) {
 
 TEST(LedgerTest, EventsBeforeTheirOrderWaitForIt) {
   // The ERP's clock put the payment and the cancellation before the order.
-  Ledger l = Replay({Pay("e1", 0, 3000, "O1"), Cancel("e2", 0, "O1", 2000), Order("e3", 1, "O1", 10000)},
-                    kNet30);
+  Ledger l = Replay(
+      {Pay("e1", 0, 3000, "O1"), Cancel("e2", 0, "O1", 2000), Order("e3", 1, "O1", 10000)}, kNet30);
   EXPECT_EQ(ItemOf(l, "O1").cancelled, 2000);
   EXPECT_EQ(ItemOf(l, "O1").paid, 3000);
   EXPECT_EQ(ItemOf(l, "O1").balance(), 5000);
@@ -107,8 +106,8 @@ TEST(LedgerTest, EventsBeforeTheirOrderWaitForIt) {
 TEST(LedgerTest, AgingBucketsAndOpenOrders) {
   Fact future = Order("e5", 0, "O5", 700);
   std::get<OrderFact>(future.body).invoiced_at = Day(200);  // not invoiced yet at day 130
-  Ledger l = Replay({Order("e1", 0, "O1", 100), Order("e2", 40, "O2", 200), Order("e3", 70, "O3", 300),
-                     Order("e4", 100, "O4", 400), future},
+  Ledger l = Replay({Order("e1", 0, "O1", 100), Order("e2", 40, "O2", 200),
+                     Order("e3", 70, "O3", 300), Order("e4", 100, "O4", 400), future},
                     kNet30);
   Position p = PositionAt(l, Day(130));
   // Due days 30, 70, 100, 130 → 100, 60, 30, 0 days overdue.
@@ -125,10 +124,10 @@ TEST(LedgerTest, AgingBucketsAndOpenOrders) {
 }
 
 TEST(LedgerTest, OnTimeRatioCountsItemsDueInTheLastYear) {
-  Ledger l = Replay({Order("e1", 0, "O1", 100), Pay("e2", 20, 100),     // on time
-                     Order("e3", 10, "O2", 100), Pay("e4", 45, 100),    // 5 days late
-                     Order("e5", 20, "O3", 100), Pay("e6", 50, 100),    // due day 50, on time
-                     Order("e7", 30, "O4", 100)},                       // unpaid, due day 60
+  Ledger l = Replay({Order("e1", 0, "O1", 100), Pay("e2", 20, 100),   // on time
+                     Order("e3", 10, "O2", 100), Pay("e4", 45, 100),  // 5 days late
+                     Order("e5", 20, "O3", 100), Pay("e6", 50, 100),  // due day 50, on time
+                     Order("e7", 30, "O4", 100)},                     // unpaid, due day 60
                     kNet30);
   Position p = PositionAt(l, Day(70));
   ASSERT_TRUE(p.on_time_permille.has_value());

@@ -29,9 +29,9 @@ constexpr size_t kMaxReasonLength = 500;
 // Fields a caller may name in UpdateCustomer's update_mask (first path segment).
 const absl::flat_hash_set<std::string>& UpdatableFields() {
   static const auto* const kFields = new absl::flat_hash_set<std::string>{
-      "external_ref", "legal_name",    "short_name", "aliases",      "nature",
-      "business_mode", "industry",     "region",     "owner",        "registration",
-      "first_transaction_date", "lifecycle_stage", "tags", "potential_notes", "data_consent"};
+      "external_ref",           "legal_name",      "short_name", "aliases",         "nature",
+      "business_mode",          "industry",        "region",     "owner",           "registration",
+      "first_transaction_date", "lifecycle_stage", "tags",       "potential_notes", "data_consent"};
   return *kFields;
 }
 
@@ -81,8 +81,8 @@ int64_t VersionOf(const v1::Customer& c) {
 
 absl::Status CheckEtag(const std::string& etag, const v1::Customer& current) {
   if (!etag.empty() && etag != current.etag()) {
-    return absl::AbortedError(absl::StrCat("etag ", etag, " is stale; the customer is now at ",
-                                           current.etag()));
+    return absl::AbortedError(
+        absl::StrCat("etag ", etag, " is stale; the customer is now at ", current.etag()));
   }
   return absl::OkStatus();
 }
@@ -248,8 +248,8 @@ absl::StatusOr<v1::Customer> CustomerArchive::Create(const auth::CallContext& ca
   c.set_created_by(call.principal.name);
   c.set_updated_by(call.principal.name);
 
-  WriteContext write = MakeWrite(call, c, v1::AUDIT_ACTION_CREATE, {},
-                                 events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+  WriteContext write =
+      MakeWrite(call, c, v1::AUDIT_ACTION_CREATE, {}, events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
   if (absl::Status s = store_.Insert(c, write); !s.ok()) {
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(
@@ -277,9 +277,13 @@ absl::StatusOr<v1::Customer> CustomerArchive::Present(const auth::CallContext& c
                      " may not read the FULL view of this customer"));
   }
   if (customer.state() != v1::CUSTOMER_STATE_ERASED) {
-    AuditRecord read{customer.id(),        v1::AUDIT_ACTION_READ_SENSITIVE,
-                     {"registration", "contacts"}, call.principal.name,
-                     std::string(auth::RoleName(call.principal.role)), call.request_id, ""};
+    AuditRecord read{customer.id(),
+                     v1::AUDIT_ACTION_READ_SENSITIVE,
+                     {"registration", "contacts"},
+                     call.principal.name,
+                     std::string(auth::RoleName(call.principal.role)),
+                     call.request_id,
+                     ""};
     if (absl::Status s = store_.AppendAudit(read); !s.ok()) return s;  // no audit, no data
   }
   return customer;
@@ -334,7 +338,8 @@ absl::StatusOr<v1::Customer> CustomerArchive::Update(const auth::CallContext& ca
   }
   if (!mask_violations.empty()) return mask_violations.ToStatus();
 
-  absl::StatusOr<v1::Customer> current = LoadForChange(call, request.customer().id(), "customer.id");
+  absl::StatusOr<v1::Customer> current =
+      LoadForChange(call, request.customer().id(), "customer.id");
   if (!current.ok()) return current.status();
   if (absl::Status s = CheckEtag(request.etag(), *current); !s.ok()) return s;
   if (current->state() == v1::CUSTOMER_STATE_DELETED) {
@@ -401,9 +406,10 @@ absl::StatusOr<v1::ListCustomersResponse> CustomerArchive::List(
     if (!cursor.ok()) return cursor.status();
     after = *cursor;
   }
-  ListFilter filter{request.province(),        request.city(),   request.industry(),
-                    request.owner(),           request.lifecycle_stage(), request.nature(),
-                    request.tag(),             request.name_prefix(), request.show_deleted()};
+  ListFilter filter{
+      request.province(),        request.city(),   request.industry(), request.owner(),
+      request.lifecycle_stage(), request.nature(), request.tag(),      request.name_prefix(),
+      request.show_deleted()};
   // One row more than the page tells whether another page follows.
   absl::StatusOr<std::vector<v1::Customer>> rows = store_.List(filter, after, page_size + 1);
   if (!rows.ok()) return rows.status();

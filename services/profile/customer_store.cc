@@ -294,9 +294,8 @@ absl::Status CustomerStore::AddContact(const std::string& customer_id, const Ver
   });
 }
 
-absl::Status CustomerStore::UpdateContact(const std::string& customer_id,
-                                          const VersionBump& bump, const v1::Contact& c,
-                                          const WriteContext& write) {
+absl::Status CustomerStore::UpdateContact(const std::string& customer_id, const VersionBump& bump,
+                                          const v1::Contact& c, const WriteContext& write) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (absl::Status s = Bump(tx, customer_id, bump); !s.ok()) return s;
     const pqxx::result r = tx.exec_params(
@@ -313,13 +312,13 @@ absl::Status CustomerStore::UpdateContact(const std::string& customer_id,
   });
 }
 
-absl::Status CustomerStore::RemoveContact(const std::string& customer_id,
-                                          const VersionBump& bump, const std::string& contact_id,
+absl::Status CustomerStore::RemoveContact(const std::string& customer_id, const VersionBump& bump,
+                                          const std::string& contact_id,
                                           const WriteContext& write) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (absl::Status s = Bump(tx, customer_id, bump); !s.ok()) return s;
-    const pqxx::result r = tx.exec_params(
-        "DELETE FROM contacts WHERE id = $1 AND customer_id = $2", contact_id, customer_id);
+    const pqxx::result r = tx.exec_params("DELETE FROM contacts WHERE id = $1 AND customer_id = $2",
+                                          contact_id, customer_id);
     if (r.affected_rows() != 1) {
       return absl::NotFoundError(absl::StrCat("contact ", contact_id, " not found"));
     }
@@ -334,14 +333,16 @@ absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
   std::string where = " WHERE true";
   const auto add = [&](const std::string& condition, std::string value) {
     params.push_back(std::move(value));
-    absl::StrAppend(&where, " AND ", absl::StrReplaceAll(condition, {{"$?", absl::StrCat("$", params.size())}}));
+    absl::StrAppend(&where, " AND ",
+                    absl::StrReplaceAll(condition, {{"$?", absl::StrCat("$", params.size())}}));
   };
   if (!f.show_deleted) add("state = $?::smallint", absl::StrCat(v1::CUSTOMER_STATE_ACTIVE));
   if (!f.province.empty()) add("province = $?", f.province);
   if (!f.city.empty()) add("city = $?", f.city);
   if (!f.industry.empty()) add("industry = $?", f.industry);
   if (!f.owner.empty()) add("owner = $?", f.owner);
-  if (f.lifecycle_stage != 0) add("lifecycle_stage = $?::smallint", absl::StrCat(f.lifecycle_stage));
+  if (f.lifecycle_stage != 0)
+    add("lifecycle_stage = $?::smallint", absl::StrCat(f.lifecycle_stage));
   if (f.nature != 0) add("nature = $?::smallint", absl::StrCat(f.nature));
   if (!f.tag.empty()) add("tags @> ARRAY[$?::text]", f.tag);
   if (!f.name_prefix.empty()) {
@@ -359,8 +360,7 @@ absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
   }
   params.push_back(absl::StrCat(limit));
   const std::string sql = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers", where,
-                                       " ORDER BY legal_name, id LIMIT $", params.size(),
-                                       "::int");
+                                       " ORDER BY legal_name, id LIMIT $", params.size(), "::int");
   return pool_.Transact<std::vector<v1::Customer>>(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::Customer>> {
         std::vector<v1::Customer> out;

@@ -8,7 +8,8 @@ namespace tierwise::profile {
 namespace {
 
 constexpr absl::string_view kCreditCodeAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-constexpr int kCreditCodeWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+constexpr int kCreditCodeWeights[17] = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+                                        29, 25, 13, 8,  24, 10, 30, 28};
 
 // Length in code points, so a Chinese name counts characters, not bytes.
 size_t Utf8Length(absl::string_view s) {
@@ -94,7 +95,8 @@ bool IsValidEmail(absl::string_view email) {
   const absl::string_view domain = email.substr(at + 1);
   if (local.size() > 64) return false;
   for (char c : local) {
-    if (!(absl::ascii_isalnum(c) || absl::string_view("._%+-").find(c) != absl::string_view::npos)) {
+    if (!(absl::ascii_isalnum(c) ||
+          absl::string_view("._%+-").find(c) != absl::string_view::npos)) {
       return false;
     }
   }
@@ -137,8 +139,7 @@ bool IsValidExternalRef(absl::string_view ref) {
   return true;
 }
 
-void ValidateCustomer(const v1::Customer& c, const std::string& prefix,
-                      status::ViolationList& v) {
+void ValidateCustomer(const v1::Customer& c, const std::string& prefix, status::ViolationList& v) {
   const auto f = [&](absl::string_view name) { return absl::StrCat(prefix, ".", name); };
   if (absl::StripAsciiWhitespace(c.legal_name()).empty()) {
     v.Add(f("legal_name"), "is required");
@@ -176,8 +177,8 @@ void ValidateCustomer(const v1::Customer& c, const std::string& prefix,
       CheckText(c.tags(i), kMaxTagLength, field, v);
     }
   }
-  CheckDate(c.first_transaction_date(), f("first_transaction_date"),
-            c.has_first_transaction_date(), v);
+  CheckDate(c.first_transaction_date(), f("first_transaction_date"), c.has_first_transaction_date(),
+            v);
 
   const v1::Registration& r = c.registration();
   const std::string reg = f("registration");
@@ -215,7 +216,8 @@ void ValidateContact(const v1::Contact& c, const std::string& prefix, status::Vi
   }
   CheckText(c.title(), kMaxShortTextLength, f("title"), v);
   if (!v1::DecisionRole_IsValid(c.role())) v.Add(f("role"), "is not a known value");
-  if (!c.phone().empty() && !IsValidPhone(c.phone())) v.Add(f("phone"), "is not a valid phone number");
+  if (!c.phone().empty() && !IsValidPhone(c.phone()))
+    v.Add(f("phone"), "is not a valid phone number");
   if (!c.email().empty() && !IsValidEmail(c.email())) {
     v.Add(f("email"), "is not a valid e-mail address");
   }

@@ -18,10 +18,10 @@ TEST(CreditCodeTest, AcceptsCodesWithTheRightCheckCharacter) {
 }
 
 TEST(CreditCodeTest, RejectsWrongLengthAlphabetOrCheck) {
-  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100M000100Y44"));   // check character off by one
-  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100M000100Y4"));    // 17 characters
-  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100I000100Y43"));   // I is not in the alphabet
-  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100m000100Y43"));   // lowercase
+  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100M000100Y44"));  // check character off by one
+  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100M000100Y4"));   // 17 characters
+  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100I000100Y43"));  // I is not in the alphabet
+  EXPECT_FALSE(IsValidUnifiedCreditCode("91350100m000100Y43"));  // lowercase
   EXPECT_FALSE(IsValidUnifiedCreditCode(""));
 }
 

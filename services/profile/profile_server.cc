@@ -12,22 +12,21 @@ ProfileServer::ProfileServer(server::ServiceDeps& deps, CustomerArchive::Clock c
       service(archive, authorizer) {}
 
 server::ServiceDefinition ProfileDefinition() {
-  return {
-      .name = "profile",
-      .default_port = 50051,
-      .migrations = Migrations(),
-      .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-        auto profile = std::make_shared<ProfileServer>(deps, [] {
-          return std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-              .count();
-        });
-        server::ServiceBundle bundle;
-        bundle.services.emplace_back(&profile->service,
-                                     v1::CustomerProfileService::service_full_name());
-        bundle.keep_alive.push_back(profile);
-        return bundle;
-      }};
+  return {.name = "profile",
+          .default_port = 50051,
+          .migrations = Migrations(),
+          .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
+            auto profile = std::make_shared<ProfileServer>(deps, [] {
+              return std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+            });
+            server::ServiceBundle bundle;
+            bundle.services.emplace_back(&profile->service,
+                                         v1::CustomerProfileService::service_full_name());
+            bundle.keep_alive.push_back(profile);
+            return bundle;
+          }};
 }
 
 }  // namespace tierwise::profile

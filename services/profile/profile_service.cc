@@ -32,83 +32,82 @@ grpc::Status ProfileService::CreateCustomer(grpc::ServerContext* context,
                                             const v1::CreateCustomerRequest* request,
                                             v1::Customer* response) {
   return ServeRpc(authorizer_, context, "CreateCustomer", response,
-               [&](const auth::CallContext& call) { return archive_.Create(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.Create(call, *request); });
 }
 
 grpc::Status ProfileService::GetCustomer(grpc::ServerContext* context,
                                          const v1::GetCustomerRequest* request,
                                          v1::Customer* response) {
   return ServeRpc(authorizer_, context, "GetCustomer", response,
-               [&](const auth::CallContext& call) { return archive_.Get(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.Get(call, *request); });
 }
 
 grpc::Status ProfileService::GetCustomerByExternalRef(
     grpc::ServerContext* context, const v1::GetCustomerByExternalRefRequest* request,
     v1::Customer* response) {
-  return ServeRpc(authorizer_, context, "GetCustomerByExternalRef", response,
-               [&](const auth::CallContext& call) {
-                 return archive_.GetByExternalRef(call, *request);
-               });
+  return ServeRpc(
+      authorizer_, context, "GetCustomerByExternalRef", response,
+      [&](const auth::CallContext& call) { return archive_.GetByExternalRef(call, *request); });
 }
 
 grpc::Status ProfileService::UpdateCustomer(grpc::ServerContext* context,
                                             const v1::UpdateCustomerRequest* request,
                                             v1::Customer* response) {
   return ServeRpc(authorizer_, context, "UpdateCustomer", response,
-               [&](const auth::CallContext& call) { return archive_.Update(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.Update(call, *request); });
 }
 
 grpc::Status ProfileService::ListCustomers(grpc::ServerContext* context,
                                            const v1::ListCustomersRequest* request,
                                            v1::ListCustomersResponse* response) {
   return ServeRpc(authorizer_, context, "ListCustomers", response,
-               [&](const auth::CallContext& call) { return archive_.List(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.List(call, *request); });
 }
 
 grpc::Status ProfileService::DeleteCustomer(grpc::ServerContext* context,
                                             const v1::DeleteCustomerRequest* request,
                                             v1::Customer* response) {
   return ServeRpc(authorizer_, context, "DeleteCustomer", response,
-               [&](const auth::CallContext& call) { return archive_.Delete(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.Delete(call, *request); });
 }
 
 grpc::Status ProfileService::EraseCustomer(grpc::ServerContext* context,
                                            const v1::EraseCustomerRequest* request,
                                            v1::Customer* response) {
   return ServeRpc(authorizer_, context, "EraseCustomer", response,
-               [&](const auth::CallContext& call) { return archive_.Erase(call, *request); });
+                  [&](const auth::CallContext& call) { return archive_.Erase(call, *request); });
 }
 
 grpc::Status ProfileService::AddContact(grpc::ServerContext* context,
                                         const v1::AddContactRequest* request,
                                         v1::Customer* response) {
-  return ServeRpc(authorizer_, context, "AddContact", response,
-               [&](const auth::CallContext& call) { return archive_.AddContact(call, *request); });
+  return ServeRpc(authorizer_, context, "AddContact", response, [&](const auth::CallContext& call) {
+    return archive_.AddContact(call, *request);
+  });
 }
 
 grpc::Status ProfileService::UpdateContact(grpc::ServerContext* context,
                                            const v1::UpdateContactRequest* request,
                                            v1::Customer* response) {
-  return ServeRpc(authorizer_, context, "UpdateContact", response,
-               [&](const auth::CallContext& call) {
-                 return archive_.UpdateContact(call, *request);
-               });
+  return ServeRpc(
+      authorizer_, context, "UpdateContact", response,
+      [&](const auth::CallContext& call) { return archive_.UpdateContact(call, *request); });
 }
 
 grpc::Status ProfileService::RemoveContact(grpc::ServerContext* context,
                                            const v1::RemoveContactRequest* request,
                                            v1::Customer* response) {
-  return ServeRpc(authorizer_, context, "RemoveContact", response,
-               [&](const auth::CallContext& call) {
-                 return archive_.RemoveContact(call, *request);
-               });
+  return ServeRpc(
+      authorizer_, context, "RemoveContact", response,
+      [&](const auth::CallContext& call) { return archive_.RemoveContact(call, *request); });
 }
 
 grpc::Status ProfileService::ListCustomerAudit(grpc::ServerContext* context,
                                                const v1::ListCustomerAuditRequest* request,
                                                v1::ListCustomerAuditResponse* response) {
-  return ServeRpc(authorizer_, context, "ListCustomerAudit", response,
-               [&](const auth::CallContext& call) { return archive_.ListAudit(call, *request); });
+  return ServeRpc(
+      authorizer_, context, "ListCustomerAudit", response,
+      [&](const auth::CallContext& call) { return archive_.ListAudit(call, *request); });
 }
 
 }  // namespace tierwise::profile

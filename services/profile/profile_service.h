@@ -17,18 +17,21 @@ class ProfileService final : public v1::CustomerProfileService::Service {
   ProfileService(CustomerArchive& archive, const auth::Authorizer& authorizer)
       : archive_(archive), authorizer_(authorizer) {}
 
-  grpc::Status CreateCustomer(grpc::ServerContext* context, const v1::CreateCustomerRequest* request,
+  grpc::Status CreateCustomer(grpc::ServerContext* context,
+                              const v1::CreateCustomerRequest* request,
                               v1::Customer* response) override;
   grpc::Status GetCustomer(grpc::ServerContext* context, const v1::GetCustomerRequest* request,
                            v1::Customer* response) override;
   grpc::Status GetCustomerByExternalRef(grpc::ServerContext* context,
                                         const v1::GetCustomerByExternalRefRequest* request,
                                         v1::Customer* response) override;
-  grpc::Status UpdateCustomer(grpc::ServerContext* context, const v1::UpdateCustomerRequest* request,
+  grpc::Status UpdateCustomer(grpc::ServerContext* context,
+                              const v1::UpdateCustomerRequest* request,
                               v1::Customer* response) override;
   grpc::Status ListCustomers(grpc::ServerContext* context, const v1::ListCustomersRequest* request,
                              v1::ListCustomersResponse* response) override;
-  grpc::Status DeleteCustomer(grpc::ServerContext* context, const v1::DeleteCustomerRequest* request,
+  grpc::Status DeleteCustomer(grpc::ServerContext* context,
+                              const v1::DeleteCustomerRequest* request,
                               v1::Customer* response) override;
   grpc::Status EraseCustomer(grpc::ServerContext* context, const v1::EraseCustomerRequest* request,
                              v1::Customer* response) override;

@@ -59,7 +59,8 @@ class ProfileServiceTest : public ::testing::Test {
     host_ = std::make_unique<server::ServiceHost>(server::ServerOptions{
         .listen = "127.0.0.1:0", .health_interval = std::chrono::milliseconds(100)});
     host_->AddService(&profile_->service, CustomerProfileService::service_full_name());
-    host_->SetReadinessProbe([this] { return probe_ok_ ? schema_.pool().Ping() : absl::UnavailableError("db down"); });
+    host_->SetReadinessProbe(
+        [this] { return probe_ok_ ? schema_.pool().Ping() : absl::UnavailableError("db down"); });
     ASSERT_TRUE(host_->Start().ok());
     channel_ = client::MakeChannel({.address = absl::StrCat("127.0.0.1:", host_->port())});
     stub_ = CustomerProfileService::NewStub(channel_);
@@ -224,12 +225,12 @@ TEST_F(ProfileServiceTest, InvalidInputNamesTheFieldAndWritesNothing) {
   v1::Customer out;
   grpc::Status s = stub_->CreateCustomer(Ctx(kAdmin).get(), req, &out);
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(s.error_message().rfind("customer.legal_name: is required", 0), 0u) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("customer.legal_name: is required", 0), 0u)
+      << s.error_message();
   EXPECT_EQ(ViolatedFields(s),
-            (std::vector<std::string>{"customer.legal_name",
-                                      "customer.registration.unified_credit_code",
-                                      "customer.registration.email", "contacts[0].name",
-                                      "contacts[0].phone"}));
+            (std::vector<std::string>{
+                "customer.legal_name", "customer.registration.unified_credit_code",
+                "customer.registration.email", "contacts[0].name", "contacts[0].phone"}));
 
   v1::CreateCustomerRequest bad_enum = NewCustomer("丙公司");
   bad_enum.mutable_customer()->set_nature(static_cast<v1::Nature>(77));
@@ -428,24 +429,25 @@ TEST_F(ProfileServiceTest, EraseLeavesNoPersonalDataInAnyTable) {
   PublishedEvents();
 
   // Every row of every table in the schema, as text.
-  auto dump = schema_.pool().Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
-    std::string all;
-    for (const auto& t : tx.exec_params(
-             "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
-             schema_.name())) {
-      for (const auto& row :
-           tx.exec("SELECT t::text, encode(convert_to(t::text, 'UTF8'), 'escape') FROM " +
-                   tx.quote_name(t[0].as<std::string>()) + " t")) {
-        all += row[0].as<std::string>();
-        all += "\n";
-      }
-    }
-    // Outbox payloads are bytes: search them raw too.
-    for (const auto& row : tx.exec("SELECT payload FROM outbox")) {
-      all += pqxx::binarystring(row[0]).str();
-    }
-    return all;
-  });
+  auto dump =
+      schema_.pool().Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        std::string all;
+        for (const auto& t : tx.exec_params(
+                 "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+                 schema_.name())) {
+          for (const auto& row :
+               tx.exec("SELECT t::text, encode(convert_to(t::text, 'UTF8'), 'escape') FROM " +
+                       tx.quote_name(t[0].as<std::string>()) + " t")) {
+            all += row[0].as<std::string>();
+            all += "\n";
+          }
+        }
+        // Outbox payloads are bytes: search them raw too.
+        for (const auto& row : tx.exec("SELECT payload FROM outbox")) {
+          all += pqxx::binarystring(row[0]).str();
+        }
+        return all;
+      });
   ASSERT_TRUE(dump.ok()) << dump.status();
   EXPECT_EQ(dump->find(marker), std::string::npos);
   EXPECT_EQ(absl::AsciiStrToLower(*dump).find("zqxmarker"), std::string::npos);
@@ -516,9 +518,9 @@ TEST_F(ProfileServiceTest, AuthenticationAndRoles) {
   grpc::ClientContext no_token;
   EXPECT_EQ(stub_->CreateCustomer(&no_token, NewCustomer("x"), &out).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(stub_->CreateCustomer(Ctx("wrong-token-123").get(), NewCustomer("x"), &out)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      stub_->CreateCustomer(Ctx("wrong-token-123").get(), NewCustomer("x"), &out).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(stub_->CreateCustomer(Ctx(kViewer).get(), NewCustomer("x"), &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
@@ -580,8 +582,8 @@ TEST_F(ProfileServiceTest, EveryMethodRejectsCallsWithoutToken) {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
-    generic.UnaryCall(&ctx, absl::StrCat("/", service->full_name(), "/", name),
-                      grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    generic.UnaryCall(&ctx, absl::StrCat("/", service->full_name(), "/", name), grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status s) {
                         std::lock_guard<std::mutex> lock(mu);
                         result = s;
                         done = true;
@@ -669,7 +671,8 @@ TEST_F(ProfileServiceTest, HealthFollowsTheDatabase) {
   EXPECT_EQ(check(CustomerProfileService::service_full_name()),
             grpc::health::v1::HealthCheckResponse::SERVING);
   probe_ok_ = false;
-  grpc::health::v1::HealthCheckResponse::ServingStatus status = grpc::health::v1::HealthCheckResponse::SERVING;
+  grpc::health::v1::HealthCheckResponse::ServingStatus status =
+      grpc::health::v1::HealthCheckResponse::SERVING;
   for (int i = 0; i < 50 && status == grpc::health::v1::HealthCheckResponse::SERVING; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     status = check(CustomerProfileService::service_full_name());
@@ -689,7 +692,8 @@ TEST(ProfileMigrationsTest, ConcurrentMigrationOfTheProfileSchemaIsHarmless) {
   std::vector<absl::Status> results(4);
   for (int i = 0; i < 4; ++i) {
     replicas.emplace_back([&, i] {
-      postgres::PgPool pool({.uri = tierwise::testing::PgUri(), .schema = schema.name(), .size = 1});
+      postgres::PgPool pool(
+          {.uri = tierwise::testing::PgUri(), .schema = schema.name(), .size = 1});
       results[i] = postgres::ApplyMigrations(pool, AllMigrations());
     });
   }
