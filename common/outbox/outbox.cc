@@ -91,49 +91,76 @@ void Relay::Loop() {
   (void)PublishOnce();
 }
 
+namespace {
+
+// Adds a run of rows to one stream, each only if its event_id was not added before (a dedup
+// key per event, kept for a day), atomically on the Redis side. KEYS: stream, dedup keys;
+// ARGV: ttl seconds, then (type, event_id, payload) per row. Returns how many were added.
+constexpr char kPublishScript[] = R"lua(
+local added = 0
+for i = 2, #KEYS do
+  local base = 2 + (i - 2) * 3
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('XADD', KEYS[1], '*', 'type', ARGV[base], 'event_id', ARGV[base + 1],
+                'payload', ARGV[base + 2])
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+    added = added + 1
+  end
+end
+return added
+)lua";
+
+constexpr int kDedupSeconds = 86400;
+
+}  // namespace
+
 absl::StatusOr<int> Relay::PublishOnce() {
   int published = 0;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     published = 0;
-    const bool leader = tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
-                                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
-                            .as<bool>();
+    const bool leader =
+        tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
+            .as<bool>();
     if (!leader) return absl::OkStatus();
     std::vector<Row> rows;
-    for (const auto& r : tx.exec_params("SELECT id, stream, type, event_id, payload FROM outbox"
-                                        " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                                        options_.batch_size)) {
+    for (const auto& r : tx.exec_params(
+             "SELECT id, stream, type, event_id, payload FROM outbox"
+             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+             options_.batch_size)) {
       pqxx::binarystring payload(r[4]);
       rows.push_back({r[0].as<int64_t>(),
                       {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
                        payload.str()}});
     }
+    // Consecutive rows of one stream go in one script call, in id order. A row relayed before
+    // a crash (its outbox row still unmarked) is skipped by its dedup key: exactly once.
     std::vector<int64_t> done;
     absl::Status redis_status;
-    for (const Row& row : rows) {
-      const std::string entry_id = absl::StrCat(row.id, "-0");
-      const std::vector<std::pair<std::string, std::string>> fields = {
-          {"type", row.message.type},
-          {"event_id", row.message.event_id},
-          {"payload", row.message.payload}};
-      absl::StatusOr<std::string> added = redis_.XAdd(row.message.stream, entry_id, fields);
-      if (absl::IsFailedPrecondition(added.status())) {
-        // Either this row was relayed before its row was marked, or the stream holds ids from
-        // elsewhere (e.g. a restored database). Only the first case may be skipped.
-        auto existing = redis_.XRange(row.message.stream, entry_id, entry_id, 1);
-        if (existing.ok() && !existing->empty() &&
-            existing->front().Field("event_id") == row.message.event_id) {
-          done.push_back(row.id);
-          continue;
-        }
-        log::Warn("outbox.stream_ahead", {{"stream", row.message.stream}, {"row", row.id}});
-        added = redis_.XAdd(row.message.stream, "*", fields);
+    for (size_t start = 0; start < rows.size();) {
+      size_t end = start;
+      while (end < rows.size() && rows[end].message.stream == rows[start].message.stream) ++end;
+      std::vector<std::string> args = {"EVAL", kPublishScript, absl::StrCat(end - start + 1),
+                                       rows[start].message.stream};
+      for (size_t i = start; i < end; ++i) {
+        args.push_back(absl::StrCat(rows[i].message.stream, ":published:", rows[i].message.event_id));
       }
-      if (!added.ok()) {
-        redis_status = added.status();
+      args.push_back(absl::StrCat(kDedupSeconds));
+      for (size_t i = start; i < end; ++i) {
+        args.push_back(rows[i].message.type);
+        args.push_back(rows[i].message.event_id);
+        args.push_back(rows[i].message.payload);
+      }
+      absl::StatusOr<redis::Reply> reply = redis_.Command(args);
+      if (reply.ok() && reply->type == redis::Reply::Type::kError) {
+        reply = absl::InternalError(absl::StrCat("outbox publish: ", reply->str));
+      }
+      if (!reply.ok()) {
+        redis_status = reply.status();
         break;
       }
-      done.push_back(row.id);
+      for (size_t i = start; i < end; ++i) done.push_back(rows[i].id);
+      start = end;
     }
     if (!done.empty()) {
       std::string ids = "{";
@@ -143,7 +170,7 @@ absl::StatusOr<int> Relay::PublishOnce() {
     }
     published = static_cast<int>(done.size());
     if (!redis_status.ok()) {
-      // Commit what reached Redis; report the failure to the caller afterwards.
+      // Commit what reached Redis; the rest stays for the next round.
       log::Warn("outbox.redis_failed", {{"error", redis_status.ToString()}});
     }
     return absl::OkStatus();

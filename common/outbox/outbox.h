@@ -15,11 +15,12 @@
 #include "common/redis/redis_client.h"
 
 // Transactional outbox: an event is written to the service's `outbox` table in the same
-// transaction as the change it describes, and a relay copies committed rows onto Redis Streams.
-// Each row becomes the stream entry `<outbox id>-0` with fields type, event_id and payload, so
-// a row relayed twice (crash between XADD and marking it published) is detected by its id and
-// lands on the stream exactly once. Only one relay per schema publishes at a time (advisory
-// lock), which keeps ids ascending when several replicas run.
+// transaction as the change it describes, and a relay copies committed rows onto Redis Streams
+// as entries with fields type, event_id and payload. A Lua script adds an entry only if its
+// event_id has no dedup key yet (kept a day), so a row relayed twice — a crash between the
+// XADD and marking the row published — lands on the stream exactly once. Only one relay per
+// schema publishes at a time (advisory lock), in outbox id order. (On Redis Cluster the stream
+// and its dedup keys would need a common hash tag.)
 namespace tierwise::outbox {
 
 struct Message {

@@ -61,6 +61,34 @@ TEST_F(OutboxTest, RowRelayedBeforeACrashIsNotDuplicated) {
   EXPECT_EQ((*entries)[1].Field("event_id"), "e2");
 }
 
+TEST_F(OutboxTest, RowsCommittingOutOfIdOrderArePublishedOnceEach) {
+  // A writer takes outbox id n, a second writer takes n+1 and commits first: the relay
+  // publishes n+1, then n once its transaction commits.
+  auto late = schema_.pool().OpenDedicated();
+  ASSERT_TRUE(late.ok());
+  pqxx::work late_tx(**late);
+  Enqueue(late_tx, {stream_, "test.Event", "late", "x"});
+  ASSERT_TRUE(Write("early", true).ok());
+  Relay relay(schema_.pool(), *redis_);
+  ASSERT_EQ(*relay.PublishOnce(), 1);
+  late_tx.commit();
+  ASSERT_EQ(*relay.PublishOnce(), 1);
+  auto entries = redis_->XRange(stream_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].Field("event_id"), "early");
+  EXPECT_EQ((*entries)[1].Field("event_id"), "late");
+  // Later rows still deduplicate after a crash before marking.
+  ASSERT_TRUE(Write("third", true).ok());
+  ASSERT_EQ(*relay.PublishOnce(), 1);
+  ASSERT_TRUE(schema_.pool().Transact([](pqxx::work& tx) {
+                tx.exec("UPDATE outbox SET published_at = NULL");
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_EQ(*relay.PublishOnce(), 3);
+  EXPECT_EQ(redis_->XRange(stream_)->size(), 3u);
+}
+
 TEST_F(OutboxTest, BackgroundRelayPublishesAfterWake) {
   Relay relay(schema_.pool(), *redis_, {.poll_interval = std::chrono::seconds(30)});
   relay.Start();
