@@ -28,19 +28,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,8 +46,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/client/channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/bench/bench_common.h"
 #include "tierwise/profile/v1/profile.grpc.pb.h"
 
 ABSL_FLAG(std::string, addr, "",
@@ -89,201 +81,9 @@ namespace {
 
 namespace health = ::grpc::health::v1;
 namespace profile = ::tierwise::profile::v1;
-using Clock = std::chrono::steady_clock;
-using Rng = std::mt19937_64;
 
 constexpr int kMaxSampledIds = 10000;
 constexpr int kMaxSampledTokens = 10000;
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
-
-std::string CodeName(grpc::StatusCode code) {
-  // grpc::StatusCode and absl::StatusCode share their numbering.
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      absl::StrAppend(&out, "\\", std::string(1, static_cast<char>(c)));
-    } else if (c < 0x20) {
-      absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-// Deadline and credentials of every call.
-struct CallSettings {
-  std::string token;
-  absl::Duration deadline;
-
-  void Apply(grpc::ClientContext& context) const {
-    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
-    client::Authorize(context, token);
-  }
-};
-
-// One call in flight; its address is the completion-queue tag.
-struct PendingCall {
-  virtual ~PendingCall() = default;
-  grpc::ClientContext context;
-  grpc::Status status;
-  Clock::time_point start;
-};
-
-template <typename Request, typename Response>
-struct UnaryCall : PendingCall {
-  Request request;
-  Response response;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
-};
-
-template <typename Stub, typename Request, typename Response>
-using PrepareMethod = std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> (Stub::*)(
-    grpc::ClientContext*, const Request&, grpc::CompletionQueue*);
-
-// Starts `prepare` (a generated Stub::PrepareAsync<Method>) on `cq`. The completion is tagged
-// with a heap-allocated PendingCall that the queue's reader owns from then on.
-template <typename Stub, typename Request, typename Response>
-void StartUnary(Stub& stub, PrepareMethod<Stub, Request, Response> prepare,
-                std::type_identity_t<Request> request, const CallSettings& settings,
-                grpc::CompletionQueue& cq) {
-  auto* call = new UnaryCall<Request, Response>();
-  call->request = std::move(request);
-  settings.Apply(call->context);
-  call->start = Clock::now();
-  call->reader = (stub.*prepare)(&call->context, call->request, &cq);
-  call->reader->StartCall();
-  call->reader->Finish(&call->response, &call->status, call);
-}
-
-// Starts one call over channel `channel` on `cq`, or returns false when there is no more work.
-// Called concurrently from one thread per channel.
-using StartFn = std::function<bool(size_t channel, Rng& rng, grpc::CompletionQueue& cq)>;
-
-struct LoadResult {
-  int64_t calls = 0;  // calls started inside the measured window
-  int64_t errors = 0;
-  std::vector<int64_t> ok_latency_ns;  // sorted once the run is over
-  std::map<grpc::StatusCode, int64_t> error_codes;
-  std::map<grpc::StatusCode, std::string> first_error;
-  double elapsed_s = 0;  // from the start of the window until the last call finished
-
-  void Record(const grpc::Status& status, Clock::duration latency) {
-    ++calls;
-    if (status.ok()) {
-      ok_latency_ns.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count());
-      return;
-    }
-    ++errors;
-    if (error_codes[status.error_code()]++ == 0) {
-      first_error[status.error_code()] = status.error_message();
-    }
-  }
-
-  void Merge(LoadResult&& other) {
-    calls += other.calls;
-    errors += other.errors;
-    ok_latency_ns.insert(ok_latency_ns.end(), other.ok_latency_ns.begin(),
-                         other.ok_latency_ns.end());
-    for (const auto& [code, count] : other.error_codes) error_codes[code] += count;
-    for (auto& [code, message] : other.first_error) first_error.try_emplace(code, message);
-  }
-
-  // Nearest-rank percentile in milliseconds; NaN when no call succeeded.
-  double PercentileMs(double q) const {
-    if (ok_latency_ns.empty()) return std::nan("");
-    const auto n = static_cast<double>(ok_latency_ns.size());
-    size_t rank = static_cast<size_t>(std::ceil(q * n));
-    rank = std::clamp<size_t>(rank, 1, ok_latency_ns.size());
-    return static_cast<double>(ok_latency_ns[rank - 1]) / 1e6;
-  }
-
-  double CallsPerSecond() const {
-    return elapsed_s > 0 ? static_cast<double>(calls) / elapsed_s : 0;
-  }
-};
-
-// Keeps `slots` calls in flight on one completion queue until `stop` (or until `start` runs out
-// of work), then waits for the calls still in flight; every call has a deadline, so this ends.
-void DriveQueue(const StartFn& start, size_t channel, int slots, Clock::time_point measure_from,
-                Clock::time_point stop, uint64_t seed, std::atomic<int64_t>& finished,
-                LoadResult& out) {
-  grpc::CompletionQueue cq;
-  Rng rng(seed);
-  int in_flight = 0;
-  for (int i = 0; i < slots && start(channel, rng, cq); ++i) ++in_flight;
-  while (in_flight > 0) {
-    void* tag = nullptr;
-    bool ok = false;
-    if (!cq.Next(&tag, &ok)) break;  // not reached: the queue is shut down below
-    std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(tag));
-    --in_flight;
-    const Clock::time_point now = Clock::now();
-    if (call->start >= measure_from) out.Record(call->status, now - call->start);
-    finished.fetch_add(1, std::memory_order_relaxed);
-    if (now < stop && start(channel, rng, cq)) ++in_flight;
-  }
-  cq.Shutdown();
-  void* tag = nullptr;
-  bool ok = false;
-  while (cq.Next(&tag, &ok)) {
-  }
-}
-
-// Runs `start` with `concurrency` calls in flight over `channels` queues: `warmup` unmeasured,
-// then `duration` measured. With a non-empty `progress_label`, prints progress to stderr.
-LoadResult RunLoad(const StartFn& start, size_t channels, int concurrency, absl::Duration warmup,
-                   absl::Duration duration, const std::string& progress_label = "") {
-  const size_t queues = std::min<size_t>(channels, static_cast<size_t>(concurrency));
-  const Clock::time_point begin = Clock::now();
-  const Clock::time_point measure_from = begin + absl::ToChronoNanoseconds(warmup);
-  const Clock::time_point stop = measure_from + absl::ToChronoNanoseconds(duration);
-
-  std::vector<LoadResult> results(queues);
-  std::vector<Clock::time_point> finished_at(queues);
-  std::vector<std::thread> threads;
-  std::atomic<int64_t> finished{0};
-  std::atomic<size_t> running{queues};
-  std::random_device random_device;
-  for (size_t q = 0; q < queues; ++q) {
-    const int slots = concurrency / static_cast<int>(queues) +
-                      (q < static_cast<size_t>(concurrency) % queues ? 1 : 0);
-    const uint64_t seed = (static_cast<uint64_t>(random_device()) << 32) ^ random_device();
-    threads.emplace_back([&, q, slots, seed] {
-      DriveQueue(start, q, slots, measure_from, stop, seed, finished, results[q]);
-      finished_at[q] = Clock::now();
-      running.fetch_sub(1);
-    });
-  }
-  Clock::time_point next_report = Clock::now() + std::chrono::seconds(10);
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!progress_label.empty() && Clock::now() >= next_report) {
-      const double s = std::chrono::duration<double>(Clock::now() - begin).count();
-      std::fprintf(stderr, "%s: %lld calls finished after %.0f s\n", progress_label.c_str(),
-                   static_cast<long long>(finished.load()), s);
-      next_report += std::chrono::seconds(10);
-    }
-  }
-  for (std::thread& thread : threads) thread.join();
-
-  LoadResult total;
-  for (LoadResult& result : results) total.Merge(std::move(result));
-  std::sort(total.ok_latency_ns.begin(), total.ok_latency_ns.end());
-  const Clock::time_point last = *std::max_element(finished_at.begin(), finished_at.end());
-  total.elapsed_s = std::max(0.0, std::chrono::duration<double>(last - measure_from).count());
-  return total;
-}
 
 // The stubs of one channel.
 struct Connection {
@@ -292,18 +92,13 @@ struct Connection {
   std::unique_ptr<profile::CustomerProfileService::Stub> profile;
 };
 
-// Each channel gets its own subchannel pool, hence its own TCP connection, so that the load is
-// not funnelled through a single HTTP/2 connection.
 std::vector<Connection> Connect(const std::string& address, int count) {
   std::vector<Connection> connections;
-  for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  for (std::shared_ptr<grpc::Channel>& channel : OpenChannels(address, count)) {
     Connection connection;
-    connection.channel =
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-    connection.health = health::Health::NewStub(connection.channel);
-    connection.profile = profile::CustomerProfileService::NewStub(connection.channel);
+    connection.health = health::Health::NewStub(channel);
+    connection.profile = profile::CustomerProfileService::NewStub(channel);
+    connection.channel = std::move(channel);
     connections.push_back(std::move(connection));
   }
   return connections;
@@ -371,84 +166,12 @@ TableSample SampleTable(profile::CustomerProfileService::Stub& stub, const CallS
 
 // Seed data: a spread of regions, industries and natures so that the filtered scenario has
 // realistic selectivity, and names that do not sort in insertion order.
-struct Place {
-  const char* province;
-  const char* city;
-};
-constexpr Place kPlaces[] = {
-    {"北京市", "北京市"}, {"上海市", "上海市"},     {"天津市", "天津市"},
-    {"重庆市", "重庆市"}, {"广东省", "广州市"},     {"广东省", "深圳市"},
-    {"广东省", "东莞市"}, {"江苏省", "南京市"},     {"江苏省", "苏州市"},
-    {"浙江省", "杭州市"}, {"浙江省", "宁波市"},     {"山东省", "济南市"},
-    {"山东省", "青岛市"}, {"河南省", "郑州市"},     {"河北省", "石家庄市"},
-    {"湖北省", "武汉市"}, {"湖南省", "长沙市"},     {"四川省", "成都市"},
-    {"福建省", "福州市"}, {"福建省", "厦门市"},     {"安徽省", "合肥市"},
-    {"陕西省", "西安市"}, {"辽宁省", "沈阳市"},     {"辽宁省", "大连市"},
-    {"吉林省", "长春市"}, {"黑龙江省", "哈尔滨市"}, {"江西省", "南昌市"},
-    {"云南省", "昆明市"}, {"贵州省", "贵阳市"},     {"广西壮族自治区", "南宁市"},
-    {"山西省", "太原市"}, {"甘肃省", "兰州市"},
-};
-constexpr const char* kTradeWords[] = {"华信", "宏达", "金泰", "恒通", "瑞丰",   "中联",
-                                       "鑫源", "天成", "广盛", "永安", "新世纪", "东方",
-                                       "安泰", "博远", "嘉禾", "联创"};
-constexpr const char* kBusinessWords[] = {"贸易", "科技", "实业", "物流", "建材",
-                                          "电子", "医药", "食品", "机械", "化工"};
-constexpr const char* kIndustries[] = {"retail",       "wholesale", "distribution", "manufacturing",
-                                       "construction", "logistics", "healthcare",   "it"};
-constexpr profile::Nature kNatures[] = {profile::NATURE_ENTERPRISE, profile::NATURE_ENTERPRISE,
-                                        profile::NATURE_ENTERPRISE, profile::NATURE_TRADING_PARTNER,
-                                        profile::NATURE_GOVERNMENT, profile::NATURE_INDIVIDUAL};
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-template <typename T, size_t N>
-const T& Pick(const T (&items)[N], uint64_t& bits) {
-  const T& item = items[bits % N];
-  bits /= N;
-  return item;
-}
-
-profile::CreateCustomerRequest SeedCustomer(const std::string& run_id, int64_t i) {
-  uint64_t bits = SplitMix64(static_cast<uint64_t>(i));
-  const Place& place = Pick(kPlaces, bits);
-  const char* trade = Pick(kTradeWords, bits);
-  const char* business = Pick(kBusinessWords, bits);
-  profile::CreateCustomerRequest request;
-  profile::Customer& customer = *request.mutable_customer();
-  customer.set_external_ref(absl::StrCat("BENCH-", run_id, "-", i));
-  customer.set_legal_name(
-      absl::StrCat(place.city, trade, business, "有限公司 BENCH-", run_id, "-", i));
-  customer.set_short_name(absl::StrCat(trade, business));
-  customer.set_nature(Pick(kNatures, bits));
-  customer.set_industry(Pick(kIndustries, bits));
-  customer.mutable_region()->set_province(place.province);
-  customer.mutable_region()->set_city(place.city);
-  customer.set_lifecycle_stage(bits % 3 == 0 ? profile::LIFECYCLE_STAGE_PROSPECT
-                                             : profile::LIFECYCLE_STAGE_ACTIVE);
-  customer.add_tags("bench");
-  customer.set_data_consent(true);
-  return request;
-}
-
-std::string NewRunId() {
-  return absl::StrCat(absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
-                      absl::Hex(std::random_device{}() & 0xffff, absl::kZeroPad4));
-}
-
 struct Row {
   std::string scenario;
   bool skipped = false;
   std::string note;  // why skipped
   LoadResult result;
 };
-
-std::string Ms(double ms) { return std::isnan(ms) ? "-" : absl::StrFormat("%.3f", ms); }
-std::string JsonMs(double ms) { return std::isnan(ms) ? "null" : absl::StrFormat("%.3f", ms); }
 
 double HealthRate(const std::vector<Row>& rows) {
   for (const Row& row : rows) {
@@ -527,66 +250,14 @@ void PrintJson(const std::vector<Row>& rows, const RunInfo& info) {
 }
 
 // Returns false (after saying why) when a channel cannot connect within `timeout`.
-bool WaitConnected(const std::vector<Connection>& connections, const std::string& address,
-                   absl::Duration timeout) {
-  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout);
-  for (const Connection& connection : connections) {
-    if (!connection.channel->WaitForConnected(deadline)) {
-      std::fprintf(stderr, "error: cannot connect to %s within %s\n", address.c_str(),
-                   absl::FormatDuration(timeout).c_str());
-      return false;
-    }
-  }
-  return true;
-}
-
-// Creates `count` customers; returns how many were created. One call goes first, alone, so that
-// a token without the admin role costs one error rather than `count`.
+// Creates `count` customers of a new run id; returns how many were created.
 int64_t Seed(std::vector<Connection>& connections, const CallSettings& settings, int64_t count,
              int concurrency, absl::Duration timeout) {
-  const std::string run_id = NewRunId();
-  const Clock::time_point begin = Clock::now();
-  std::fprintf(stderr, "seeding %lld customers (external_ref BENCH-%s-<i>), %d in flight\n",
-               static_cast<long long>(count), run_id.c_str(), concurrency);
-  {
-    grpc::ClientContext context;
-    settings.Apply(context);
-    profile::Customer created;
-    const grpc::Status status =
-        connections[0].profile->CreateCustomer(&context, SeedCustomer(run_id, 0), &created);
-    if (!status.ok()) {
-      std::printf("seeding     failed: CreateCustomer: %s: %s\n",
-                  CodeName(status.error_code()).c_str(), status.error_message().c_str());
-      return 0;
-    }
-  }
-  std::atomic<int64_t> next{1};
-  const StartFn start = [&](size_t channel, Rng&, grpc::CompletionQueue& cq) {
-    const int64_t i = next.fetch_add(1);
-    if (i >= count) return false;
-    StartUnary(*connections[channel].profile,
-               &profile::CustomerProfileService::Stub::PrepareAsyncCreateCustomer,
-               SeedCustomer(run_id, i), settings, cq);
-    return true;
-  };
-  const LoadResult result =
-      RunLoad(start, connections.size(), concurrency, absl::ZeroDuration(), timeout, "seeding");
-  const int64_t created = 1 + result.calls - result.errors;
-  const double elapsed_s = std::chrono::duration<double>(Clock::now() - begin).count();
-  std::printf("seeding     %lld created in %.1f s (%.0f/s), %lld errors, p50 %s ms, p99 %s ms\n",
-              static_cast<long long>(created), elapsed_s, static_cast<double>(created) / elapsed_s,
-              static_cast<long long>(result.errors), Ms(result.PercentileMs(0.5)).c_str(),
-              Ms(result.PercentileMs(0.99)).c_str());
-  for (const auto& [code, n] : result.error_codes) {
-    std::printf("  seeding: %lld x %s (first: %s)\n", static_cast<long long>(n),
-                CodeName(code).c_str(), JsonString(result.first_error.at(code)).c_str());
-  }
-  if (1 + result.calls < count) {
-    std::printf("  seeding stopped after %s with %lld not attempted\n",
-                absl::FormatDuration(timeout).c_str(),
-                static_cast<long long>(count - 1 - result.calls));
-  }
-  return created;
+  std::vector<profile::CustomerProfileService::Stub*> stubs;
+  for (Connection& connection : connections) stubs.push_back(connection.profile.get());
+  const SeedOutcome outcome =
+      SeedCustomers(stubs, settings, NewRunId(), count, concurrency, timeout);
+  return static_cast<int64_t>(outcome.created.size());
 }
 
 void PrintSample(const TableSample& sample, absl::Duration budget) {
@@ -666,7 +337,10 @@ int Main() {
   std::fflush(stdout);
 
   std::vector<Connection> connections = Connect(address, channels);
-  if (!WaitConnected(connections, address, absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s)))) {
+  std::vector<std::shared_ptr<grpc::Channel>> channel_list;
+  for (const Connection& connection : connections) channel_list.push_back(connection.channel);
+  if (!WaitConnected(channel_list, address,
+                     absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s)))) {
     return 2;
   }
 
