@@ -103,6 +103,7 @@ absl::StatusOr<GlobalOptions> ExtractGlobalOptions(std::vector<std::string>* arg
     } else if (name == "--role") {
       if (value->empty()) return absl::InvalidArgumentError("--role needs a role name");
       options.role = *value;
+      options.role_given = true;
     } else if (name == "--ca") {
       options.ca_file = *value;
     } else if (name == "--cert") {
@@ -137,8 +138,17 @@ std::string CliContext::TokenForRole(absl::string_view role) const {
   return env_.GetOr(absl::StrCat("TIERWISE_", EnvKeyPart(role), "_TOKEN"), "");
 }
 
+void CliContext::PreferRole(absl::string_view role) {
+  if (options_.token.has_value() || options_.role_given) return;
+  std::string token = TokenForRole(role);
+  if (!token.empty()) token_ = std::move(token);
+}
+
 std::string CliContext::Address(Service service) const {
-  if (options_.addr.has_value()) return *options_.addr;
+  if (options_.addr.has_value() &&
+      (!primary_service_.has_value() || *primary_service_ == service)) {
+    return *options_.addr;
+  }
   const ServiceInfo& info = Info(service);
   return env_.GetOr(absl::StrCat("TIERWISE_", EnvKeyPart(info.name), "_ADDR"),
                     info.default_address);

@@ -19,8 +19,9 @@ namespace tierwise::cli {
 
 // Exit codes of the CLI.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // a call failed (or, for health, not SERVING)
-inline constexpr int kExitUsage = 2;   // bad command line or configuration
+inline constexpr int kExitFailed = 1;    // a call failed (or, for health, not SERVING)
+inline constexpr int kExitUsage = 2;     // bad command line or configuration
+inline constexpr int kExitRejected = 3;  // import, demo ledger: some rows were rejected
 
 // The Tierwise services the CLI talks to.
 enum class Service { kProfile, kInteraction, kCredit, kClassification };
@@ -35,6 +36,7 @@ struct GlobalOptions {
   std::optional<std::string> addr;      // --addr: overrides the service's address
   std::optional<std::string> token;     // --token: set (even to "") beats --role
   std::string role = "admin";           // --role: picks TIERWISE_<ROLE>_TOKEN
+  bool role_given = false;              // --role was on the command line
   std::string ca_file;                  // --ca
   std::string cert_file;                // --cert
   std::string key_file;                 // --key
@@ -63,7 +65,19 @@ class CliContext {
   // The token of another role (e.g. for a command that acts as two roles), "" when unknown.
   std::string TokenForRole(absl::string_view role) const;
 
-  // --addr if given, else TIERWISE_<SERVICE>_ADDR, else the local default (127.0.0.1:5005x).
+  // A command whose natural caller is another role than admin (the ERP import: erp_adapter)
+  // switches to TIERWISE_<ROLE>_TOKEN when neither --token nor --role was given and that token
+  // is known; otherwise the token stays as it was.
+  void PreferRole(absl::string_view role);
+
+  // The service the running command talks to: --addr applies to it alone, so that a command
+  // that also asks another service (credit commands resolving an external ref through the
+  // profile service) finds that one at its usual address. Unset, --addr applies to every
+  // service.
+  void set_primary_service(Service service) { primary_service_ = service; }
+
+  // --addr if given (and `service` is the primary service, when one is set), else
+  // TIERWISE_<SERVICE>_ADDR, else the local default (127.0.0.1:5005x).
   std::string Address(Service service) const;
   std::shared_ptr<grpc::Channel> Channel(Service service);
 
@@ -93,6 +107,7 @@ class CliContext {
   std::ostream& err_;
   std::string token_;
   std::string command_usage_;
+  std::optional<Service> primary_service_;
   std::map<Service, std::shared_ptr<grpc::Channel>> channels_;
 };
 

@@ -17,18 +17,22 @@ constexpr char kGlobalOptionsHelp[] =
     "  --env FILE        env file of KEY=value lines (default: $TIERWISE_ENV_FILE, else\n"
     "                    .tierwise/local.env in the working directory or above); the process\n"
     "                    environment overrides it\n"
-    "  --addr HOST:PORT  service address (default: TIERWISE_<SERVICE>_ADDR, else\n"
-    "                    127.0.0.1:50051 profile, 50052 interaction, 50053 credit,\n"
-    "                    50054 classification)\n"
+    "  --addr HOST:PORT  address of the command's service (default: TIERWISE_<SERVICE>_ADDR,\n"
+    "                    else 127.0.0.1:50051 profile, 50052 interaction, 50053 credit,\n"
+    "                    50054 classification); credit commands find the profile service,\n"
+    "                    which resolves external refs, at TIERWISE_PROFILE_ADDR still\n"
     "  --token TOKEN     bearer token; --token '' sends none\n"
-    "  --role ROLE       use TIERWISE_<ROLE>_TOKEN (default admin)\n"
+    "  --role ROLE       use TIERWISE_<ROLE>_TOKEN (default admin; import and demo ledger:\n"
+    "                    erp_adapter when TIERWISE_ERP_ADAPTER_TOKEN is set)\n"
     "  --ca FILE         CA certificate: use TLS\n"
     "  --cert FILE --key FILE  client certificate and key (mutual TLS)\n"
-    "  --timeout SECONDS per-call deadline (default 10)\n"
+    "  --timeout SECONDS per-call deadline (default 10); import and demo ledger: the longest\n"
+    "                    wait for the answer to a batch\n"
     "  -h, --help        this text, or a command's usage\n"
     "\n"
     "Output is JSON on stdout. A failed call prints {\"code\",\"message\",\"details\"} on\n"
-    "stderr and exits 1; a usage error exits 2.\n";
+    "stderr and exits 1; a usage error exits 2; import and demo ledger exit 3 when rows were\n"
+    "rejected.\n";
 
 // `text` broken into lines of at most `width` columns (at spaces), each line indented.
 std::string Wrap(absl::string_view text, size_t width, absl::string_view indent) {
@@ -77,6 +81,8 @@ CommandTable BuildCommandTable() {
   CommandTable table;
   RegisterCustomerCommands(table);
   RegisterSystemCommands(table);
+  RegisterCreditCommands(table);
+  RegisterImportCommands(table);
   RegisterDemoCommands(table);
   return table;
 }

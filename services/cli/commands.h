@@ -9,6 +9,8 @@ namespace tierwise::cli {
 
 void RegisterCustomerCommands(CommandTable& table);  // customer_commands.cc
 void RegisterSystemCommands(CommandTable& table);    // system_commands.cc: health, services
+void RegisterCreditCommands(CommandTable& table);    // credit_commands.cc
+void RegisterImportCommands(CommandTable& table);    // import_commands.cc: import
 void RegisterDemoCommands(CommandTable& table);      // demo_commands.cc
 
 }  // namespace tierwise::cli

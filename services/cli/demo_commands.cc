@@ -1,13 +1,20 @@
-// `tierwise demo ...`: the demo data set (see demo_data.h).
+// `tierwise demo ...`: the demo data set (see demo_data.h and demo_ledger.h).
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo_data.h"
+#include "services/cli/demo_ledger.h"
+#include "services/cli/import_commands.h"
+#include "services/cli/ledger_import.h"
 #include "services/cli/output.h"
 #include "tierwise/profile/v1/profile.grpc.pb.h"
 
@@ -108,6 +115,108 @@ int DemoShow(CliContext& ctx, const ParsedArgs& args) {
   return kExitOk;
 }
 
+constexpr int kMaxMonths = 120;
+
+// The demo ledger, customer after customer, as records for PushLedger. Progress counts
+// customers.
+class DemoLedgerSource final : public RecordSource {
+ public:
+  explicit DemoLedgerSource(const demo::DemoLedgerOptions& options)
+      : options_(options),
+        customers_(demo::GenerateDemoCustomers(options.seed, options.customers)) {}
+
+  bool Next(LedgerRecord* record, std::string* origin) override {
+    while (next_event_ == events_.size()) {
+      if (next_customer_ == customers_.size()) return false;
+      events_ = demo::GenerateCustomerLedger(options_, customers_[next_customer_],
+                                             static_cast<int>(next_customer_) + 1);
+      next_event_ = 0;
+      ++next_customer_;
+    }
+    *record = LedgerRecord();
+    record->line = ++count_;
+    record->event_id = EventIdOf(events_[next_event_]);
+    record->event = std::move(events_[next_event_++]);
+    *origin = "demo";
+    return true;
+  }
+  int64_t done() const override { return static_cast<int64_t>(next_customer_); }
+  int64_t total() const override { return static_cast<int64_t>(customers_.size()); }
+
+ private:
+  const demo::DemoLedgerOptions options_;
+  const std::vector<demo::DemoCustomer> customers_;
+  std::vector<tierwise::credit::v1::LedgerEventInput> events_;
+  size_t next_customer_ = 0;
+  size_t next_event_ = 0;
+  int count_ = 0;
+};
+
+int DemoLedger(CliContext& ctx, const ParsedArgs& args) {
+  if (!args.positional().empty()) return ctx.UsageError("no positional arguments expected");
+  demo::DemoLedgerOptions options;
+  absl::StatusOr<int> customers = args.GetInt("customers", kDefaultCount);
+  if (!customers.ok() || *customers < 0 || *customers > kMaxCount) {
+    return ctx.UsageError(absl::StrCat("--customers needs a number from 0 to ", kMaxCount));
+  }
+  options.customers = *customers;
+  if (std::optional<std::string> text = args.Get("seed");
+      text.has_value() && !absl::SimpleAtoi(*text, &options.seed)) {
+    return ctx.UsageError("--seed needs a non-negative integer");
+  }
+  absl::StatusOr<int> months = args.GetInt("months", 12);
+  if (!months.ok() || *months < 1 || *months > kMaxMonths) {
+    return ctx.UsageError(absl::StrCat("--months needs a number from 1 to ", kMaxMonths));
+  }
+  options.months = *months;
+  options.end = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  if (std::optional<std::string> end = args.Get("end"); end.has_value()) {
+    if (end->size() != 10 || !absl::ParseCivilTime(*end, &options.end) ||
+        options.end.year() < 2001 || options.end.year() > 2099) {
+      return ctx.UsageError(
+          absl::StrCat("--end needs a date YYYY-MM-DD between 2001 and 2099, got '", *end, "'"));
+    }
+  }
+
+  if (std::optional<std::string> csv = args.Get("csv"); csv.has_value()) {
+    std::ofstream file;
+    if (*csv != "-") {
+      file.open(*csv, std::ios::trunc | std::ios::binary);
+      if (!file) {
+        ctx.err() << "tierwise: cannot write " << *csv << "\n";
+        return kExitUsage;
+      }
+    }
+    std::ostream& out = *csv == "-" ? ctx.out() : file;
+    out << CsvHeaderLine();
+    int64_t written = 0;
+    DemoLedgerSource source(options);
+    LedgerRecord record;
+    std::string origin;
+    while (source.Next(&record, &origin)) {
+      out << EventToCsvLine(*record.event);
+      ++written;
+    }
+    if (*csv != "-") {
+      file.close();
+      if (!file) {
+        ctx.err() << "tierwise: could not finish writing " << *csv << "\n";
+        return kExitFailed;
+      }
+      ctx.out() << "{\"written\":" << written << ",\"file\":" << JsonQuote(*csv) << "}\n";
+    }
+    return kExitOk;
+  }
+
+  absl::StatusOr<LedgerPushOptions> push = ParseLedgerPushOptions(ctx, args);
+  if (!push.ok()) return ctx.UsageError(push.status().message());
+  DemoLedgerSource source(options);
+  IngestRun run = PushLedger(ctx, source, *push);
+  // Generated rows are never malformed; a rejection is the server's and worth seeing at once.
+  for (const RejectedRow& row : run.rejected) ctx.err() << row.ToJson() << "\n";
+  return FinishLedgerPush(ctx, run, "");
+}
+
 }  // namespace
 
 void RegisterDemoCommands(CommandTable& table) {
@@ -128,6 +237,28 @@ void RegisterDemoCommands(CommandTable& table) {
                  "server.",
       .options = {{"count"}, {"seed"}},
       .run = DemoShow,
+  });
+  table.Add({
+      .resource = "demo",
+      .verb = "ledger",
+      .synopsis = "[--customers 200] [--seed 42] [--months 12] [--end YYYY-MM-DD]\n"
+                  "      [--batch 500] [--no-progress] | ... --csv FILE",
+      .summary = "Generate the demo customers' ERP ledger (orders with margins, product lines "
+                 "and terms; payments, mostly on time, some late, a few never; cancellations "
+                 "and partial returns) for the calendar months up to --end (default: today, "
+                 "UTC) and stream it into the credit service like `import` does, printing the "
+                 "same summary. Deterministic: the same options give the same events and ids, "
+                 "so a rerun only finds duplicates, and a later --end only adds what happened "
+                 "since. --csv writes the events as an import CSV instead (- for stdout) and "
+                 "calls nothing. Use the seed of `demo load`.",
+      .options = {{"customers"},
+                  {"seed"},
+                  {"months"},
+                  {"end"},
+                  {"csv"},
+                  {"batch"},
+                  {"no-progress", false}},
+      .run = DemoLedger,
   });
 }
 
