@@ -197,6 +197,14 @@ else
   if ! "$CLI" --env "$ENV_FILE" demo load --count 200 --seed 42 </dev/null; then
     tw_die "loading the demo data failed; the services keep running (logs: ${LOG_DIR#"${TW_REPO_ROOT}"/})"
   fi
+  if printf '%s\n' "${started[@]}" | grep -q '^credit:'; then
+    # Twelve months of orders, payments and returns through the ERP ingest path. Events for
+    # customers the credit service has not heard of yet are parked and applied when it has.
+    tw_log "loading the demo ledger through IngestEvents (idempotent)"
+    if ! "$CLI" --env "$ENV_FILE" demo ledger --customers 200 --seed 42 --no-progress </dev/null; then
+      tw_die "loading the demo ledger failed; the services keep running (logs: ${LOG_DIR#"${TW_REPO_ROOT}"/})"
+    fi
+  fi
 fi
 
 # --- 7. summary ----------------------------------------------------------------------------------
