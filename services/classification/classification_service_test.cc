@@ -216,9 +216,24 @@ TEST_F(ClassificationTest, TierLookupsUseTheCacheAndFallBackToPostgres) {
   const int64_t misses = server_->engine.cache_misses();
   EXPECT_EQ(Get(id).tier(), "A");
   EXPECT_EQ(server_->engine.cache_misses(), misses + 1);
-  auto cached = harness_.redis().Command({"GET", server_->engine.CacheKey(id)});
+  auto cached = harness_.redis().Command({"HGET", server_->engine.CacheKey(id), "p"});
   ASSERT_TRUE(cached.ok());
   EXPECT_EQ(cached->type, redis::Reply::Type::kString) << "the miss refilled the cache";
+  // A stale write (older evaluation) does not replace the newer cached tier.
+  v1::Tier stale = Get(id);
+  stale.set_tier("D");
+  store::SetTimestamp(store::ToMicros(stale.evaluated_at()) - 1000000,
+                      stale.mutable_evaluated_at());
+  server_->engine.WriteCache({stale});
+  EXPECT_EQ(Get(id).tier(), "A");
+  // With Redis unreachable, lookups still answer from PostgreSQL.
+  redis::RedisClient down({.host = "127.0.0.1", .port = 1});
+  TierEngine offline(harness_.pool(), down,
+                     {.redis_prefix = harness_.prefix(), .clock = [] { return kNow; }});
+  ASSERT_TRUE(offline.Load().ok());
+  auto from_db = offline.GetTier(id);
+  ASSERT_TRUE(from_db.ok()) << from_db.status();
+  EXPECT_EQ(from_db->tier(), "A");
 }
 
 TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {

@@ -199,11 +199,27 @@ absl::Status TierEngine::RefreshMetricsLocked(pqxx::work& tx, const std::string&
   return absl::OkStatus();
 }
 
+namespace {
+
+// Writes the tier only if it is newer (by evaluation time) than what the cache holds, so a
+// delayed write from another replica or thread cannot replace a newer tier.
+constexpr char kCacheWriteScript[] = R"lua(
+local current = redis.call('HGET', KEYS[1], 'v')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'p', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+)lua";
+
+}  // namespace
+
 void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
   for (const v1::Tier& t : tiers) {
     // Best effort: a failed write leaves the old value for at most the TTL; PostgreSQL is the
     // truth and GetTier falls back to it.
-    (void)redis_.Command({"SET", CacheKey(t.customer_id()), t.SerializeAsString(), "EX", "86400"});
+    (void)redis_.Command({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
+                          absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
+                          "86400"});
   }
 }
 
@@ -430,7 +446,7 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
 }
 
 absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
-  absl::StatusOr<redis::Reply> cached = redis_.Command({"GET", CacheKey(customer_id)});
+  absl::StatusOr<redis::Reply> cached = redis_.Command({"HGET", CacheKey(customer_id), "p"});
   if (cached.ok() && cached->type == redis::Reply::Type::kString) {
     v1::Tier t;
     if (t.ParseFromString(cached->str)) {

@@ -62,6 +62,8 @@ class TierEngine {
   v1::RuleSet active_rule_set() const;
 
   std::string CacheKey(const std::string& customer_id) const;
+  // Write-through of evaluated tiers (newer evaluation wins); exposed for tests.
+  void WriteCache(const std::vector<v1::Tier>& tiers);
   int64_t cache_hits() const { return cache_hits_; }
   int64_t cache_misses() const { return cache_misses_; }
 
@@ -79,7 +81,6 @@ class TierEngine {
                                     const std::optional<int>& on_time, Micros now,
                                     std::vector<std::string>* affected)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void WriteCache(const std::vector<v1::Tier>& tiers);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   postgres::PgPool& pool_;
