@@ -204,6 +204,8 @@ namespace {
 // Writes the tier only if it is newer (by evaluation time) than what the cache holds, so a
 // delayed write from another replica or thread cannot replace a newer tier.
 constexpr char kCacheWriteScript[] = R"lua(
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 local current = redis.call('HGET', KEYS[1], 'v')
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'p', ARGV[2])
