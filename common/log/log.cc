@@ -72,6 +72,13 @@ void AppendJsonString(std::string& out, absl::string_view s) {
 
 }  // namespace
 
+std::string JsonQuote(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  AppendJsonString(out, text);
+  return out;
+}
+
 void Init(absl::string_view level, absl::string_view format, absl::string_view service) {
   g_json = format != "text";
   g_service = std::string(service);
