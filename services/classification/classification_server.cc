@@ -28,8 +28,10 @@ ClassificationServer::ClassificationServer(server::ServiceDeps& deps, std::funct
       jobs(deps.pool, engine, clock),
       rule_set_authorizer(deps.tokens, RuleSetRoleTable()),
       tier_authorizer(deps.tokens, ClassificationRoleTable()),
+      report_authorizer(deps.tokens, ReportRoleTable()),
       rule_set_service(engine, deps.pool, rule_set_authorizer),
-      classification_service(engine, jobs, deps.pool, tier_authorizer, clock) {}
+      classification_service(engine, jobs, deps.pool, tier_authorizer, clock),
+      report_service(deps.pool, report_authorizer, clock) {}
 
 server::ServiceDefinition ClassificationDefinition() {
   static int reclassify_interval_s = 3600;
@@ -97,6 +99,7 @@ server::ServiceDefinition ClassificationDefinition() {
                                      v1::RuleSetService::service_full_name());
         bundle.services.emplace_back(&svc->classification_service,
                                      v1::ClassificationService::service_full_name());
+        bundle.services.emplace_back(&svc->report_service, v1::ReportService::service_full_name());
         // Consumers, tasks and gauges hold the engine by shared_ptr, so it outlives them.
         bundle.keep_alive.push_back(svc);
         bundle.keep_alive.push_back(customers);

@@ -5,6 +5,7 @@
 
 #include "common/server/service_main.h"
 #include "services/classification/classification_service.h"
+#include "services/classification/report_service.h"
 #include "services/classification/tier_engine.h"
 
 namespace tierwise::classification {
@@ -17,8 +18,10 @@ struct ClassificationServer {
   JobRunner jobs;
   auth::Authorizer rule_set_authorizer;
   auth::Authorizer tier_authorizer;
+  auth::Authorizer report_authorizer;
   RuleSetService rule_set_service;
   ClassificationService classification_service;
+  ReportService report_service;
 };
 
 const std::vector<postgres::Migration>& Migrations();

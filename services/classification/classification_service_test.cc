@@ -22,7 +22,9 @@ class ClassificationTest : public ::testing::Test {
     ASSERT_TRUE(server_->engine.Load().ok());
     harness_.Start(
         {{&server_->rule_set_service, v1::RuleSetService::service_full_name()},
-         {&server_->classification_service, v1::ClassificationService::service_full_name()}});
+         {&server_->classification_service, v1::ClassificationService::service_full_name()},
+         {&server_->report_service, v1::ReportService::service_full_name()}});
+    reports_ = v1::ReportService::NewStub(harness_.channel());
     tiers_ = v1::ClassificationService::NewStub(harness_.channel());
     rules_ = v1::RuleSetService::NewStub(harness_.channel());
   }
@@ -86,7 +88,62 @@ class ClassificationTest : public ::testing::Test {
   std::unique_ptr<ClassificationServer> server_;
   std::unique_ptr<v1::ClassificationService::Stub> tiers_;
   std::unique_ptr<v1::RuleSetService::Stub> rules_;
+  std::unique_ptr<v1::ReportService::Stub> reports_;
 };
+
+TEST_F(ClassificationTest, ReportsShowDistributionTransitionsAndTheParetoCurve) {
+  std::vector<std::string> ids;
+  int64_t total = 0;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(Customer());
+    Order(ids[i], absl::StrCat("t", i), (i + 1) * (i + 1) * (i + 1) * 1000, 30);
+    total += (i + 1) * (i + 1) * (i + 1) * 1000;
+  }
+  now_ = kNow + 40 * kDay;
+  Order(ids[0], "jump", 100000000, 1);  // C -> A; pushes ids[19] A -> B and ids[16] B -> C
+
+  v1::GetTierDistributionResponse now_dist;
+  ASSERT_TRUE(reports_->GetTierDistribution(H::Context(H::kViewer).get(), {}, &now_dist).ok());
+  ASSERT_EQ(now_dist.tiers_size(), 3);
+  EXPECT_EQ(now_dist.tiers(0).tier(), "A");
+  EXPECT_EQ(now_dist.tiers(0).customers(), 1);
+  EXPECT_EQ(now_dist.tiers(1).customers(), 3);
+  EXPECT_EQ(now_dist.tiers(2).customers(), 16);
+  EXPECT_EQ(now_dist.revenue().minor_units(), total + 100000000);
+  EXPECT_EQ(now_dist.tiers(0).revenue_share_permille(),
+            (1000 + 100000000LL) * 1000 / (total + 100000000));
+
+  v1::GetTierDistributionRequest past;
+  store::SetTimestamp(kNow + kDay, past.mutable_as_of());
+  v1::GetTierDistributionResponse then;
+  ASSERT_TRUE(reports_->GetTierDistribution(H::Context(H::kViewer).get(), past, &then).ok());
+  EXPECT_EQ(then.tiers(0).customers(), 1);
+  EXPECT_EQ(then.revenue().minor_units(), total) << "the jump order came later";
+
+  v1::GetTransitionMatrixRequest matrix_req;
+  store::SetTimestamp(kNow + kDay, matrix_req.mutable_from_time());
+  v1::GetTransitionMatrixResponse matrix;
+  ASSERT_TRUE(
+      reports_->GetTransitionMatrix(H::Context(H::kManager).get(), matrix_req, &matrix).ok());
+  EXPECT_EQ(matrix.upgrades(), 1);
+  EXPECT_EQ(matrix.downgrades(), 2);
+  EXPECT_EQ(matrix.unchanged(), 17);
+  v1::GetTransitionMatrixRequest bad;
+  EXPECT_EQ(reports_->GetTransitionMatrix(H::Context(H::kManager).get(), bad, &matrix).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::GetParetoCurveRequest curve_req;
+  curve_req.set_points(4);
+  v1::GetParetoCurveResponse curve;
+  ASSERT_TRUE(reports_->GetParetoCurve(H::Context(H::kViewer).get(), curve_req, &curve).ok());
+  ASSERT_EQ(curve.points_size(), 4);
+  EXPECT_EQ(curve.points(0).customer_share_permille(), 250);
+  EXPECT_EQ(curve.points(3).revenue_share_permille(), 1000);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_GE(curve.points(i).revenue_share_permille(),
+              curve.points(i - 1).revenue_share_permille());
+  }
+}
 
 TEST_F(ClassificationTest, ParetoTiersFollowRevenueWithReasonsAndEvents) {
   // 20 customers: by count, A = top 1 (5 %), B = the next 3 (up to 20 %). Revenues grow by

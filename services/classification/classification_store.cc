@@ -248,6 +248,28 @@ std::vector<StoredTier> AllTiers(pqxx::work& tx) {
   return out;
 }
 
+std::map<std::string, std::string> TiersAt(pqxx::work& tx, Micros at) {
+  std::map<std::string, std::string> out;
+  const pqxx::result rows =
+      at == 0 ? tx.exec("SELECT customer_id::text, tier FROM tiers")
+              : tx.exec_params(
+                    "SELECT DISTINCT ON (customer_id) customer_id::text, tier FROM tier_history"
+                    " WHERE changed_at <= to_timestamp($1::double precision / 1e6)"
+                    " ORDER BY customer_id, id DESC",
+                    at);
+  for (const auto& r : rows) out[r[0].as<std::string>()] = r[1].as<std::string>();
+  return out;
+}
+
+std::vector<std::string> AllCustomers(pqxx::work& tx) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.exec("SELECT customer_id::text FROM customers WHERE NOT removed UNION"
+                               " SELECT DISTINCT customer_id::text FROM ledger_entries")) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
 std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version) {
   const pqxx::result r =
       tx.exec_params("SELECT version, payload, active, " + MicrosOf("activated_at") +

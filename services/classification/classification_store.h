@@ -1,6 +1,7 @@
 #ifndef TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
 #define TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
 
+#include <map>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -48,6 +49,10 @@ std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
                                  const std::string& after_customer, int limit);
 std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now);
 std::vector<StoredTier> AllTiers(pqxx::work& tx);
+// Every customer's tier at `at` (0 = now), rebuilt from the history for past times.
+std::map<std::string, std::string> TiersAt(pqxx::work& tx, Micros at);
+// Every customer that has ledger entries or a profile.
+std::vector<std::string> AllCustomers(pqxx::work& tx);
 
 std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version);  // 0 = active
 int64_t InsertRuleSet(pqxx::work& tx, const v1::RuleSet& rule_set, const std::string& actor);
