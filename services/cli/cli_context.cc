@@ -14,7 +14,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "common/client/channel.h"
+#include "common/ids/ids.h"
 #include "services/cli/output.h"
+#include "tierwise/profile/v1/profile.grpc.pb.h"
 
 namespace tierwise::cli {
 namespace {
@@ -197,6 +199,30 @@ int CliContext::UsageError(absl::string_view message) {
   err_ << "tierwise: " << message << "\n";
   if (!command_usage_.empty()) err_ << command_usage_;
   return kExitUsage;
+}
+
+std::optional<std::string> ResolveCustomer(CliContext& ctx, const std::string& customer,
+                                           Service primary) {
+  namespace profile = ::tierwise::profile::v1;
+  if (ids::IsUuid(customer)) return customer;
+  ctx.set_primary_service(primary);
+  auto stub = profile::CustomerProfileService::NewStub(ctx.Channel(Service::kProfile));
+  profile::GetCustomerByExternalRefRequest request;
+  request.set_external_ref(customer);
+  request.set_view(profile::CUSTOMER_VIEW_BASIC);
+  grpc::ClientContext call;
+  ctx.PrepareCall(&call);
+  profile::Customer response;
+  grpc::Status status = stub->GetCustomerByExternalRef(&call, request, &response);
+  if (!status.ok()) {
+    ctx.PrintError(grpc::Status(
+        status.error_code(),
+        absl::StrCat("resolving external ref '", customer, "' at the profile service (",
+                     ctx.Address(Service::kProfile), "): ", status.error_message()),
+        status.error_details()));
+    return std::nullopt;
+  }
+  return response.id();
 }
 
 }  // namespace tierwise::cli

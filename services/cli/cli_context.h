@@ -111,6 +111,13 @@ class CliContext {
   std::map<Service, std::shared_ptr<grpc::Channel>> channels_;
 };
 
+// The customer id CUSTOMER stands for: itself when it looks like a UUID, else the id of the
+// customer with that external ref, asked of the profile service. `primary` is the service of
+// the running command (see set_primary_service: --addr applies to it, not to the profile
+// service). On failure prints the error and returns nullopt.
+std::optional<std::string> ResolveCustomer(CliContext& ctx, const std::string& customer,
+                                           Service primary);
+
 }  // namespace tierwise::cli
 
 #endif  // TIERWISE_SERVICES_CLI_CLI_CONTEXT_H_

@@ -19,8 +19,8 @@ constexpr char kGlobalOptionsHelp[] =
     "                    environment overrides it\n"
     "  --addr HOST:PORT  address of the command's service (default: TIERWISE_<SERVICE>_ADDR,\n"
     "                    else 127.0.0.1:50051 profile, 50052 interaction, 50053 credit,\n"
-    "                    50054 classification); credit commands find the profile service,\n"
-    "                    which resolves external refs, at TIERWISE_PROFILE_ADDR still\n"
+    "                    50054 classification); credit and tiers commands find the profile\n"
+    "                    service, which resolves external refs, at TIERWISE_PROFILE_ADDR still\n"
     "  --token TOKEN     bearer token; --token '' sends none\n"
     "  --role ROLE       use TIERWISE_<ROLE>_TOKEN (default admin; import and demo ledger:\n"
     "                    erp_adapter when TIERWISE_ERP_ADAPTER_TOKEN is set)\n"
@@ -82,6 +82,7 @@ CommandTable BuildCommandTable() {
   RegisterCustomerCommands(table);
   RegisterSystemCommands(table);
   RegisterCreditCommands(table);
+  RegisterTierCommands(table);
   RegisterImportCommands(table);
   RegisterDemoCommands(table);
   return table;

@@ -12,6 +12,7 @@ void RegisterSystemCommands(CommandTable& table);    // system_commands.cc: heal
 void RegisterCreditCommands(CommandTable& table);    // credit_commands.cc
 void RegisterImportCommands(CommandTable& table);    // import_commands.cc: import
 void RegisterDemoCommands(CommandTable& table);      // demo_commands.cc
+void RegisterTierCommands(CommandTable& table);      // tier_commands.cc
 
 }  // namespace tierwise::cli
 

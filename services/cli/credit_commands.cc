@@ -10,50 +10,22 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/ids/ids.h"
 #include "services/cli/commands.h"
 #include "services/cli/ledger_text.h"
 #include "services/cli/message_fields.h"
 #include "services/cli/output.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
-#include "tierwise/profile/v1/profile.grpc.pb.h"
 
 namespace tierwise::cli {
 namespace {
 
 namespace v1 = ::tierwise::credit::v1;
-namespace profile = ::tierwise::profile::v1;
 
 constexpr char kDefaultCurrency[] = "CNY";
 
 std::unique_ptr<v1::CreditService::Stub> CreditStub(CliContext& ctx) {
   ctx.set_primary_service(Service::kCredit);
   return v1::CreditService::NewStub(ctx.Channel(Service::kCredit));
-}
-
-// The customer id CUSTOMER stands for: itself when it looks like a UUID, else the id of the
-// customer with that external ref, asked of the profile service. On failure prints the error
-// and returns nullopt.
-std::optional<std::string> ResolveCustomer(CliContext& ctx, const std::string& customer) {
-  if (ids::IsUuid(customer)) return customer;
-  ctx.set_primary_service(Service::kCredit);
-  auto stub = profile::CustomerProfileService::NewStub(ctx.Channel(Service::kProfile));
-  profile::GetCustomerByExternalRefRequest request;
-  request.set_external_ref(customer);
-  request.set_view(profile::CUSTOMER_VIEW_BASIC);
-  grpc::ClientContext call;
-  ctx.PrepareCall(&call);
-  profile::Customer response;
-  grpc::Status status = stub->GetCustomerByExternalRef(&call, request, &response);
-  if (!status.ok()) {
-    ctx.PrintError(grpc::Status(
-        status.error_code(),
-        absl::StrCat("resolving external ref '", customer, "' at the profile service (",
-                     ctx.Address(Service::kProfile), "): ", status.error_message()),
-        status.error_details()));
-    return std::nullopt;
-  }
-  return response.id();
 }
 
 // An amount option or argument in minor units of `currency`; usage message on error.
@@ -125,7 +97,7 @@ std::vector<OptionSpec> WithPages(std::vector<OptionSpec> options) {
 
 int Account(CliContext& ctx, const ParsedArgs& args) {
   if (args.positional().size() != 1) return ctx.UsageError("give exactly one CUSTOMER");
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   v1::GetCreditAccountRequest request;
   request.set_customer_id(*id);
@@ -138,7 +110,7 @@ int Account(CliContext& ctx, const ParsedArgs& args) {
 
 int Items(CliContext& ctx, const ParsedArgs& args) {
   if (args.positional().size() != 1) return ctx.UsageError("give exactly one CUSTOMER");
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   v1::ListOpenItemsRequest request;
   request.set_customer_id(*id);
@@ -155,7 +127,7 @@ int Check(CliContext& ctx, const ParsedArgs& args) {
   absl::StatusOr<tierwise::type::v1::Money> amount =
       Money("AMOUNT", args.positional()[1], Currency(args));
   if (!amount.ok()) return ctx.UsageError(amount.status().message());
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   v1::CheckCreditRequest request;
   request.set_customer_id(*id);
@@ -190,7 +162,7 @@ int Terms(CliContext& ctx, const ParsedArgs& args) {
   if (!request.has_credit_limit() && !request.has_terms()) {
     return ctx.UsageError("give --limit, --terms or both");
   }
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   request.set_customer_id(*id);
   request.set_reason(*reason);
@@ -206,7 +178,7 @@ int Hold(CliContext& ctx, const ParsedArgs& args, bool place) {
   int exit_code = kExitOk;
   std::optional<std::string> reason = Required(ctx, args, "reason", &exit_code);
   if (!reason.has_value()) return exit_code;
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   auto stub = CreditStub(ctx);
   grpc::ClientContext call;
@@ -240,7 +212,7 @@ int Apply(CliContext& ctx, const ParsedArgs& args) {
     if (!terms.ok()) return ctx.UsageError(absl::StrCat("--terms: ", terms.status().message()));
     *request.mutable_requested_terms() = *terms;
   }
-  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0]);
+  std::optional<std::string> id = ResolveCustomer(ctx, args.positional()[0], Service::kCredit);
   if (!id.has_value()) return kExitFailed;
   request.set_customer_id(*id);
   request.set_justification(*justification);
@@ -295,7 +267,7 @@ int Applications(CliContext& ctx, const ParsedArgs& args) {
     request.set_state(static_cast<v1::ApplicationState>(*number));
   }
   if (std::optional<std::string> customer = args.Get("customer"); customer.has_value()) {
-    std::optional<std::string> id = ResolveCustomer(ctx, *customer);
+    std::optional<std::string> id = ResolveCustomer(ctx, *customer, Service::kCredit);
     if (!id.has_value()) return kExitFailed;
     request.set_customer_id(*id);
   }
