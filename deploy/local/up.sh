@@ -205,6 +205,39 @@ else
       tw_die "loading the demo ledger failed; the services keep running (logs: ${LOG_DIR#"${TW_REPO_ROOT}"/})"
     fi
   fi
+  if printf '%s\n' "${started[@]}" | grep -q '^classification:'; then
+    # Let the classification service catch up with the ledger stream (its lag metric), then
+    # show the demo's tier distribution and draw it with the Pareto curve.
+    metrics_port=$((${TIERWISE_CLASSIFICATION_PORT:-50054} + 1000))
+    tw_log "waiting for the classification service to catch up with the ledger stream"
+    python3 - "$metrics_port" <<'PY' || tw_warn "the classification service is still catching up"
+import sys, time, urllib.request
+url = "http://127.0.0.1:%s/metrics" % sys.argv[1]
+deadline = time.time() + 120
+while time.time() < deadline:
+    try:
+        text = urllib.request.urlopen(url, timeout=2).read().decode()
+        lag = [l for l in text.splitlines()
+               if l.startswith(("tierwise_stream_lag", "tierwise_stream_pending"))]
+        if lag and all(l.rsplit(" ", 1)[1] in ("0", "0.0") for l in lag):
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(1)
+sys.exit(1)
+PY
+    if report="$("$CLI" --env "$ENV_FILE" tiers report --svg "${TW_STATE_DIR}/tiers.svg" </dev/null)"; then
+      printf '%s\n' "$report" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["distribution"]
+print("Demo tier distribution (%s customers):" % r.get("customers", 0))
+for t in r.get("tiers", []):
+    share = t.get("revenue_share_permille", 0)
+    print("  %-2s %5s customers  %5.1f%% of 12-month revenue" % (t["tier"], t.get("customers", 0), share / 10))
+'
+      tw_log "tier distribution and Pareto curve drawn in .tierwise/tiers.svg"
+    fi
+  fi
 fi
 
 # --- 7. summary ----------------------------------------------------------------------------------

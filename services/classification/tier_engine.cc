@@ -77,7 +77,8 @@ v1::RuleSet TierEngine::active_rule_set() const {
 }
 
 void TierEngine::RebuildIndexLocked(pqxx::work& tx) {
-  index_ = std::make_unique<ParetoIndex>(rule_set_.pareto());
+  index_ =
+      std::make_unique<ParetoIndex>(rule_set_.pareto(), rule_set_.gates().hysteresis_percent());
   for (const auto& [id, revenue] : store::LoadRevenues(tx)) index_->Upsert(id, revenue);
 }
 
@@ -568,7 +569,7 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  ParetoIndex index(candidate.pareto());
+  ParetoIndex index(candidate.pareto(), candidate.gates().hysteresis_percent());
   for (const auto& [f, current] : population) index.Upsert(f.customer_id, f.metrics.revenue_12m);
   v1::SimulateRuleSetResponse out;
   std::map<std::pair<std::string, std::string>, int64_t> matrix;

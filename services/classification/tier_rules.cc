@@ -300,6 +300,9 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
   };
   window(before.first, after.first);
   window(before.second, after.second);
+  const auto widen = [&](size_t b) { return b + b * hysteresis_percent_ / 100; };
+  window(widen(before.first), widen(after.first));
+  window(widen(before.second), widen(after.second));
   return {affected.begin(), affected.end()};
 }
 
@@ -324,10 +327,25 @@ int64_t ParetoIndex::CutoffRevenue(const std::string& tier) const {
   return order_[count - 1].revenue;
 }
 
+size_t ParetoIndex::TierSpan(const std::string& tier, bool widened) const {
+  const auto bounds = Boundaries();
+  const size_t span = tier == "A" ? bounds.first : tier == "B" ? bounds.second : 0;
+  return widened ? span + span * hysteresis_percent_ / 100 : span;
+}
+
 std::string ParetoTier(const v1::RuleSet& r, const ParetoIndex& index, const CustomerFacts& c,
                        const std::string& current) {
   const std::string tier = index.RankTier(c.customer_id);
   if (tier.empty()) return "C";
+  if ((current == "A" || current == "B") && TierRank(current) < TierRank(tier) &&
+      r.pareto().basis() == v1::CUTOFF_BASIS_CUSTOMER_COUNT) {
+    // By count, the band is in ranks: the tier may grow by hysteresis_percent of its size, so
+    // a tier of 40 keeps members down to rank 44 and never holds more than 44.
+    if (c.metrics.revenue_12m > 0 && index.Rank(c.customer_id) < index.TierSpan(current, true)) {
+      return current;
+    }
+    return tier;
+  }
   if ((current == "A" || current == "B") && TierRank(current) < TierRank(tier)) {
     const int64_t cutoff = index.CutoffRevenue(current);
     if (cutoff > 0 &&

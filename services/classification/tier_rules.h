@@ -54,7 +54,10 @@ std::string ThresholdTier(const v1::RuleSet& rule_set, const CustomerFacts& fact
 // Ranking by 12-month revenue (descending, then customer id) for the ABC method.
 class ParetoIndex {
  public:
-  explicit ParetoIndex(v1::ParetoRule rule) : rule_(rule) {}
+  // hysteresis_percent widens each tier for customers already in it (see ParetoTier); the
+  // re-tiering after an update then also covers the widened boundaries.
+  explicit ParetoIndex(v1::ParetoRule rule, int hysteresis_percent = 0)
+      : rule_(rule), hysteresis_percent_(hysteresis_percent) {}
 
   // Sets a customer's revenue; returns the customers whose tier by rank may have changed (the
   // customer itself and those pushed across a cut-off): bounded by the cut-offs' movement.
@@ -65,6 +68,10 @@ class ParetoIndex {
   std::string RankTier(const std::string& customer_id) const;
   // The lowest revenue still inside tier A or B (0 when the tier is empty).
   int64_t CutoffRevenue(const std::string& tier) const;
+  // 0-based rank by revenue (size() when unknown), and how many ranks tier A or B spans,
+  // without and with the hysteresis widening.
+  size_t Rank(const std::string& customer_id) const { return PositionOf(customer_id); }
+  size_t TierSpan(const std::string& tier, bool widened) const;
   size_t size() const { return order_.size(); }
   int64_t total_revenue() const { return total_; }
 
@@ -82,6 +89,7 @@ class ParetoIndex {
   size_t PositionOf(const std::string& customer_id) const;
 
   const v1::ParetoRule rule_;
+  const int hysteresis_percent_;
   std::vector<Entry> order_;
   std::map<std::string, int64_t> revenue_;
   int64_t total_ = 0;

@@ -173,6 +173,39 @@ TEST(ParetoIndexTest, AffectedSetCoversEveryChangedTier) {
   }
 }
 
+// Property: with rank hysteresis, evaluating only the customers an update reports leaves every
+// customer where a full evaluation would put it, and the widened tiers never overflow.
+TEST(ParetoTierTest, IncrementalEqualsFullAndTiersStayBounded) {
+  v1::RuleSet r = DefaultRuleSet();  // by count, 5 % / 20 %, hysteresis 10 %
+  ParetoIndex index(r.pareto(), r.gates().hysteresis_percent());
+  std::map<std::string, std::string> tiers;
+  std::map<std::string, int64_t> revenue;
+  std::mt19937_64 rng(7);
+  auto evaluate = [&](const std::string& id) {
+    CustomerFacts f;
+    f.customer_id = id;
+    f.metrics.revenue_12m = revenue[id];
+    return ParetoTier(r, index, f, tiers.count(id) ? tiers[id] : "");
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string id = "c" + std::to_string(rng() % 200);
+    revenue[id] = static_cast<int64_t>(rng() % 1000000);
+    for (const auto& a : index.Upsert(id, revenue[id])) tiers[a] = evaluate(a);
+    if (step % 100 != 99) continue;
+    int a_count = 0, ab_count = 0;
+    for (const auto& [other, tier] : tiers) {
+      ASSERT_EQ(evaluate(other), tier) << "step " << step << ": " << other << " is stale";
+      a_count += tier == "A";
+      ab_count += tier == "A" || tier == "B";
+    }
+    EXPECT_LE(a_count, static_cast<int>(index.TierSpan("A", true)));
+    EXPECT_LE(ab_count, static_cast<int>(index.TierSpan("B", true)));
+  }
+  EXPECT_EQ(index.TierSpan("A", false), 10u);
+  EXPECT_EQ(index.TierSpan("A", true), 11u);
+  EXPECT_EQ(index.TierSpan("B", true), 44u);
+}
+
 TEST(GatesTest, ProbationAndCreditCap) {
   const v1::RuleSet r = DefaultRuleSet();
   CustomerFacts c;

@@ -4,6 +4,7 @@
 // well: anything that is not a UUID is resolved through the profile service's
 // GetCustomerByExternalRef first.
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -239,9 +240,89 @@ int Simulate(CliContext& ctx, const ParsedArgs& args) {
   return ctx.Finish(stub->SimulateRuleSet(&call, request, &response), response);
 }
 
+// SVG: one bar per tier (height = share of customers, label = revenue share) and the Pareto
+// curve (cumulative revenue share over the share of customers, best customers first).
+std::string ReportSvg(const v1::GetTierDistributionResponse& dist,
+                      const v1::GetParetoCurveResponse& curve) {
+  std::string svg =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"380\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"860\" height=\"380\" fill=\"white\"/>\n"
+      "<text x=\"20\" y=\"24\" font-size=\"16\">Tier distribution</text>\n"
+      "<text x=\"460\" y=\"24\" font-size=\"16\">Pareto curve</text>\n";
+  const int base = 330, height = 260;
+  int x = 40;
+  for (const auto& t : dist.tiers()) {
+    const int64_t permille = dist.customers() > 0 ? t.customers() * 1000 / dist.customers() : 0;
+    const int h = static_cast<int>(permille * height / 1000);
+    absl::StrAppend(&svg, "<rect x=\"", x, "\" y=\"", base - h, "\" width=\"50\" height=\"", h,
+                    "\" fill=\"#4a7ab8\"/>\n", "<text x=\"", x + 25, "\" y=\"", base + 16,
+                    "\" text-anchor=\"middle\">", t.tier(), " (", t.customers(), ")</text>\n",
+                    "<text x=\"", x + 25, "\" y=\"", base - h - 6, "\" text-anchor=\"middle\">",
+                    t.revenue_share_permille() / 10, ".", t.revenue_share_permille() % 10,
+                    "% rev</text>\n");
+    x += 75;
+  }
+  std::string points = "460,330";
+  for (const auto& p : curve.points()) {
+    absl::StrAppend(&points, " ", 460 + p.customer_share_permille() * 360 / 1000, ",",
+                    330 - p.revenue_share_permille() * 260 / 1000);
+  }
+  absl::StrAppend(&svg,
+                  "<line x1=\"460\" y1=\"330\" x2=\"820\" y2=\"330\" stroke=\"black\"/>\n"
+                  "<line x1=\"460\" y1=\"330\" x2=\"460\" y2=\"70\" stroke=\"black\"/>\n"
+                  "<line x1=\"460\" y1=\"330\" x2=\"820\" y2=\"70\" stroke=\"#bbb\" "
+                  "stroke-dasharray=\"4\"/>\n<polyline fill=\"none\" stroke=\"#c0392b\" "
+                  "stroke-width=\"2\" points=\"",
+                  points,
+                  "\"/>\n<text x=\"640\" y=\"350\" text-anchor=\"middle\">share of customers "
+                  "(largest first)</text>\n<text x=\"450\" y=\"64\">share of revenue</text>\n"
+                  "</svg>\n");
+  return svg;
+}
+
+int Report(CliContext& ctx, const ParsedArgs& args) {
+  if (!args.positional().empty()) return ctx.UsageError("no positional arguments expected");
+  ctx.set_primary_service(Service::kClassification);
+  auto stub = v1::ReportService::NewStub(ctx.Channel(Service::kClassification));
+  v1::GetTierDistributionResponse dist;
+  {
+    grpc::ClientContext call;
+    ctx.PrepareCall(&call);
+    grpc::Status status = stub->GetTierDistribution(&call, v1::GetTierDistributionRequest(), &dist);
+    if (!status.ok()) return ctx.PrintError(status);
+  }
+  v1::GetParetoCurveResponse curve;
+  {
+    grpc::ClientContext call;
+    ctx.PrepareCall(&call);
+    v1::GetParetoCurveRequest request;
+    request.set_points(20);
+    grpc::Status status = stub->GetParetoCurve(&call, request, &curve);
+    if (!status.ok()) return ctx.PrintError(status);
+  }
+  if (auto path = args.Get("svg"); path.has_value()) {
+    std::ofstream file(*path);
+    file << ReportSvg(dist, curve);
+    if (!file) return ctx.UsageError(absl::StrCat("cannot write ", *path));
+  }
+  ctx.out() << "{\"distribution\":" << MessageToJson(dist, /*pretty=*/false)
+            << ",\"pareto_curve\":" << MessageToJson(curve, /*pretty=*/false) << "}\n";
+  return 0;
+}
+
 }  // namespace
 
 void RegisterTierCommands(CommandTable& table) {
+  table.Add({
+      .resource = "tiers",
+      .verb = "report",
+      .synopsis = "[--svg FILE]",
+      .summary = "Tier distribution (customers and revenue share per tier) and the Pareto curve; "
+                 "--svg also draws both into FILE.",
+      .options = {{"svg"}},
+      .run = Report,
+  });
   const std::string customer_note =
       " CUSTOMER is a customer id or an ERP customer code (external ref, resolved through the "
       "profile service).";
