@@ -118,16 +118,14 @@ absl::StatusOr<int> Relay::PublishOnce() {
   int published = 0;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     published = 0;
-    const bool leader =
-        tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
-                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
-            .as<bool>();
+    const bool leader = tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                                        absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
+                            .as<bool>();
     if (!leader) return absl::OkStatus();
     std::vector<Row> rows;
-    for (const auto& r : tx.exec_params(
-             "SELECT id, stream, type, event_id, payload FROM outbox"
-             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-             options_.batch_size)) {
+    for (const auto& r : tx.exec_params("SELECT id, stream, type, event_id, payload FROM outbox"
+                                        " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                                        options_.batch_size)) {
       pqxx::binarystring payload(r[4]);
       rows.push_back({r[0].as<int64_t>(),
                       {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
@@ -143,7 +141,8 @@ absl::StatusOr<int> Relay::PublishOnce() {
       std::vector<std::string> args = {"EVAL", kPublishScript, absl::StrCat(end - start + 1),
                                        rows[start].message.stream};
       for (size_t i = start; i < end; ++i) {
-        args.push_back(absl::StrCat(rows[i].message.stream, ":published:", rows[i].message.event_id));
+        args.push_back(
+            absl::StrCat(rows[i].message.stream, ":published:", rows[i].message.event_id));
       }
       args.push_back(absl::StrCat(kDedupSeconds));
       for (size_t i = start; i < end; ++i) {

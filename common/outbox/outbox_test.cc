@@ -81,10 +81,12 @@ TEST_F(OutboxTest, RowsCommittingOutOfIdOrderArePublishedOnceEach) {
   // Later rows still deduplicate after a crash before marking.
   ASSERT_TRUE(Write("third", true).ok());
   ASSERT_EQ(*relay.PublishOnce(), 1);
-  ASSERT_TRUE(schema_.pool().Transact([](pqxx::work& tx) {
-                tx.exec("UPDATE outbox SET published_at = NULL");
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_TRUE(schema_.pool()
+                  .Transact([](pqxx::work& tx) {
+                    tx.exec("UPDATE outbox SET published_at = NULL");
+                    return absl::OkStatus();
+                  })
+                  .ok());
   ASSERT_EQ(*relay.PublishOnce(), 3);
   EXPECT_EQ(redis_->XRange(stream_)->size(), 3u);
 }
