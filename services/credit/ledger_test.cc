@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "common/status/status.h"
 #include "gtest/gtest.h"
 #include "services/credit/credit_rules.h"
@@ -22,10 +23,10 @@ Fact Order(const std::string& id, int day, const std::string& no, int64_t amount
   return {id, Day(day), OrderFact{no, amount, amount / 4, "pumps", 0, 0, terms}};
 }
 Fact Cancel(const std::string& id, int day, const std::string& no, int64_t amount) {
-  return {id, Day(day), CancellationFact{"CN-" + id, no, amount, false}};
+  return {id, Day(day), CancellationFact{absl::StrCat("CN-", id), no, amount, false}};
 }
 Fact Pay(const std::string& id, int day, int64_t amount, const std::string& order_no = "") {
-  return {id, Day(day), PaymentFact{"P-" + id, amount, order_no}};
+  return {id, Day(day), PaymentFact{absl::StrCat("P-", id), amount, order_no}};
 }
 
 const Item& ItemOf(const Ledger& l, const std::string& no) {
@@ -151,18 +152,18 @@ TEST(LedgerPropertyTest, ShuffledArrivalGivesTheSameState) {
     std::vector<Fact> facts;
     const int orders = 1 + static_cast<int>(rng() % 8);
     for (int o = 0; o < orders; ++o) {
-      const std::string no = "O" + std::to_string(o);
-      facts.push_back(Order("o" + std::to_string(o), static_cast<int>(rng() % 60), no,
+      const std::string no = absl::StrCat("O", o);
+      facts.push_back(Order(absl::StrCat("o", o), static_cast<int>(rng() % 60), no,
                             1000 + static_cast<int64_t>(rng() % 50000)));
       if (rng() % 3 == 0) {
-        facts.push_back(Cancel("c" + std::to_string(o), static_cast<int>(rng() % 90), no,
+        facts.push_back(Cancel(absl::StrCat("c", o), static_cast<int>(rng() % 90), no,
                                static_cast<int64_t>(rng() % 3000)));
       }
     }
     const int payments = static_cast<int>(rng() % 8);
     for (int p = 0; p < payments; ++p) {
-      const std::string target = rng() % 2 ? "O" + std::to_string(rng() % orders) : "";
-      facts.push_back(Pay("p" + std::to_string(p), static_cast<int>(rng() % 90),
+      const std::string target = rng() % 2 ? absl::StrCat("O", rng() % orders) : "";
+      facts.push_back(Pay(absl::StrCat("p", p), static_cast<int>(rng() % 90),
                           1 + static_cast<int64_t>(rng() % 30000), target));
     }
     const Ledger expected = Replay(facts, kNet30);
@@ -197,8 +198,8 @@ TEST(CreditRulesTest, RatingFromBehaviour) {
   // Always on time for more than 3 years, nothing open: top marks.
   std::vector<Fact> good;
   for (int m = 0; m < 40; ++m) {
-    good.push_back(Order("o" + std::to_string(m), m * 30, "O" + std::to_string(m), 10000));
-    good.push_back(Pay("p" + std::to_string(m), m * 30 + 20, 10000));
+    good.push_back(Order(absl::StrCat("o", m), m * 30, absl::StrCat("O", m), 10000));
+    good.push_back(Pay(absl::StrCat("p", m), m * 30 + 20, 10000));
   }
   Ledger l = Replay(good, kNet30);
   Rating r = RateAccount(l, PositionAt(l, Day(40 * 30)), Day(40 * 30), policy);
