@@ -148,7 +148,7 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
   r.score = total / 100;
   const int thresholds[] = {policy.min_score_aaa(), policy.min_score_aa(), policy.min_score_a(),
                             policy.min_score_bbb(), policy.min_score_bb(), policy.min_score_b()};
-  r.grade = "C";
+  r.grade = Ratings().back();  // "C" unless a threshold is met
   for (int i = 0; i < 6; ++i) {
     if (r.score >= thresholds[i]) {
       r.grade = Ratings()[i];
