@@ -8,15 +8,12 @@
 #include "common/redis/stream_consumer.h"
 #include "common/server/consumer_metrics.h"
 #include "common/server/periodic_task.h"
+#include "common/time/micros.h"
 
 namespace tierwise::classification {
 namespace {
 
-Micros Now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+Micros Now() { return time::NowMicros(); }
 
 }  // namespace
 

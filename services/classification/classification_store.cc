@@ -26,15 +26,6 @@ std::string Ts(int n) {
 
 }  // namespace
 
-Micros ToMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
-void SetTimestamp(Micros micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-}
-
 bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const LedgerEntry& e) {
   return !tx.exec_params(
                 absl::StrCat("INSERT INTO ledger_entries (event_id, customer_id, kind, document_no,"

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time/micros.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
 
@@ -65,8 +66,8 @@ void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& policy);
 void SaveJob(pqxx::work& tx, const v1::Job& job);
 std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
 
-Micros ToMicros(const google::protobuf::Timestamp& ts);
-void SetTimestamp(Micros micros, google::protobuf::Timestamp* ts);
+using time::SetTimestamp;
+using time::ToMicros;
 
 }  // namespace tierwise::classification::store
 

@@ -5,17 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/server/consumer_metrics.h"
+#include "common/time/micros.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::credit {
 namespace {
 
-Micros Now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+Micros Now() { return time::NowMicros(); }
 
 }  // namespace
 

@@ -78,15 +78,6 @@ void CheckTerms(const v1::PaymentTerms& t, const std::string& field, status::Vio
 
 }  // namespace
 
-Micros ToMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
-void SetTimestamp(Micros micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-}
-
 Terms ToTerms(const v1::PaymentTerms& t) {
   Terms out;
   out.net_days = t.net_days();

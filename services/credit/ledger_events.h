@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/time/micros.h"
 #include "services/credit/ledger.h"
 #include "tierwise/credit/v1/credit.pb.h"
 
@@ -36,8 +37,8 @@ Fact ToFact(const v1::LedgerEventInput& input);
 Terms ToTerms(const v1::PaymentTerms& terms);
 v1::PaymentTerms FromTerms(const Terms& terms);
 
-Micros ToMicros(const google::protobuf::Timestamp& ts);
-void SetTimestamp(Micros micros, google::protobuf::Timestamp* ts);
+using time::SetTimestamp;
+using time::ToMicros;
 
 }  // namespace tierwise::credit
 

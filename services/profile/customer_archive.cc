@@ -13,11 +13,15 @@
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
 #include "common/status/status.h"
+#include "common/time/micros.h"
 #include "services/profile/customer_validation.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::profile {
 namespace {
+
+using time::SetTimestamp;
+using time::ToMicros;
 
 using auth::Role;
 using google::protobuf::util::FieldMaskUtil;
@@ -66,11 +70,6 @@ absl::Status CheckId(const std::string& id, const std::string& field) {
   if (id.empty()) return status::InvalidArgument(field, "is required");
   if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
   return absl::OkStatus();
-}
-
-void SetTimestamp(int64_t micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
 }
 
 int64_t VersionOf(const v1::Customer& c) {

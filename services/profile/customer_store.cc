@@ -8,9 +8,13 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/postgres/text_array.h"
+#include "common/time/micros.h"
 
 namespace tierwise::profile {
 namespace {
+
+using time::SetTimestamp;
+using time::ToMicros;
 
 using postgres::FromTextArray;
 using postgres::ToTextArray;
@@ -30,15 +34,6 @@ constexpr char kCustomerColumns[] =
 constexpr char kContactColumns[] =
     "id::text, name, title, role, key_man, phone, email, coalesce(birthday::text, ''),"
     " preferences";
-
-void SetTimestamp(int64_t micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
-}
-
-int64_t Micros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
 
 // "2024-03-05" → Date; "" leaves it unset.
 void ParseDate(const std::string& text, type::v1::Date* date) {
@@ -188,8 +183,8 @@ absl::Status CustomerStore::Insert(const v1::Customer& c, const WriteContext& wr
         c.business_mode(), c.industry(), c.region().province(), c.region().city(), c.owner(),
         RegistrationJson(c), FormatDate(c.has_first_transaction_date(), c.first_transaction_date()),
         static_cast<int>(c.lifecycle_stage()), ToTextArray({c.tags().begin(), c.tags().end()}),
-        c.potential_notes(), c.data_consent(), Micros(c.create_time()), static_cast<int>(c.state()),
-        c.created_by());
+        c.potential_notes(), c.data_consent(), ToMicros(c.create_time()),
+        static_cast<int>(c.state()), c.created_by());
     for (const v1::Contact& contact : c.contacts()) InsertContactRow(tx, c.id(), contact);
     Finish(tx, write);
     return absl::OkStatus();
@@ -250,7 +245,7 @@ absl::Status CustomerStore::Update(const v1::Customer& c, const VersionBump& bum
         RegistrationJson(c), FormatDate(c.has_first_transaction_date(), c.first_transaction_date()),
         static_cast<int>(c.lifecycle_stage()), ToTextArray({c.tags().begin(), c.tags().end()}),
         c.potential_notes(), c.data_consent(), bump.time_micros, static_cast<int>(c.state()),
-        c.has_delete_time() ? Micros(c.delete_time()) : 0, bump.next, bump.actor);
+        c.has_delete_time() ? ToMicros(c.delete_time()) : 0, bump.next, bump.actor);
     if (r.affected_rows() != 1) {
       if (tx.exec_params("SELECT 1 FROM customers WHERE id = $1", c.id()).empty()) {
         return absl::NotFoundError(absl::StrCat("customer ", c.id(), " not found"));

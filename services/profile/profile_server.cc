@@ -1,6 +1,6 @@
 #include "services/profile/profile_server.h"
 
-#include <chrono>
+#include "common/time/micros.h"
 
 namespace tierwise::profile {
 
@@ -16,11 +16,7 @@ server::ServiceDefinition ProfileDefinition() {
           .default_port = 50051,
           .migrations = Migrations(),
           .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-            auto profile = std::make_shared<ProfileServer>(deps, [] {
-              return std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-            });
+            auto profile = std::make_shared<ProfileServer>(deps, time::NowMicros);
             server::ServiceBundle bundle;
             bundle.services.emplace_back(&profile->service,
                                          v1::CustomerProfileService::service_full_name());
