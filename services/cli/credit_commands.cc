@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/cli/commands.h"
 #include "services/cli/ledger_text.h"
+#include "services/cli/list_pages.h"
 #include "services/cli/message_fields.h"
 #include "services/cli/output.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
@@ -55,40 +56,7 @@ std::optional<std::string> Required(CliContext& ctx, const ParsedArgs& args, con
   return value;
 }
 
-// Runs a list call page by page when --all is given (one compact JSON object per line), else
-// once with --page-size/--page-token (the response as it comes).
-template <typename Request, typename Response, typename Call, typename Items>
-int ListPages(CliContext& ctx, const ParsedArgs& args, Request request, Call call, Items items) {
-  absl::StatusOr<int> page_size = args.GetInt("page-size", 0);
-  if (!page_size.ok() || *page_size < 0) return ctx.UsageError("--page-size needs a number >= 0");
-  request.set_page_size(*page_size);
-  request.set_page_token(args.Get("page-token").value_or(""));
-  if (!args.Has("all")) {
-    grpc::ClientContext context;
-    ctx.PrepareCall(&context);
-    Response response;
-    return ctx.Finish(call(&context, request, &response), response);
-  }
-  std::set<std::string> seen_tokens;
-  while (true) {
-    grpc::ClientContext context;
-    ctx.PrepareCall(&context);
-    Response response;
-    grpc::Status status = call(&context, request, &response);
-    if (!status.ok()) return ctx.PrintError(status);
-    for (const auto& item : items(response)) {
-      ctx.out() << MessageToJson(item, /*pretty=*/false) << "\n";
-    }
-    if (response.next_page_token().empty()) return kExitOk;
-    if (!seen_tokens.insert(response.next_page_token()).second) {
-      return ctx.PrintError(
-          grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping"));
-    }
-    request.set_page_token(response.next_page_token());
-  }
-}
-
-const std::vector<OptionSpec> kPageOptions = {{"page-size"}, {"page-token"}, {"all", false}};
+const std::vector<OptionSpec>& kPageOptions = PageOptions();
 
 std::vector<OptionSpec> WithPages(std::vector<OptionSpec> options) {
   options.insert(options.end(), kPageOptions.begin(), kPageOptions.end());

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/cli/commands.h"
+#include "services/cli/list_pages.h"
 #include "services/cli/output.h"
 #include "tierwise/classification/v1/classification.grpc.pb.h"
 
@@ -44,40 +45,7 @@ std::optional<std::string> Resolve(CliContext& ctx, const std::string& customer)
   return ResolveCustomer(ctx, customer, Service::kClassification);
 }
 
-// Runs a list call page by page when --all is given (one compact JSON object per line), else
-// once with --page-size/--page-token (the response as it comes). As in credit_commands.cc.
-template <typename Request, typename Response, typename Call, typename Items>
-int ListPages(CliContext& ctx, const ParsedArgs& args, Request request, Call call, Items items) {
-  absl::StatusOr<int> page_size = args.GetInt("page-size", 0);
-  if (!page_size.ok() || *page_size < 0) return ctx.UsageError("--page-size needs a number >= 0");
-  request.set_page_size(*page_size);
-  request.set_page_token(args.Get("page-token").value_or(""));
-  if (!args.Has("all")) {
-    grpc::ClientContext context;
-    ctx.PrepareCall(&context);
-    Response response;
-    return ctx.Finish(call(&context, request, &response), response);
-  }
-  std::set<std::string> seen_tokens;
-  while (true) {
-    grpc::ClientContext context;
-    ctx.PrepareCall(&context);
-    Response response;
-    grpc::Status status = call(&context, request, &response);
-    if (!status.ok()) return ctx.PrintError(status);
-    for (const auto& item : items(response)) {
-      ctx.out() << MessageToJson(item, /*pretty=*/false) << "\n";
-    }
-    if (response.next_page_token().empty()) return kExitOk;
-    if (!seen_tokens.insert(response.next_page_token()).second) {
-      return ctx.PrintError(
-          grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping"));
-    }
-    request.set_page_token(response.next_page_token());
-  }
-}
-
-const std::vector<OptionSpec> kPageOptions = {{"page-size"}, {"page-token"}, {"all", false}};
+const std::vector<OptionSpec>& kPageOptions = PageOptions();
 
 int Get(CliContext& ctx, const ParsedArgs& args) {
   if (args.positional().size() != 1) return ctx.UsageError("give exactly one CUSTOMER");
