@@ -45,6 +45,16 @@ absl::Status ValidateServicePolicy(const v1::ServicePolicy& p) {
     if (t.visit_interval_days() <= 0 || t.visit_interval_days() > 366) {
       v.Add(field + ".visit_interval_days", "must be within 1..366");
     }
+    if (t.executive_interval_days() < 0 || t.executive_interval_days() > 366) {
+      v.Add(field + ".executive_interval_days", "must be within 0..366");
+    }
+    if (t.pool_after_days() < 0 || t.pool_after_days() > 3660) {
+      v.Add(field + ".pool_after_days", "must be within 0..3660");
+    }
+    if (t.pool_after_days() > 0 &&
+        (t.pool_interval_days() <= 0 || t.pool_interval_days() > 366)) {
+      v.Add(field + ".pool_interval_days", "must be within 1..366 when pool_after_days is set");
+    }
     if (t.response_sla_hours() <= 0) v.Add(field + ".response_sla_hours", "must be positive");
     if (t.resolution_sla_hours() < t.response_sla_hours()) {
       v.Add(field + ".resolution_sla_hours", "must not be shorter than the response SLA");

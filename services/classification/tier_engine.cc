@@ -54,12 +54,16 @@ v1::ServicePolicy DefaultServicePolicy() {
   add("K", "on-site visit every two weeks; executive contact monthly", 14, "on_site_visit",
       "key account director", 4, 24, "8-12%",
       {"monthly+30", "monthly", "net60", "net30", "prepaid"});
+  p.mutable_tiers(0)->set_executive_interval_days(30);
   add("A", "on-site visit monthly; executive contact quarterly", 30, "on_site_visit",
       "dedicated account manager", 24, 48, "5-8%", {"monthly", "net60", "net30", "prepaid"});
+  p.mutable_tiers(1)->set_executive_interval_days(90);
   add("B", "phone call monthly; report quarterly; survey half-yearly", 30, "phone",
       "account manager", 24, 48, "2-5%", {"net30", "prepaid"});
   add("C", "mail or SMS monthly; potential pool after six months without intent", 30, "mail",
       "standard service", 24, 48, "0-2%", {"prepaid", "net30"});
+  p.mutable_tiers(3)->set_pool_after_days(180);
+  p.mutable_tiers(3)->set_pool_interval_days(90);
   add("D", "mail quarterly", 90, "mail", "standard service", 48, 96, "0%", {"prepaid"});
   return p;
 }
