@@ -1,5 +1,11 @@
 #include "common/testing/service_harness.h"
 
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <condition_variable>
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
 #include "common/postgres/migrations.h"
@@ -62,6 +68,38 @@ std::vector<redis::StreamEntry> ServiceHarness::DrainStream(const std::string& s
   auto entries = redis_->XRange(stream);
   EXPECT_TRUE(entries.ok()) << entries.status();
   return entries.ok() ? *entries : std::vector<redis::StreamEntry>{};
+}
+
+std::vector<std::string> ServiceHarness::MethodsOpenWithoutToken(
+    const std::string& service_full_name) const {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_full_name);
+  EXPECT_NE(service, nullptr) << service_full_name;
+  std::vector<std::string> open;
+  if (service == nullptr) return open;
+  grpc::GenericStub generic(channel_);
+  for (int i = 0; i < service->method_count(); ++i) {
+    const std::string name = service->method(i)->name();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Slice empty_message("");  // every request message accepts zero bytes
+    grpc::ByteBuffer request(&empty_message, 1), response;
+    grpc::Status result;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    generic.UnaryCall(&ctx, absl::StrCat("/", service->full_name(), "/", name), grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        result = s;
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    if (result.error_code() != grpc::StatusCode::UNAUTHENTICATED) open.push_back(name);
+  }
+  return open;
 }
 
 int64_t ServiceHarness::CountRows(const std::string& table) {

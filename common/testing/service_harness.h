@@ -55,6 +55,10 @@ class ServiceHarness {
   // A client context carrying the token (none when empty) and a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context(const std::string& token);
 
+  // Calls every method of the service with an empty request and no token; returns the method
+  // names that did not answer UNAUTHENTICATED (so a test expects an empty list).
+  std::vector<std::string> MethodsOpenWithoutToken(const std::string& service_full_name) const;
+
   // Publishes every outbox row, then returns the stream's entries.
   std::vector<redis::StreamEntry> DrainStream(const std::string& stream);
   int64_t CountRows(const std::string& table);

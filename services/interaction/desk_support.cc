@@ -1,0 +1,38 @@
+#include "services/interaction/desk_support.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tierwise::interaction {
+
+store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std::string entity,
+                          std::string entity_id, std::string customer_id, std::string detail) {
+  return {.actor = call.principal.name,
+          .role = std::string(auth::RoleName(call.principal.role)),
+          .action = std::move(action),
+          .entity = std::move(entity),
+          .entity_id = std::move(entity_id),
+          .customer_id = std::move(customer_id),
+          .request_id = call.request_id,
+          .detail = std::move(detail)};
+}
+
+absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
+                                                    const std::string& customer_id,
+                                                    absl::string_view field) {
+  std::optional<store::KnownCustomer> c = store::FindCustomer(tx, customer_id);
+  if (!c.has_value() || c->deleted) {
+    return absl::NotFoundError(
+        absl::StrCat(field, ": customer ", customer_id, " is not known (or was deleted)"));
+  }
+  if (IsRep(call) && c->owner != call.principal.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": customer ", customer_id, " is owned by another sales rep"));
+  }
+  return *c;
+}
+
+std::string RequestKey(const auth::CallContext& call, const std::string& request_id) {
+  return request_id.empty() ? "" : absl::StrCat(call.principal.name, "/", request_id);
+}
+
+}  // namespace tierwise::interaction

@@ -1,0 +1,32 @@
+#ifndef TIERWISE_SERVICES_INTERACTION_DESK_SUPPORT_H_
+#define TIERWISE_SERVICES_INTERACTION_DESK_SUPPORT_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/auth/auth.h"
+#include "services/interaction/interaction_store.h"
+
+// What the record and complaint halves of InteractionDesk share: access checks, audit rows and
+// idempotency keys.
+namespace tierwise::interaction {
+
+inline bool IsRep(const auth::CallContext& call) {
+  return call.principal.role == auth::Role::kSalesRep;
+}
+
+store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std::string entity,
+                          std::string entity_id, std::string customer_id, std::string detail = "");
+
+// The customer must be known and not deleted (NOT_FOUND); a sales rep may only touch their own
+// (PERMISSION_DENIED). `field` names the request field in the message.
+absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
+                                                    const std::string& customer_id,
+                                                    absl::string_view field);
+
+// The stored idempotency key of a client request id: per principal, "" when none was given.
+std::string RequestKey(const auth::CallContext& call, const std::string& request_id);
+
+}  // namespace tierwise::interaction
+
+#endif  // TIERWISE_SERVICES_INTERACTION_DESK_SUPPORT_H_

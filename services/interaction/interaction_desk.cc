@@ -1,0 +1,413 @@
+#include "services/interaction/interaction_desk.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/ids/ids.h"
+#include "common/log/log.h"
+#include "common/outbox/outbox.h"
+#include "common/paging/page_token.h"
+#include "common/status/status.h"
+#include "common/time/micros.h"
+#include "services/interaction/desk_support.h"
+#include "services/interaction/interaction_rules.h"
+#include "services/interaction/interaction_store.h"
+#include "tierwise/events/v1/events.pb.h"
+
+namespace tierwise::interaction {
+namespace {
+
+using auth::Role;
+
+outbox::Message InteractionEvent(const std::string& stream, const v1::Interaction& in) {
+  events::v1::InteractionLogged e;
+  e.set_event_id(ids::NewUuid());
+  e.set_interaction_id(in.id());
+  e.set_customer_id(in.customer_id());
+  *e.mutable_occurred_at() = in.occurred_at();
+  e.set_channel(in.channel());
+  e.set_satisfaction(in.satisfaction());
+  e.set_corrects(in.corrects());
+  e.set_late_entry(in.late_entry());
+  e.set_owner(in.owner());
+  return {.stream = stream,
+          .type = e.GetDescriptor()->full_name(),
+          .event_id = e.event_id(),
+          .payload = e.SerializeAsString()};
+}
+
+// Copies what the caller may write; everything output-only is set by the server.
+void CopyWritable(const v1::Interaction& in, v1::Interaction* out) {
+  out->set_customer_id(in.customer_id());
+  *out->mutable_occurred_at() = in.occurred_at();
+  out->set_channel(in.channel());
+  out->set_summary(in.summary());
+  out->set_satisfaction(in.satisfaction());
+  out->set_contact_name(in.contact_name());
+  out->set_contact_role(in.contact_role());
+  out->set_owner(in.owner());
+  out->set_special_items(in.special_items());
+  out->set_conclusion(in.conclusion());
+  if (in.has_next_follow_up_date()) *out->mutable_next_follow_up_date() = in.next_follow_up_date();
+  out->set_purchase_intent(in.purchase_intent());
+  out->set_executive_contact(in.executive_contact());
+}
+
+}  // namespace
+
+InteractionDesk::InteractionDesk(postgres::PgPool& pool, TierDirectory& tiers, DeskOptions options)
+    : pool_(pool), tiers_(tiers), options_(std::move(options)) {}
+
+void InteractionDesk::Publish() const {
+  if (options_.published) options_.published();
+}
+
+absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& call,
+                                                     const v1::LogInteractionRequest& request) {
+  const Micros now = options_.clock();
+  const v1::Interaction& in = request.interaction();
+  if (absl::Status s =
+          ValidateInteraction(in, now, call.principal.role == Role::kAdmin, "interaction");
+      !s.ok()) {
+    return s;
+  }
+  if (request.request_id().size() > 128) {
+    return status::InvalidArgument("request_id", "must be at most 128 characters");
+  }
+  if (IsRep(call) && !in.owner().empty() && in.owner() != call.principal.name) {
+    return absl::PermissionDeniedError("interaction.owner: a sales rep logs only as themselves");
+  }
+  // The tier at this moment, from classification; asked before the transaction so no
+  // connection is held across the call.
+  absl::StatusOr<std::string> tier = tiers_.CurrentTier(in.customer_id(), call.request_id);
+  if (!tier.ok()) {
+    log::Warn("interaction.tier_unavailable",
+              {{"customer_id", in.customer_id()}, {"error", tier.status().message()}});
+  }
+  const std::string key = RequestKey(call, request.request_id());
+  v1::Interaction out;
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (!key.empty()) {
+      if (std::optional<v1::Interaction> prior = store::FindInteractionByKey(tx, key)) {
+        out = std::move(*prior);
+        return absl::OkStatus();
+      }
+    }
+    absl::StatusOr<store::KnownCustomer> customer =
+        AccessCustomer(tx, call, in.customer_id(), "interaction.customer_id");
+    if (!customer.ok()) return customer.status();
+    out.Clear();
+    CopyWritable(in, &out);
+    out.set_id(ids::NewUuid());
+    out.set_root_id(out.id());
+    out.set_version(1);
+    if (out.owner().empty()) out.set_owner(call.principal.name);
+    const Micros recorded = in.has_recorded_at() ? time::ToMicros(in.recorded_at()) : now;
+    time::SetTimestamp(recorded, out.mutable_recorded_at());
+    out.set_late_entry(IsLateEntry(time::ToMicros(in.occurred_at()), recorded));
+    out.set_recorded_by(call.principal.name);
+    if (tier.ok()) {
+      out.set_tier(*tier);
+      out.set_tier_source(v1::TIER_SOURCE_CLASSIFICATION);
+    } else {
+      out.set_tier(store::LastKnownTier(tx, in.customer_id()));
+      out.set_tier_source(out.tier().empty() ? v1::TIER_SOURCE_UNKNOWN
+                                             : v1::TIER_SOURCE_LAST_KNOWN);
+    }
+    store::InsertInteraction(tx, out, key);
+    store::RefreshContactState(tx, out.customer_id());
+    store::Audit(tx, AuditOf(call, "log", "interaction", out.id(), out.customer_id(),
+                             in.has_recorded_at() ? "recorded_at back-filled" : ""));
+    outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  Publish();
+  return out;
+}
+
+absl::StatusOr<v1::Interaction> InteractionDesk::Get(const auth::CallContext& call,
+                                                     const std::string& id) {
+  if (!ids::IsUuid(id)) return status::InvalidArgument("id", "must be a UUID");
+  return pool_.Transact<v1::Interaction>([&](pqxx::work& tx) -> absl::StatusOr<v1::Interaction> {
+    std::optional<v1::Interaction> found = store::FindInteraction(tx, id, false);
+    if (!found.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", id));
+    if (IsRep(call)) {
+      absl::StatusOr<store::KnownCustomer> c = AccessCustomer(tx, call, found->customer_id(), "id");
+      if (!c.ok()) return c.status();
+    }
+    store::Audit(tx, AuditOf(call, "read", "interaction", id, found->customer_id()));
+    return *found;
+  });
+}
+
+absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
+    const auth::CallContext& call, const v1::ListInteractionsRequest& request) {
+  status::ViolationList v;
+  if (!request.customer_id().empty() && !ids::IsUuid(request.customer_id())) {
+    v.Add("customer_id", "must be a UUID");
+  }
+  if (!v1::Channel_IsValid(request.channel())) v.Add("channel", "is not a known channel");
+  if (request.has_from_time() && request.has_to_time() &&
+      time::ToMicros(request.from_time()) >= time::ToMicros(request.to_time())) {
+    v.Add("to_time", "must be after from_time");
+  }
+  if (!v.empty()) return v.ToStatus();
+  absl::StatusOr<int> page_size = paging::PageSize(request.page_size(), 50, 500);
+  if (!page_size.ok()) return page_size.status();
+
+  store::InteractionFilter filter{
+      .customer_id = request.customer_id(),
+      .owner = request.owner(),
+      .from = request.has_from_time() ? time::ToMicros(request.from_time()) : 0,
+      .to = request.has_to_time() ? time::ToMicros(request.to_time()) : 0,
+      .channel = request.channel(),
+      .include_superseded = request.include_superseded(),
+      .limit = *page_size + 1};
+  if (IsRep(call)) {
+    // A rep lists their own customers' records: by customer (checked below) or by owner = self.
+    if (!filter.owner.empty() && filter.owner != call.principal.name) {
+      return absl::PermissionDeniedError("owner: a sales rep lists only their own records");
+    }
+    if (filter.customer_id.empty()) filter.owner = call.principal.name;
+  } else if (filter.customer_id.empty() && filter.owner.empty()) {
+    return status::InvalidArgument("customer_id", "customer_id or owner is required");
+  }
+  const std::string fingerprint = paging::Fingerprint(request);
+  absl::StatusOr<std::vector<std::string>> cursor =
+      paging::DecodeToken(request.page_token(), fingerprint, 2);
+  if (!cursor.ok()) return cursor.status();
+  if (!cursor->empty()) {
+    if (!absl::SimpleAtoi((*cursor)[0], &filter.after_occurred) || !ids::IsUuid((*cursor)[1])) {
+      return status::InvalidArgument("page_token", "is not a token from this list");
+    }
+    filter.after_id = (*cursor)[1];
+  }
+  return pool_.Transact<v1::ListInteractionsResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListInteractionsResponse> {
+        if (IsRep(call) && !filter.customer_id.empty()) {
+          absl::StatusOr<store::KnownCustomer> c =
+              AccessCustomer(tx, call, filter.customer_id, "customer_id");
+          if (!c.ok()) return c.status();
+        }
+        std::vector<v1::Interaction> rows = store::ListInteractions(tx, filter);
+        v1::ListInteractionsResponse response;
+        const bool more = static_cast<int>(rows.size()) > *page_size;
+        if (more) rows.pop_back();
+        if (more) {
+          const v1::Interaction& last = rows.back();
+          response.set_next_page_token(paging::EncodeToken(
+              fingerprint, {absl::StrCat(time::ToMicros(last.occurred_at())), last.id()}));
+        }
+        for (auto& r : rows) *response.add_interactions() = std::move(r);
+        store::Audit(tx, AuditOf(call, "list", "interaction",
+                                 filter.customer_id.empty() ? filter.owner : filter.customer_id,
+                                 filter.customer_id,
+                                 absl::StrCat(response.interactions_size(), " records")));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
+    const auth::CallContext& call, const v1::CorrectInteractionRequest& request) {
+  const Micros now = options_.clock();
+  status::ViolationList v;
+  if (!ids::IsUuid(request.id())) v.Add("id", "must be a UUID");
+  if (request.reason().find_first_not_of(" \t\r\n") == std::string::npos) {
+    v.Add("reason", "is required");
+  } else if (request.reason().size() > 1000) {
+    v.Add("reason", "must be at most 1000 bytes");
+  }
+  if (!v.empty()) return v.ToStatus();
+  // The corrected record keeps the original's customer: fill it in before validating.
+  v1::Interaction in = request.interaction();
+  v1::Interaction out;
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    std::optional<v1::Interaction> old = store::FindInteraction(tx, request.id(), true);
+    if (!old.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", request.id()));
+    if (in.customer_id().empty()) in.set_customer_id(old->customer_id());
+    if (in.customer_id() != old->customer_id()) {
+      return status::InvalidArgument("interaction.customer_id", "cannot change in a correction");
+    }
+    if (absl::Status s = ValidateInteraction(in, now, false, "interaction"); !s.ok()) return s;
+    if (!old->superseded_by().empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("id: interaction ", request.id(), " was already corrected by ",
+                       old->superseded_by(), "; correct the current version"));
+    }
+    absl::StatusOr<store::KnownCustomer> customer =
+        AccessCustomer(tx, call, old->customer_id(), "id");
+    if (!customer.ok()) return customer.status();
+    if (IsRep(call) && old->recorded_by() != call.principal.name) {
+      return absl::PermissionDeniedError("id: a sales rep corrects only records they entered");
+    }
+    out.Clear();
+    CopyWritable(in, &out);
+    if (out.owner().empty()) out.set_owner(old->owner());
+    if (IsRep(call) && out.owner() != old->owner()) {
+      return absl::PermissionDeniedError("interaction.owner: a sales rep cannot reassign");
+    }
+    out.set_id(ids::NewUuid());
+    out.set_root_id(old->root_id());
+    out.set_version(old->version() + 1);
+    out.set_corrects(old->id());
+    out.set_correction_reason(request.reason());
+    time::SetTimestamp(now, out.mutable_recorded_at());
+    // The record was entered when the first version was; a correction does not make it late.
+    out.set_late_entry(old->late_entry());
+    out.set_tier(old->tier());
+    out.set_tier_source(old->tier_source());
+    out.set_recorded_by(call.principal.name);
+    store::InsertInteraction(tx, out, "");
+    store::MarkSuperseded(tx, old->id(), out.id());
+    store::RefreshContactState(tx, out.customer_id());
+    store::Audit(tx, AuditOf(call, "correct", "interaction", out.id(), out.customer_id(),
+                             absl::StrCat("corrects ", old->id(), ": ", request.reason())));
+    outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  Publish();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follow-up plans
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListDue(
+    const auth::CallContext& call, const v1::ListDueFollowUpsRequest& request) {
+  status::ViolationList v;
+  const int64_t from = DayOfDate(request.from_date());
+  const int64_t to = DayOfDate(request.to_date());
+  if (from < 0) v.Add("from_date", "is required (a valid date)");
+  if (to < 0) v.Add("to_date", "is required (a valid date)");
+  if (from >= 0 && to >= 0 && (to < from || to - from > 366)) {
+    v.Add("to_date", "must be on or after from_date, within 366 days");
+  }
+  if (!v.empty()) return v.ToStatus();
+  return ListPlan(call, {request.owners().begin(), request.owners().end()}, from, to, false,
+                  request.page_size(), paging::Fingerprint(request), request.page_token());
+}
+
+absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListOverdue(
+    const auth::CallContext& call, const v1::ListOverdueFollowUpsRequest& request) {
+  int64_t as_of = DayOf(options_.clock());
+  if (request.has_as_of()) {
+    as_of = DayOfDate(request.as_of());
+    if (as_of < 0) return status::InvalidArgument("as_of", "is not a valid date");
+  }
+  return ListPlan(call, {request.owners().begin(), request.owners().end()}, 0, as_of, true,
+                  request.page_size(), paging::Fingerprint(request), request.page_token());
+}
+
+absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
+    const auth::CallContext& call, std::vector<std::string> owners, int64_t from_day,
+    int64_t to_day, bool overdue, int requested_page_size, const std::string& fingerprint,
+    const std::string& page_token) {
+  if (IsRep(call)) {
+    for (const std::string& o : owners) {
+      if (o != call.principal.name) {
+        return absl::PermissionDeniedError("owners: a sales rep sees only their own plan");
+      }
+    }
+    owners = {call.principal.name};
+  }
+  for (size_t i = 0; i < owners.size(); ++i) {
+    if (owners[i].empty() || owners[i].size() > 64) {
+      return status::InvalidArgument(absl::StrCat("owners[", i, "]"), "must be 1..64 bytes");
+    }
+  }
+  absl::StatusOr<int> page_size = paging::PageSize(requested_page_size, 100, 1000);
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<std::vector<std::string>> decoded =
+      paging::DecodeToken(page_token, fingerprint, 3);
+  if (!decoded.ok()) return decoded.status();
+  const std::vector<std::string>& cursor = *decoded;
+  absl::StatusOr<ServicePolicy> policy = tiers_.Policy(call.request_id);
+  if (!policy.ok()) return policy.status();
+  const Micros now = options_.clock();
+  absl::StatusOr<std::vector<PlanCustomer>> customers = pool_.Transact<std::vector<PlanCustomer>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<PlanCustomer>> {
+        return store::LoadPlanCustomers(tx, owners);
+      });
+  if (!customers.ok()) return customers.status();
+
+  using Key = std::tuple<int64_t, std::string, int>;
+  std::vector<std::pair<Key, v1::FollowUp>> items;
+  for (const PlanCustomer& c : *customers) {
+    for (v1::FollowUp& f : PlanFollowUps(c, *policy, now)) {
+      const int64_t due = DayOfDate(f.due_date());
+      if (overdue ? due >= to_day : (due < from_day || due > to_day)) continue;
+      if (overdue) f.set_days_overdue(static_cast<int32_t>(to_day - due));
+      items.emplace_back(Key{due, f.customer_id(), f.kind()}, std::move(f));
+    }
+  }
+  std::sort(items.begin(), items.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto begin = items.begin();
+  if (!cursor.empty()) {
+    Key after;
+    int kind = 0;
+    if (!absl::SimpleAtoi(cursor[0], &std::get<0>(after)) || !absl::SimpleAtoi(cursor[2], &kind)) {
+      return status::InvalidArgument("page_token", "is not a token from this list");
+    }
+    std::get<1>(after) = cursor[1];
+    std::get<2>(after) = kind;
+    begin = std::upper_bound(items.begin(), items.end(), after,
+                             [](const Key& k, const auto& item) { return k < item.first; });
+  }
+  v1::ListFollowUpsResponse response;
+  auto it = begin;
+  for (; it != items.end() && response.follow_ups_size() < *page_size; ++it) {
+    *response.add_follow_ups() = std::move(it->second);
+  }
+  if (it != items.end()) {
+    const Key& last = std::prev(it)->first;
+    response.set_next_page_token(paging::EncodeToken(
+        fingerprint,
+        {absl::StrCat(std::get<0>(last)), std::get<1>(last), absl::StrCat(std::get<2>(last))}));
+  }
+  return response;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+// ---------------------------------------------------------------------------------------------
+
+absl::Status InteractionDesk::OnCustomerChanged(const redis::StreamEntry& entry) {
+  events::v1::CustomerChanged e;
+  if (entry.Field("type") != "tierwise.events.v1.CustomerChanged" ||
+      !e.ParseFromString(entry.Field("payload")) || !ids::IsUuid(e.customer_id())) {
+    return absl::InvalidArgumentError("not a CustomerChanged event");
+  }
+  const bool deleted = e.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_DELETED ||
+                       e.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
+  const Micros known_at = e.has_create_time()   ? time::ToMicros(e.create_time())
+                          : e.has_occurred_at() ? time::ToMicros(e.occurred_at())
+                                                : options_.clock();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    store::UpsertCustomer(tx, {e.customer_id(), e.external_ref(), e.owner(), deleted}, e.version(),
+                          known_at);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status InteractionDesk::OnTierChanged(const redis::StreamEntry& entry) {
+  events::v1::TierChanged e;
+  if (entry.Field("type") != "tierwise.events.v1.TierChanged" ||
+      !e.ParseFromString(entry.Field("payload")) || !ids::IsUuid(e.customer_id()) ||
+      !e.has_changed_at()) {
+    return absl::InvalidArgumentError("not a TierChanged event");
+  }
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (store::UpsertTier(tx, e.customer_id(), e.tier(), time::ToMicros(e.changed_at()))) {
+      log::Debug("interaction.plan_tier", {{"customer_id", e.customer_id()}, {"tier", e.tier()}});
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace tierwise::interaction

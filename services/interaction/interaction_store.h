@@ -1,0 +1,93 @@
+#ifndef TIERWISE_SERVICES_INTERACTION_INTERACTION_STORE_H_
+#define TIERWISE_SERVICES_INTERACTION_INTERACTION_STORE_H_
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "services/interaction/follow_up_plan.h"
+#include "tierwise/interaction/v1/interaction.pb.h"
+
+// SQL of the interaction schema (migrations/). Every function runs in the caller's
+// transaction; parameters are always bound, never spliced into the text.
+namespace tierwise::interaction::store {
+
+struct KnownCustomer {
+  std::string customer_id;
+  std::string external_ref;
+  std::string owner;
+  bool deleted = false;
+};
+
+// From CustomerChanged: later profile versions win, a redelivered or older event changes nothing.
+void UpsertCustomer(pqxx::work& tx, const KnownCustomer& customer, int64_t version,
+                    Micros known_at);
+std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id);
+
+// From TierChanged: the newer changed_at wins. Returns whether the row changed.
+bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
+                Micros changed_at);
+std::string LastKnownTier(pqxx::work& tx, const std::string& customer_id);
+
+// Interactions. `request_key` empty = no idempotency key.
+void InsertInteraction(pqxx::work& tx, const v1::Interaction& in, const std::string& request_key);
+std::optional<v1::Interaction> FindInteraction(pqxx::work& tx, const std::string& id,
+                                               bool for_update);
+std::optional<v1::Interaction> FindInteractionByKey(pqxx::work& tx, const std::string& request_key);
+void MarkSuperseded(pqxx::work& tx, const std::string& id, const std::string& by);
+// Recomputes the customer's contact_state from its current interactions.
+void RefreshContactState(pqxx::work& tx, const std::string& customer_id);
+
+struct InteractionFilter {
+  std::string customer_id;
+  std::string owner;
+  Micros from = 0;  // 0 = open
+  Micros to = 0;
+  int channel = 0;
+  bool include_superseded = false;
+  // Keyset: rows strictly after (occurred_at, id) in newest-first order.
+  Micros after_occurred = 0;
+  std::string after_id;
+  int limit = 50;
+};
+std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionFilter& filter);
+
+// Customers of these owners (all when empty) that are not deleted, with tier, contact state
+// and whether a complaint is open.
+std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx, const std::vector<std::string>& owners);
+
+// Complaints. The payload is the whole Complaint; the columns follow it on every write.
+void InsertComplaint(pqxx::work& tx, const v1::Complaint& c, const std::string& request_key);
+void UpdateComplaint(pqxx::work& tx, const v1::Complaint& c);
+std::optional<v1::Complaint> FindComplaint(pqxx::work& tx, const std::string& id, bool for_update);
+std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::string& request_key);
+
+struct ComplaintQuery {
+  v1::ComplaintFilter filter = v1::COMPLAINT_FILTER_UNSPECIFIED;
+  std::string owner;
+  std::string customer_id;
+  Micros after_opened = 0;  // keyset, newest first
+  std::string after_id;
+  int limit = 50;
+};
+std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& query);
+// Unresolved complaints whose response or resolution deadline passed before `now` and whose
+// breach is not recorded yet (at most `limit`, locked, skipping rows others hold).
+std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, int limit);
+
+struct AuditEntry {
+  std::string actor;
+  std::string role;
+  std::string action;
+  std::string entity;
+  std::string entity_id;
+  std::string customer_id;
+  std::string request_id;
+  std::string detail;
+};
+void Audit(pqxx::work& tx, const AuditEntry& entry);
+
+}  // namespace tierwise::interaction::store
+
+#endif  // TIERWISE_SERVICES_INTERACTION_INTERACTION_STORE_H_
