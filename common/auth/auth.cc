@@ -100,6 +100,13 @@ const Principal* TokenStore::Find(absl::string_view token) const {
   return it == by_token_.end() ? nullptr : &it->second;
 }
 
+std::string TokenStore::TokenOf(absl::string_view name) const {
+  for (const auto& [token, principal] : by_token_) {
+    if (principal.name == name) return token;
+  }
+  return "";
+}
+
 absl::StatusOr<Principal> Authorizer::Check(std::optional<absl::string_view> header,
                                             absl::string_view method) const {
   if (!header.has_value()) return absl::UnauthenticatedError("missing authorization metadata");

@@ -64,6 +64,9 @@ class TokenStore {
   static absl::StatusOr<std::shared_ptr<const TokenStore>> FromText(
       const std::string& file_text, const std::string& inline_tokens);
   const Principal* Find(absl::string_view token) const;
+  // The token of the principal `name` ("" if none): a service's own credential for the calls
+  // it makes to its peers, which read the same tokens file.
+  std::string TokenOf(absl::string_view name) const;
   size_t size() const { return by_token_.size(); }
 
  private:

@@ -42,6 +42,9 @@ RUN_DIR="${TW_STATE_DIR}/run"
 PRINCIPALS="admin:admin:ADMIN manager.li:manager:MANAGER rep.zhang:sales_rep:SALES_REP
   rep.chen:sales_rep:SALES_REP_2 finance.wang:finance:FINANCE erp.adapter:erp_adapter:ERP_ADAPTER
   viewer:viewer:VIEWER"
+# The sales rep whose day the summary shows (TIERWISE_SALES_REP_TOKEN is theirs).
+DEMO_REP="rep.zhang"
+rep_summary="no"
 
 # --- 1. packages and build ---------------------------------------------------------------------
 tw_install_deps
@@ -78,7 +81,11 @@ if [ ! -f "$TOKENS_FILE" ]; then
   )
 fi
 chmod 600 "$TOKENS_FILE"
-for entry in $PRINCIPALS; do
+# The services' own credentials for the calls they make to each other: interaction asks
+# classification for tiers and service policies with the token of svc.interaction, which it
+# finds in the same tokens file. Not written to local.env.
+SERVICE_PRINCIPALS="svc.interaction:viewer"
+for entry in $PRINCIPALS $SERVICE_PRINCIPALS; do
   IFS=: read -r name role _ <<<"$entry"
   if [ -z "$(token_of "$name")" ]; then
     printf '%s %s %s\n' "$name" "$role" "$(new_token)" >>"$TOKENS_FILE"
@@ -166,6 +173,9 @@ for entry in $TW_SERVICES; do
   fi
   svc_env=(env "TIERWISE_PG_URI=${PG_URI}" "TIERWISE_REDIS_ADDR=${REDIS_ADDR}"
     "TIERWISE_TOKENS_FILE=${TOKENS_FILE}" "TIERWISE_LOG_FORMAT=text")
+  if [ "$svc" = interaction ]; then
+    svc_env+=("TIERWISE_CLASSIFICATION_ADDR=127.0.0.1:$(service_port classification 50054)")
+  fi
 
   tw_log "${svc}: applying migrations"
   if ! "${svc_env[@]}" "$bin" --migrate_only >>"$log" 2>&1 </dev/null; then
@@ -238,6 +248,29 @@ for t in r.get("tiers", []):
       tw_log "tier distribution and Pareto curve drawn in .tierwise/tiers.svg"
     fi
   fi
+  if printf '%s\n' "${started[@]}" | grep -q '^interaction:'; then
+    # A year of follow-up records by tier (through LogInteraction, as each customer's owner)
+    # and a few recent complaints, some past their SLA. Customers that have records already
+    # are left alone, so a second run logs nothing.
+    tw_log "loading the demo interactions and complaints (idempotent)"
+    if ! "$CLI" --env "$ENV_FILE" demo interactions --customers 200 --seed 42 </dev/null; then
+      tw_die "loading the demo interactions failed; the services keep running (logs: ${LOG_DIR#"${TW_REPO_ROOT}"/})"
+    fi
+    # What the demo rep sees, asked as that rep (TIERWISE_SALES_REP_TOKEN is rep.zhang's).
+    # count_lines <cli args...>: the number of JSON lines a listing with --all prints.
+    count_lines() {
+      local lines
+      lines="$("$CLI" --env "$ENV_FILE" --role sales_rep "$@" --all </dev/null)" || return 1
+      printf '%s\n' "$lines" | grep -c . || true
+    }
+    if rep_due="$(count_lines interactions due --owner "$DEMO_REP")" &&
+      rep_overdue="$(count_lines interactions overdue --owner "$DEMO_REP")" &&
+      rep_open="$(count_lines interactions complaints --filter open --owner "$DEMO_REP")"; then
+      rep_summary="yes"
+    else
+      tw_warn "could not list ${DEMO_REP}'s follow-ups and complaints"
+    fi
+  fi
 fi
 
 # --- 7. summary ----------------------------------------------------------------------------------
@@ -258,11 +291,23 @@ cat <<EOF
   Redis          ${REDIS_ADDR}   (data: $(rel "${TW_STATE_DIR}/redis"))
   env file       $(rel "$ENV_FILE")   (addresses, PostgreSQL/Redis, one token per role)
   tokens         $(rel "$TOKENS_FILE")
+EOF
+if [ "$rep_summary" = "yes" ]; then
+  cat <<EOF
+
+Demo sales rep ${DEMO_REP} (asked as the rep: --role sales_rep):
+  follow-ups due in the next 30 days  ${rep_due}   (overdue today: ${rep_overdue})
+  open complaints                     ${rep_open}
+EOF
+fi
+cat <<EOF
 
 Try it (from $(pwd); the CLI finds .tierwise/local.env by itself):
   $(rel "$CLI") customer list --page-size 5
   $(rel "$CLI") --role viewer customer list --page-size 5   # as another role
   $(rel "$CLI") services          # lists the services via reflection
+  $(rel "$CLI") --role sales_rep interactions due --owner ${DEMO_REP}   # the rep's next 30 days
+  $(rel "$CLI") interactions complaints --filter open --owner ${DEMO_REP}
   set -a; source $(rel "$ENV_FILE"); set +a   # the same settings in your shell
 
 Stop with deploy/local/down.sh (add --purge to delete .tierwise/).

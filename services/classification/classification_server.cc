@@ -30,6 +30,32 @@ ClassificationServer::ClassificationServer(server::ServiceDeps& deps, std::funct
       classification_service(engine, jobs, deps.pool, tier_authorizer, clock),
       report_service(deps.pool, report_authorizer, clock) {}
 
+std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
+                                      const redis::RedisOptions& redis, const std::string& prefix,
+                                      const std::string& consumer,
+                                      const redis::ConsumerOptions& base) {
+  using Handler = absl::Status (TierEngine::*)(const redis::StreamEntry&);
+  const std::pair<const char*, Handler> kInputs[] = {
+      {":profile.customer_changed", &TierEngine::OnCustomerChanged},
+      {":credit.ledger", &TierEngine::OnLedgerEvent},
+      {":interaction.events", &TierEngine::OnInteractionEvent},
+  };
+  std::vector<StreamInput> out;
+  for (const auto& [suffix, handler] : kInputs) {
+    redis::ConsumerOptions options = base;
+    options.stream = absl::StrCat(prefix, suffix);
+    options.group = "classification";
+    options.consumer = consumer;
+    options.dead_letter_stream = absl::StrCat(prefix, ":classification.dead_letter");
+    out.push_back({options.stream,
+                   std::make_shared<redis::StreamConsumer>(
+                       redis, options, [engine, handler = handler](const redis::StreamEntry& e) {
+                         return ((*engine).*handler)(e);
+                       })});
+  }
+  return out;
+}
+
 server::ServiceDefinition ClassificationDefinition() {
   static int reclassify_interval_s = 3600;
   return {
@@ -45,29 +71,16 @@ server::ServiceDefinition ClassificationDefinition() {
         char host[128] = {0};
         gethostname(host, sizeof(host) - 1);
         const std::string consumer = absl::StrCat(host, "-", getpid());
-        const std::string& prefix = deps.config.redis_prefix;
-        const std::string dead = absl::StrCat(prefix, ":classification.dead_letter");
-        auto customers = std::make_shared<redis::StreamConsumer>(
-            *redis,
-            redis::ConsumerOptions{.stream = absl::StrCat(prefix, ":profile.customer_changed"),
-                                   .group = "classification",
-                                   .consumer = consumer,
-                                   .dead_letter_stream = dead},
-            [svc](const redis::StreamEntry& e) { return svc->engine.OnCustomerChanged(e); });
-        auto ledger = std::make_shared<redis::StreamConsumer>(
-            *redis,
-            redis::ConsumerOptions{.stream = absl::StrCat(prefix, ":credit.ledger"),
-                                   .group = "classification",
-                                   .consumer = consumer,
-                                   .dead_letter_stream = dead},
-            [svc](const redis::StreamEntry& e) { return svc->engine.OnLedgerEvent(e); });
-        customers->Start();
-        ledger->Start();
-        auto customers_metrics = server::ExportConsumerMetrics(
-            "classification", absl::StrCat(prefix, ":profile.customer_changed"), "classification",
-            customers);
-        auto ledger_metrics = server::ExportConsumerMetrics(
-            "classification", absl::StrCat(prefix, ":credit.ledger"), "classification", ledger);
+        // The consumers share the server's ownership of the engine (aliasing pointer).
+        std::vector<StreamInput> inputs =
+            StreamInputs(std::shared_ptr<TierEngine>(svc, &svc->engine), *redis,
+                         deps.config.redis_prefix, consumer);
+        std::vector<std::shared_ptr<void>> consumer_metrics;
+        for (const StreamInput& input : inputs) {
+          input.consumer->Start();
+          consumer_metrics.push_back(server::ExportConsumerMetrics(
+              "classification", input.stream, "classification", input.consumer));
+        }
         auto maintain = std::make_shared<server::PeriodicTask>(
             "classification.maintain", std::chrono::seconds(60), [svc]() -> absl::Status {
               absl::StatusOr<int64_t> changed = svc->engine.Maintain();
@@ -99,14 +112,12 @@ server::ServiceDefinition ClassificationDefinition() {
         bundle.services.emplace_back(&svc->report_service, v1::ReportService::service_full_name());
         // Consumers, tasks and gauges hold the engine by shared_ptr, so it outlives them.
         bundle.keep_alive.push_back(svc);
-        bundle.keep_alive.push_back(customers);
-        bundle.keep_alive.push_back(ledger);
+        for (const StreamInput& input : inputs) bundle.keep_alive.push_back(input.consumer);
         bundle.keep_alive.push_back(maintain);
         if (full) bundle.keep_alive.push_back(full);
         bundle.keep_alive.push_back(hits);
         bundle.keep_alive.push_back(misses);
-        bundle.keep_alive.push_back(customers_metrics);
-        bundle.keep_alive.push_back(ledger_metrics);
+        for (auto& handle : consumer_metrics) bundle.keep_alive.push_back(std::move(handle));
         return bundle;
       },
       .register_flags =

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "common/redis/stream_consumer.h"
 #include "common/server/service_main.h"
 #include "services/classification/classification_service.h"
 #include "services/classification/report_service.h"
@@ -26,7 +27,22 @@ struct ClassificationServer {
 
 const std::vector<postgres::Migration>& Migrations();
 
-// Port 50054; consumers of credit.ledger and profile.customer_changed; periodic maintenance
+// A stream the service consumes and the consumer-group member that reads it.
+struct StreamInput {
+  std::string stream;
+  std::shared_ptr<redis::StreamConsumer> consumer;
+};
+
+// Members named `consumer` of group "classification" on <prefix>:profile.customer_changed,
+// <prefix>:credit.ledger and <prefix>:interaction.events, handing entries to `engine` (kept
+// alive by them); entries that keep failing go to <prefix>:classification.dead_letter with the
+// error. `base` gives the batch, block, reclaim and delivery settings. Not started.
+std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
+                                      const redis::RedisOptions& redis, const std::string& prefix,
+                                      const std::string& consumer,
+                                      const redis::ConsumerOptions& base = {});
+
+// Port 50054; the StreamInputs consumers; periodic maintenance
 // (window slides, pin expiry) every minute and a full reclassification every
 // --reclassify_interval_s (0 = never).
 server::ServiceDefinition ClassificationDefinition();

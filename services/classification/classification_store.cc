@@ -36,6 +36,17 @@ bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const Led
               .empty();
 }
 
+bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
+                         const std::string& event_id) {
+  return tx
+      .exec_params1(
+          "SELECT NOT EXISTS (SELECT 1 FROM ledger_entries o JOIN ledger_entries e"
+          " ON e.event_id = $2 WHERE o.customer_id = $1"
+          " AND (o.occurred_at, o.event_id) > (e.occurred_at, e.event_id))",
+          customer_id, event_id)[0]
+      .as<bool>();
+}
+
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id) {
   std::vector<LedgerEntry> out;
   for (const auto& r : tx.exec_params(
@@ -47,6 +58,84 @@ std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_
                    r[5].as<int64_t>()});
   }
   return out;
+}
+
+bool InsertInteraction(pqxx::work& tx, const std::string& customer_id, const InteractionFact& f,
+                       const std::string& corrects, const std::string& event_id) {
+  // A placeholder (logged = false) keeps its superseded mark; a stored version stays as it is.
+  return !tx.exec_params(
+                absl::StrCat("INSERT INTO interaction_facts (interaction_id, customer_id,"
+                             " occurred_at, satisfaction, corrects, superseded, logged, event_id)"
+                             " VALUES ($1, $2, ",
+                             Ts(3),
+                             ", $4, $5, false, true, $6) ON CONFLICT (interaction_id) DO UPDATE"
+                             " SET customer_id = EXCLUDED.customer_id,"
+                             " occurred_at = EXCLUDED.occurred_at,"
+                             " satisfaction = EXCLUDED.satisfaction, corrects = EXCLUDED.corrects,"
+                             " logged = true, event_id = EXCLUDED.event_id"
+                             " WHERE NOT interaction_facts.logged RETURNING interaction_id"),
+                f.interaction_id, customer_id, f.occurred_at, f.satisfaction, corrects, event_id)
+              .empty();
+}
+
+std::optional<std::string> SupersedeInteraction(pqxx::work& tx, const std::string& interaction_id,
+                                                const std::string& customer_id) {
+  const pqxx::result r = tx.exec_params(
+      "INSERT INTO interaction_facts (interaction_id, customer_id, superseded) VALUES ($1, $2,"
+      " true) ON CONFLICT (interaction_id) DO UPDATE SET superseded = true"
+      " WHERE NOT interaction_facts.superseded RETURNING customer_id::text",
+      interaction_id, customer_id);
+  if (r.empty()) return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
+std::optional<std::string> UpsertComplaint(pqxx::work& tx, const std::string& customer_id,
+                                           const ComplaintFact& f, int64_t version,
+                                           Micros changed_at, const std::string& event_id) {
+  const pqxx::result before = tx.exec_params(
+      "SELECT customer_id::text FROM complaint_facts WHERE complaint_id = $1 FOR UPDATE",
+      f.complaint_id);
+  // Later versions win; a redelivered or older version changes nothing.
+  const pqxx::result r = tx.exec_params(
+      absl::StrCat("INSERT INTO complaint_facts (complaint_id, customer_id, version, opened_at,"
+                   " open, response_breached, resolution_breached, changed_at, event_id)"
+                   " VALUES ($1, $2, $3, ",
+                   Ts(4), ", $5, $6, $7, ", Ts(8),
+                   ", $9) ON CONFLICT (complaint_id) DO UPDATE SET"
+                   " customer_id = EXCLUDED.customer_id, version = EXCLUDED.version,"
+                   " opened_at = EXCLUDED.opened_at, open = EXCLUDED.open,"
+                   " response_breached = EXCLUDED.response_breached,"
+                   " resolution_breached = EXCLUDED.resolution_breached,"
+                   " changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id"
+                   " WHERE complaint_facts.version < EXCLUDED.version RETURNING complaint_id"),
+      f.complaint_id, customer_id, version, f.opened_at, f.open, f.response_breached,
+      f.resolution_breached, changed_at, event_id);
+  if (r.empty()) return std::nullopt;
+  return before.empty() ? std::string() : before[0][0].as<std::string>();
+}
+
+void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros now,
+                          std::vector<InteractionFact>* interactions,
+                          std::vector<ComplaintFact>* complaints) {
+  const Micros window_start = now - kYear;
+  for (const auto& r : tx.exec_params(
+           absl::StrCat("SELECT 'i', interaction_id, ", MicrosOf("occurred_at"),
+                        ", satisfaction, false, false, false FROM interaction_facts"
+                        " WHERE customer_id = $1 AND logged AND NOT superseded"
+                        " AND satisfaction > 0 AND occurred_at > ",
+                        Ts(2), " UNION ALL SELECT 'c', complaint_id, ", MicrosOf("opened_at"),
+                        ", 0, open, response_breached, resolution_breached FROM complaint_facts"
+                        " WHERE customer_id = $1 AND (open OR opened_at > ",
+                        Ts(2), ")"),
+           customer_id, window_start)) {
+    if (r[0].as<std::string>() == "i") {
+      interactions->push_back(
+          {r[1].as<std::string>(), r[2].as<int64_t>(), r[3].as<int>(), /*superseded=*/false});
+    } else {
+      complaints->push_back({r[1].as<std::string>(), r[2].as<int64_t>(), r[4].as<bool>(),
+                             r[5].as<bool>(), r[6].as<bool>()});
+    }
+  }
 }
 
 void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
@@ -70,21 +159,26 @@ void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerM
       absl::StrCat(
           "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
           " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
-          " next_window_exit, credit_rating, on_time_permille) VALUES ($1, $2, $3, $4, $5, $6,"
-          " $7, ",
+          " next_window_exit, credit_rating, on_time_permille, satisfaction_x100,"
+          " satisfaction_count_12m, complaints_12m, open_complaints, sla_breaches_12m)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7, ",
           Ts(8), ", ", Ts(9), ", ", Ts(10),
-          ", coalesce($11, ''), $12::integer)"
+          ", coalesce($11, ''), $12::integer, $13::integer, $14, $15, $16, $17)"
           " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = $2, margin_12m = $3,"
           " orders_12m = $4, revenue_prev_6m = $5, revenue_last_6m = $6, renewal_permille = $7,"
           " first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,"
           " next_window_exit = EXCLUDED.next_window_exit,"
           " credit_rating = coalesce($11, customer_metrics.credit_rating),"
           " on_time_permille = coalesce($12::integer, customer_metrics.on_time_permille),"
+          " satisfaction_x100 = $13::integer, satisfaction_count_12m = $14,"
+          " complaints_12m = $15, open_complaints = $16, sla_breaches_12m = $17,"
           " updated_at = now()"),
       customer_id, m.revenue_12m, m.margin_12m, m.orders_12m, m.revenue_prev_6m, m.revenue_last_6m,
       m.renewal_permille, m.first_order_at, m.last_order_at, m.next_window_exit,
       rating.has_value() ? rating->c_str() : nullptr,
-      on_time.has_value() ? std::to_string(*on_time).c_str() : nullptr);
+      on_time.has_value() ? std::to_string(*on_time).c_str() : nullptr,
+      m.satisfaction_x100.has_value() ? std::to_string(*m.satisfaction_x100).c_str() : nullptr,
+      m.satisfaction_count_12m, m.complaints_12m, m.open_complaints, m.sla_breaches_12m);
 }
 
 std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id) {
@@ -97,7 +191,9 @@ std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& custom
           MicrosOf("m.next_window_exit"),
           ", coalesce(m.credit_rating, ''), m.on_time_permille, m.satisfaction_x100, ",
           MicrosOf("c.since"),
-          ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false)"
+          ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false),"
+          " coalesce(m.satisfaction_count_12m, 0), coalesce(m.complaints_12m, 0),"
+          " coalesce(m.open_complaints, 0), coalesce(m.sla_breaches_12m, 0)"
           " FROM (SELECT $1::uuid AS id) k"
           " LEFT JOIN customers c ON c.customer_id = k.id"
           " LEFT JOIN customer_metrics m ON m.customer_id = k.id"),
@@ -119,8 +215,12 @@ std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& custom
   f.metrics.next_window_exit = row[8].as<int64_t>();
   f.credit_rating = row[9].as<std::string>();
   if (!row[10].is_null()) f.on_time_permille = row[10].as<int>();
-  if (!row[11].is_null()) f.satisfaction_x100 = row[11].as<int>();
+  if (!row[11].is_null()) f.metrics.satisfaction_x100 = row[11].as<int>();
   f.since = row[12].as<int64_t>();
+  f.metrics.satisfaction_count_12m = row[16].as<int>();
+  f.metrics.complaints_12m = row[17].as<int>();
+  f.metrics.open_complaints = row[18].as<int>();
+  f.metrics.sla_breaches_12m = row[19].as<int>();
   if (f.since == 0) f.since = f.metrics.first_order_at;
   return f;
 }

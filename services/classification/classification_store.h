@@ -17,12 +17,36 @@ namespace tierwise::classification::store {
 
 // Stores an entry once; false when its event_id was seen before.
 bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const LedgerEntry& entry);
+// True when no stored entry of the customer is newer than `event_id`'s (a later occurred_at, or
+// the same and a greater event_id): its credit figures are the current ones.
+bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
+                         const std::string& event_id);
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id);
+
+// Interaction facts (migrations/002). Stores an interaction version once (filling in the
+// placeholder a correction left); false when it was stored before.
+bool InsertInteraction(pqxx::work& tx, const std::string& customer_id, const InteractionFact& fact,
+                       const std::string& corrects, const std::string& event_id);
+// Marks a replaced version superseded, leaving a placeholder for `customer_id` when it has not
+// arrived yet. Returns the customer it belongs to when this changed anything.
+std::optional<std::string> SupersedeInteraction(pqxx::work& tx, const std::string& interaction_id,
+                                                const std::string& customer_id);
+// Keeps the complaint's newest version: stores `fact` when `version` is above the stored one.
+// Returns the customer the complaint belonged to before ("" when new) when it changed anything.
+std::optional<std::string> UpsertComplaint(pqxx::work& tx, const std::string& customer_id,
+                                           const ComplaintFact& fact, int64_t version,
+                                           Micros changed_at, const std::string& event_id);
+// The facts AddInteractionMetrics needs at `now`: current rated interactions of the window,
+// complaints open or opened in it.
+void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros now,
+                          std::vector<InteractionFact>* interactions,
+                          std::vector<ComplaintFact>* complaints);
 
 void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
                     const std::string& owner, Micros since, bool removed, int64_t version);
 
-// Metrics plus the credit figures last seen on the ledger stream.
+// Metrics (ledger and interaction parts) plus the credit figures last seen on the ledger
+// stream.
 void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerMetrics& m,
                  const std::optional<std::string>& credit_rating,
                  const std::optional<int>& on_time_permille);

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "absl/numeric/int128.h"
+
 namespace tierwise::classification {
 
 CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now) {
@@ -32,15 +34,22 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
   std::set<int64_t> active_months;
   const Micros window_start = now - kYear;
   for (const auto& [no, o] : orders) {
-    if (o.at > now) continue;
+    if (o.at > now) {
+      // Dated ahead of `now` (a clock ahead of ours, a date-only value from a later time zone):
+      // it counts from its date on, when the window is looked at again.
+      if (m.next_window_exit == 0 || o.at < m.next_window_exit) m.next_window_exit = o.at;
+      continue;
+    }
     if (m.first_order_at == 0 || o.at < m.first_order_at) m.first_order_at = o.at;
     m.last_order_at = std::max(m.last_order_at, o.at);
     if (o.at <= window_start) continue;
     const int64_t net = o.amount - o.cancelled;
     if (net <= 0) continue;  // fully cancelled orders do not count
     m.revenue_12m += net;
-    // Margin shrinks with the cancelled share of the order (integer arithmetic).
-    m.margin_12m += o.amount == 0 ? 0 : o.margin * net / o.amount;
+    // Margin shrinks with the cancelled share of the order (integer arithmetic, in 128 bits:
+    // margin × net overflows 64 bits for orders of some ten million).
+    m.margin_12m +=
+        o.amount == 0 ? 0 : static_cast<int64_t>(absl::int128(o.margin) * net / o.amount);
     ++m.orders_12m;
     if (o.at > now - kYear / 2) {
       m.revenue_last_6m += net;
@@ -57,6 +66,43 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
         std::min<int64_t>(1000, static_cast<int64_t>(active_months.size()) * 1000 / months));
   }
   return m;
+}
+
+void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
+                           const std::vector<ComplaintFact>& complaints, Micros now,
+                           CustomerMetrics* m) {
+  const Micros window_start = now - kYear;
+  const auto leaves_at = [m](Micros exit) {
+    if (m->next_window_exit == 0 || exit < m->next_window_exit) m->next_window_exit = exit;
+  };
+  std::set<std::string> seen;
+  int64_t sum = 0;
+  int count = 0;
+  for (const InteractionFact& i : interactions) {
+    if (i.superseded || i.satisfaction < 1 || i.satisfaction > 5 || i.occurred_at <= window_start ||
+        !seen.insert(i.interaction_id).second) {
+      continue;
+    }
+    sum += i.satisfaction;
+    ++count;
+    leaves_at(i.occurred_at + kYear);
+  }
+  m->satisfaction_count_12m = count;
+  m->satisfaction_x100.reset();
+  if (count > 0) m->satisfaction_x100 = static_cast<int>((sum * 100 * 2 + count) / (2 * count));
+
+  m->complaints_12m = 0;
+  m->open_complaints = 0;
+  m->sla_breaches_12m = 0;
+  seen.clear();
+  for (const ComplaintFact& c : complaints) {
+    if (!seen.insert(c.complaint_id).second) continue;
+    if (c.open) ++m->open_complaints;
+    if (c.opened_at <= window_start) continue;
+    ++m->complaints_12m;
+    m->sla_breaches_12m += (c.response_breached ? 1 : 0) + (c.resolution_breached ? 1 : 0);
+    leaves_at(c.opened_at + kYear);
+  }
 }
 
 }  // namespace tierwise::classification

@@ -7,8 +7,9 @@
 #include <vector>
 
 // Per-customer metrics over a trailing 12-month window, computed from the ledger events the
-// credit service publishes. Pure: the window is relative to `now`, so the same entries give
-// different revenue as time passes (an old order leaving the window). Money in minor units,
+// credit service publishes and the interaction and complaint facts the interaction service
+// publishes. Pure: the window is relative to `now`, so the same entries give different revenue
+// (or satisfaction) as time passes (an old order leaving the window). Money in minor units,
 // time in microseconds since the epoch.
 namespace tierwise::classification {
 
@@ -26,6 +27,24 @@ struct LedgerEntry {
   Micros occurred_at = 0;
 };
 
+// One interaction version (InteractionLogged). A superseded version was replaced by a correction
+// and no longer counts.
+struct InteractionFact {
+  std::string interaction_id;
+  Micros occurred_at = 0;
+  int satisfaction = 0;  // 1..5, 0 = not asked
+  bool superseded = false;
+};
+
+// A complaint as of its latest version (ComplaintChanged).
+struct ComplaintFact {
+  std::string complaint_id;
+  Micros opened_at = 0;
+  bool open = false;
+  bool response_breached = false;
+  bool resolution_breached = false;
+};
+
 struct CustomerMetrics {
   int64_t revenue_12m = 0;
   int64_t margin_12m = 0;
@@ -35,11 +54,28 @@ struct CustomerMetrics {
   int renewal_permille = 0;  // months with an order / months since the first (≤ 12)
   Micros first_order_at = 0;
   Micros last_order_at = 0;
-  // Earliest moment at which an order now in the window leaves it (0: none in the window).
+  // Earliest moment at which an order, rated interaction or complaint now in the window leaves
+  // it, or an order dated after `now` enters it (0: none).
   Micros next_window_exit = 0;
+
+  // From the interaction service. Average satisfaction ×100 (rounded half up) of the rated
+  // (1..5), not superseded interactions of the window; nullopt when there is none.
+  std::optional<int> satisfaction_x100;
+  int satisfaction_count_12m = 0;  // the ratings behind the average
+  int complaints_12m = 0;          // complaints opened in the window
+  int open_complaints = 0;         // not resolved, whenever opened
+  int sla_breaches_12m = 0;  // breached clocks (response, resolution) of complaints_12m's ones
 };
 
+// The ledger part: revenue, margin, orders, renewal, first/last order.
 CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now);
+
+// Adds the interaction part to `m` (computed by ComputeMetrics at the same `now`) and moves
+// m->next_window_exit earlier when a rating or complaint leaves the window first. Interactions
+// dated after `now` (a clock ahead of ours) count at once.
+void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
+                           const std::vector<ComplaintFact>& complaints, Micros now,
+                           CustomerMetrics* m);
 
 }  // namespace tierwise::classification
 

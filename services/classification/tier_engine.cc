@@ -1,5 +1,6 @@
 #include "services/classification/tier_engine.h"
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <set>
@@ -26,6 +27,16 @@ metrics::CounterFamily& TierChanges() {
   static auto& family = metrics::Registry::Default().RegisterCounter(
       "tierwise_reclassifications_total", "tier changes, by reason", {"reason"});
   return family;
+}
+
+// Both parts of a customer's metrics at `now`, from the stored ledger and interaction facts.
+CustomerMetrics MetricsAt(pqxx::work& tx, const std::string& customer_id, Micros now) {
+  CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, customer_id), now);
+  std::vector<InteractionFact> interactions;
+  std::vector<ComplaintFact> complaints;
+  store::LoadInteractionFacts(tx, customer_id, now, &interactions, &complaints);
+  AddInteractionMetrics(interactions, complaints, now, &m);
+  return m;
 }
 
 template <typename Fn>
@@ -198,7 +209,7 @@ absl::Status TierEngine::RefreshMetricsLocked(pqxx::work& tx, const std::string&
                                               const std::optional<std::string>& rating,
                                               const std::optional<int>& on_time, Micros now,
                                               std::vector<std::string>* affected) {
-  const CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, customer_id), now);
+  const CustomerMetrics m = MetricsAt(tx, customer_id, now);
   store::SaveMetrics(tx, customer_id, m, rating, on_time);
   for (auto& id : index_->Upsert(customer_id, m.revenue_12m)) affected->push_back(std::move(id));
   return absl::OkStatus();
@@ -221,13 +232,46 @@ return 1
 }  // namespace
 
 void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
+  (void)DropMissedCacheWrites("");
   for (const v1::Tier& t : tiers) {
-    // Best effort: a failed write leaves the old value for at most the TTL; PostgreSQL is the
-    // truth and GetTier falls back to it.
-    (void)redis_.Command({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
-                          absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
-                          "86400"});
+    // Best effort: PostgreSQL is the truth and GetTier falls back to it. A failed write is
+    // remembered and its entry dropped once Redis answers again, as a Redis that comes back
+    // with its data would serve the old tier otherwise.
+    absl::StatusOr<redis::Reply> r =
+        redis_.Command({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
+                        absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
+                        "86400"});
+    if (!r.ok() || r->type == redis::Reply::Type::kError) {
+      std::lock_guard<std::mutex> lock(missed_mu_);
+      missed_writes_.insert(t.customer_id());
+      any_missed_ = true;
+    }
   }
+}
+
+bool TierEngine::DropMissedCacheWrites(const std::string& customer_id) {
+  if (!any_missed_.load()) return false;
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(missed_mu_);
+    ids.assign(missed_writes_.begin(), missed_writes_.end());
+  }
+  bool was_missed = false;
+  constexpr size_t kChunk = 500;
+  for (size_t start = 0; start < ids.size(); start += kChunk) {
+    const size_t end = std::min(ids.size(), start + kChunk);
+    std::vector<std::string> del = {"DEL"};
+    for (size_t i = start; i < end; ++i) del.push_back(CacheKey(ids[i]));
+    absl::StatusOr<redis::Reply> r = redis_.Command(del);
+    if (!r.ok() || r->type == redis::Reply::Type::kError) break;  // still away: later
+    std::lock_guard<std::mutex> lock(missed_mu_);
+    for (size_t i = start; i < end; ++i) {
+      was_missed = was_missed || ids[i] == customer_id;
+      missed_writes_.erase(ids[i]);
+    }
+    any_missed_ = !missed_writes_.empty();
+  }
+  return was_missed;
 }
 
 absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
@@ -251,21 +295,107 @@ absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
   std::optional<std::string> rating;
   if (!event.credit_rating().empty()) rating = event.credit_rating();
 
+  // The credit figures are the credit service's as of this event. ApplyEvent reads them after
+  // `apply`, which drops them when a newer event of the customer is stored already (this one
+  // was redelivered or reclaimed late): the newer event's figures stay.
+  std::optional<std::string> credit_rating;
+  std::optional<int> credit_on_time;
+  return ApplyEvent(event.event_id(), credit_rating, credit_on_time,
+                    [&](pqxx::work& tx) -> std::vector<std::string> {
+                      if (!store::InsertLedgerEntry(tx, event.customer_id(), le)) return {};
+                      const bool newest =
+                          store::IsNewestLedgerEntry(tx, event.customer_id(), le.event_id);
+                      credit_rating = newest ? rating : std::nullopt;
+                      credit_on_time = newest ? on_time : std::nullopt;
+                      return {event.customer_id()};
+                    });
+}
+
+absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
+  const std::string type = entry.Field("type");
+  if (type == events::v1::InteractionLogged::descriptor()->full_name()) {
+    events::v1::InteractionLogged event;
+    if (!event.ParseFromString(entry.Field("payload")) || event.interaction_id().empty() ||
+        !ids::IsUuid(event.customer_id()) || store::ToMicros(event.occurred_at()) == 0 ||
+        event.satisfaction() < 0 || event.satisfaction() > 5 ||
+        event.corrects() == event.interaction_id()) {
+      return absl::InvalidArgumentError("not a valid InteractionLogged event");
+    }
+    const InteractionFact fact{event.interaction_id(), store::ToMicros(event.occurred_at()),
+                               event.satisfaction(), false};
+    const std::string trigger =
+        event.event_id().empty() ? event.interaction_id() : event.event_id();
+    return ApplyEvent(trigger, std::nullopt, std::nullopt, [&](pqxx::work& tx) {
+      std::vector<std::string> customers;
+      if (store::InsertInteraction(tx, event.customer_id(), fact, event.corrects(), trigger)) {
+        customers.push_back(event.customer_id());
+      }
+      if (!event.corrects().empty()) {
+        // The replaced version stops counting, whichever of the two arrives first.
+        std::optional<std::string> owner =
+            store::SupersedeInteraction(tx, event.corrects(), event.customer_id());
+        if (owner.has_value() &&
+            std::find(customers.begin(), customers.end(), *owner) == customers.end()) {
+          customers.push_back(*owner);
+        }
+      }
+      return customers;
+    });
+  }
+  if (type == events::v1::ComplaintChanged::descriptor()->full_name()) {
+    events::v1::ComplaintChanged event;
+    if (!event.ParseFromString(entry.Field("payload")) || event.complaint_id().empty() ||
+        !ids::IsUuid(event.customer_id()) || event.version() <= 0) {
+      return absl::InvalidArgumentError("not a valid ComplaintChanged event");
+    }
+    const Micros changed_at = store::ToMicros(event.changed_at());
+    const Micros opened_at = event.has_opened_at() ? store::ToMicros(event.opened_at()) : 0;
+    if (opened_at == 0 && changed_at == 0) {
+      return absl::InvalidArgumentError("a ComplaintChanged event without opened_at");
+    }
+    const ComplaintFact fact{event.complaint_id(), opened_at != 0 ? opened_at : changed_at,
+                             event.open(), event.response_breached(), event.resolution_breached()};
+    const std::string trigger = event.event_id().empty()
+                                    ? absl::StrCat(event.complaint_id(), "/", event.version())
+                                    : event.event_id();
+    return ApplyEvent(trigger, std::nullopt, std::nullopt, [&](pqxx::work& tx) {
+      std::vector<std::string> customers;
+      std::optional<std::string> before = store::UpsertComplaint(
+          tx, event.customer_id(), fact, event.version(), changed_at, trigger);
+      if (!before.has_value()) return customers;  // redelivered or older: nothing changes
+      customers.push_back(event.customer_id());
+      if (!before->empty() && *before != event.customer_id()) customers.push_back(*before);
+      return customers;
+    });
+  }
+  if (type.empty()) return absl::InvalidArgumentError("a stream entry without a type");
+  return absl::OkStatus();  // another kind of interaction event: not a metric
+}
+
+absl::Status TierEngine::ApplyEvent(
+    const std::string& event_id, const std::optional<std::string>& rating,
+    const std::optional<int>& on_time,
+    const std::function<std::vector<std::string>(pqxx::work&)>& apply) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<v1::Tier> evaluated;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
     evaluated.clear();
-    if (!store::InsertLedgerEntry(tx, event.customer_id(), le)) return absl::OkStatus();
+    const std::vector<std::string> customers = apply(tx);
+    if (customers.empty()) return absl::OkStatus();
+    const Micros now = options_.clock();
     std::vector<std::string> affected;
-    if (absl::Status st = RefreshMetricsLocked(tx, event.customer_id(), rating, on_time,
-                                               options_.clock(), &affected);
-        !st.ok()) {
-      return st;
+    for (const std::string& id : customers) {
+      if (absl::Status st = RefreshMetricsLocked(tx, id, rating, on_time, now, &affected);
+          !st.ok()) {
+        return st;
+      }
     }
+    std::set<std::string> done;
     for (const std::string& id : affected) {
-      const bool self = id == event.customer_id();
+      if (!done.insert(id).second) continue;
+      const bool self = std::find(customers.begin(), customers.end(), id) != customers.end();
       std::optional<v1::Tier> t =
-          EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event.event_id(), "", nullptr);
+          EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event_id, "", nullptr);
       if (t.has_value()) evaluated.push_back(*t);
     }
     return absl::OkStatus();
@@ -376,8 +506,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   for (size_t start = 0; start < ids.size(); start += kBatch) {
     s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
       for (size_t i = start; i < std::min(ids.size(), start + kBatch); ++i) {
-        const CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, ids[i]), now);
-        store::SaveMetrics(tx, ids[i], m, std::nullopt, std::nullopt);
+        store::SaveMetrics(tx, ids[i], MetricsAt(tx, ids[i], now), std::nullopt, std::nullopt);
       }
       return absl::OkStatus();
     });
@@ -454,7 +583,9 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
 
 absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
   absl::StatusOr<redis::Reply> cached = redis_.Command({"HGET", CacheKey(customer_id), "p"});
-  if (cached.ok() && cached->type == redis::Reply::Type::kString) {
+  // Redis answers: what it missed while it was away goes first (see WriteCache).
+  const bool missed = cached.ok() && DropMissedCacheWrites(customer_id);
+  if (cached.ok() && !missed && cached->type == redis::Reply::Type::kString) {
     v1::Tier t;
     if (t.ParseFromString(cached->str)) {
       ++cache_hits_;

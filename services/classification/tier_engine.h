@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ class TierEngine {
   // Stream handlers; idempotent (a redelivered entry changes nothing).
   absl::Status OnLedgerEvent(const redis::StreamEntry& entry);
   absl::Status OnCustomerChanged(const redis::StreamEntry& entry);
+  // `<prefix>:interaction.events`: InteractionLogged (a correction makes the version it replaces
+  // stop counting, in either arrival order) and ComplaintChanged (the newest version wins)
+  // update the customer's satisfaction and complaint metrics and re-tier it (reason EVENT).
+  // Other event types on the stream are skipped; a malformed entry is INVALID_ARGUMENT.
+  absl::Status OnInteractionEvent(const redis::StreamEntry& entry);
 
   // Re-evaluates one customer (reason RECLASSIFY unless given).
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
@@ -82,6 +88,17 @@ class TierEngine {
                                     std::vector<std::string>* affected)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One stream event in one transaction: `apply` stores its facts and names the customers whose
+  // metrics changed (none: a redelivery, nothing to do); their metrics are refreshed (with the
+  // credit figures the event carries, if any) and they, and the customers a cut-off pushed
+  // across, re-evaluated with `event_id` as the trigger. The cache is written after commit.
+  absl::Status ApplyEvent(const std::string& event_id, const std::optional<std::string>& rating,
+                          const std::optional<int>& on_time,
+                          const std::function<std::vector<std::string>(pqxx::work&)>& apply)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the cache entries whose write-through failed, once Redis answers again (it may
+  // come back with their old values); true when `customer_id`'s was one of them.
+  bool DropMissedCacheWrites(const std::string& customer_id) ABSL_LOCKS_EXCLUDED(missed_mu_);
 
   postgres::PgPool& pool_;
   redis::RedisClient& redis_;
@@ -91,6 +108,10 @@ class TierEngine {
   std::unique_ptr<ParetoIndex> index_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> cache_hits_{0};
   std::atomic<int64_t> cache_misses_{0};
+  // Customers whose cache write failed (Redis away): their entries are dropped when it answers.
+  std::mutex missed_mu_;
+  std::set<std::string> missed_writes_ ABSL_GUARDED_BY(missed_mu_);
+  std::atomic<bool> any_missed_{false};
 };
 
 // Per tier: visit frequency, owner level, SLAs, discount band, eligible terms (from the seeds).

@@ -43,8 +43,14 @@ std::optional<int64_t> FactorValue(v1::Factor f, const CustomerFacts& c, Micros 
     case v1::FACTOR_TENURE_DAYS:
       return c.since == 0 ? 0 : (now - c.since) / kDay;
     case v1::FACTOR_SATISFACTION:
-      if (!c.satisfaction_x100.has_value()) return std::nullopt;
-      return *c.satisfaction_x100;
+      if (!c.metrics.satisfaction_x100.has_value()) return std::nullopt;
+      return *c.metrics.satisfaction_x100;
+    case v1::FACTOR_COMPLAINTS_12M:
+      return c.metrics.complaints_12m;
+    case v1::FACTOR_OPEN_COMPLAINTS:
+      return c.metrics.open_complaints;
+    case v1::FACTOR_SLA_BREACHES_12M:
+      return c.metrics.sla_breaches_12m;
     default:
       return std::nullopt;
   }
@@ -65,7 +71,35 @@ std::string FormatFactor(v1::Factor f, int64_t v) {
   }
 }
 
+// The lowest average satisfaction ×100 (1.00), worth 0 points, and the points of no rating.
+constexpr int64_t kSatisfactionFloor = 100;
+constexpr int64_t kSatisfactionCeiling = 500;
+constexpr int kNeutralPoints = 50;
+
 }  // namespace
+
+int FactorPoints(v1::Factor factor, std::optional<int64_t> value, int64_t cap) {
+  if (cap <= 0) return 0;
+  switch (factor) {
+    case v1::FACTOR_SATISFACTION: {
+      if (!value.has_value()) return kNeutralPoints;
+      // A cap outside 101..500 is rejected on creation; guard the division all the same.
+      const int64_t top = std::clamp(cap, kSatisfactionFloor + 1, kSatisfactionCeiling);
+      const int64_t v = std::clamp(*value, kSatisfactionFloor, top);
+      return static_cast<int>((v - kSatisfactionFloor) * 100 / (top - kSatisfactionFloor));
+    }
+    case v1::FACTOR_COMPLAINTS_12M:
+    case v1::FACTOR_OPEN_COMPLAINTS:
+    case v1::FACTOR_SLA_BREACHES_12M: {
+      const int64_t v = std::clamp<int64_t>(value.value_or(0), 0, cap);
+      return static_cast<int>((cap - v) * 100 / cap);
+    }
+    default: {
+      const int64_t v = std::clamp<int64_t>(value.value_or(0), 0, cap);
+      return static_cast<int>(v * 100 / cap);
+    }
+  }
+}
 
 const std::vector<std::string>& Tiers() {
   static const auto* const kTiers = new std::vector<std::string>{"K", "A", "B", "C", "D"};
@@ -135,7 +169,12 @@ absl::Status ValidateRuleSet(const v1::RuleSet& r, const std::string& prefix) {
       v.Add(field + ".factor", "appears twice");
     }
     if (s.weight() < 0 || s.weight() > 100) v.Add(field + ".weight", "must be within 0..100");
-    if (s.cap() <= 0) v.Add(field + ".cap", "must be positive");
+    if (s.cap() <= 0) {
+      v.Add(field + ".cap", "must be positive");
+    } else if (s.factor() == v1::FACTOR_SATISFACTION &&
+               (s.cap() <= kSatisfactionFloor || s.cap() > kSatisfactionCeiling)) {
+      v.Add(field + ".cap", "is the average satisfaction ×100 worth full points, 101..500");
+    }
     weights += s.weight();
   }
   if (r.method() == v1::METHOD_WEIGHTED_SCORE && r.factors_size() == 0) {
@@ -192,11 +231,14 @@ Score ScoreCustomer(const v1::RuleSet& r, const CustomerFacts& c, Micros now) {
   int64_t total = 0;
   for (const auto& factor : r.factors()) {
     const std::optional<int64_t> value = FactorValue(factor.factor(), c, now);
-    const int64_t v = std::max<int64_t>(0, value.value_or(0));
-    const int points = static_cast<int>(std::min(v, factor.cap()) * 100 / factor.cap());
+    const int points = FactorPoints(factor.factor(), value, factor.cap());
     v1::FactorContribution fc;
     fc.set_factor(v1::Factor_Name(factor.factor()).substr(7));  // drop "FACTOR_"
-    fc.set_value(value.has_value() ? FormatFactor(factor.factor(), *value) : "unknown");
+    if (value.has_value()) {
+      fc.set_value(FormatFactor(factor.factor(), *value));
+    } else {
+      fc.set_value(factor.factor() == v1::FACTOR_SATISFACTION ? "none" : "unknown");
+    }
     fc.set_points(points);
     fc.set_contribution(points * factor.weight() / 100);
     total += static_cast<int64_t>(points) * factor.weight();
@@ -275,6 +317,11 @@ size_t ParetoIndex::PositionOf(const std::string& id) const {
 
 std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t revenue) {
   const auto before = Boundaries();
+  const auto cutoff_at = [this](size_t count) {
+    return count == 0 || count > order_.size() ? int64_t{0} : order_[count - 1].revenue;
+  };
+  const int64_t a_cutoff_before = cutoff_at(before.first);
+  const int64_t b_cutoff_before = cutoff_at(before.second);
   const size_t old_position = PositionOf(id);
   const bool existed = old_position < order_.size();
   if (existed) {
@@ -303,6 +350,22 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
   const auto widen = [&](size_t b) { return b + b * hysteresis_percent_ / 100; };
   window(widen(before.first), widen(after.first));
   window(widen(before.second), widen(after.second));
+  // By revenue share the band is in revenue (see ParetoTier): when a cut-off revenue moves,
+  // whoever earns between the old and the new band floor may lose a tier it was keeping,
+  // wherever it ranks.
+  if (rule_.basis() == v1::CUTOFF_BASIS_REVENUE_SHARE && hysteresis_percent_ > 0) {
+    const auto band = [&](int64_t c0, int64_t c1) {
+      const int64_t lo = std::min(c0, c1), hi = std::max(c0, c1);
+      if (lo == hi || lo == 0) return;
+      const int64_t keep = 100 - hysteresis_percent_;
+      for (auto it = std::lower_bound(order_.begin(), order_.end(), Entry{hi * keep / 100, ""});
+           it != order_.end() && it->revenue * 100 >= lo * keep; ++it) {
+        affected.insert(it->id);
+      }
+    };
+    band(a_cutoff_before, cutoff_at(after.first));
+    band(b_cutoff_before, cutoff_at(after.second));
+  }
   return {affected.begin(), affected.end()};
 }
 

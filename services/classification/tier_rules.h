@@ -24,8 +24,8 @@ int TierRank(const std::string& tier);  // 0 = K … 4 = D; -1 unknown
 v1::RuleSet DefaultRuleSet();
 
 // INVALID_ARGUMENT naming the field: a method; Pareto percents 1 ≤ a < b ≤ 100; score factors
-// known, caps > 0, weights summing to 100; thresholds with known, distinct tiers and strictly
-// decreasing minimums; gates in range.
+// known, caps > 0 (satisfaction: 101..500), weights summing to 100; thresholds with known, distinct
+// tiers and strictly decreasing minimums; gates in range.
 absl::Status ValidateRuleSet(const v1::RuleSet& rule_set, const std::string& prefix);
 
 // What a rule may look at for one customer.
@@ -36,8 +36,13 @@ struct CustomerFacts {
   std::string credit_rating;  // "" when unknown
   int max_days_overdue = 0;
   std::optional<int> on_time_permille;
-  std::optional<int> satisfaction_x100;
 };
+
+// A factor's points (0..100) for its value (nullopt = unknown), normalised against `cap` as
+// the Factor enum documents: most factors min(value, cap) / cap; satisfaction from 1.00 (0) to
+// cap (100), neutral 50 without a rating; complaint counts the fewer the better. Unknown
+// values of the other factors score 0.
+int FactorPoints(v1::Factor factor, std::optional<int64_t> value, int64_t cap);
 
 // Score and factor contributions of the weighted-score method (also shown for the others).
 struct Score {

@@ -242,5 +242,120 @@ TEST(DimensionsTest, LabelFromGrowthTenureAndRecency) {
   EXPECT_EQ(DimensionsOf(c, kNow).behaviour, "churned");
 }
 
+TEST(MetricsTest, SatisfactionAndComplaintsOverTheTrailingWindow) {
+  const std::vector<InteractionFact> interactions = {
+      {"i1", kNow - 10 * kDay, 5, false},
+      {"i2", kNow - 20 * kDay, 4, false},
+      {"i3", kNow - 30 * kDay, 4, false},
+      {"i3", kNow - 30 * kDay, 4, false},   // the same version twice counts once
+      {"i4", kNow - 40 * kDay, 0, false},   // not asked
+      {"i5", kNow - 50 * kDay, 1, true},    // replaced by a correction
+      {"i6", kNow - 400 * kDay, 1, false},  // before the window
+      {"i7", kNow - 300 * kDay, 2, false},
+  };
+  const std::vector<ComplaintFact> complaints = {
+      {"k1", kNow - 5 * kDay, true, false, false},
+      {"k2", kNow - 100 * kDay, false, true, true},
+      {"k3", kNow - 500 * kDay, true, true, false},  // old, still open
+  };
+  CustomerMetrics m;
+  AddInteractionMetrics(interactions, complaints, kNow, &m);
+  ASSERT_TRUE(m.satisfaction_x100.has_value());
+  EXPECT_EQ(*m.satisfaction_x100, 375);  // (5 + 4 + 4 + 2) / 4
+  EXPECT_EQ(m.satisfaction_count_12m, 4);
+  EXPECT_EQ(m.complaints_12m, 2);
+  EXPECT_EQ(m.open_complaints, 2);
+  EXPECT_EQ(m.sla_breaches_12m, 2);
+  EXPECT_EQ(m.next_window_exit, kNow - 300 * kDay + kYear) << "i7 leaves first";
+
+  // An order leaving earlier keeps its exit; rounding is half up.
+  CustomerMetrics with_order;
+  with_order.next_window_exit = kNow + kDay;
+  AddInteractionMetrics({{"a", kNow, 5, false}, {"b", kNow, 4, false}, {"c", kNow, 4, false}}, {},
+                        kNow, &with_order);
+  EXPECT_EQ(*with_order.satisfaction_x100, 433);
+  EXPECT_EQ(with_order.next_window_exit, kNow + kDay);
+
+  CustomerMetrics none;
+  AddInteractionMetrics({{"x", kNow, 0, false}}, {}, kNow, &none);
+  EXPECT_FALSE(none.satisfaction_x100.has_value());
+  EXPECT_EQ(none.next_window_exit, 0);
+  // The window slides: 66 days later i7 is out.
+  AddInteractionMetrics(interactions, complaints, kNow + 66 * kDay, &m);
+  EXPECT_EQ(*m.satisfaction_x100, 433);
+}
+
+TEST(ScoreTest, SatisfactionPointsFromOneToTheCapNeutralWithoutRatings) {
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 100, 500), 0);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 300, 500), 50);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 433, 500), 83);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 500, 500), 100);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 400, 400), 100) << "4.00 worth full points";
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 480, 400), 100);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 250, 400), 50);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, std::nullopt, 500), 50) << "neutral";
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, std::nullopt, 400), 50);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_SATISFACTION, 300, 100), 100) << "a bad stored cap";
+}
+
+TEST(ScoreTest, ComplaintPointsFewerIsBetter) {
+  for (v1::Factor f :
+       {v1::FACTOR_COMPLAINTS_12M, v1::FACTOR_OPEN_COMPLAINTS, v1::FACTOR_SLA_BREACHES_12M}) {
+    EXPECT_EQ(FactorPoints(f, 0, 4), 100) << f;
+    EXPECT_EQ(FactorPoints(f, 1, 4), 75) << f;
+    EXPECT_EQ(FactorPoints(f, 4, 4), 0) << f;
+    EXPECT_EQ(FactorPoints(f, 9, 4), 0) << f;
+  }
+  EXPECT_EQ(FactorPoints(v1::FACTOR_REVENUE_12M, 50, 200), 25) << "others: value / cap";
+  EXPECT_EQ(FactorPoints(v1::FACTOR_ON_TIME_RATIO, std::nullopt, 1000), 0);
+}
+
+TEST(ScoreTest, ServiceQualityFactorsInAWeightedScore) {
+  v1::RuleSet r = DefaultRuleSet();
+  r.set_method(v1::METHOD_WEIGHTED_SCORE);
+  r.clear_factors();
+  auto add = [&](v1::Factor f, int weight, int64_t cap) {
+    v1::ScoreFactor* s = r.add_factors();
+    s->set_factor(f);
+    s->set_weight(weight);
+    s->set_cap(cap);
+  };
+  add(v1::FACTOR_REVENUE_12M, 40, 100000);
+  add(v1::FACTOR_SATISFACTION, 40, 500);
+  add(v1::FACTOR_COMPLAINTS_12M, 10, 2);
+  add(v1::FACTOR_SLA_BREACHES_12M, 10, 2);
+  auto* t = r.add_thresholds();
+  t->set_tier("A");
+  t->set_min_value(60);
+  EXPECT_TRUE(ValidateRuleSet(r, "rule_set").ok());
+
+  CustomerFacts c;
+  c.metrics.revenue_12m = 50000;  // 50 points → 20
+  Score s = ScoreCustomer(r, c, kNow);
+  EXPECT_EQ(s.score, 20 + 20 + 10 + 10);
+  EXPECT_EQ(s.factors[1].factor(), "SATISFACTION");
+  EXPECT_EQ(s.factors[1].value(), "none");
+  EXPECT_EQ(s.factors[1].points(), 50);
+  c.metrics.satisfaction_x100 = 425;
+  c.metrics.complaints_12m = 1;
+  c.metrics.sla_breaches_12m = 3;
+  s = ScoreCustomer(r, c, kNow);
+  EXPECT_EQ(s.factors[1].value(), "4.25");
+  EXPECT_EQ(s.factors[1].points(), 81);
+  EXPECT_EQ(s.factors[2].value(), "1");
+  EXPECT_EQ(s.factors[2].points(), 50);
+  EXPECT_EQ(s.factors[3].points(), 0);
+  EXPECT_EQ(s.score, (50 * 40 + 81 * 40 + 50 * 10 + 0) / 100);
+
+  r.mutable_factors(1)->set_cap(50);
+  auto v = status::FieldViolations(ValidateRuleSet(r, "rule_set"));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].field, "rule_set.factors[1].cap");
+  r.mutable_factors(1)->set_cap(501);
+  EXPECT_FALSE(ValidateRuleSet(r, "rule_set").ok());
+  r.mutable_factors(1)->set_cap(450);
+  EXPECT_TRUE(ValidateRuleSet(r, "rule_set").ok());
+}
+
 }  // namespace
 }  // namespace tierwise::classification

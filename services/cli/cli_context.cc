@@ -201,6 +201,12 @@ int CliContext::UsageError(absl::string_view message) {
   return kExitUsage;
 }
 
+bool IsFatalForRun(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
+         code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::UNIMPLEMENTED ||
+         code == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
 std::optional<std::string> ResolveCustomer(CliContext& ctx, const std::string& customer,
                                            Service primary) {
   namespace profile = ::tierwise::profile::v1;

@@ -111,6 +111,11 @@ class CliContext {
   std::map<Service, std::shared_ptr<grpc::Channel>> channels_;
 };
 
+// Errors that will not go away for the next item of a bulk run either (credentials, a service
+// that is down or lacks the method, a deadline): the demo loaders stop at them instead of
+// repeating them for every customer.
+bool IsFatalForRun(grpc::StatusCode code);
+
 // The customer id CUSTOMER stands for: itself when it looks like a UUID, else the id of the
 // customer with that external ref, asked of the profile service. `primary` is the service of
 // the running command (see set_primary_service: --addr applies to it, not to the profile

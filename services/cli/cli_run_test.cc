@@ -8,12 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "services/cli/cli_test_fixture.h"
 #include "services/cli/command.h"
 #include "tierwise/profile/v1/profile.grpc.pb.h"
 
@@ -149,57 +147,23 @@ class FakeProfileService final : public pb::CustomerProfileService::Service {
   pb::ListCustomersRequest last_list_;
 };
 
-class CliRunTest : public ::testing::Test {
+class CliRunTest : public CliFixture {
  protected:
   void SetUp() override {
     grpc::EnableDefaultHealthCheckService(true);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
+    server_ = StartFakeServer({&service_}, &address_);
     ASSERT_NE(server_, nullptr);
-    address_ = absl::StrCat("127.0.0.1:", port);
-
-    env_file_ = std::filesystem::temp_directory_path() /
-                absl::StrCat("tierwise-cli-test-", ::getpid(), ".env");
-    std::ofstream(env_file_) << "TIERWISE_PROFILE_ADDR=" << address_ << "\n"
-                             << "TIERWISE_ADMIN_TOKEN=admin-token\n"
-                             << "TIERWISE_VIEWER_TOKEN=viewer-token\n";
+    WriteEnvFile("run", {{"TIERWISE_PROFILE_ADDR", address_}});
   }
 
   void TearDown() override {
     server_->Shutdown();
-    std::filesystem::remove(env_file_);
-  }
-
-  // Runs `tierwise args...` with TIERWISE_ENV_FILE pointing at the test's env file plus
-  // `process_env`; returns the exit code and keeps stdout/stderr.
-  int Run(std::vector<std::string> args, std::map<std::string, std::string> process_env = {}) {
-    process_env.emplace("TIERWISE_ENV_FILE", env_file_.string());
-    std::ostringstream out;
-    std::ostringstream err;
-    int code =
-        RunCli(args, out, err, [process_env](const std::string& key) -> std::optional<std::string> {
-          auto it = process_env.find(key);
-          if (it == process_env.end()) return std::nullopt;
-          return it->second;
-        });
-    out_ = out.str();
-    err_ = err.str();
-    return code;
-  }
-
-  std::vector<std::string> OutLines() const {
-    return absl::StrSplit(out_, '\n', absl::SkipEmpty());
+    CliFixture::TearDown();
   }
 
   FakeProfileService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
-  std::filesystem::path env_file_;
-  std::string out_;
-  std::string err_;
 };
 
 TEST_F(CliRunTest, HelpAndUsageErrors) {

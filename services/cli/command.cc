@@ -19,8 +19,10 @@ constexpr char kGlobalOptionsHelp[] =
     "                    environment overrides it\n"
     "  --addr HOST:PORT  address of the command's service (default: TIERWISE_<SERVICE>_ADDR,\n"
     "                    else 127.0.0.1:50051 profile, 50052 interaction, 50053 credit,\n"
-    "                    50054 classification); credit and tiers commands find the profile\n"
-    "                    service, which resolves external refs, at TIERWISE_PROFILE_ADDR still\n"
+    "                    50054 classification); credit, tiers and interactions commands find\n"
+    "                    the profile service, which resolves external refs, at\n"
+    "                    TIERWISE_PROFILE_ADDR still (demo interactions: the profile and\n"
+    "                    classification services)\n"
     "  --token TOKEN     bearer token; --token '' sends none\n"
     "  --role ROLE       use TIERWISE_<ROLE>_TOKEN (default admin; import and demo ledger:\n"
     "                    erp_adapter when TIERWISE_ERP_ADAPTER_TOKEN is set)\n"
@@ -61,8 +63,11 @@ const Command* CommandTable::Find(const std::vector<std::string>& words, size_t*
       *consumed = 1;
       return &command;
     }
-    if (words.size() >= 2 && command.verb == words[1]) {
-      *consumed = 2;
+    // A verb may be several words ("complaint open").
+    std::vector<absl::string_view> verb = absl::StrSplit(command.verb, ' ');
+    if (words.size() < 1 + verb.size()) continue;
+    if (std::equal(verb.begin(), verb.end(), words.begin() + 1)) {
+      *consumed = 1 + verb.size();
       return &command;
     }
   }
@@ -83,8 +88,10 @@ CommandTable BuildCommandTable() {
   RegisterSystemCommands(table);
   RegisterCreditCommands(table);
   RegisterTierCommands(table);
+  RegisterInteractionCommands(table);
   RegisterImportCommands(table);
   RegisterDemoCommands(table);
+  RegisterDemoInteractionCommands(table);
   return table;
 }
 

@@ -16,7 +16,8 @@ namespace tierwise::cli {
 // kExitFailed after printing the error, or ctx.UsageError(...)).
 struct Command {
   std::string resource;  // first word, e.g. "customer" or "health"
-  std::string verb;      // second word, e.g. "create"; empty for one-word commands
+  std::string verb;      // second word, e.g. "create"; empty for one-word commands; may be
+                         // several words ("complaint open")
   std::string synopsis;  // what follows the words, for usage, e.g. "ID [--full]"
   std::string summary;   // one line
   std::vector<OptionSpec> options;
@@ -29,8 +30,8 @@ class CommandTable {
  public:
   void Add(Command command);
 
-  // The command named by the leading words of `words` (one or two), or nullptr. `*consumed`
-  // says how many words named it.
+  // The command named by the leading words of `words` (the resource and the verb's words), or
+  // nullptr. `*consumed` says how many words named it.
   const Command* Find(const std::vector<std::string>& words, size_t* consumed) const;
   // Every command of a resource, in registration order.
   std::vector<const Command*> ForResource(const std::string& resource) const;

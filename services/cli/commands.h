@@ -14,6 +14,10 @@ void RegisterImportCommands(CommandTable& table);    // import_commands.cc: impo
 void RegisterDemoCommands(CommandTable& table);      // demo_commands.cc
 void RegisterTierCommands(CommandTable& table);      // tier_commands.cc
 
+void RegisterInteractionCommands(CommandTable& table);  // interaction_commands.cc
+// demo_interaction_commands.cc: demo interactions
+void RegisterDemoInteractionCommands(CommandTable& table);
+
 }  // namespace tierwise::cli
 
 #endif  // TIERWISE_SERVICES_CLI_COMMANDS_H_

@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -18,25 +17,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/cli/cli_test_fixture.h"
 #include "services/cli/command.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
-#include "tierwise/profile/v1/profile.grpc.pb.h"
 
 namespace tierwise::cli {
 namespace {
 
 namespace v1 = ::tierwise::credit::v1;
-namespace pb = ::tierwise::profile::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kCustomerId[] = "5f0c4a6e-1d2b-4c3d-8e9f-0a1b2c3d4e5f";
-
-std::string Authorization(grpc::ServerContext* context) {
-  auto it = context->client_metadata().find("authorization");
-  return it == context->client_metadata().end() ? "<none>"
-                                                : std::string(it->second.data(), it->second.size());
-}
 
 // Ingestion as the credit service does it, in memory: a repeated event_id is a duplicate with
 // its first outcome, customers outside `known` are parked, amounts must be positive.
@@ -205,68 +197,21 @@ class FakeCredit final : public v1::CreditService::Service {
   v1::ListLimitApplicationsRequest last_list_;
 };
 
-// Knows one customer: ERP-C00001.
-class FakeProfile final : public pb::CustomerProfileService::Service {
- public:
-  grpc::Status GetCustomerByExternalRef(grpc::ServerContext*,
-                                        const pb::GetCustomerByExternalRefRequest* request,
-                                        pb::Customer* response) override {
-    if (request->external_ref() != "ERP-C00001") {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
-    }
-    response->set_id(kCustomerId);
-    response->set_external_ref(request->external_ref());
-    return grpc::Status::OK;
-  }
-};
-
-std::unique_ptr<grpc::Server> Serve(std::vector<grpc::Service*> services, std::string* address) {
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  for (grpc::Service* service : services) builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  *address = absl::StrCat("127.0.0.1:", port);
-  return server;
-}
-
-class CreditCliTest : public ::testing::Test {
+class CreditCliTest : public CliFixture {
  protected:
   void SetUp() override {
-    credit_server_ = Serve({&ingest_, &credit_}, &credit_address_);
-    profile_server_ = Serve({&profile_}, &profile_address_);
+    credit_server_ = StartFakeServer({&ingest_, &credit_}, &credit_address_);
+    profile_server_ = StartFakeServer({&profile_}, &profile_address_);
     ASSERT_NE(credit_server_, nullptr);
     ASSERT_NE(profile_server_, nullptr);
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("tierwise-credit-cli-test-", ::getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    env_file_ = dir_ / "test.env";
-    std::ofstream(env_file_) << "TIERWISE_CREDIT_ADDR=" << credit_address_ << "\n"
-                             << "TIERWISE_PROFILE_ADDR=" << profile_address_ << "\n"
-                             << "TIERWISE_ADMIN_TOKEN=admin-token\n"
-                             << "TIERWISE_VIEWER_TOKEN=viewer-token\n";
+    WriteEnvFile("credit", {{"TIERWISE_CREDIT_ADDR", credit_address_},
+                            {"TIERWISE_PROFILE_ADDR", profile_address_}});
   }
 
   void TearDown() override {
     credit_server_->Shutdown();
     profile_server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-
-  int Run(std::vector<std::string> args, std::map<std::string, std::string> process_env = {}) {
-    process_env.emplace("TIERWISE_ENV_FILE", env_file_.string());
-    std::ostringstream out;
-    std::ostringstream err;
-    int code =
-        RunCli(args, out, err, [process_env](const std::string& key) -> std::optional<std::string> {
-          auto it = process_env.find(key);
-          if (it == process_env.end()) return std::nullopt;
-          return it->second;
-        });
-    out_ = out.str();
-    err_ = err.str();
-    return code;
+    CliFixture::TearDown();
   }
 
   std::string Write(const std::string& name, const std::string& content) {
@@ -284,15 +229,11 @@ class CreditCliTest : public ::testing::Test {
 
   FakeIngest ingest_;
   FakeCredit credit_;
-  FakeProfile profile_;
+  FakeRefResolver profile_{"ERP-C00001", kCustomerId};
   std::unique_ptr<grpc::Server> credit_server_;
   std::unique_ptr<grpc::Server> profile_server_;
   std::string credit_address_;
   std::string profile_address_;
-  std::filesystem::path dir_;
-  std::filesystem::path env_file_;
-  std::string out_;
-  std::string err_;
 };
 
 constexpr char kLedgerCsv[] =

@@ -49,13 +49,6 @@ bool ParseDemoOptions(CliContext& ctx, const ParsedArgs& args, int* count, uint6
   return true;
 }
 
-// Errors that will not go away for the next customer either: stop instead of repeating them.
-bool IsFatalForRun(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
-         code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::UNIMPLEMENTED ||
-         code == grpc::StatusCode::DEADLINE_EXCEEDED;
-}
-
 int DemoLoad(CliContext& ctx, const ParsedArgs& args) {
   int count = 0;
   uint64_t seed = 0;

@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "services/cli/args.h"
@@ -19,6 +20,28 @@ inline const std::vector<OptionSpec>& PageOptions() {
   static const auto* const kOptions =
       new std::vector<OptionSpec>{{"page-size"}, {"page-token"}, {"all", false}};
   return *kOptions;
+}
+
+// Makes a list call page after page, from the request's page token to the last page, and hands
+// each response to `each(response)`. Stops at the first failed call and returns its status;
+// INTERNAL when the server hands out a page token twice. `call(context, request, response)`
+// makes the RPC; each call is prepared by ctx (deadline, token).
+template <typename Request, typename Response, typename Call, typename Each>
+grpc::Status ForEachPage(CliContext& ctx, Request request, Call call, Each each) {
+  std::set<std::string> seen_tokens;
+  while (true) {
+    grpc::ClientContext context;
+    ctx.PrepareCall(&context);
+    Response response;
+    grpc::Status status = call(&context, request, &response);
+    if (!status.ok()) return status;
+    each(response);
+    if (response.next_page_token().empty()) return grpc::Status::OK;
+    if (!seen_tokens.insert(response.next_page_token()).second) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping");
+    }
+    request.set_page_token(response.next_page_token());
+  }
 }
 
 // Runs a list call page by page when --all is given (one compact JSON object per line), else
@@ -36,23 +59,13 @@ int ListPages(CliContext& ctx, const ParsedArgs& args, Request request, Call cal
     Response response;
     return ctx.Finish(call(&context, request, &response), response);
   }
-  std::set<std::string> seen_tokens;
-  while (true) {
-    grpc::ClientContext context;
-    ctx.PrepareCall(&context);
-    Response response;
-    grpc::Status status = call(&context, request, &response);
-    if (!status.ok()) return ctx.PrintError(status);
-    for (const auto& item : items(response)) {
-      ctx.out() << MessageToJson(item, /*pretty=*/false) << "\n";
-    }
-    if (response.next_page_token().empty()) return kExitOk;
-    if (!seen_tokens.insert(response.next_page_token()).second) {
-      return ctx.PrintError(
-          grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping"));
-    }
-    request.set_page_token(response.next_page_token());
-  }
+  grpc::Status status =
+      ForEachPage<Request, Response>(ctx, std::move(request), call, [&](const Response& response) {
+        for (const auto& item : items(response)) {
+          ctx.out() << MessageToJson(item, /*pretty=*/false) << "\n";
+        }
+      });
+  return status.ok() ? kExitOk : ctx.PrintError(status);
 }
 
 }  // namespace tierwise::cli

@@ -1,18 +1,11 @@
 // Runs `tierwise tiers ...` against in-process fakes of the classification and profile
 // services.
 #include <gmock/gmock.h>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,15 +13,14 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/cli/cli_test_fixture.h"
 #include "services/cli/command.h"
 #include "tierwise/classification/v1/classification.grpc.pb.h"
-#include "tierwise/profile/v1/profile.grpc.pb.h"
 
 namespace tierwise::cli {
 namespace {
 
 namespace v1 = ::tierwise::classification::v1;
-namespace pb = ::tierwise::profile::v1;
 using ::testing::HasSubstr;
 
 constexpr char kCustomerId[] = "7a1c4a6e-1d2b-4c3d-8e9f-0a1b2c3d4e5f";
@@ -119,85 +111,31 @@ class FakeRuleSets final : public v1::RuleSetService::Service {
   }
 };
 
-// Knows one customer: ERP-C00007.
-class FakeProfile final : public pb::CustomerProfileService::Service {
- public:
-  grpc::Status GetCustomerByExternalRef(grpc::ServerContext*,
-                                        const pb::GetCustomerByExternalRefRequest* request,
-                                        pb::Customer* response) override {
-    if (request->external_ref() != "ERP-C00007") {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
-    }
-    response->set_id(kCustomerId);
-    return grpc::Status::OK;
-  }
-};
-
-std::unique_ptr<grpc::Server> Serve(std::vector<grpc::Service*> services, std::string* address) {
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  for (grpc::Service* service : services) builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  *address = absl::StrCat("127.0.0.1:", port);
-  return server;
-}
-
-template <typename Message>
-Message ParseJson(const std::string& json) {
-  Message message;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &message).ok()) << json;
-  return message;
-}
-
-class TierCliTest : public ::testing::Test {
+class TierCliTest : public CliFixture {
  protected:
   void SetUp() override {
-    classification_server_ = Serve({&classification_, &rule_sets_}, &classification_address_);
-    profile_server_ = Serve({&profile_}, &profile_address_);
+    classification_server_ =
+        StartFakeServer({&classification_, &rule_sets_}, &classification_address_);
+    profile_server_ = StartFakeServer({&profile_}, &profile_address_);
     ASSERT_NE(classification_server_, nullptr);
     ASSERT_NE(profile_server_, nullptr);
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("tierwise-tier-cli-test-", ::getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    env_file_ = dir_ / "test.env";
-    std::ofstream(env_file_) << "TIERWISE_CLASSIFICATION_ADDR=" << classification_address_ << "\n"
-                             << "TIERWISE_PROFILE_ADDR=" << profile_address_ << "\n"
-                             << "TIERWISE_ADMIN_TOKEN=admin-token\n";
+    WriteEnvFile("tier", {{"TIERWISE_CLASSIFICATION_ADDR", classification_address_},
+                          {"TIERWISE_PROFILE_ADDR", profile_address_}});
   }
 
   void TearDown() override {
     classification_server_->Shutdown();
     profile_server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-
-  int Run(std::vector<std::string> args) {
-    const std::string env_file = env_file_.string();
-    std::ostringstream out;
-    std::ostringstream err;
-    int code =
-        RunCli(args, out, err, [env_file](const std::string& key) -> std::optional<std::string> {
-          if (key == "TIERWISE_ENV_FILE") return env_file;
-          return std::nullopt;
-        });
-    out_ = out.str();
-    err_ = err.str();
-    return code;
+    CliFixture::TearDown();
   }
 
   FakeClassification classification_;
   FakeRuleSets rule_sets_;
-  FakeProfile profile_;
+  FakeRefResolver profile_{"ERP-C00007", kCustomerId};
   std::unique_ptr<grpc::Server> classification_server_;
   std::unique_ptr<grpc::Server> profile_server_;
   std::string classification_address_;
   std::string profile_address_;
-  std::filesystem::path dir_;
-  std::filesystem::path env_file_;
-  std::string out_;
-  std::string err_;
 };
 
 TEST_F(TierCliTest, GetByUuidPrintsTheTier) {

@@ -18,6 +18,7 @@ Micros Now() { return time::NowMicros(); }
 struct Flags {
   std::string classification_addr;
   std::string classification_token;
+  std::string classification_principal;
   std::string classification_ca_file;
   int sla_sweep_interval_s = 30;
 };
@@ -45,76 +46,90 @@ InteractionServer::InteractionServer(server::ServiceDeps& deps,
       service(desk, authorizer) {}
 
 server::ServiceDefinition InteractionDefinition() {
-  return {.name = "interaction",
-          .default_port = 50052,
-          .migrations = Migrations(),
-          .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-            const Flags& f = flags();
-            auto directory = std::make_shared<ClassificationDirectory>(
-                client::MakeChannel(
-                    {.address = f.classification_addr, .ca_file = f.classification_ca_file}),
-                DirectoryOptions{.token = f.classification_token});
-            auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
-            auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
-            if (!redis.ok()) return redis.status();
-            redis->password = deps.config.redis_password;
-            char host[128] = {0};
-            gethostname(host, sizeof(host) - 1);
-            const std::string consumer = absl::StrCat(host, "-", getpid());
-            const std::string& prefix = deps.config.redis_prefix;
-            const std::string dead = absl::StrCat(prefix, ":interaction.dead_letter");
-            const std::string customers_stream = absl::StrCat(prefix, ":profile.customer_changed");
-            const std::string tiers_stream = absl::StrCat(prefix, ":classification.tier_changed");
-            auto customers = std::make_shared<redis::StreamConsumer>(
-                *redis,
-                redis::ConsumerOptions{.stream = customers_stream,
-                                       .group = "interaction",
-                                       .consumer = consumer,
-                                       .dead_letter_stream = dead},
-                [svc](const redis::StreamEntry& e) { return svc->desk.OnCustomerChanged(e); });
-            auto tiers = std::make_shared<redis::StreamConsumer>(
-                *redis,
-                redis::ConsumerOptions{.stream = tiers_stream,
-                                       .group = "interaction",
-                                       .consumer = consumer,
-                                       .dead_letter_stream = dead},
-                [svc](const redis::StreamEntry& e) { return svc->desk.OnTierChanged(e); });
-            customers->Start();
-            tiers->Start();
-            auto customers_metrics = server::ExportConsumerMetrics("interaction", customers_stream,
-                                                                   "interaction", customers);
-            auto tiers_metrics =
-                server::ExportConsumerMetrics("interaction", tiers_stream, "interaction", tiers);
-            auto sweep = std::make_shared<server::PeriodicTask>(
-                "interaction.sla_sweep", std::chrono::seconds(f.sla_sweep_interval_s),
-                [svc]() -> absl::Status {
-                  absl::StatusOr<int> recorded = svc->desk.SweepBreaches();
-                  return recorded.ok() ? absl::OkStatus() : recorded.status();
-                });
-            server::ServiceBundle bundle;
-            bundle.services.emplace_back(&svc->service,
-                                         v1::InteractionService::service_full_name());
-            // Consumers and the sweep hold the server by shared_ptr, so it outlives them.
-            bundle.keep_alive.push_back(svc);
-            bundle.keep_alive.push_back(customers);
-            bundle.keep_alive.push_back(tiers);
-            bundle.keep_alive.push_back(sweep);
-            bundle.keep_alive.push_back(customers_metrics);
-            bundle.keep_alive.push_back(tiers_metrics);
-            return bundle;
-          },
-          .register_flags =
-              [](config::ConfigParser& parser) {
-                Flags& f = flags();
-                parser.AddString("classification_addr", &f.classification_addr, "127.0.0.1:50054",
-                                 "host:port of the classification service (tiers, service policy)");
-                parser.AddString("classification_token", &f.classification_token, "",
-                                 "bearer token the service presents to classification");
-                parser.AddString("classification_ca_file", &f.classification_ca_file, "",
-                                 "CA bundle to reach classification over TLS (empty = plaintext)");
-                parser.AddInt("sla_sweep_interval_s", &f.sla_sweep_interval_s, 30,
-                              "seconds between sweeps that record complaint SLA breaches", 1, 3600);
-              }};
+  return {
+      .name = "interaction",
+      .default_port = 50052,
+      .migrations = Migrations(),
+      .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
+        const Flags& f = flags();
+        const std::string token = !f.classification_token.empty()
+                                      ? f.classification_token
+                                      : deps.tokens->TokenOf(f.classification_principal);
+        if (token.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("no credential for the classification service: add a line \"",
+                           f.classification_principal,
+                           " viewer <token>\" to the tokens file, or set --classification_token"));
+        }
+        auto directory = std::make_shared<ClassificationDirectory>(
+            client::MakeChannel(
+                {.address = f.classification_addr, .ca_file = f.classification_ca_file}),
+            DirectoryOptions{.token = token});
+        auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
+        auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
+        if (!redis.ok()) return redis.status();
+        redis->password = deps.config.redis_password;
+        char host[128] = {0};
+        gethostname(host, sizeof(host) - 1);
+        const std::string consumer = absl::StrCat(host, "-", getpid());
+        const std::string& prefix = deps.config.redis_prefix;
+        const std::string dead = absl::StrCat(prefix, ":interaction.dead_letter");
+        const std::string customers_stream = absl::StrCat(prefix, ":profile.customer_changed");
+        const std::string tiers_stream = absl::StrCat(prefix, ":classification.tier_changed");
+        auto customers = std::make_shared<redis::StreamConsumer>(
+            *redis,
+            redis::ConsumerOptions{.stream = customers_stream,
+                                   .group = "interaction",
+                                   .consumer = consumer,
+                                   .dead_letter_stream = dead},
+            [svc](const redis::StreamEntry& e) { return svc->desk.OnCustomerChanged(e); });
+        auto tiers = std::make_shared<redis::StreamConsumer>(
+            *redis,
+            redis::ConsumerOptions{.stream = tiers_stream,
+                                   .group = "interaction",
+                                   .consumer = consumer,
+                                   .dead_letter_stream = dead},
+            [svc](const redis::StreamEntry& e) { return svc->desk.OnTierChanged(e); });
+        customers->Start();
+        tiers->Start();
+        auto customers_metrics = server::ExportConsumerMetrics("interaction", customers_stream,
+                                                               "interaction", customers);
+        auto tiers_metrics =
+            server::ExportConsumerMetrics("interaction", tiers_stream, "interaction", tiers);
+        auto sweep = std::make_shared<server::PeriodicTask>(
+            "interaction.sla_sweep", std::chrono::seconds(f.sla_sweep_interval_s),
+            [svc]() -> absl::Status {
+              absl::StatusOr<int> recorded = svc->desk.SweepBreaches();
+              return recorded.ok() ? absl::OkStatus() : recorded.status();
+            });
+        server::ServiceBundle bundle;
+        bundle.services.emplace_back(&svc->service, v1::InteractionService::service_full_name());
+        // Consumers and the sweep hold the server by shared_ptr, so it outlives them.
+        bundle.keep_alive.push_back(svc);
+        bundle.keep_alive.push_back(customers);
+        bundle.keep_alive.push_back(tiers);
+        bundle.keep_alive.push_back(sweep);
+        bundle.keep_alive.push_back(customers_metrics);
+        bundle.keep_alive.push_back(tiers_metrics);
+        return bundle;
+      },
+      .register_flags =
+          [](config::ConfigParser& parser) {
+            Flags& f = flags();
+            parser.AddString("classification_addr", &f.classification_addr, "127.0.0.1:50054",
+                             "host:port of the classification service (tiers, service policy)");
+            parser.AddString("classification_token", &f.classification_token, "",
+                             "bearer token presented to classification (default: the token "
+                             "of --classification_principal in the tokens file)");
+            parser.AddString("classification_principal", &f.classification_principal,
+                             "svc.interaction",
+                             "principal whose token, from the tokens file, is presented to "
+                             "classification");
+            parser.AddString("classification_ca_file", &f.classification_ca_file, "",
+                             "CA bundle to reach classification over TLS (empty = plaintext)");
+            parser.AddInt("sla_sweep_interval_s", &f.sla_sweep_interval_s, 30,
+                          "seconds between sweeps that record complaint SLA breaches", 1, 3600);
+          }};
 }
 
 }  // namespace tierwise::interaction

@@ -89,7 +89,7 @@ else
     {
       echo "# <principal-name> <role> <token>, made by k8s/overlays/dev/create-secrets.sh"
       for entry in admin:admin manager.li:manager rep.zhang:sales_rep rep.chen:sales_rep \
-        finance.wang:finance erp.adapter:erp_adapter viewer:viewer; do
+        finance.wang:finance erp.adapter:erp_adapter viewer:viewer svc.interaction:viewer; do
         printf '%s %s %s\n' "${entry%%:*}" "${entry#*:}" "$(random)"
       done
     } >"$TOKENS_FILE"
