@@ -389,8 +389,10 @@ absl::Status InteractionDesk::OnCustomerChanged(const redis::StreamEntry& entry)
                           : e.has_occurred_at() ? time::ToMicros(e.occurred_at())
                                                 : options_.clock();
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    store::UpsertCustomer(tx, {e.customer_id(), e.external_ref(), e.owner(), deleted}, e.version(),
-                          known_at);
+    // Lifecycle stage 4 is tierwise.profile.v1.LIFECYCLE_STAGE_FORMER.
+    store::UpsertCustomer(
+        tx, {e.customer_id(), e.external_ref(), e.owner(), deleted, e.lifecycle_stage() == 4},
+        e.version(), known_at);
     return absl::OkStatus();
   });
 }

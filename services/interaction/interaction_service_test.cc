@@ -137,12 +137,14 @@ class InteractionServiceTest : public ::testing::Test {
 
   // Announces a customer as the profile service's stream would.
   std::string Known(const std::string& owner = "rep.zhang", const std::string& tier = "",
-                    int64_t version = 1, bool deleted = false, std::string id = "") {
+                    int64_t version = 1, bool deleted = false, std::string id = "",
+                    int lifecycle_stage = 2) {
     events::v1::CustomerChanged event;
     event.set_customer_id(id.empty() ? ids::NewUuid() : id);
     event.set_external_ref(absl::StrCat("ERP-", event.customer_id().substr(0, 6)));
     event.set_owner(owner);
     event.set_version(version);
+    event.set_lifecycle_stage(lifecycle_stage);
     event.set_change_type(deleted ? events::v1::CUSTOMER_CHANGE_TYPE_DELETED
                                   : events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
     time::SetTimestamp(Noon(2026, 1, 5), event.mutable_create_time());
@@ -475,7 +477,8 @@ TEST_F(InteractionServiceTest, DueAndOverdueFollowUpsFollowEachTiersPolicy) {
   const std::string b = Known("rep.zhang", "B");
   const std::string c = Known("rep.zhang", "C");
   const std::string chens = Known("rep.chen", "B");
-  Known("rep.zhang", "A", 2, /*deleted=*/true);  // deleted: in no plan
+  Known("rep.zhang", "A", 2, /*deleted=*/true);                         // deleted: in no plan
+  Known("rep.zhang", "B", 1, false, "", /*lifecycle_stage=FORMER*/ 4);  // former: in no plan
   auto log = [&](const std::string& id, Micros at, v1::Channel ch, bool exec = false,
                  bool intent = false) {
     v1::Interaction in = Record(id, at, ch);

@@ -43,21 +43,23 @@ constexpr char kInteractionColumns[] = "payload, superseded_by::text";
 
 void UpsertCustomer(pqxx::work& tx, const KnownCustomer& c, int64_t version, Micros known_at) {
   tx.exec_params(
-      absl::StrCat("INSERT INTO customers (customer_id, external_ref, owner, deleted, version,"
-                   " known_at) VALUES ($1, $2, $3, $4, $5, ",
-                   TimestampParam(6),
+      absl::StrCat("INSERT INTO customers (customer_id, external_ref, owner, deleted, former,"
+                   " version, known_at) VALUES ($1, $2, $3, $4, $5, $6, ",
+                   TimestampParam(7),
                    ") ON CONFLICT (customer_id) DO UPDATE SET external_ref ="
                    " EXCLUDED.external_ref, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,"
-                   " version = EXCLUDED.version WHERE customers.version < EXCLUDED.version"),
-      c.customer_id, c.external_ref, c.owner, c.deleted, version, known_at);
+                   " former = EXCLUDED.former, version = EXCLUDED.version"
+                   " WHERE customers.version < EXCLUDED.version"),
+      c.customer_id, c.external_ref, c.owner, c.deleted, c.former, version, known_at);
 }
 
 std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id) {
   const pqxx::result r = tx.exec_params(
-      "SELECT external_ref, owner, deleted FROM customers WHERE customer_id = $1", customer_id);
+      "SELECT external_ref, owner, deleted, former FROM customers WHERE customer_id = $1",
+      customer_id);
   if (r.empty()) return std::nullopt;
   return KnownCustomer{customer_id, r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                       r[0][2].as<bool>()};
+                       r[0][2].as<bool>(), r[0][3].as<bool>()};
 }
 
 bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
@@ -167,20 +169,20 @@ std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionF
 std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx,
                                             const std::vector<std::string>& owners) {
   const pqxx::result r = tx.exec_params(
-      absl::StrCat(
-          "SELECT c.customer_id::text, c.external_ref, c.owner, coalesce(t.tier, ''), ",
-          MicrosColumn("t.changed_at"), ", ", MicrosColumn("c.known_at"),
-          ", EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = c.customer_id"
-          "   AND k.resolved_at IS NULL), ",
-          MicrosColumn("s.last_on_site"), ", ", MicrosColumn("s.last_phone"), ", ",
-          MicrosColumn("s.last_mail"), ", ", MicrosColumn("s.last_email_im"), ", ",
-          MicrosColumn("s.last_exhibition"), ", ", MicrosColumn("s.last_customer_visit"), ", ",
-          MicrosColumn("s.last_other"), ", ", MicrosColumn("s.last_executive"), ", ",
-          MicrosColumn("s.last_intent"),
-          ", coalesce(s.next_follow_up - DATE '1970-01-01', -1)"
-          " FROM customers c LEFT JOIN customer_tiers t USING (customer_id)"
-          " LEFT JOIN contact_state s USING (customer_id)"
-          " WHERE NOT c.deleted AND (cardinality($1::text[]) = 0 OR c.owner = ANY($1::text[]))"),
+      absl::StrCat("SELECT c.customer_id::text, c.external_ref, c.owner, coalesce(t.tier, ''), ",
+                   MicrosColumn("t.changed_at"), ", ", MicrosColumn("c.known_at"),
+                   ", EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = c.customer_id"
+                   "   AND k.resolved_at IS NULL), ",
+                   MicrosColumn("s.last_on_site"), ", ", MicrosColumn("s.last_phone"), ", ",
+                   MicrosColumn("s.last_mail"), ", ", MicrosColumn("s.last_email_im"), ", ",
+                   MicrosColumn("s.last_exhibition"), ", ", MicrosColumn("s.last_customer_visit"),
+                   ", ", MicrosColumn("s.last_other"), ", ", MicrosColumn("s.last_executive"), ", ",
+                   MicrosColumn("s.last_intent"),
+                   ", coalesce(s.next_follow_up - DATE '1970-01-01', -1)"
+                   " FROM customers c LEFT JOIN customer_tiers t USING (customer_id)"
+                   " LEFT JOIN contact_state s USING (customer_id)"
+                   " WHERE NOT c.deleted AND NOT c.former AND (cardinality($1::text[]) = 0 OR "
+                   "c.owner = ANY($1::text[]))"),
       postgres::ToTextArray(owners));
   std::vector<PlanCustomer> out;
   out.reserve(r.size());

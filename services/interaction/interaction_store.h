@@ -18,6 +18,7 @@ struct KnownCustomer {
   std::string external_ref;
   std::string owner;
   bool deleted = false;
+  bool former = false;  // lifecycle stage FORMER: no follow-up plan
 };
 
 // From CustomerChanged: later profile versions win, a redelivered or older event changes nothing.
@@ -53,7 +54,8 @@ struct InteractionFilter {
 };
 std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionFilter& filter);
 
-// Customers of these owners (all when empty) that are not deleted, with tier, contact state
+// Customers of these owners (all when empty) that are neither deleted nor former, with tier,
+// contact state
 // and whether a complaint is open.
 std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx, const std::vector<std::string>& owners);
 
