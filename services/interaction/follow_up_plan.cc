@@ -103,55 +103,81 @@ const TierPolicy* PolicyFor(const ServicePolicy& policy, absl::string_view tier)
   return fallback;
 }
 
+PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros now) {
+  PlannedContacts out;
+  // A follow-up never done is due from the day the plan started: the customer's current tier.
+  const Micros plan_start = std::max(c.known_at, c.tier_since);
+
+  // Regular contact, possibly at the potential pool's lower cadence.
+  const Channel channel = ChannelFromPolicy(p.preferred_channel());
+  int interval = p.visit_interval_days();
+  bool pool = false;
+  if (p.pool_after_days() > 0) {
+    const Micros intent_base = c.contacts.last_intent > 0 ? c.contacts.last_intent : plan_start;
+    if (now - intent_base > p.pool_after_days() * kMicrosPerDay) {
+      pool = true;
+      interval = p.pool_interval_days();
+    }
+  }
+  if (interval > 0) {
+    const Micros last = LastContactAtLeast(c.contacts, channel);
+    out.push_back({.kind = v1::FOLLOW_UP_KIND_REGULAR,
+                   .channel = channel,
+                   .due_day = last > 0 ? DayOf(last) + interval : DayOf(plan_start),
+                   .last = last,
+                   .interval = interval,
+                   .pool = pool});
+  }
+  if (p.executive_interval_days() > 0) {
+    const Micros last = c.contacts.last_executive;
+    out.push_back(
+        {.kind = v1::FOLLOW_UP_KIND_EXECUTIVE,
+         .channel = v1::CHANNEL_ON_SITE_VISIT,
+         .due_day = last > 0 ? DayOf(last) + p.executive_interval_days() : DayOf(plan_start),
+         .last = last,
+         .interval = p.executive_interval_days()});
+  }
+  if (c.contacts.next_follow_up_day >= 0) {
+    Micros last = 0;
+    for (Micros t : c.contacts.last_by_channel) last = std::max(last, t);
+    out.push_back({.kind = v1::FOLLOW_UP_KIND_AGREED,
+                   .channel = channel,
+                   .due_day = c.contacts.next_follow_up_day,
+                   .last = last});
+  }
+  return out;
+}
+
+FollowUp DescribeFollowUp(const PlanCustomer& c, const TierPolicy& p,
+                          const PlannedContact& planned) {
+  const std::string tier = c.tier.empty() ? p.tier() : c.tier;
+  FollowUp f = Base(c, tier, planned.kind, planned.channel, planned.due_day, planned.last);
+  const std::string last =
+      planned.last > 0 ? absl::StrCat("; last ", DayText(DayOf(planned.last))) : "; no contact yet";
+  switch (planned.kind) {
+    case v1::FOLLOW_UP_KIND_REGULAR:
+      f.set_potential_pool(planned.pool);
+      f.set_reason(absl::StrCat(tier, ": ", p.preferred_channel(), " every ", planned.interval,
+                                " days",
+                                planned.pool ? " (potential pool: no purchase intent)" : "", last));
+      break;
+    case v1::FOLLOW_UP_KIND_EXECUTIVE:
+      f.set_reason(
+          absl::StrCat(tier, ": executive contact every ", planned.interval, " days", last));
+      break;
+    default:
+      f.set_reason("next follow-up date agreed at the last contact");
+  }
+  return f;
+}
+
 std::vector<FollowUp> PlanFollowUps(const PlanCustomer& c, const ServicePolicy& policy,
                                     Micros now) {
   std::vector<FollowUp> out;
   const TierPolicy* p = PolicyFor(policy, c.tier);
   if (p == nullptr) return out;
-  const std::string tier = c.tier.empty() ? p->tier() : c.tier;
-  // A follow-up never done is due from the day the plan started: the customer's current tier.
-  const Micros plan_start = std::max(c.known_at, c.tier_since);
-
-  // Regular contact, possibly at the potential pool's lower cadence.
-  const Channel channel = ChannelFromPolicy(p->preferred_channel());
-  int interval = p->visit_interval_days();
-  bool pool = false;
-  if (p->pool_after_days() > 0) {
-    const Micros intent_base = c.contacts.last_intent > 0 ? c.contacts.last_intent : plan_start;
-    if (now - intent_base > p->pool_after_days() * kMicrosPerDay) {
-      pool = true;
-      interval = p->pool_interval_days();
-    }
-  }
-  if (interval > 0) {
-    const Micros last = LastContactAtLeast(c.contacts, channel);
-    const int64_t due = last > 0 ? DayOf(last) + interval : DayOf(plan_start);
-    FollowUp f = Base(c, tier, v1::FOLLOW_UP_KIND_REGULAR, channel, due, last);
-    f.set_potential_pool(pool);
-    f.set_reason(absl::StrCat(
-        tier, ": ", p->preferred_channel(), " every ", interval, " days",
-        pool ? " (potential pool: no purchase intent)" : "",
-        last > 0 ? absl::StrCat("; last ", DayText(DayOf(last))) : "; no contact yet"));
-    out.push_back(std::move(f));
-  }
-
-  if (p->executive_interval_days() > 0) {
-    const Micros last = c.contacts.last_executive;
-    const int64_t due = last > 0 ? DayOf(last) + p->executive_interval_days() : DayOf(plan_start);
-    FollowUp f = Base(c, tier, v1::FOLLOW_UP_KIND_EXECUTIVE, v1::CHANNEL_ON_SITE_VISIT, due, last);
-    f.set_reason(absl::StrCat(
-        tier, ": executive contact every ", p->executive_interval_days(), " days",
-        last > 0 ? absl::StrCat("; last ", DayText(DayOf(last))) : "; no executive contact yet"));
-    out.push_back(std::move(f));
-  }
-
-  if (c.contacts.next_follow_up_day >= 0) {
-    Micros last = 0;
-    for (Micros t : c.contacts.last_by_channel) last = std::max(last, t);
-    FollowUp f =
-        Base(c, tier, v1::FOLLOW_UP_KIND_AGREED, channel, c.contacts.next_follow_up_day, last);
-    f.set_reason("next follow-up date agreed at the last contact");
-    out.push_back(std::move(f));
+  for (const PlannedContact& planned : PlanContacts(c, *p, now)) {
+    out.push_back(DescribeFollowUp(c, *p, planned));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "tierwise/classification/v1/classification.pb.h"
 #include "tierwise/interaction/v1/interaction.pb.h"
@@ -62,7 +63,23 @@ struct PlanCustomer {
 // The policy of `tier`; C's when the tier has none (or is unknown); nullptr if neither exists.
 const TierPolicy* PolicyFor(const ServicePolicy& policy, absl::string_view tier);
 
-// Every follow-up the customer has under the policy, as of `now`.
+// One follow-up as a due day, before it is described: what list calls sort and filter, so that
+// only the page they return is turned into messages.
+struct PlannedContact {
+  interaction::v1::FollowUpKind kind = interaction::v1::FOLLOW_UP_KIND_UNSPECIFIED;
+  interaction::v1::Channel channel = interaction::v1::CHANNEL_UNSPECIFIED;
+  int64_t due_day = 0;
+  Micros last = 0;   // the last contact that counts, 0 = none
+  int interval = 0;  // days, for REGULAR and EXECUTIVE
+  bool pool = false;
+};
+using PlannedContacts = absl::InlinedVector<PlannedContact, 3>;
+
+PlannedContacts PlanContacts(const PlanCustomer& customer, const TierPolicy& policy, Micros now);
+interaction::v1::FollowUp DescribeFollowUp(const PlanCustomer& customer, const TierPolicy& policy,
+                                           const PlannedContact& planned);
+
+// Every follow-up the customer has under the policy, as of `now` (PlanContacts, described).
 std::vector<interaction::v1::FollowUp> PlanFollowUps(const PlanCustomer& customer,
                                                      const ServicePolicy& policy, Micros now);
 

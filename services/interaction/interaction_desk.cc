@@ -1,6 +1,7 @@
 #include "services/interaction/interaction_desk.h"
 
 #include <algorithm>
+#include <string_view>
 #include <tuple>
 
 #include "absl/strings/numbers.h"
@@ -335,40 +336,48 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
       });
   if (!customers.ok()) return customers.status();
 
-  using Key = std::tuple<int64_t, std::string, int>;
-  std::vector<std::pair<Key, v1::FollowUp>> items;
+  // Due days first, for every customer; messages only for the page returned.
+  using Key = std::tuple<int64_t, std::string_view, int>;
+  struct Item {
+    Key key;
+    const PlanCustomer* customer;
+    const TierPolicy* policy;
+    PlannedContact planned;
+  };
+  std::vector<Item> items;
   for (const PlanCustomer& c : *customers) {
-    for (v1::FollowUp& f : PlanFollowUps(c, *policy, now)) {
-      const int64_t due = DayOfDate(f.due_date());
+    const TierPolicy* p = PolicyFor(*policy, c.tier);
+    if (p == nullptr) continue;
+    for (const PlannedContact& planned : PlanContacts(c, *p, now)) {
+      const int64_t due = planned.due_day;
       if (overdue ? due >= to_day : (due < from_day || due > to_day)) continue;
-      if (overdue) f.set_days_overdue(static_cast<int32_t>(to_day - due));
-      items.emplace_back(Key{due, f.customer_id(), f.kind()}, std::move(f));
+      items.push_back({Key{due, c.customer_id, planned.kind}, &c, p, planned});
     }
   }
-  std::sort(items.begin(), items.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.key < b.key; });
   auto begin = items.begin();
   if (!cursor.empty()) {
-    Key after;
+    int64_t due = 0;
     int kind = 0;
-    if (!absl::SimpleAtoi(cursor[0], &std::get<0>(after)) || !absl::SimpleAtoi(cursor[2], &kind)) {
+    if (!absl::SimpleAtoi(cursor[0], &due) || !absl::SimpleAtoi(cursor[2], &kind)) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    std::get<1>(after) = cursor[1];
-    std::get<2>(after) = kind;
+    const Key after{due, cursor[1], kind};
     begin = std::upper_bound(items.begin(), items.end(), after,
-                             [](const Key& k, const auto& item) { return k < item.first; });
+                             [](const Key& k, const Item& item) { return k < item.key; });
   }
   v1::ListFollowUpsResponse response;
   auto it = begin;
   for (; it != items.end() && response.follow_ups_size() < *page_size; ++it) {
-    *response.add_follow_ups() = std::move(it->second);
+    v1::FollowUp* f = response.add_follow_ups();
+    *f = DescribeFollowUp(*it->customer, *it->policy, it->planned);
+    if (overdue) f->set_days_overdue(static_cast<int32_t>(to_day - it->planned.due_day));
   }
   if (it != items.end()) {
-    const Key& last = std::prev(it)->first;
+    const Key& last = std::prev(it)->key;
     response.set_next_page_token(paging::EncodeToken(
-        fingerprint,
-        {absl::StrCat(std::get<0>(last)), std::get<1>(last), absl::StrCat(std::get<2>(last))}));
+        fingerprint, {absl::StrCat(std::get<0>(last)), std::string(std::get<1>(last)),
+                      absl::StrCat(std::get<2>(last))}));
   }
   return response;
 }

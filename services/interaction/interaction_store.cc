@@ -122,26 +122,29 @@ void MarkSuperseded(pqxx::work& tx, const std::string& id, const std::string& by
 }
 
 void RefreshContactState(pqxx::work& tx, const std::string& customer_id) {
+  // The last contact per channel (columns in Channel enum order 1..7), executive and intent.
+  auto last = [](absl::string_view condition) {
+    return absl::StrCat("coalesce((extract(epoch from max(occurred_at) FILTER (WHERE ", condition,
+                        ")) * 1000000)::bigint, 0)");
+  };
   tx.exec_params(
-      "INSERT INTO contact_state (customer_id, last_on_site, last_customer_visit,"
-      " last_exhibition, last_phone, last_email_im, last_mail, last_other, last_executive,"
-      " last_intent, next_follow_up)"
-      " SELECT $1::uuid,"
-      " max(occurred_at) FILTER (WHERE channel = 1), max(occurred_at) FILTER (WHERE channel = 6),"
-      " max(occurred_at) FILTER (WHERE channel = 5), max(occurred_at) FILTER (WHERE channel = 2),"
-      " max(occurred_at) FILTER (WHERE channel = 4), max(occurred_at) FILTER (WHERE channel = 3),"
-      " max(occurred_at) FILTER (WHERE channel = 7),"
-      " max(occurred_at) FILTER (WHERE executive_contact),"
-      " max(occurred_at) FILTER (WHERE purchase_intent),"
-      " (SELECT next_follow_up FROM interactions WHERE customer_id = $1 AND superseded_by IS NULL"
-      "  ORDER BY occurred_at DESC, recorded_at DESC, id DESC LIMIT 1)"
-      " FROM interactions WHERE customer_id = $1 AND superseded_by IS NULL"
-      " ON CONFLICT (customer_id) DO UPDATE SET last_on_site = EXCLUDED.last_on_site,"
-      " last_customer_visit = EXCLUDED.last_customer_visit,"
-      " last_exhibition = EXCLUDED.last_exhibition, last_phone = EXCLUDED.last_phone,"
-      " last_email_im = EXCLUDED.last_email_im, last_mail = EXCLUDED.last_mail,"
-      " last_other = EXCLUDED.last_other, last_executive = EXCLUDED.last_executive,"
-      " last_intent = EXCLUDED.last_intent, next_follow_up = EXCLUDED.next_follow_up",
+      absl::StrCat(
+          "INSERT INTO contact_state (customer_id, last_on_site, last_phone, last_mail,"
+          " last_email_im, last_exhibition, last_customer_visit, last_other, last_executive,"
+          " last_intent, next_follow_up) SELECT $1::uuid, ",
+          last("channel = 1"), ", ", last("channel = 2"), ", ", last("channel = 3"), ", ",
+          last("channel = 4"), ", ", last("channel = 5"), ", ", last("channel = 6"), ", ",
+          last("channel = 7"), ", ", last("executive_contact"), ", ", last("purchase_intent"),
+          ", (SELECT next_follow_up FROM interactions WHERE customer_id = $1"
+          "   AND superseded_by IS NULL ORDER BY occurred_at DESC, recorded_at DESC, id DESC"
+          "   LIMIT 1)"
+          " FROM interactions WHERE customer_id = $1 AND superseded_by IS NULL"
+          " ON CONFLICT (customer_id) DO UPDATE SET last_on_site = EXCLUDED.last_on_site,"
+          " last_phone = EXCLUDED.last_phone, last_mail = EXCLUDED.last_mail,"
+          " last_email_im = EXCLUDED.last_email_im, last_exhibition = EXCLUDED.last_exhibition,"
+          " last_customer_visit = EXCLUDED.last_customer_visit,"
+          " last_other = EXCLUDED.last_other, last_executive = EXCLUDED.last_executive,"
+          " last_intent = EXCLUDED.last_intent, next_follow_up = EXCLUDED.next_follow_up"),
       customer_id);
 }
 
@@ -169,20 +172,21 @@ std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionF
 std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx,
                                             const std::vector<std::string>& owners) {
   const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT c.customer_id::text, c.external_ref, c.owner, coalesce(t.tier, ''), ",
-                   MicrosColumn("t.changed_at"), ", ", MicrosColumn("c.known_at"),
-                   ", EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = c.customer_id"
-                   "   AND k.resolved_at IS NULL), ",
-                   MicrosColumn("s.last_on_site"), ", ", MicrosColumn("s.last_phone"), ", ",
-                   MicrosColumn("s.last_mail"), ", ", MicrosColumn("s.last_email_im"), ", ",
-                   MicrosColumn("s.last_exhibition"), ", ", MicrosColumn("s.last_customer_visit"),
-                   ", ", MicrosColumn("s.last_other"), ", ", MicrosColumn("s.last_executive"), ", ",
-                   MicrosColumn("s.last_intent"),
-                   ", coalesce(s.next_follow_up - DATE '1970-01-01', -1)"
-                   " FROM customers c LEFT JOIN customer_tiers t USING (customer_id)"
-                   " LEFT JOIN contact_state s USING (customer_id)"
-                   " WHERE NOT c.deleted AND NOT c.former AND (cardinality($1::text[]) = 0 OR "
-                   "c.owner = ANY($1::text[]))"),
+      absl::StrCat(
+          "SELECT c.customer_id::text, c.external_ref, c.owner, coalesce(t.tier, ''), ",
+          MicrosColumn("t.changed_at"), ", ", MicrosColumn("c.known_at"),
+          ", k.customer_id IS NOT NULL,"
+          " coalesce(s.last_on_site, 0), coalesce(s.last_phone, 0), coalesce(s.last_mail, 0),"
+          " coalesce(s.last_email_im, 0), coalesce(s.last_exhibition, 0),"
+          " coalesce(s.last_customer_visit, 0), coalesce(s.last_other, 0),"
+          " coalesce(s.last_executive, 0), coalesce(s.last_intent, 0),"
+          " coalesce(s.next_follow_up - DATE '1970-01-01', -1)"
+          " FROM customers c LEFT JOIN customer_tiers t USING (customer_id)"
+          " LEFT JOIN contact_state s USING (customer_id)"
+          " LEFT JOIN (SELECT DISTINCT customer_id FROM complaints WHERE resolved_at IS NULL) k"
+          "   USING (customer_id)"
+          " WHERE NOT c.deleted AND NOT c.former"
+          " AND (cardinality($1::text[]) = 0 OR c.owner = ANY($1::text[]))"),
       postgres::ToTextArray(owners));
   std::vector<PlanCustomer> out;
   out.reserve(r.size());
