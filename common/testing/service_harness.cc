@@ -72,12 +72,17 @@ std::vector<redis::StreamEntry> ServiceHarness::DrainStream(const std::string& s
 
 std::vector<std::string> ServiceHarness::MethodsOpenWithoutToken(
     const std::string& service_full_name) const {
+  return testing::MethodsOpenWithoutToken(channel_, service_full_name);
+}
+
+std::vector<std::string> MethodsOpenWithoutToken(const std::shared_ptr<grpc::Channel>& channel,
+                                                 const std::string& service_full_name) {
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_full_name);
   EXPECT_NE(service, nullptr) << service_full_name;
   std::vector<std::string> open;
   if (service == nullptr) return open;
-  grpc::GenericStub generic(channel_);
+  grpc::GenericStub generic(channel);
   for (int i = 0; i < service->method_count(); ++i) {
     const std::string name = service->method(i)->name();
     grpc::ClientContext ctx;

@@ -55,8 +55,7 @@ class ServiceHarness {
   // A client context carrying the token (none when empty) and a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context(const std::string& token);
 
-  // Calls every method of the service with an empty request and no token; returns the method
-  // names that did not answer UNAUTHENTICATED (so a test expects an empty list).
+  // MethodsOpenWithoutToken (below) on this harness's channel.
   std::vector<std::string> MethodsOpenWithoutToken(const std::string& service_full_name) const;
 
   // Publishes every outbox row, then returns the stream's entries.
@@ -73,6 +72,11 @@ class ServiceHarness {
   std::shared_ptr<grpc::Channel> channel_;
   std::atomic<bool> ready_{true};
 };
+
+// Calls every method of the service over `channel` with an empty request and no token; returns
+// the names of the methods that did not answer UNAUTHENTICATED (a test expects none).
+std::vector<std::string> MethodsOpenWithoutToken(const std::shared_ptr<grpc::Channel>& channel,
+                                                 const std::string& service_full_name);
 
 }  // namespace tierwise::testing
 

@@ -1,28 +1,14 @@
 #include "services/classification/classification_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/postgres/bytea.h"
+#include "common/postgres/time_sql.h"
 
 namespace tierwise::classification::store {
 namespace {
 
-pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
-
-template <typename Message>
-Message Parse(const pqxx::field& f) {
-  Message m;
-  m.ParseFromString(pqxx::binarystring(f).str());
-  return m;
-}
-
-std::string MicrosOf(const char* column) {
-  return absl::StrCat("coalesce((extract(epoch from ", column, ") * 1000000)::bigint, 0)");
-}
-
-// to_timestamp($n µs), or NULL for 0.
-std::string Ts(int n) {
-  return absl::StrCat("CASE WHEN $", n, "::bigint = 0 THEN NULL ELSE to_timestamp($", n,
-                      "::double precision / 1e6) END");
-}
+std::string MicrosOf(const char* column) { return postgres::MicrosColumn(column); }
+std::string Ts(int n) { return postgres::TimestampParam(n); }
 
 }  // namespace
 
@@ -257,7 +243,7 @@ std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_i
       customer_id);
   if (r.empty()) return std::nullopt;
   StoredTier t;
-  t.tier = Parse<v1::Tier>(r[0][0]);
+  t.tier = postgres::ParseBytea<v1::Tier>(r[0][0]);
   t.gate = r[0][1].as<std::string>();
   t.pin_tier = r[0][2].as<std::string>();
   t.pin_reason = r[0][3].as<std::string>();
@@ -277,8 +263,8 @@ void SaveTier(pqxx::work& tx, const StoredTier& t) {
                    " pin_tier = NULLIF($8, ''), pin_reason = NULLIF($9, ''),"
                    " pin_expires = EXCLUDED.pin_expires"),
       t.tier.customer_id(), t.tier.tier(), t.tier.score(), t.gate,
-      Bytes(t.tier.SerializeAsString()), t.tier.rule_set_version(), ToMicros(t.tier.evaluated_at()),
-      t.pin_tier, t.pin_reason, t.pin_expires);
+      postgres::Bytes(t.tier.SerializeAsString()), t.tier.rule_set_version(),
+      ToMicros(t.tier.evaluated_at()), t.pin_tier, t.pin_reason, t.pin_expires);
 }
 
 void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
@@ -287,7 +273,7 @@ void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
                    " trigger_event_id, payload, changed_at) VALUES ($1, $2, $3, $4, $5, $6, ",
                    Ts(7), ")"),
       c.customer_id(), c.previous_tier(), c.tier(), c.reason_code(), c.trigger_event_id(),
-      Bytes(c.SerializeAsString()), ToMicros(c.changed_at()));
+      postgres::Bytes(c.SerializeAsString()), ToMicros(c.changed_at()));
 }
 
 std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& customer_id,
@@ -297,7 +283,7 @@ std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& custo
            "SELECT id, payload FROM tier_history WHERE customer_id = $1 AND ($2 = 0 OR id < $2)"
            " ORDER BY id DESC LIMIT $3",
            customer_id, before_id, limit)) {
-    v1::TierChange c = Parse<v1::TierChange>(r[1]);
+    v1::TierChange c = postgres::ParseBytea<v1::TierChange>(r[1]);
     c.set_id(r[0].as<int64_t>());
     out.push_back(std::move(c));
   }
@@ -312,7 +298,7 @@ std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
            " ORDER BY customer_id LIMIT $3",
            tier, after_customer.empty() ? "00000000-0000-0000-0000-000000000000" : after_customer,
            limit)) {
-    out.push_back(Parse<v1::Tier>(r[0]));
+    out.push_back(postgres::ParseBytea<v1::Tier>(r[0]));
   }
   return out;
 }
@@ -332,7 +318,7 @@ std::vector<StoredTier> AllTiers(pqxx::work& tx) {
   std::vector<StoredTier> out;
   for (const auto& r : tx.exec("SELECT payload, gate FROM tiers")) {
     StoredTier t;
-    t.tier = Parse<v1::Tier>(r[0]);
+    t.tier = postgres::ParseBytea<v1::Tier>(r[0]);
     t.gate = r[1].as<std::string>();
     out.push_back(std::move(t));
   }
@@ -367,7 +353,7 @@ std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version) {
                          " FROM rule_sets WHERE ($1 = 0 AND active) OR version = $1",
                      version);
   if (r.empty()) return std::nullopt;
-  v1::RuleSet rs = Parse<v1::RuleSet>(r[0][1]);
+  v1::RuleSet rs = postgres::ParseBytea<v1::RuleSet>(r[0][1]);
   rs.set_version(r[0][0].as<int64_t>());
   rs.set_active(r[0][2].as<bool>());
   if (const int64_t at = r[0][3].as<int64_t>(); at != 0)
@@ -378,7 +364,7 @@ std::optional<v1::RuleSet> LoadRuleSet(pqxx::work& tx, int64_t version) {
 int64_t InsertRuleSet(pqxx::work& tx, const v1::RuleSet& rs, const std::string& actor) {
   return tx
       .exec_params1("INSERT INTO rule_sets (payload, created_by) VALUES ($1, $2) RETURNING version",
-                    Bytes(rs.SerializeAsString()), actor)[0]
+                    postgres::Bytes(rs.SerializeAsString()), actor)[0]
       .as<int64_t>();
 }
 
@@ -386,7 +372,7 @@ std::vector<v1::RuleSet> ListRuleSets(pqxx::work& tx) {
   std::vector<v1::RuleSet> out;
   for (const auto& r :
        tx.exec("SELECT version, payload, active FROM rule_sets ORDER BY version DESC")) {
-    v1::RuleSet rs = Parse<v1::RuleSet>(r[1]);
+    v1::RuleSet rs = postgres::ParseBytea<v1::RuleSet>(r[1]);
     rs.set_version(r[0].as<int64_t>());
     rs.set_active(r[2].as<bool>());
     out.push_back(std::move(rs));
@@ -403,7 +389,7 @@ void ActivateRuleSet(pqxx::work& tx, int64_t version) {
 std::optional<v1::ServicePolicy> LoadServicePolicy(pqxx::work& tx) {
   const pqxx::result r = tx.exec("SELECT payload, version FROM service_policy WHERE id = 1");
   if (r.empty()) return std::nullopt;
-  v1::ServicePolicy p = Parse<v1::ServicePolicy>(r[0][0]);
+  v1::ServicePolicy p = postgres::ParseBytea<v1::ServicePolicy>(r[0][0]);
   p.set_version(r[0][1].as<int>());
   return p;
 }
@@ -413,7 +399,7 @@ void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& p) {
       "INSERT INTO service_policy (id, payload, version, updated_by) VALUES (1, $1, $2, $3)"
       " ON CONFLICT (id) DO UPDATE SET payload = $1, version = $2, updated_by = $3,"
       " updated_at = now()",
-      Bytes(p.SerializeAsString()), p.version(), p.updated_by());
+      postgres::Bytes(p.SerializeAsString()), p.version(), p.updated_by());
 }
 
 void SaveJob(pqxx::work& tx, const v1::Job& j) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/outbox/outbox.h"
+#include "common/postgres/bytea.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::credit {
@@ -15,8 +16,6 @@ constexpr char kAccountColumns[] =
     "customer_id::text, currency, credit_limit, terms_type, net_days, on_hold, hold_reason,"
     " hold_automatic, rating, score, factors,"
     " coalesce((extract(epoch from rated_at) * 1000000)::bigint, 0), events_applied";
-
-pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
 
 AccountRow RowToAccount(const pqxx::row& r) {
   AccountRow a;
@@ -107,8 +106,8 @@ void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& poli
       " hold_automatic = $8, oldest_open_due = CASE WHEN $9::bigint = 0 THEN NULL"
       " ELSE to_timestamp($9::double precision / 1e6) END, overdue_amount = $10,"
       " max_days_overdue = $11, events_applied = $12, updated_at = now() WHERE customer_id = $1",
-      account.customer_id, rating.grade, rating.score, Bytes(factors.SerializeAsString()), now,
-      account.on_hold, account.hold_reason, account.hold_automatic, position.oldest_open_due,
+      account.customer_id, rating.grade, rating.score, postgres::Bytes(factors.SerializeAsString()),
+      now, account.on_hold, account.hold_reason, account.hold_automatic, position.oldest_open_due,
       position.overdue_amount, position.max_days_overdue, ledger.facts);
   account.rating = rating.grade;
   account.score = rating.score;
@@ -186,7 +185,7 @@ absl::StatusOr<v1::CreditPolicy> CreditStore::UpdatePolicy(const v1::CreditPolic
         "INSERT INTO policy (id, payload, version, updated_by) VALUES (1, $1, $2, $3)"
         " ON CONFLICT (id) DO UPDATE SET payload = $1, version = $2, updated_by = $3,"
         " updated_at = now()",
-        Bytes(stored.SerializeAsString()), stored.version(), actor.name);
+        postgres::Bytes(stored.SerializeAsString()), stored.version(), actor.name);
     tx.exec_params(
         "INSERT INTO audit_log (action, actor, actor_role, request_id, note)"
         " VALUES ('UPDATE_POLICY', $1, $2, $3, $4)",
@@ -284,7 +283,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
               " CASE WHEN $3 = '' THEN NULL ELSE now() END, $10)"
               " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
               e.event_id, e.customer_key, customer_id, static_cast<int>(e.kind), e.document_no,
-              e.amount, e.currency, e.occurred_at, Bytes(e.input.SerializeAsString()),
+              e.amount, e.currency, e.occurred_at, postgres::Bytes(e.input.SerializeAsString()),
               static_cast<int>(outcome));
           if (inserted.empty()) {
             // Another client stored it between our check and this insert: it won.
@@ -492,8 +491,8 @@ absl::Status CreditStore::InsertApplication(const v1::LimitApplication& a, const
     tx.exec_params(
         "INSERT INTO limit_applications (id, customer_id, payload, state, applicant, submitted_at)"
         " VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1e6))",
-        a.id(), a.customer_id(), Bytes(a.SerializeAsString()), static_cast<int>(a.state()),
-        a.applicant(), ToMicros(a.submitted_at()));
+        a.id(), a.customer_id(), postgres::Bytes(a.SerializeAsString()),
+        static_cast<int>(a.state()), a.applicant(), ToMicros(a.submitted_at()));
     tx.exec_params(
         "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
         " VALUES ($1, 'SUBMIT_LIMIT_APPLICATION', $2, $3, $4, $5)",
@@ -519,7 +518,7 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     const pqxx::result r = tx.exec_params(
         "UPDATE limit_applications SET payload = $2, state = $3 WHERE id = $1 AND state = $4",
-        a.id(), Bytes(a.SerializeAsString()), static_cast<int>(a.state()),
+        a.id(), postgres::Bytes(a.SerializeAsString()), static_cast<int>(a.state()),
         static_cast<int>(v1::APPLICATION_STATE_PENDING));
     if (r.affected_rows() != 1) {
       return absl::FailedPreconditionError("the application was already decided");

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/postgres/bytea.h"
 #include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
 #include "common/time/micros.h"
@@ -11,15 +12,6 @@ namespace {
 
 using postgres::MicrosColumn;
 using postgres::TimestampParam;
-
-pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
-
-template <typename Message>
-Message Parse(const pqxx::field& f) {
-  Message m;
-  m.ParseFromString(pqxx::binarystring(f).str());
-  return m;
-}
 
 Micros MicrosOr0(const google::protobuf::Timestamp& ts, bool has) {
   return has ? time::ToMicros(ts) : 0;
@@ -32,7 +24,7 @@ std::string DateText(const type::v1::Date& d) {
 
 // Current versions carry superseded_by only in the column; the payload is what was written.
 v1::Interaction InteractionOf(const pqxx::row& r) {
-  v1::Interaction in = Parse<v1::Interaction>(r[0]);
+  v1::Interaction in = postgres::ParseBytea<v1::Interaction>(r[0]);
   if (!r[1].is_null()) in.set_superseded_by(r[1].as<std::string>());
   return in;
 }
@@ -95,7 +87,7 @@ void InsertInteraction(pqxx::work& tx, const v1::Interaction& in, const std::str
       time::ToMicros(in.occurred_at()), time::ToMicros(in.recorded_at()),
       static_cast<int>(in.channel()), in.satisfaction(), in.executive_contact(),
       in.purchase_intent(), DateText(in.next_follow_up_date()), in.recorded_by(), request_key,
-      Bytes(payload));
+      postgres::Bytes(payload));
 }
 
 std::optional<v1::Interaction> FindInteraction(pqxx::work& tx, const std::string& id,
@@ -238,7 +230,7 @@ void InsertComplaint(pqxx::work& tx, const v1::Complaint& c, const std::string& 
       time::ToMicros(c.resolution_due_at()), RespondedAt(c), ResolvedAt(c),
       MicrosOr0(c.response_breached_at(), c.has_response_breached_at()),
       MicrosOr0(c.resolution_breached_at(), c.has_resolution_breached_at()), c.version(),
-      request_key, Bytes(payload));
+      request_key, postgres::Bytes(payload));
 }
 
 void UpdateComplaint(pqxx::work& tx, const v1::Complaint& c) {
@@ -252,7 +244,7 @@ void UpdateComplaint(pqxx::work& tx, const v1::Complaint& c) {
       c.id(), static_cast<int>(c.status()), RespondedAt(c), ResolvedAt(c),
       MicrosOr0(c.response_breached_at(), c.has_response_breached_at()),
       MicrosOr0(c.resolution_breached_at(), c.has_resolution_breached_at()), c.version(),
-      Bytes(payload));
+      postgres::Bytes(payload));
 }
 
 std::optional<v1::Complaint> FindComplaint(pqxx::work& tx, const std::string& id, bool for_update) {
@@ -261,7 +253,7 @@ std::optional<v1::Complaint> FindComplaint(pqxx::work& tx, const std::string& id
                                   for_update ? " FOR UPDATE" : ""),
                      id);
   if (r.empty()) return std::nullopt;
-  return Parse<v1::Complaint>(r[0][0]);
+  return postgres::ParseBytea<v1::Complaint>(r[0][0]);
 }
 
 std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::string& request_key) {
@@ -269,7 +261,7 @@ std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::strin
       absl::StrCat("SELECT ", kComplaintColumns, " FROM complaints WHERE request_key = $1"),
       request_key);
   if (r.empty()) return std::nullopt;
-  return Parse<v1::Complaint>(r[0][0]);
+  return postgres::ParseBytea<v1::Complaint>(r[0][0]);
 }
 
 std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& q) {
@@ -287,7 +279,7 @@ std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& 
       q.owner, q.customer_id, static_cast<int>(q.filter), q.after_opened, q.after_id, q.limit);
   std::vector<v1::Complaint> out;
   out.reserve(r.size());
-  for (const auto& row : r) out.push_back(Parse<v1::Complaint>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
   return out;
 }
 
@@ -302,7 +294,7 @@ std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, in
           TimestampParam(1), ")) ORDER BY response_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"),
       now, limit);
   std::vector<v1::Complaint> out;
-  for (const auto& row : r) out.push_back(Parse<v1::Complaint>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
   return out;
 }
 
