@@ -94,7 +94,7 @@ v1::RuleSet TierEngine::active_rule_set() const {
 void TierEngine::RebuildIndexLocked(pqxx::work& tx) {
   index_ =
       std::make_unique<ParetoIndex>(rule_set_.pareto(), rule_set_.gates().hysteresis_percent());
-  for (const auto& [id, revenue] : store::LoadRevenues(tx)) index_->Upsert(id, revenue);
+  index_->Reset(store::LoadRevenues(tx));
 }
 
 absl::Status TierEngine::Load() {
@@ -237,10 +237,9 @@ void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
     // Best effort: PostgreSQL is the truth and GetTier falls back to it. A failed write is
     // remembered and its entry dropped once Redis answers again, as a Redis that comes back
     // with its data would serve the old tier otherwise.
-    absl::StatusOr<redis::Reply> r =
-        redis_.Command({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
-                        absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
-                        "86400"});
+    absl::StatusOr<redis::Reply> r = redis_.Command(
+        {"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
+         absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(), "86400"});
     if (!r.ok() || r->type == redis::Reply::Type::kError) {
       std::lock_guard<std::mutex> lock(missed_mu_);
       missed_writes_.insert(t.customer_id());
@@ -705,7 +704,10 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
   });
   if (!s.ok()) return s;
   ParetoIndex index(candidate.pareto(), candidate.gates().hysteresis_percent());
-  for (const auto& [f, current] : population) index.Upsert(f.customer_id, f.metrics.revenue_12m);
+  std::vector<std::pair<std::string, int64_t>> revenues;
+  for (const auto& [f, current] : population)
+    revenues.emplace_back(f.customer_id, f.metrics.revenue_12m);
+  index.Reset(revenues);
   v1::SimulateRuleSetResponse out;
   std::map<std::pair<std::string, std::string>, int64_t> matrix;
   std::map<std::string, std::pair<int64_t, int64_t>> distribution;  // tier → (count, revenue)

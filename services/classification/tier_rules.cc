@@ -338,9 +338,14 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
   const auto after = Boundaries();
 
   // Only positions next to a cut-off (before or after the move) can change tier; the others
-  // shift by at most one place within their tier.
+  // shift by at most one place within their tier. A cut-off that did not move is crossed only
+  // when it lies within the span of positions the move shifted (the mover's old and new place,
+  // or from its place to the end for a new customer).
   std::set<std::string> affected = {id};
+  const size_t shifted_lo = existed ? std::min(old_position, new_position) : new_position;
+  const size_t shifted_hi = existed ? std::max(old_position, new_position) : order_.size() - 1;
   auto window = [&](size_t b0, size_t b1) {
+    if (b0 == b1 && (b0 < shifted_lo || b0 > shifted_hi + 1)) return;
     const size_t lo = std::min(b0, b1) == 0 ? 0 : std::min(b0, b1) - 1;
     const size_t hi = std::min(order_.size(), std::max(b0, b1) + 1);
     for (size_t p = lo; p < hi; ++p) affected.insert(order_[p].id);
@@ -367,6 +372,19 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
     band(b_cutoff_before, cutoff_at(after.second));
   }
   return {affected.begin(), affected.end()};
+}
+
+void ParetoIndex::Reset(const std::vector<std::pair<std::string, int64_t>>& revenues) {
+  revenue_.clear();
+  for (const auto& [id, revenue] : revenues) revenue_[id] = revenue;
+  order_.clear();
+  order_.reserve(revenue_.size());
+  total_ = 0;
+  for (const auto& [id, revenue] : revenue_) {
+    order_.push_back({revenue, id});
+    total_ += revenue;
+  }
+  std::sort(order_.begin(), order_.end());
 }
 
 void ParetoIndex::Remove(const std::string& id) {

@@ -68,6 +68,9 @@ class ParetoIndex {
   // customer itself and those pushed across a cut-off): bounded by the cut-offs' movement.
   std::vector<std::string> Upsert(const std::string& customer_id, int64_t revenue);
   void Remove(const std::string& customer_id);
+  // Replaces the whole ranking with (customer_id, revenue) pairs, sorting once: O(n log n),
+  // where n Upserts would move O(n²) entries.
+  void Reset(const std::vector<std::pair<std::string, int64_t>>& revenues);
 
   // A, B or C by rank; "" for an unknown customer. Zero revenue is always C.
   std::string RankTier(const std::string& customer_id) const;

@@ -22,190 +22,27 @@ CREDIT_BIN="$2"
 CLI="$3"
 SAMPLE="$4"
 
-if [ -z "${TIERWISE_TEST_PG_URI:-}" ] || [ -z "${TIERWISE_TEST_REDIS_ADDR:-}" ]; then
-  echo "SKIP: TIERWISE_TEST_PG_URI and TIERWISE_TEST_REDIS_ADDR are not set (tests/run.sh sets them)"
-  exit 77
-fi
-[ -r "$SAMPLE" ] || {
-  echo "FAIL: cannot read the sample ledger $SAMPLE" >&2
-  exit 1
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init credit
+[ -r "$SAMPLE" ] || fail "cannot read the sample ledger $SAMPLE"
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/tierwise-credit-e2e.XXXXXX")"
-PROFILE_PID=""
-CREDIT_PID=""
-SUFFIX="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-PROFILE_SCHEMA="e2e_${SUFFIX}_profile"
-CREDIT_SCHEMA="e2e_${SUFFIX}_credit"
-REDIS_PREFIX="e2e${SUFFIX}"
-token() { echo "$1-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"; }
-ADMIN_TOKEN="$(token admin)"
-ERP_TOKEN="$(token erp)"
-FINANCE_TOKEN="$(token finance)"
-VIEWER_TOKEN="$(token viewer)"
-OUT="${TMP}/out"
-ERR="${TMP}/err"
+e2e_schema PROFILE_SCHEMA profile
+e2e_schema CREDIT_SCHEMA credit
 PROFILE_LOG="${TMP}/profile.log"
 CREDIT_LOG="${TMP}/credit.log"
 REPORT="${TMP}/import-report.jsonl"
-RC=0
-CHECKS=0
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "$PROFILE_PID" "$CREDIT_PID"; do
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-    fi
-  done
-  # Best effort: leave nothing behind in a database or Redis that outlives this test.
-  if command -v psql >/dev/null 2>&1; then
-    psql -q "$TIERWISE_TEST_PG_URI" \
-      -c "DROP SCHEMA IF EXISTS ${PROFILE_SCHEMA} CASCADE" \
-      -c "DROP SCHEMA IF EXISTS ${CREDIT_SCHEMA} CASCADE" >/dev/null 2>&1 || true
-  fi
-  if command -v redis-cli >/dev/null 2>&1; then
-    local host="${TIERWISE_TEST_REDIS_ADDR%:*}" port="${TIERWISE_TEST_REDIS_ADDR##*:}"
-    redis-cli -h "$host" -p "$port" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null |
-      xargs -r redis-cli -h "$host" -p "$port" del >/dev/null 2>&1 || true
-  fi
-  rm -rf -- "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -s "$OUT" ]; then echo "--- stdout:" >&2 && head -c 4000 "$OUT" >&2; fi
-  if [ -s "$ERR" ]; then echo "--- stderr:" >&2 && head -c 4000 "$ERR" >&2; fi
-  for log in "$PROFILE_LOG" "$CREDIT_LOG"; do
-    if [ -s "$log" ]; then echo "--- $(basename "$log") (tail):" >&2 && tail -n 30 "$log" >&2; fi
-  done
-  exit 1
-}
-
-ok() {
-  CHECKS=$((CHECKS + 1))
-  echo "ok ${CHECKS} - $*"
-}
-
-# Runs the CLI (addresses and tokens from the test's env file); stdout in $OUT, stderr in $ERR,
-# exit code in $RC.
-cli() {
-  "$CLI" --timeout 10 "$@" >"$OUT" 2>"$ERR"
-  RC=$?
-}
-
-expect_rc() {
-  [ "$RC" -eq "$1" ] || fail "$2: exit code ${RC}, expected $1"
-}
-
-expect_in() { # expect_in FILE NEEDLE WHAT
-  grep -qF -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1")"
-}
-
-# The value of "key":N in a one-line JSON object on stdout.
-json_number() {
-  grep -o "\"$1\":[0-9]*" "$OUT" | head -n 1 | cut -d: -f2
-}
-
-# A JSON object of the CLI's pretty output on one line without spaces: '"exposure":{...}'.
-json_object() {
-  tr -d ' \n' <"$OUT" | grep -o "\"$1\":{[^}]*}" | head -n 1
-}
-
-# A loopback port nobody listens on right now (and not `$1`).
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
-    [ "$port" = "${1:-}" ] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-printf '# e2e tokens: <name> <role> <token>\n%s\n%s\n%s\n%s\n' \
-  "admin admin ${ADMIN_TOKEN}" "erp.adapter erp_adapter ${ERP_TOKEN}" \
-  "finance.wang finance ${FINANCE_TOKEN}" "viewer viewer ${VIEWER_TOKEN}" >"${TMP}/tokens"
-
-server_flags() { # server_flags PORT SCHEMA
-  echo "--listen=127.0.0.1:$1"
-  echo "--pg_uri=${TIERWISE_TEST_PG_URI}"
-  echo "--pg_schema=$2"
-  echo "--redis_addr=${TIERWISE_TEST_REDIS_ADDR}"
-  echo "--redis_prefix=${REDIS_PREFIX}"
-  echo "--tokens_file=${TMP}/tokens"
-  echo "--log_format=text"
-  # An ephemeral metrics port: the default one would clash with other servers on this host.
-  echo "--metrics_listen=127.0.0.1:0"
-}
-
-# The CLI must not pick up a developer's .tierwise/local.env: it gets the test's own.
-write_env() {
-  cat >"${TMP}/test.env" <<EOF
-TIERWISE_PROFILE_ADDR=127.0.0.1:${PROFILE_PORT}
-TIERWISE_CREDIT_ADDR=127.0.0.1:${CREDIT_PORT}
-TIERWISE_ADMIN_TOKEN=${ADMIN_TOKEN}
-TIERWISE_ERP_ADAPTER_TOKEN=${ERP_TOKEN}
-TIERWISE_FINANCE_TOKEN=${FINANCE_TOKEN}
-TIERWISE_VIEWER_TOKEN=${VIEWER_TOKEN}
-EOF
-}
-export TIERWISE_ENV_FILE="${TMP}/test.env"
-unset TIERWISE_PROFILE_ADDR TIERWISE_CREDIT_ADDR TIERWISE_ADMIN_TOKEN TIERWISE_ERP_ADAPTER_TOKEN \
-  TIERWISE_FINANCE_TOKEN TIERWISE_VIEWER_TOKEN
 
 PROFILE_PORT="$(free_port)" || fail "no free port"
-CREDIT_PORT="$(free_port "$PROFILE_PORT")" || fail "no free port"
+CREDIT_PORT="$(free_port)" || fail "no free port"
 write_env
 
 # 1. Migrations on their own.
-mapfile -t FLAGS < <(server_flags "$PROFILE_PORT" "$PROFILE_SCHEMA")
-timeout 60 "$PROFILE_BIN" "${FLAGS[@]}" --migrate_only >"$PROFILE_LOG" 2>&1
-RC=$?
-expect_rc 0 "profile --migrate_only"
-mapfile -t FLAGS < <(server_flags "$CREDIT_PORT" "$CREDIT_SCHEMA")
-timeout 60 "$CREDIT_BIN" "${FLAGS[@]}" --migrate_only >"$CREDIT_LOG" 2>&1
-RC=$?
-expect_rc 0 "credit --migrate_only"
+migrate_only profile "$PROFILE_BIN" "$PROFILE_SCHEMA" "$PROFILE_LOG" "$PROFILE_PORT"
+migrate_only credit "$CREDIT_BIN" "$CREDIT_SCHEMA" "$CREDIT_LOG" "$CREDIT_PORT"
 ok "--migrate_only exits 0 for profile and credit"
 
-# 2. Start a server and wait until it is SERVING; a port taken in the meantime is retried.
-#    start_server NAME BIN SCHEMA LOG PORT_VARIABLE PID_VARIABLE
-start_server() {
-  local name="$1" bin="$2" schema="$3" log="$4" port_var="$5" pid_var="$6" started="" pid
-  for _ in 1 2 3; do
-    mapfile -t FLAGS < <(server_flags "${!port_var}" "$schema")
-    "$bin" "${FLAGS[@]}" >>"$log" 2>&1 &
-    pid=$!
-    printf -v "$pid_var" '%s' "$pid"
-    for _ in $(seq 1 60); do
-      cli health "$name"
-      if [ "$RC" -eq 0 ]; then
-        started=1
-        break
-      fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    [ -n "$started" ] && return 0
-    kill -0 "$pid" 2>/dev/null && fail "$name did not become healthy within 30 s"
-    wait "$pid" 2>/dev/null
-    printf -v "$pid_var" '%s' ""
-    printf -v "$port_var" '%s' "$(free_port "$PROFILE_PORT")" || fail "no free port"
-    write_env
-  done
-  fail "$name did not start"
-}
+# 2. Start both servers and wait until they are SERVING.
 start_server profile "$PROFILE_BIN" "$PROFILE_SCHEMA" "$PROFILE_LOG" PROFILE_PORT PROFILE_PID
 ok "profile is SERVING on 127.0.0.1:${PROFILE_PORT}"
 start_server credit "$CREDIT_BIN" "$CREDIT_SCHEMA" "$CREDIT_LOG" CREDIT_PORT CREDIT_PID
@@ -360,23 +197,8 @@ expect_in "$ERR" "resolving external ref 'ERP-NO-SUCH-CUSTOMER'" "unknown extern
 ok "credit check, items, policy; collections reach ${MAX_OVERDUE} days overdue; an unknown external ref is NOT_FOUND"
 
 # 9. Graceful shutdown of both.
-for name in credit profile; do
-  if [ "$name" = credit ]; then pid="$CREDIT_PID"; else pid="$PROFILE_PID"; fi
-  kill -TERM "$pid"
-  stopped=""
-  for _ in $(seq 1 150); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      stopped=1
-      break
-    fi
-    sleep 0.1
-  done
-  [ -n "$stopped" ] || fail "${name} still running 15 s after SIGTERM"
-  wait "$pid"
-  RC=$?
-  if [ "$name" = credit ]; then CREDIT_PID=""; else PROFILE_PID=""; fi
-  expect_rc 0 "${name} exit after SIGTERM"
-done
+stop_server credit CREDIT_PID
+stop_server profile PROFILE_PID
 ok "SIGTERM stops credit and profile with exit code 0 within 15 s"
 
 echo "${CHECKS} passed, 0 failed"

@@ -17,142 +17,23 @@ fi
 PROFILE_BIN="$1"
 CLI="$2"
 
-if [ -z "${TIERWISE_TEST_PG_URI:-}" ] || [ -z "${TIERWISE_TEST_REDIS_ADDR:-}" ]; then
-  echo "SKIP: TIERWISE_TEST_PG_URI and TIERWISE_TEST_REDIS_ADDR are not set (tests/run.sh sets them)"
-  exit 77
-fi
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_init profile
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/tierwise-e2e.XXXXXX")"
-SERVER_PID=""
-SUFFIX="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-SCHEMA="e2e_${SUFFIX}"
-REDIS_PREFIX="e2e${SUFFIX}"
-ADMIN_TOKEN="admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-VIEWER_TOKEN="viewer-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-OUT="${TMP}/out"
-ERR="${TMP}/err"
+e2e_schema PROFILE_SCHEMA profile
 LOG="${TMP}/server.log"
-RC=0
-CHECKS=0
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -KILL "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-  fi
-  # Best effort: leave nothing behind in a database or Redis that outlives this test.
-  if command -v psql >/dev/null 2>&1; then
-    psql -q "$TIERWISE_TEST_PG_URI" -c "DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE" \
-      >/dev/null 2>&1 || true
-  fi
-  if command -v redis-cli >/dev/null 2>&1; then
-    local host="${TIERWISE_TEST_REDIS_ADDR%:*}" port="${TIERWISE_TEST_REDIS_ADDR##*:}"
-    redis-cli -h "$host" -p "$port" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null |
-      xargs -r redis-cli -h "$host" -p "$port" del >/dev/null 2>&1 || true
-  fi
-  rm -rf -- "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -s "$OUT" ]; then echo "--- stdout:" >&2 && head -c 4000 "$OUT" >&2; fi
-  if [ -s "$ERR" ]; then echo "--- stderr:" >&2 && head -c 4000 "$ERR" >&2; fi
-  if [ -s "$LOG" ]; then echo "--- server log (tail):" >&2 && tail -n 40 "$LOG" >&2; fi
-  exit 1
-}
-
-ok() {
-  CHECKS=$((CHECKS + 1))
-  echo "ok ${CHECKS} - $*"
-}
-
-# Runs the CLI against the server under test; stdout in $OUT, stderr in $ERR, exit code in $RC.
-cli() {
-  "$CLI" --addr "127.0.0.1:${PORT}" --timeout 10 "$@" >"$OUT" 2>"$ERR"
-  RC=$?
-}
-
-expect_rc() {
-  [ "$RC" -eq "$1" ] || fail "$2: exit code ${RC}, expected $1"
-}
-
-expect_in() {  # expect_in FILE NEEDLE WHAT
-  grep -qF -- "$2" "$1" || fail "$3: '$2' not in $(basename "$1")"
-}
-
-# A loopback port nobody listens on right now.
-free_port() {
-  local port
-  for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# The CLI must not pick up a developer's .tierwise/local.env: give it an empty one.
-: >"${TMP}/empty.env"
-export TIERWISE_ENV_FILE="${TMP}/empty.env"
-
-printf '# e2e tokens: <name> <role> <token>\nadmin admin %s\nviewer viewer %s\n' \
-  "$ADMIN_TOKEN" "$VIEWER_TOKEN" >"${TMP}/tokens"
-
-server_flags() {
-  echo "--listen=127.0.0.1:${PORT}"
-  echo "--pg_uri=${TIERWISE_TEST_PG_URI}"
-  echo "--pg_schema=${SCHEMA}"
-  echo "--redis_addr=${TIERWISE_TEST_REDIS_ADDR}"
-  echo "--redis_prefix=${REDIS_PREFIX}"
-  echo "--tokens_file=${TMP}/tokens"
-  echo "--log_format=text"
-  echo "--metrics_listen=127.0.0.1:0"
-}
-
-PORT="$(free_port)" || fail "no free port"
+PROFILE_PORT="$(free_port)" || fail "no free port"
+write_env
 
 # 1. Migrations on their own.
-mapfile -t FLAGS < <(server_flags)
-timeout 60 "$PROFILE_BIN" "${FLAGS[@]}" --migrate_only >"$LOG" 2>&1
-RC=$?
-expect_rc 0 "--migrate_only"
+migrate_only profile "$PROFILE_BIN" "$PROFILE_SCHEMA" "$LOG" "$PROFILE_PORT"
 ok "--migrate_only exits 0"
 
 # 2. Start the server and wait until it is SERVING. A port taken in the meantime is retried.
-started=""
-for _ in 1 2 3; do
-  mapfile -t FLAGS < <(server_flags)
-  "$PROFILE_BIN" "${FLAGS[@]}" >>"$LOG" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 60); do
-    cli health
-    if [ "$RC" -eq 0 ]; then
-      started=1
-      break
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.5
-  done
-  [ -n "$started" ] && break
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    fail "server did not become healthy within 30 s"
-  fi
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=""
-  PORT="$(free_port)" || fail "no free port"
-done
-[ -n "$started" ] || fail "server did not start"
+start_server profile "$PROFILE_BIN" "$PROFILE_SCHEMA" "$LOG" PROFILE_PORT SERVER_PID
 expect_in "$OUT" '"SERVING"' "health"
-ok "server is SERVING on 127.0.0.1:${PORT}"
+ok "server is SERVING on 127.0.0.1:${PROFILE_PORT}"
 
 cli health --service tierwise.profile.v1.CustomerProfileService
 expect_rc 0 "health of CustomerProfileService"
@@ -283,20 +164,7 @@ cli --token "$ADMIN_TOKEN" customer list --all --show-deleted
 ok "a deleted customer leaves the list and shows with --show-deleted"
 
 # 9. Graceful shutdown.
-kill -TERM "$SERVER_PID"
-stopped=""
-for _ in $(seq 1 150); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    stopped=1
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$stopped" ] || fail "server still running 15 s after SIGTERM"
-wait "$SERVER_PID"
-RC=$?
-SERVER_PID=""
-expect_rc 0 "server exit after SIGTERM"
+stop_server server SERVER_PID
 ok "SIGTERM stops the server with exit code 0 within 15 s"
 
 echo "${CHECKS} passed, 0 failed"
