@@ -375,4 +375,33 @@ double ProcessTreeCpuSeconds(pid_t pid) {
   return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+std::optional<std::vector<CpuProbe>> ParseCpuProbes(const std::string& text) {
+  std::vector<CpuProbe> probes;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    const std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    int pid = 0;
+    if (kv.size() != 2 || kv[0].empty() || !absl::SimpleAtoi(kv[1], &pid) || pid <= 0) {
+      return std::nullopt;
+    }
+    probes.push_back({kv[0], static_cast<pid_t>(pid)});
+  }
+  if (!probes.empty()) probes.push_back({"driver", getpid()});
+  return probes;
+}
+
+std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes) {
+  std::vector<double> out;
+  out.reserve(probes.size());
+  for (const CpuProbe& probe : probes) out.push_back(ProcessTreeCpuSeconds(probe.pid));
+  return out;
+}
+
+std::vector<double> CpuDelta(const std::vector<double>& from, const std::vector<double>& to) {
+  std::vector<double> out;
+  for (size_t i = 0; i < from.size() && i < to.size(); ++i) {
+    out.push_back(from[i] < 0 || to[i] < 0 ? -1 : to[i] - from[i]);
+  }
+  return out;
+}
+
 }  // namespace tierwise::bench

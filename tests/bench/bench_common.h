@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -173,6 +174,22 @@ SeedOutcome SeedCustomers(const std::vector<profile::v1::CustomerProfileService:
 // reaped: for a PostgreSQL postmaster that includes every backend. Linux /proc only; -1 when the
 // process cannot be read.
 double ProcessTreeCpuSeconds(pid_t pid);
+
+// A process whose CPU a driver reports per call, by the name it is shown under.
+struct CpuProbe {
+  std::string name;
+  pid_t pid = 0;
+};
+
+// "credit=1234,postgres=987" (the --cpu_pids flag) plus this driver as "driver"; empty for an
+// empty text; nullopt when malformed.
+std::optional<std::vector<CpuProbe>> ParseCpuProbes(const std::string& text);
+
+// CPU seconds of every probe now (ProcessTreeCpuSeconds, in probe order).
+std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes);
+
+// to - from per probe; -1 where either sample could not be read.
+std::vector<double> CpuDelta(const std::vector<double>& from, const std::vector<double>& to);
 
 }  // namespace tierwise::bench
 

@@ -226,27 +226,14 @@ Row ToRow(const credit::LedgerEventInput& input) {
 // CPU of local processes
 // ---------------------------------------------------------------------------------------------
 
-struct CpuProbe {
-  std::string name;
-  pid_t pid = 0;
-};
-
 // CPU seconds each probe used between two Sample()s; -1 when a process could not be read.
 class CpuMeter {
  public:
   explicit CpuMeter(std::vector<CpuProbe> probes) : probes_(std::move(probes)) {}
   const std::vector<CpuProbe>& probes() const { return probes_; }
-  std::vector<double> Sample() const {
-    std::vector<double> out;
-    for (const CpuProbe& probe : probes_) out.push_back(ProcessTreeCpuSeconds(probe.pid));
-    return out;
-  }
+  std::vector<double> Sample() const { return SampleCpu(probes_); }
   static std::vector<double> Delta(const std::vector<double>& from, const std::vector<double>& to) {
-    std::vector<double> out;
-    for (size_t i = 0; i < from.size(); ++i) {
-      out.push_back(from[i] < 0 || to[i] < 0 ? -1 : to[i] - from[i]);
-    }
-    return out;
+    return CpuDelta(from, to);
   }
 
  private:
@@ -824,20 +811,6 @@ std::optional<std::vector<int>> ParseBatchSizes(const std::string& text) {
   return sizes;
 }
 
-std::optional<std::vector<CpuProbe>> ParseCpuPids(const std::string& text) {
-  std::vector<CpuProbe> probes;
-  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-    const std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
-    int pid = 0;
-    if (kv.size() != 2 || kv[0].empty() || !absl::SimpleAtoi(kv[1], &pid) || pid <= 0) {
-      return std::nullopt;
-    }
-    probes.push_back({kv[0], static_cast<pid_t>(pid)});
-  }
-  if (!probes.empty()) probes.push_back({"driver", getpid()});
-  return probes;
-}
-
 int Main() {
   const std::string profile_addr = !absl::GetFlag(FLAGS_profile_addr).empty()
                                        ? absl::GetFlag(FLAGS_profile_addr)
@@ -886,7 +859,7 @@ int Main() {
                  kMaxBatch);
     return 2;
   }
-  const std::optional<std::vector<CpuProbe>> probes = ParseCpuPids(absl::GetFlag(FLAGS_cpu_pids));
+  const std::optional<std::vector<CpuProbe>> probes = ParseCpuProbes(absl::GetFlag(FLAGS_cpu_pids));
   if (!probes) {
     std::fprintf(stderr, "error: --cpu_pids must look like credit=1234,postgres=987\n");
     return 2;

@@ -402,30 +402,6 @@ interaction::LogInteractionRequest HistoryRecord(const BenchCustomer& c, int slo
 // CPU of local processes
 // ---------------------------------------------------------------------------------------------
 
-struct CpuProbe {
-  std::string name;
-  pid_t pid = 0;
-};
-
-// "interaction=1234,postgres=987" plus this driver; nullopt when malformed.
-std::optional<std::vector<CpuProbe>> ParseProbes(const std::string& text) {
-  std::vector<CpuProbe> probes;
-  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-    const std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
-    int pid = 0;
-    if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &pid) || pid <= 0) return std::nullopt;
-    probes.push_back({kv.first, static_cast<pid_t>(pid)});
-  }
-  if (!probes.empty()) probes.push_back({"driver", getpid()});
-  return probes;
-}
-
-std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes) {
-  std::vector<double> out;
-  for (const CpuProbe& probe : probes) out.push_back(ProcessTreeCpuSeconds(probe.pid));
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 // ---------------------------------------------------------------------------------------------
@@ -589,7 +565,7 @@ int Main() {
     return 2;
   }
   const std::optional<std::vector<CpuProbe>> parsed_probes =
-      ParseProbes(absl::GetFlag(FLAGS_cpu_pids));
+      ParseCpuProbes(absl::GetFlag(FLAGS_cpu_pids));
   if (!parsed_probes) {
     std::fprintf(stderr, "error: --cpu_pids must look like interaction=1234,postgres=987\n");
     return 2;
