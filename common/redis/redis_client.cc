@@ -161,6 +161,43 @@ absl::StatusOr<Reply> RedisClient::Command(const std::vector<std::string>& args)
   return absl::UnavailableError("redis: unreachable");
 }
 
+absl::StatusOr<std::vector<Reply>> RedisClient::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  std::vector<Reply> replies;
+  if (commands.empty()) return replies;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = EnsureConnectedLocked(); !s.ok()) return s;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& args : commands) {
+    argv.clear();
+    lens.clear();
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
+      DisconnectLocked();
+      return absl::UnavailableError("redis: cannot queue a pipelined command");
+    }
+  }
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      const bool timed_out = ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+      const std::string why = ctx_->errstr;
+      DisconnectLocked();
+      return absl::UnavailableError(absl::StrCat("redis: ", timed_out ? "timeout" : why));
+    }
+    auto* r = static_cast<redisReply*>(raw);
+    replies.push_back(Convert(r));
+    freeReplyObject(r);
+  }
+  return replies;
+}
+
 absl::Status RedisClient::Ping() {
   auto r = Command({"PING"});
   if (!r.ok()) return r.status();

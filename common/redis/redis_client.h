@@ -66,8 +66,17 @@ class RedisClient {
   // Runs one command with binary-safe arguments.
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
 
+  // Sends the commands back to back and then reads their replies (one round trip for all),
+  // in order. No reconnect-and-resend: on a broken or timed-out connection it is UNAVAILABLE
+  // and any prefix of the commands may have run.
+  absl::StatusOr<std::vector<Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
+
   // PING; OK when Redis answers.
   absl::Status Ping();
+
+  // Where and how this client connects (e.g. to open more connections to the same Redis).
+  const RedisOptions& options() const { return options_; }
 
   // XADD stream id field value [field value...]; id "*" lets Redis choose. Returns the entry id.
   // An explicit id not greater than the stream's last id gives FAILED_PRECONDITION.

@@ -24,6 +24,28 @@ TEST(RedisClientTest, CommandsRoundTripBinarySafely) {
   EXPECT_EQ(error->type, Reply::Type::kError);
 }
 
+TEST(RedisClientTest, PipelineAnswersEveryCommandInOrder) {
+  auto client = testing::NewRedisClient();
+  const std::string key = testing::UniqueName("p");
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < 100; ++i) commands.push_back({"INCR", key});
+  commands.push_back({"HGET", key, "f"});  // wrong type: an error reply, the rest still answer
+  commands.push_back({"GET", key});
+  auto replies = client->Pipeline(commands);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 102u);
+  EXPECT_EQ((*replies)[0].integer, 1);
+  EXPECT_EQ((*replies)[99].integer, 100);
+  EXPECT_EQ((*replies)[100].type, Reply::Type::kError);
+  EXPECT_EQ((*replies)[101].str, "100");
+  auto none = client->Pipeline({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  RedisClient down(
+      {.host = "127.0.0.1", .port = 1, .connect_timeout = std::chrono::milliseconds(200)});
+  EXPECT_EQ(down.Pipeline({{"PING"}}).status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(RedisClientTest, StreamAddWithExplicitIdsRejectsGoingBackwards) {
   auto client = testing::NewRedisClient();
   const std::string stream = testing::UniqueName("s");

@@ -21,15 +21,28 @@ std::vector<StreamEntry> ParseStreamEntries(const Reply& entries) {
   return out;
 }
 
+namespace {
+
+// Blocking reads must not trip the command timeout.
+RedisOptions ForBlockingReads(RedisOptions redis, const ConsumerOptions& options) {
+  redis.command_timeout =
+      std::max(redis.command_timeout, options.block + std::chrono::milliseconds(2000));
+  return redis;
+}
+
+}  // namespace
+
 StreamConsumer::StreamConsumer(RedisOptions redis, ConsumerOptions options, Handler handler)
-    : client_([&] {
-        // Blocking reads must not trip the command timeout.
-        redis.command_timeout =
-            std::max(redis.command_timeout, options.block + std::chrono::milliseconds(2000));
-        return redis;
-      }()),
+    : client_(ForBlockingReads(std::move(redis), options)),
       options_(std::move(options)),
       handler_(std::move(handler)) {}
+
+StreamConsumer::StreamConsumer(RedisOptions redis, ConsumerOptions options,
+                               BatchHandler batch_handler)
+    : client_(ForBlockingReads(std::move(redis), options)),
+      options_(std::move(options)),
+      handler_([this](const StreamEntry& entry) { return batch_handler_({entry}); }),
+      batch_handler_(std::move(batch_handler)) {}
 
 StreamConsumer::~StreamConsumer() { Stop(); }
 
@@ -83,6 +96,23 @@ absl::StatusOr<int64_t> StreamConsumer::DeliveryCount(const std::string& id) {
 }
 
 absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entries) {
+  if (!batch_handler_ || entries.size() < 2) return HandleOneByOne(entries);
+  absl::Status s = batch_handler_(entries);
+  if (!s.ok()) {
+    // Someone in the batch fails (or the store does): find out who, one at a time.
+    log::Warn("stream.batch_failed", {{"stream", options_.stream},
+                                      {"entries", static_cast<int64_t>(entries.size())},
+                                      {"error", s.ToString()}});
+    return HandleOneByOne(entries);
+  }
+  std::vector<std::string> ack = {"XACK", options_.stream, options_.group};
+  for (const StreamEntry& entry : entries) ack.push_back(entry.id);
+  auto acked = client_.Command(ack);
+  if (!acked.ok()) return acked.status();
+  return static_cast<int>(entries.size());
+}
+
+absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry>& entries) {
   int ok = 0;
   for (const StreamEntry& entry : entries) {
     absl::Status s = handler_(entry);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -35,11 +36,18 @@ struct ConsumerOptions {
 // pending and is retried after reclaim_idle; after max_deliveries it is copied to the
 // dead-letter stream with the error and acknowledged. Uses its own connection because of the
 // blocking reads. Start() runs a background loop until Stop(); PollOnce() runs one round.
+//
+// With a BatchHandler, each batch read goes to the handler at once (e.g. one transaction for
+// all): OK acknowledges every entry of it. When a batch fails, its entries are handed over again
+// one at a time (a batch of one each), so only a poison entry stays pending and is dead-lettered
+// as above; the handler must therefore leave nothing behind when it fails (roll back).
 class StreamConsumer {
  public:
   using Handler = std::function<absl::Status(const StreamEntry& entry)>;
+  using BatchHandler = std::function<absl::Status(const std::vector<StreamEntry>& entries)>;
 
   StreamConsumer(RedisOptions redis, ConsumerOptions options, Handler handler);
+  StreamConsumer(RedisOptions redis, ConsumerOptions options, BatchHandler batch_handler);
   ~StreamConsumer();
   StreamConsumer(const StreamConsumer&) = delete;
   StreamConsumer& operator=(const StreamConsumer&) = delete;
@@ -62,11 +70,13 @@ class StreamConsumer {
 
  private:
   absl::StatusOr<int> Handle(const std::vector<StreamEntry>& entries);
+  absl::StatusOr<int> HandleOneByOne(const std::vector<StreamEntry>& entries);
   absl::StatusOr<int64_t> DeliveryCount(const std::string& id);
 
   RedisClient client_;
   const ConsumerOptions options_;
   const Handler handler_;
+  const BatchHandler batch_handler_;  // set: entries go in batches
   void RefreshGroupInfo();
 
   std::atomic<int64_t> dead_lettered_{0};

@@ -69,6 +69,59 @@ TEST_F(StreamConsumerTest, PoisonEntryGoesToDeadLetterAfterMaxDeliveries) {
   EXPECT_EQ(pending->elements[0].integer, 0);
 }
 
+TEST_F(StreamConsumerTest, BatchHandlerTakesWholeBatchesAndAcknowledgesThem) {
+  std::vector<size_t> batches;
+  std::set<std::string> seen;
+  StreamConsumer consumer(Redis(), Options("c1"), [&](const std::vector<StreamEntry>& entries) {
+    batches.push_back(entries.size());
+    for (const StreamEntry& e : entries) seen.insert(e.Field("n"));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  for (int i = 0; i < 25; ++i)
+    ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", std::to_string(i)}}).ok());
+  int handled = 0;
+  for (int round = 0; round < 10 && handled < 25; ++round) handled += *consumer.PollOnce();
+  EXPECT_EQ(handled, 25);
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_EQ(batches, (std::vector<size_t>{10, 10, 5})) << "batch_size entries per call";
+  auto pending = redis_->Command({"XPENDING", stream_, "g"});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->elements[0].integer, 0) << "everything acknowledged";
+}
+
+TEST_F(StreamConsumerTest, FailedBatchFallsBackToOneByOneAndDeadLettersThePoison) {
+  // Like a transaction: a batch commits all of its entries or none.
+  std::vector<std::string> committed;
+  int poison_attempts = 0;
+  StreamConsumer consumer(Redis(), Options("c1"), [&](const std::vector<StreamEntry>& entries) {
+    for (const StreamEntry& e : entries) {
+      if (e.Field("n") == "bad") {
+        ++poison_attempts;
+        return absl::InvalidArgumentError("cannot parse");
+      }
+    }
+    for (const StreamEntry& e : entries) committed.push_back(e.Field("n"));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.EnsureGroup().ok());
+  ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "1"}}).ok());
+  ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "bad"}}).ok());
+  ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "2"}}).ok());
+  for (int round = 0; round < 6; ++round) ASSERT_TRUE(consumer.PollOnce().ok());
+  EXPECT_EQ(committed, (std::vector<std::string>{"1", "2"})) << "each good entry once";
+  EXPECT_EQ(consumer.dead_lettered(), 1);
+  auto dead = redis_->XRange(stream_ + ":dead");
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].Field("n"), "bad");
+  // The batch, then alone on each of its 3 deliveries.
+  EXPECT_EQ(poison_attempts, 4);
+  auto pending = redis_->Command({"XPENDING", stream_, "g"});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->elements[0].integer, 0);
+}
+
 TEST_F(StreamConsumerTest, EntriesOfADeadConsumerAreReclaimed) {
   // c1 reads an entry and "dies" before acknowledging it.
   ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "1"}}).ok());

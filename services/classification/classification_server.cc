@@ -17,11 +17,14 @@ Micros Now() { return time::NowMicros(); }
 
 }  // namespace
 
-ClassificationServer::ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock)
-    : engine(deps.pool, deps.redis,
+ClassificationServer::ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock,
+                                           int cache_read_connections)
+    : cache_reads(deps.redis.options(), cache_read_connections),
+      engine(deps.pool, deps.redis,
              {.redis_prefix = deps.config.redis_prefix,
               .clock = clock,
-              .published = [&relay = deps.relay] { relay.Wake(); }}),
+              .published = [&relay = deps.relay] { relay.Wake(); },
+              .cache_reads = &cache_reads}),
       jobs(deps.pool, engine, clock),
       rule_set_authorizer(deps.tokens, RuleSetRoleTable()),
       tier_authorizer(deps.tokens, ClassificationRoleTable()),
@@ -47,6 +50,15 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
     options.group = "classification";
     options.consumer = consumer;
     options.dead_letter_stream = absl::StrCat(prefix, ":classification.dead_letter");
+    if (handler == &TierEngine::OnLedgerEvent) {
+      // Ledger events carry the load: a batch read goes into one transaction.
+      out.push_back({options.stream,
+                     std::make_shared<redis::StreamConsumer>(
+                         redis, options, [engine](const std::vector<redis::StreamEntry>& entries) {
+                           return engine->OnLedgerEvents(entries);
+                         })});
+      continue;
+    }
     out.push_back({options.stream,
                    std::make_shared<redis::StreamConsumer>(
                        redis, options, [engine, handler = handler](const redis::StreamEntry& e) {
@@ -58,12 +70,13 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
 
 server::ServiceDefinition ClassificationDefinition() {
   static int reclassify_interval_s = 3600;
+  static int redis_read_connections = ClassificationServer::kDefaultCacheReadConnections;
   return {
       .name = "classification",
       .default_port = 50054,
       .migrations = Migrations(),
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-        auto svc = std::make_shared<ClassificationServer>(deps, Now);
+        auto svc = std::make_shared<ClassificationServer>(deps, Now, redis_read_connections);
         if (absl::Status s = svc->engine.Load(); !s.ok()) return s;
         auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
         if (!redis.ok()) return redis.status();
@@ -125,6 +138,10 @@ server::ServiceDefinition ClassificationDefinition() {
             parser.AddInt("reclassify_interval_s", &reclassify_interval_s, 3600,
                           "seconds between full reclassifications that correct drift (0 = never)",
                           0, 7 * 86400);
+            parser.AddInt("redis_read_connections", &redis_read_connections,
+                          ClassificationServer::kDefaultCacheReadConnections,
+                          "Redis connections for GetTier's cache reads (lookups in parallel)", 1,
+                          256);
           }};
 }
 

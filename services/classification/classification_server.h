@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "common/redis/redis_pool.h"
 #include "common/redis/stream_consumer.h"
 #include "common/server/service_main.h"
 #include "services/classification/classification_service.h"
@@ -13,8 +14,14 @@ namespace tierwise::classification {
 
 // The classification service's object graph, wired the same way in main() and in tests.
 struct ClassificationServer {
-  ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock);
+  // `cache_read_connections`: Redis connections for GetTier's cache reads (to deps.redis's
+  // Redis), so that concurrent lookups do not queue behind one connection.
+  ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock,
+                       int cache_read_connections = kDefaultCacheReadConnections);
 
+  static constexpr int kDefaultCacheReadConnections = 8;
+
+  redis::RedisPool cache_reads;
   TierEngine engine;
   JobRunner jobs;
   auth::Authorizer rule_set_authorizer;

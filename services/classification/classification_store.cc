@@ -1,7 +1,9 @@
 #include "services/classification/classification_store.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/postgres/bytea.h"
+#include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
 
 namespace tierwise::classification::store {
@@ -9,6 +11,104 @@ namespace {
 
 std::string MicrosOf(const char* column) { return postgres::MicrosColumn(column); }
 std::string Ts(int n) { return postgres::TimestampParam(n); }
+
+// A bigint µs value of an unnest()ed array column as a timestamptz; NULL when it is 0.
+std::string TsOf(const char* column) {
+  return absl::StrCat("CASE WHEN ", column, " = 0 THEN NULL ELSE 'epoch'::timestamptz + ", column,
+                      " * interval '1 microsecond' END");
+}
+
+// libpqxx 6 cannot bind vectors: integer arrays travel as literals such as {1,NULL,3}.
+template <typename T, typename Fn>
+std::string IntArray(const std::vector<T>& rows, Fn&& value) {
+  std::string out = "{";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    const std::optional<int64_t> v = value(rows[i]);
+    absl::StrAppend(&out, v.has_value() ? absl::StrCat(*v) : "NULL");
+  }
+  out.push_back('}');
+  return out;
+}
+
+template <typename T, typename Fn>
+std::string TextArray(const std::vector<T>& rows, Fn&& value) {
+  std::vector<std::string> values;
+  values.reserve(rows.size());
+  for (const T& r : rows) values.push_back(value(r));
+  return postgres::ToTextArray(values);
+}
+
+// The columns of LoadFacts for customer ids in `ids_sql` (a relation with a uuid column id),
+// the id first.
+std::string FactsQuery(const std::string& ids_sql) {
+  return absl::StrCat(
+      "SELECT k.id::text, coalesce(m.revenue_12m, 0), coalesce(m.margin_12m, 0),"
+      " coalesce(m.orders_12m, 0), coalesce(m.revenue_prev_6m, 0), coalesce(m.revenue_last_6m, 0),"
+      " coalesce(m.renewal_permille, 0), ",
+      MicrosOf("m.first_order_at"), ", ", MicrosOf("m.last_order_at"), ", ",
+      MicrosOf("m.next_window_exit"),
+      ", coalesce(m.credit_rating, ''), m.on_time_permille, m.satisfaction_x100, ",
+      MicrosOf("c.since"),
+      ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false),"
+      " coalesce(m.satisfaction_count_12m, 0), coalesce(m.complaints_12m, 0),"
+      " coalesce(m.open_complaints, 0), coalesce(m.sla_breaches_12m, 0) FROM ",
+      ids_sql,
+      " LEFT JOIN customers c ON c.customer_id = k.id"
+      " LEFT JOIN customer_metrics m ON m.customer_id = k.id");
+}
+
+// A FactsQuery row; nullopt when neither the profile nor the ledger knows the customer, or it
+// was removed.
+std::optional<CustomerFacts> FactsOfRow(const pqxx::row& r) {
+  const auto col = [&r](int i) { return r[i + 1]; };
+  if ((!col(13).as<bool>() && !col(14).as<bool>()) || col(15).as<bool>()) return std::nullopt;
+  CustomerFacts f;
+  f.customer_id = r[0].as<std::string>();
+  f.metrics.revenue_12m = col(0).as<int64_t>();
+  f.metrics.margin_12m = col(1).as<int64_t>();
+  f.metrics.orders_12m = col(2).as<int>();
+  f.metrics.revenue_prev_6m = col(3).as<int64_t>();
+  f.metrics.revenue_last_6m = col(4).as<int64_t>();
+  f.metrics.renewal_permille = col(5).as<int>();
+  f.metrics.first_order_at = col(6).as<int64_t>();
+  f.metrics.last_order_at = col(7).as<int64_t>();
+  f.metrics.next_window_exit = col(8).as<int64_t>();
+  f.credit_rating = col(9).as<std::string>();
+  if (!col(10).is_null()) f.on_time_permille = col(10).as<int>();
+  if (!col(11).is_null()) f.metrics.satisfaction_x100 = col(11).as<int>();
+  f.since = col(12).as<int64_t>();
+  f.metrics.satisfaction_count_12m = col(16).as<int>();
+  f.metrics.complaints_12m = col(17).as<int>();
+  f.metrics.open_complaints = col(18).as<int>();
+  f.metrics.sla_breaches_12m = col(19).as<int>();
+  if (f.since == 0) f.since = f.metrics.first_order_at;
+  return f;
+}
+
+// Columns of a stored tier after its id: payload, gate, pin tier, reason, expiry.
+std::string TierColumns() {
+  return absl::StrCat("payload, gate, coalesce(pin_tier, ''), coalesce(pin_reason, ''), ",
+                      MicrosOf("pin_expires"));
+}
+
+StoredTier TierOfRow(const pqxx::row& r, int first) {
+  StoredTier t;
+  t.tier = postgres::ParseBytea<v1::Tier>(r[first]);
+  t.gate = r[first + 1].as<std::string>();
+  t.pin_tier = r[first + 2].as<std::string>();
+  t.pin_reason = r[first + 3].as<std::string>();
+  t.pin_expires = r[first + 4].as<int64_t>();
+  return t;
+}
+
+constexpr char kLedgerColumns[] = "event_id, kind, document_no, amount, margin, ";
+
+LedgerEntry LedgerOfRow(const pqxx::row& r, int first) {
+  return {r[first].as<std::string>(),     static_cast<LedgerEntry::Kind>(r[first + 1].as<int>()),
+          r[first + 2].as<std::string>(), r[first + 3].as<int64_t>(),
+          r[first + 4].as<int64_t>(),     r[first + 5].as<int64_t>()};
+}
 
 }  // namespace
 
@@ -35,13 +135,25 @@ bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
 
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id) {
   std::vector<LedgerEntry> out;
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT ", kLedgerColumns, MicrosOf("occurred_at"),
+                                   " FROM ledger_entries WHERE customer_id = $1"),
+                      customer_id)) {
+    out.push_back(LedgerOfRow(r, 0));
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids) {
+  std::map<std::string, std::vector<LedgerEntry>> out;
+  // Storage order, as the one-customer read returns it (ComputeMetrics keeps the first order of
+  // a document number).
   for (const auto& r : tx.exec_params(
-           absl::StrCat("SELECT event_id, kind, document_no, amount, margin, ",
-                        MicrosOf("occurred_at"), " FROM ledger_entries WHERE customer_id = $1"),
-           customer_id)) {
-    out.push_back({r[0].as<std::string>(), static_cast<LedgerEntry::Kind>(r[1].as<int>()),
-                   r[2].as<std::string>(), r[3].as<int64_t>(), r[4].as<int64_t>(),
-                   r[5].as<int64_t>()});
+           absl::StrCat("SELECT customer_id::text, ", kLedgerColumns, MicrosOf("occurred_at"),
+                        " FROM ledger_entries WHERE customer_id = ANY($1::uuid[]) ORDER BY ctid"),
+           postgres::ToTextArray(customer_ids))) {
+    out[r[0].as<std::string>()].push_back(LedgerOfRow(r, 1));
   }
   return out;
 }
@@ -100,27 +212,51 @@ std::optional<std::string> UpsertComplaint(pqxx::work& tx, const std::string& cu
   return before.empty() ? std::string() : before[0][0].as<std::string>();
 }
 
+namespace {
+
+// The interaction and complaint facts of the customers in `where` ($1, with the window start
+// as $2), each row led by its customer id.
+std::string InteractionFactsQuery(const char* where) {
+  return absl::StrCat("SELECT customer_id::text, 'i', interaction_id, ", MicrosOf("occurred_at"),
+                      ", satisfaction, false, false, false FROM interaction_facts WHERE ", where,
+                      " AND logged AND NOT superseded AND satisfaction > 0 AND occurred_at > ",
+                      Ts(2), " UNION ALL SELECT customer_id::text, 'c', complaint_id, ",
+                      MicrosOf("opened_at"),
+                      ", 0, open, response_breached, resolution_breached FROM complaint_facts"
+                      " WHERE ",
+                      where, " AND (open OR opened_at > ", Ts(2), ")");
+}
+
+void AddInteractionRow(const pqxx::row& r, std::vector<InteractionFact>* interactions,
+                       std::vector<ComplaintFact>* complaints) {
+  if (r[1].as<std::string>() == "i") {
+    interactions->push_back(
+        {r[2].as<std::string>(), r[3].as<int64_t>(), r[4].as<int>(), /*superseded=*/false});
+  } else {
+    complaints->push_back({r[2].as<std::string>(), r[3].as<int64_t>(), r[5].as<bool>(),
+                           r[6].as<bool>(), r[7].as<bool>()});
+  }
+}
+
+}  // namespace
+
 void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros now,
                           std::vector<InteractionFact>* interactions,
                           std::vector<ComplaintFact>* complaints) {
-  const Micros window_start = now - kYear;
-  for (const auto& r : tx.exec_params(
-           absl::StrCat("SELECT 'i', interaction_id, ", MicrosOf("occurred_at"),
-                        ", satisfaction, false, false, false FROM interaction_facts"
-                        " WHERE customer_id = $1 AND logged AND NOT superseded"
-                        " AND satisfaction > 0 AND occurred_at > ",
-                        Ts(2), " UNION ALL SELECT 'c', complaint_id, ", MicrosOf("opened_at"),
-                        ", 0, open, response_breached, resolution_breached FROM complaint_facts"
-                        " WHERE customer_id = $1 AND (open OR opened_at > ",
-                        Ts(2), ")"),
-           customer_id, window_start)) {
-    if (r[0].as<std::string>() == "i") {
-      interactions->push_back(
-          {r[1].as<std::string>(), r[2].as<int64_t>(), r[3].as<int>(), /*superseded=*/false});
-    } else {
-      complaints->push_back({r[1].as<std::string>(), r[2].as<int64_t>(), r[4].as<bool>(),
-                             r[5].as<bool>(), r[6].as<bool>()});
-    }
+  for (const auto& r :
+       tx.exec_params(InteractionFactsQuery("customer_id = $1"), customer_id, now - kYear)) {
+    AddInteractionRow(r, interactions, complaints);
+  }
+}
+
+void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
+                            Micros now,
+                            std::map<std::string, std::vector<InteractionFact>>* interactions,
+                            std::map<std::string, std::vector<ComplaintFact>>* complaints) {
+  for (const auto& r : tx.exec_params(InteractionFactsQuery("customer_id = ANY($1::uuid[])"),
+                                      postgres::ToTextArray(customer_ids), now - kYear)) {
+    const std::string id = r[0].as<std::string>();
+    AddInteractionRow(r, &(*interactions)[id], &(*complaints)[id]);
   }
 }
 
@@ -167,48 +303,104 @@ void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerM
       m.satisfaction_count_12m, m.complaints_12m, m.open_complaints, m.sla_breaches_12m);
 }
 
-std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat(
-          "SELECT coalesce(m.revenue_12m, 0), coalesce(m.margin_12m, 0), coalesce(m.orders_12m, 0),"
-          " coalesce(m.revenue_prev_6m, 0), coalesce(m.revenue_last_6m, 0),"
-          " coalesce(m.renewal_permille, 0), ",
-          MicrosOf("m.first_order_at"), ", ", MicrosOf("m.last_order_at"), ", ",
-          MicrosOf("m.next_window_exit"),
-          ", coalesce(m.credit_rating, ''), m.on_time_permille, m.satisfaction_x100, ",
-          MicrosOf("c.since"),
-          ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false),"
-          " coalesce(m.satisfaction_count_12m, 0), coalesce(m.complaints_12m, 0),"
-          " coalesce(m.open_complaints, 0), coalesce(m.sla_breaches_12m, 0)"
-          " FROM (SELECT $1::uuid AS id) k"
-          " LEFT JOIN customers c ON c.customer_id = k.id"
-          " LEFT JOIN customer_metrics m ON m.customer_id = k.id"),
-      customer_id);
-  if (r.empty() || (!r[0][13].as<bool>() && !r[0][14].as<bool>()) || r[0][15].as<bool>()) {
-    return std::nullopt;
+std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
+                                                     const std::vector<std::string>& customer_ids) {
+  std::map<std::string, CustomerMetrics> out;
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT customer_id::text, revenue_12m, margin_12m, orders_12m,"
+                                   " revenue_prev_6m, revenue_last_6m, renewal_permille, ",
+                                   MicrosOf("first_order_at"), ", ", MicrosOf("last_order_at"),
+                                   ", ", MicrosOf("next_window_exit"),
+                                   ", satisfaction_x100, satisfaction_count_12m, complaints_12m,"
+                                   " open_complaints, sla_breaches_12m FROM customer_metrics"
+                                   " WHERE customer_id = ANY($1::uuid[])"),
+                      postgres::ToTextArray(customer_ids))) {
+    CustomerMetrics& m = out[r[0].as<std::string>()];
+    m.revenue_12m = r[1].as<int64_t>();
+    m.margin_12m = r[2].as<int64_t>();
+    m.orders_12m = r[3].as<int>();
+    m.revenue_prev_6m = r[4].as<int64_t>();
+    m.revenue_last_6m = r[5].as<int64_t>();
+    m.renewal_permille = r[6].as<int>();
+    m.first_order_at = r[7].as<int64_t>();
+    m.last_order_at = r[8].as<int64_t>();
+    m.next_window_exit = r[9].as<int64_t>();
+    if (!r[10].is_null()) m.satisfaction_x100 = r[10].as<int>();
+    m.satisfaction_count_12m = r[11].as<int>();
+    m.complaints_12m = r[12].as<int>();
+    m.open_complaints = r[13].as<int>();
+    m.sla_breaches_12m = r[14].as<int>();
   }
-  const auto& row = r[0];
-  CustomerFacts f;
-  f.customer_id = customer_id;
-  f.metrics.revenue_12m = row[0].as<int64_t>();
-  f.metrics.margin_12m = row[1].as<int64_t>();
-  f.metrics.orders_12m = row[2].as<int>();
-  f.metrics.revenue_prev_6m = row[3].as<int64_t>();
-  f.metrics.revenue_last_6m = row[4].as<int64_t>();
-  f.metrics.renewal_permille = row[5].as<int>();
-  f.metrics.first_order_at = row[6].as<int64_t>();
-  f.metrics.last_order_at = row[7].as<int64_t>();
-  f.metrics.next_window_exit = row[8].as<int64_t>();
-  f.credit_rating = row[9].as<std::string>();
-  if (!row[10].is_null()) f.on_time_permille = row[10].as<int>();
-  if (!row[11].is_null()) f.metrics.satisfaction_x100 = row[11].as<int>();
-  f.since = row[12].as<int64_t>();
-  f.metrics.satisfaction_count_12m = row[16].as<int>();
-  f.metrics.complaints_12m = row[17].as<int>();
-  f.metrics.open_complaints = row[18].as<int>();
-  f.metrics.sla_breaches_12m = row[19].as<int>();
-  if (f.since == 0) f.since = f.metrics.first_order_at;
-  return f;
+  return out;
+}
+
+void SaveMetricsBatch(pqxx::work& tx,
+                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics) {
+  if (metrics.empty()) return;
+  using Row = std::pair<std::string, CustomerMetrics>;
+  const auto ints = [&metrics](auto field) {
+    return IntArray(metrics,
+                    [&field](const Row& r) -> std::optional<int64_t> { return field(r.second); });
+  };
+  tx.exec_params(
+      absl::StrCat(
+          "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
+          " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
+          " next_window_exit, satisfaction_x100, satisfaction_count_12m, complaints_12m,"
+          " open_complaints, sla_breaches_12m)"
+          " SELECT id, rev, mar, ord, prev6, last6, ren, ",
+          TsOf("first_at"), ", ", TsOf("last_at"), ", ", TsOf("exit_at"),
+          ", sat, sat_n, compl, open_c, sla FROM unnest($1::uuid[], $2::bigint[], $3::bigint[],"
+          " $4::integer[], $5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::bigint[],"
+          " $10::bigint[], $11::integer[], $12::integer[], $13::integer[], $14::integer[],"
+          " $15::integer[]) AS u(id, rev, mar, ord, prev6, last6, ren, first_at, last_at, exit_at,"
+          " sat, sat_n, compl, open_c, sla)"
+          " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = EXCLUDED.revenue_12m,"
+          " margin_12m = EXCLUDED.margin_12m, orders_12m = EXCLUDED.orders_12m,"
+          " revenue_prev_6m = EXCLUDED.revenue_prev_6m,"
+          " revenue_last_6m = EXCLUDED.revenue_last_6m,"
+          " renewal_permille = EXCLUDED.renewal_permille,"
+          " first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,"
+          " next_window_exit = EXCLUDED.next_window_exit,"
+          " satisfaction_x100 = EXCLUDED.satisfaction_x100,"
+          " satisfaction_count_12m = EXCLUDED.satisfaction_count_12m,"
+          " complaints_12m = EXCLUDED.complaints_12m, open_complaints = EXCLUDED.open_complaints,"
+          " sla_breaches_12m = EXCLUDED.sla_breaches_12m, updated_at = now()"),
+      TextArray(metrics, [](const Row& r) { return r.first; }),
+      ints([](const CustomerMetrics& m) { return m.revenue_12m; }),
+      ints([](const CustomerMetrics& m) { return m.margin_12m; }),
+      ints([](const CustomerMetrics& m) { return m.orders_12m; }),
+      ints([](const CustomerMetrics& m) { return m.revenue_prev_6m; }),
+      ints([](const CustomerMetrics& m) { return m.revenue_last_6m; }),
+      ints([](const CustomerMetrics& m) { return m.renewal_permille; }),
+      ints([](const CustomerMetrics& m) { return m.first_order_at; }),
+      ints([](const CustomerMetrics& m) { return m.last_order_at; }),
+      ints([](const CustomerMetrics& m) { return m.next_window_exit; }),
+      ints([](const CustomerMetrics& m) -> std::optional<int64_t> {
+        if (!m.satisfaction_x100.has_value()) return std::nullopt;
+        return *m.satisfaction_x100;
+      }),
+      ints([](const CustomerMetrics& m) { return m.satisfaction_count_12m; }),
+      ints([](const CustomerMetrics& m) { return m.complaints_12m; }),
+      ints([](const CustomerMetrics& m) { return m.open_complaints; }),
+      ints([](const CustomerMetrics& m) { return m.sla_breaches_12m; }));
+}
+
+std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id) {
+  const pqxx::result r = tx.exec_params(FactsQuery("(SELECT $1::uuid AS id) k"), customer_id);
+  if (r.empty()) return std::nullopt;
+  return FactsOfRow(r[0]);
+}
+
+std::map<std::string, CustomerFacts> LoadFactsOf(pqxx::work& tx,
+                                                 const std::vector<std::string>& customer_ids) {
+  std::map<std::string, CustomerFacts> out;
+  for (const auto& r : tx.exec_params(FactsQuery("unnest($1::uuid[]) AS k(id)"),
+                                      postgres::ToTextArray(customer_ids))) {
+    std::optional<CustomerFacts> f = FactsOfRow(r);
+    if (f.has_value()) out.emplace(f->customer_id, std::move(*f));
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, int64_t>> LoadRevenues(pqxx::work& tx) {
@@ -236,19 +428,26 @@ std::vector<std::string> CustomersWithExpiredWindow(pqxx::work& tx, Micros now, 
 
 std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_id,
                                    bool for_update) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT payload, gate, coalesce(pin_tier, ''), coalesce(pin_reason, ''), ",
-                   MicrosOf("pin_expires"), " FROM tiers WHERE customer_id = $1",
-                   for_update ? " FOR UPDATE" : ""),
-      customer_id);
+  const pqxx::result r =
+      tx.exec_params(absl::StrCat("SELECT ", TierColumns(), " FROM tiers WHERE customer_id = $1",
+                                  for_update ? " FOR UPDATE" : ""),
+                     customer_id);
   if (r.empty()) return std::nullopt;
-  StoredTier t;
-  t.tier = postgres::ParseBytea<v1::Tier>(r[0][0]);
-  t.gate = r[0][1].as<std::string>();
-  t.pin_tier = r[0][2].as<std::string>();
-  t.pin_reason = r[0][3].as<std::string>();
-  t.pin_expires = r[0][4].as<int64_t>();
-  return t;
+  return TierOfRow(r[0], 0);
+}
+
+std::map<std::string, StoredTier> LoadTiersOf(pqxx::work& tx,
+                                              const std::vector<std::string>& customer_ids,
+                                              bool for_update) {
+  std::map<std::string, StoredTier> out;
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT customer_id::text, ", TierColumns(),
+                                   " FROM tiers WHERE customer_id = ANY($1::uuid[])",
+                                   for_update ? " FOR UPDATE" : ""),
+                      postgres::ToTextArray(customer_ids))) {
+    out.emplace(r[0].as<std::string>(), TierOfRow(r, 1));
+  }
+  return out;
 }
 
 void SaveTier(pqxx::work& tx, const StoredTier& t) {
@@ -267,6 +466,43 @@ void SaveTier(pqxx::work& tx, const StoredTier& t) {
       ToMicros(t.tier.evaluated_at()), t.pin_tier, t.pin_reason, t.pin_expires);
 }
 
+void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
+  if (tiers.empty()) return;
+  // Payloads travel hex-encoded in a text[] (no bytea[] literal escaping).
+  tx.exec_params(
+      absl::StrCat("INSERT INTO tiers (customer_id, tier, score, gate, payload, rule_set_version,"
+                   " evaluated_at, pin_tier, pin_reason, pin_expires)"
+                   " SELECT id, tier, score, gate, decode(payload, 'hex'), rsv, ",
+                   TsOf("eval_at"), ", NULLIF(pin_tier, ''), NULLIF(pin_reason, ''), ",
+                   TsOf("pin_at"),
+                   " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[],"
+                   " $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[])"
+                   " AS u(id, tier, score, gate, payload, rsv, eval_at, pin_tier, pin_reason,"
+                   " pin_at)"
+                   " ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,"
+                   " score = EXCLUDED.score, gate = EXCLUDED.gate, payload = EXCLUDED.payload,"
+                   " rule_set_version = EXCLUDED.rule_set_version,"
+                   " evaluated_at = EXCLUDED.evaluated_at, pin_tier = EXCLUDED.pin_tier,"
+                   " pin_reason = EXCLUDED.pin_reason, pin_expires = EXCLUDED.pin_expires"),
+      TextArray(tiers, [](const StoredTier& t) { return t.tier.customer_id(); }),
+      TextArray(tiers, [](const StoredTier& t) { return t.tier.tier(); }),
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.tier.score(); }),
+      TextArray(tiers, [](const StoredTier& t) { return t.gate; }),
+      TextArray(
+          tiers,
+          [](const StoredTier& t) { return absl::BytesToHexString(t.tier.SerializeAsString()); }),
+      IntArray(
+          tiers,
+          [](const StoredTier& t) -> std::optional<int64_t> { return t.tier.rule_set_version(); }),
+      IntArray(tiers,
+               [](const StoredTier& t) -> std::optional<int64_t> {
+                 return ToMicros(t.tier.evaluated_at());
+               }),
+      TextArray(tiers, [](const StoredTier& t) { return t.pin_tier; }),
+      TextArray(tiers, [](const StoredTier& t) { return t.pin_reason; }),
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.pin_expires; }));
+}
+
 void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
   tx.exec_params(
       absl::StrCat("INSERT INTO tier_history (customer_id, previous_tier, tier, reason_code,"
@@ -274,6 +510,27 @@ void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
                    Ts(7), ")"),
       c.customer_id(), c.previous_tier(), c.tier(), c.reason_code(), c.trigger_event_id(),
       postgres::Bytes(c.SerializeAsString()), ToMicros(c.changed_at()));
+}
+
+void AppendHistoryBatch(pqxx::work& tx, const std::vector<v1::TierChange>& changes) {
+  if (changes.empty()) return;
+  using C = v1::TierChange;
+  tx.exec_params(
+      absl::StrCat("INSERT INTO tier_history (customer_id, previous_tier, tier, reason_code,"
+                   " trigger_event_id, payload, changed_at)"
+                   " SELECT id, prev, tier, reason, trig, decode(payload, 'hex'), ",
+                   TsOf("at"),
+                   " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                   " $6::text[], $7::bigint[]) WITH ORDINALITY"
+                   " AS u(id, prev, tier, reason, trig, payload, at, n) ORDER BY n"),
+      TextArray(changes, [](const C& c) { return c.customer_id(); }),
+      TextArray(changes, [](const C& c) { return c.previous_tier(); }),
+      TextArray(changes, [](const C& c) { return c.tier(); }),
+      TextArray(changes, [](const C& c) { return c.reason_code(); }),
+      TextArray(changes, [](const C& c) { return c.trigger_event_id(); }),
+      TextArray(changes, [](const C& c) { return absl::BytesToHexString(c.SerializeAsString()); }),
+      IntArray(changes,
+               [](const C& c) -> std::optional<int64_t> { return ToMicros(c.changed_at()); }));
 }
 
 std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& customer_id,

@@ -68,6 +68,13 @@ struct StoredTier {
 std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_id, bool for_update);
 void SaveTier(pqxx::work& tx, const StoredTier& tier);
 void AppendHistory(pqxx::work& tx, const v1::TierChange& change);
+// LoadTier of each of the customers (those without a tier are absent).
+std::map<std::string, StoredTier> LoadTiersOf(pqxx::work& tx,
+                                              const std::vector<std::string>& customer_ids,
+                                              bool for_update);
+// SaveTier / AppendHistory of many in one statement each (history rows in the given order).
+void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers);
+void AppendHistoryBatch(pqxx::work& tx, const std::vector<v1::TierChange>& changes);
 std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& customer_id,
                                         int64_t before_id, int limit);
 std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
@@ -89,6 +96,28 @@ void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& policy);
 
 void SaveJob(pqxx::work& tx, const v1::Job& job);
 std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
+
+// Set-based reads and batched writes of the full reclassification: a few statements per batch
+// of customers instead of several per customer. `customer_ids` are UUID strings; customers a
+// read does not find are absent from its map.
+
+// Every stored ledger entry of the customers, per customer (in storage order, as LoadLedger).
+std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids);
+// LoadInteractionFacts of each of the customers.
+void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
+                            Micros now,
+                            std::map<std::string, std::vector<InteractionFact>>* interactions,
+                            std::map<std::string, std::vector<ComplaintFact>>* complaints);
+// The stored metrics rows of the customers (credit figures aside).
+std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
+                                                     const std::vector<std::string>& customer_ids);
+// SaveMetrics of many customers in one statement, keeping their stored credit figures.
+void SaveMetricsBatch(pqxx::work& tx,
+                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics);
+// LoadFacts of each of the customers (the unknown and removed ones are absent).
+std::map<std::string, CustomerFacts> LoadFactsOf(pqxx::work& tx,
+                                                 const std::vector<std::string>& customer_ids);
 
 using time::SetTimestamp;
 using time::ToMicros;

@@ -10,6 +10,7 @@
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -147,6 +148,59 @@ v1::Tier TierEngine::Compute(const CustomerFacts& facts, const store::StoredTier
   return t;
 }
 
+std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& facts,
+                                                         const store::StoredTier* current,
+                                                         Micros now, const std::string& reason,
+                                                         const std::string& trigger,
+                                                         const std::string& actor,
+                                                         store::StoredTier* next) const {
+  if (current != nullptr) {
+    next->pin_tier = current->pin_tier;
+    next->pin_reason = current->pin_reason;
+    next->pin_expires = current->pin_expires;
+  }
+  next->tier = Compute(facts, current, now, &next->gate);
+  if (!next->tier.pinned()) {
+    next->pin_tier.clear();
+    next->pin_reason.clear();
+    next->pin_expires = 0;
+  }
+  const std::string previous = current != nullptr ? current->tier.tier() : "";
+  if (previous == next->tier.tier()) return std::nullopt;
+  std::string why = reason;
+  if (current != nullptr && current->gate == "probation" && next->gate != "probation" &&
+      (reason == kEvent || reason == kWindowSlide || reason == kBoundaryShift)) {
+    why = kProbationEnd;
+  }
+  next->tier.set_reason_code(why);
+  v1::TierChange change;
+  change.set_customer_id(facts.customer_id);
+  change.set_previous_tier(previous);
+  change.set_tier(next->tier.tier());
+  change.set_reason_code(why);
+  change.set_trigger_event_id(trigger);
+  change.set_rule_set_version(rule_set_.version());
+  change.set_score(next->tier.score());
+  *change.mutable_factors() = next->tier.factors();
+  *change.mutable_changed_at() = next->tier.evaluated_at();
+  change.set_actor(actor);
+  return change;
+}
+
+void TierEngine::PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const {
+  TierChanges().WithLabels({change.reason_code()}).Increment();
+  events::v1::TierChanged event;
+  event.set_event_id(ids::NewUuid());
+  event.set_customer_id(change.customer_id());
+  event.set_previous_tier(change.previous_tier());
+  event.set_tier(change.tier());
+  event.set_reason_code(change.reason_code());
+  event.set_rule_set_version(absl::StrCat(rule_set_.version()));
+  *event.mutable_changed_at() = change.changed_at();
+  outbox::Enqueue(tx, {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"),
+                       event.GetTypeName(), event.event_id(), event.SerializeAsString()});
+}
+
 std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::string& customer_id,
                                                    const std::string& reason,
                                                    const std::string& trigger,
@@ -157,48 +211,11 @@ std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::st
   const Micros now = options_.clock();
   std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
   store::StoredTier next;
-  if (current.has_value()) {
-    next.pin_tier = current->pin_tier;
-    next.pin_reason = current->pin_reason;
-    next.pin_expires = current->pin_expires;
-  }
-  next.tier = Compute(*facts, current ? &*current : nullptr, now, &next.gate);
-  if (!next.tier.pinned()) {
-    next.pin_tier.clear();
-    next.pin_reason.clear();
-    next.pin_expires = 0;
-  }
-  const std::string previous = current ? current->tier.tier() : "";
-  if (previous != next.tier.tier()) {
-    std::string why = reason;
-    if (current && current->gate == "probation" && next.gate != "probation" &&
-        (reason == kEvent || reason == kWindowSlide || reason == kBoundaryShift)) {
-      why = kProbationEnd;
-    }
-    next.tier.set_reason_code(why);
-    v1::TierChange change;
-    change.set_customer_id(customer_id);
-    change.set_previous_tier(previous);
-    change.set_tier(next.tier.tier());
-    change.set_reason_code(why);
-    change.set_trigger_event_id(trigger);
-    change.set_rule_set_version(rule_set_.version());
-    change.set_score(next.tier.score());
-    *change.mutable_factors() = next.tier.factors();
-    *change.mutable_changed_at() = next.tier.evaluated_at();
-    change.set_actor(actor);
-    store::AppendHistory(tx, change);
-    TierChanges().WithLabels({why}).Increment();
-    events::v1::TierChanged event;
-    event.set_event_id(ids::NewUuid());
-    event.set_customer_id(customer_id);
-    event.set_previous_tier(previous);
-    event.set_tier(next.tier.tier());
-    event.set_reason_code(why);
-    event.set_rule_set_version(absl::StrCat(rule_set_.version()));
-    *event.mutable_changed_at() = next.tier.evaluated_at();
-    outbox::Enqueue(tx, {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"),
-                         event.GetTypeName(), event.event_id(), event.SerializeAsString()});
+  std::optional<v1::TierChange> change =
+      NextTierLocked(*facts, current ? &*current : nullptr, now, reason, trigger, actor, &next);
+  if (change.has_value()) {
+    store::AppendHistory(tx, *change);
+    PublishChangeLocked(tx, *change);
     if (changed != nullptr) changed->push_back(next.tier);
   }
   store::SaveTier(tx, next);
@@ -233,16 +250,32 @@ return 1
 
 void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
   (void)DropMissedCacheWrites("");
-  for (const v1::Tier& t : tiers) {
+  // Pipelined in chunks: one round trip per chunk, not per tier (a full reclassification may
+  // write many).
+  constexpr size_t kChunk = 256;
+  for (size_t start = 0; start < tiers.size(); start += kChunk) {
+    const size_t end = std::min(tiers.size(), start + kChunk);
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(end - start);
+    for (size_t i = start; i < end; ++i) {
+      const v1::Tier& t = tiers[i];
+      commands.push_back({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
+                          absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
+                          "86400"});
+    }
     // Best effort: PostgreSQL is the truth and GetTier falls back to it. A failed write is
     // remembered and its entry dropped once Redis answers again, as a Redis that comes back
     // with its data would serve the old tier otherwise.
-    absl::StatusOr<redis::Reply> r = redis_.Command(
-        {"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
-         absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(), "86400"});
-    if (!r.ok() || r->type == redis::Reply::Type::kError) {
+    absl::StatusOr<std::vector<redis::Reply>> r = redis_.Pipeline(commands);
+    std::vector<std::string> missed;
+    for (size_t i = start; i < end; ++i) {
+      if (!r.ok() || (*r)[i - start].type == redis::Reply::Type::kError) {
+        missed.push_back(tiers[i].customer_id());
+      }
+    }
+    if (!missed.empty()) {
       std::lock_guard<std::mutex> lock(missed_mu_);
-      missed_writes_.insert(t.customer_id());
+      missed_writes_.insert(missed.begin(), missed.end());
       any_missed_ = true;
     }
   }
@@ -273,41 +306,81 @@ bool TierEngine::DropMissedCacheWrites(const std::string& customer_id) {
   return was_missed;
 }
 
-absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
+// A LedgerEvent stream entry, parsed and checked.
+struct LedgerInput {
+  std::string event_id;
+  std::string customer_id;
+  LedgerEntry entry;
+  std::optional<int> on_time;
+  std::optional<std::string> rating;
+};
+
+namespace {
+
+absl::StatusOr<LedgerInput> ParseLedgerEntry(const redis::StreamEntry& entry) {
   events::v1::LedgerEvent event;
   if (entry.Field("type") != "tierwise.events.v1.LedgerEvent" ||
       !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id()) ||
       event.event_id().empty()) {
     return absl::InvalidArgumentError("not a LedgerEvent");
   }
-  LedgerEntry le;
+  LedgerInput in;
+  in.event_id = event.event_id();
+  in.customer_id = event.customer_id();
+  LedgerEntry& le = in.entry;
   le.event_id = event.event_id();
   le.kind = static_cast<LedgerEntry::Kind>(event.kind());
   le.document_no = event.document_no();
   le.amount = event.amount().minor_units();
   le.margin = event.margin().minor_units();
   le.occurred_at = store::ToMicros(event.occurred_at());
-  std::optional<int> on_time;
   if (event.on_time_payment_ratio() >= 0) {
-    on_time = static_cast<int>(event.on_time_payment_ratio() * 1000 + 0.5);
+    in.on_time = static_cast<int>(event.on_time_payment_ratio() * 1000 + 0.5);
   }
-  std::optional<std::string> rating;
-  if (!event.credit_rating().empty()) rating = event.credit_rating();
+  if (!event.credit_rating().empty()) in.rating = event.credit_rating();
+  return in;
+}
 
-  // The credit figures are the credit service's as of this event. ApplyEvent reads them after
-  // `apply`, which drops them when a newer event of the customer is stored already (this one
-  // was redelivered or reclaimed late): the newer event's figures stay.
+}  // namespace
+
+absl::Status TierEngine::ApplyLedgerLocked(pqxx::work& tx, const LedgerInput& in,
+                                           std::vector<v1::Tier>* evaluated) {
+  // The credit figures are the credit service's as of this event. They are dropped when a
+  // newer event of the customer is stored already (this one was redelivered or reclaimed
+  // late): the newer event's figures stay.
   std::optional<std::string> credit_rating;
   std::optional<int> credit_on_time;
-  return ApplyEvent(event.event_id(), credit_rating, credit_on_time,
-                    [&](pqxx::work& tx) -> std::vector<std::string> {
-                      if (!store::InsertLedgerEntry(tx, event.customer_id(), le)) return {};
-                      const bool newest =
-                          store::IsNewestLedgerEntry(tx, event.customer_id(), le.event_id);
-                      credit_rating = newest ? rating : std::nullopt;
-                      credit_on_time = newest ? on_time : std::nullopt;
-                      return {event.customer_id()};
-                    });
+  return ApplyEventLocked(
+      tx, in.event_id, credit_rating, credit_on_time,
+      [&](pqxx::work& tx) -> std::vector<std::string> {
+        if (!store::InsertLedgerEntry(tx, in.customer_id, in.entry)) return {};
+        const bool newest = store::IsNewestLedgerEntry(tx, in.customer_id, in.event_id);
+        credit_rating = newest ? in.rating : std::nullopt;
+        credit_on_time = newest ? in.on_time : std::nullopt;
+        return {in.customer_id};
+      },
+      evaluated);
+}
+
+absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
+  return OnLedgerEvents({entry});
+}
+
+absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& entries) {
+  std::vector<LedgerInput> inputs;
+  inputs.reserve(entries.size());
+  for (const redis::StreamEntry& entry : entries) {
+    absl::StatusOr<LedgerInput> in = ParseLedgerEntry(entry);
+    if (!in.ok()) return in.status();
+    inputs.push_back(std::move(*in));
+  }
+  return ApplyInOneTransaction(
+      [&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+        for (const LedgerInput& in : inputs) {
+          if (absl::Status s = ApplyLedgerLocked(tx, in, evaluated); !s.ok()) return s;
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
@@ -375,29 +448,18 @@ absl::Status TierEngine::ApplyEvent(
     const std::string& event_id, const std::optional<std::string>& rating,
     const std::optional<int>& on_time,
     const std::function<std::vector<std::string>(pqxx::work&)>& apply) {
+  return ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) {
+    return ApplyEventLocked(tx, event_id, rating, on_time, apply, evaluated);
+  });
+}
+
+absl::Status TierEngine::ApplyInOneTransaction(
+    const std::function<absl::Status(pqxx::work&, std::vector<v1::Tier>*)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<v1::Tier> evaluated;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
     evaluated.clear();
-    const std::vector<std::string> customers = apply(tx);
-    if (customers.empty()) return absl::OkStatus();
-    const Micros now = options_.clock();
-    std::vector<std::string> affected;
-    for (const std::string& id : customers) {
-      if (absl::Status st = RefreshMetricsLocked(tx, id, rating, on_time, now, &affected);
-          !st.ok()) {
-        return st;
-      }
-    }
-    std::set<std::string> done;
-    for (const std::string& id : affected) {
-      if (!done.insert(id).second) continue;
-      const bool self = std::find(customers.begin(), customers.end(), id) != customers.end();
-      std::optional<v1::Tier> t =
-          EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event_id, "", nullptr);
-      if (t.has_value()) evaluated.push_back(*t);
-    }
-    return absl::OkStatus();
+    return fn(tx, &evaluated);
   });
   if (!s.ok()) {
     // The ranking moved ahead of the rolled-back transaction: put it back.
@@ -409,6 +471,31 @@ absl::Status TierEngine::ApplyEvent(
   }
   WriteCache(evaluated);
   if (options_.published && !evaluated.empty()) options_.published();
+  return absl::OkStatus();
+}
+
+absl::Status TierEngine::ApplyEventLocked(
+    pqxx::work& tx, const std::string& event_id, const std::optional<std::string>& rating,
+    const std::optional<int>& on_time,
+    const std::function<std::vector<std::string>(pqxx::work&)>& apply,
+    std::vector<v1::Tier>* evaluated) {
+  const std::vector<std::string> customers = apply(tx);
+  if (customers.empty()) return absl::OkStatus();
+  const Micros now = options_.clock();
+  std::vector<std::string> affected;
+  for (const std::string& id : customers) {
+    if (absl::Status st = RefreshMetricsLocked(tx, id, rating, on_time, now, &affected); !st.ok()) {
+      return st;
+    }
+  }
+  std::set<std::string> done;
+  for (const std::string& id : affected) {
+    if (!done.insert(id).second) continue;
+    const bool self = std::find(customers.begin(), customers.end(), id) != customers.end();
+    std::optional<v1::Tier> t =
+        EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event_id, "", nullptr);
+    if (t.has_value()) evaluated->push_back(*t);
+  }
   return absl::OkStatus();
 }
 
@@ -488,6 +575,34 @@ absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
   return *result;
 }
 
+namespace {
+
+bool SameMetrics(const CustomerMetrics& a, const CustomerMetrics& b) {
+  return a.revenue_12m == b.revenue_12m && a.margin_12m == b.margin_12m &&
+         a.orders_12m == b.orders_12m && a.revenue_prev_6m == b.revenue_prev_6m &&
+         a.revenue_last_6m == b.revenue_last_6m && a.renewal_permille == b.renewal_permille &&
+         a.first_order_at == b.first_order_at && a.last_order_at == b.last_order_at &&
+         a.next_window_exit == b.next_window_exit && a.satisfaction_x100 == b.satisfaction_x100 &&
+         a.satisfaction_count_12m == b.satisfaction_count_12m &&
+         a.complaints_12m == b.complaints_12m && a.open_complaints == b.open_complaints &&
+         a.sla_breaches_12m == b.sla_breaches_12m;
+}
+
+// The same evaluation apart from when it was made.
+bool SameEvaluation(const store::StoredTier& a, const store::StoredTier& b) {
+  if (a.gate != b.gate || a.pin_tier != b.pin_tier || a.pin_reason != b.pin_reason ||
+      a.pin_expires != b.pin_expires) {
+    return false;
+  }
+  v1::Tier x = a.tier;
+  v1::Tier y = b.tier;
+  x.clear_evaluated_at();
+  y.clear_evaluated_at();
+  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     const std::string& reason, const std::function<void(int64_t, int64_t)>& progress) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -500,13 +615,39 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   });
   if (!s.ok()) return s;
   const int64_t total = static_cast<int64_t>(ids.size());
-  constexpr size_t kBatch = 500;
+  // Set-based: a few statements per batch, whatever its size; only what changed is written.
+  constexpr size_t kBatch = 5000;
+  const auto batch_of = [&ids](size_t start) {
+    return std::vector<std::string>(
+        ids.begin() + static_cast<std::ptrdiff_t>(start),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kBatch)));
+  };
   // Pass 1: metrics at `now` for everyone, so the ranking sees every slide at once.
   for (size_t start = 0; start < ids.size(); start += kBatch) {
+    const std::vector<std::string> batch = batch_of(start);
     s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-      for (size_t i = start; i < std::min(ids.size(), start + kBatch); ++i) {
-        store::SaveMetrics(tx, ids[i], MetricsAt(tx, ids[i], now), std::nullopt, std::nullopt);
+      const auto ledgers = store::LoadLedgers(tx, batch);
+      std::map<std::string, std::vector<InteractionFact>> interactions;
+      std::map<std::string, std::vector<ComplaintFact>> complaints;
+      store::LoadInteractionFactsOf(tx, batch, now, &interactions, &complaints);
+      const auto stored = store::LoadMetricsOf(tx, batch);
+      std::vector<std::pair<std::string, CustomerMetrics>> moved;
+      static const std::vector<LedgerEntry> kNoLedger;
+      static const std::vector<InteractionFact> kNoInteractions;
+      static const std::vector<ComplaintFact> kNoComplaints;
+      for (const std::string& id : batch) {
+        const auto l = ledgers.find(id);
+        CustomerMetrics m = ComputeMetrics(l != ledgers.end() ? l->second : kNoLedger, now);
+        const auto i = interactions.find(id);
+        const auto c = complaints.find(id);
+        AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
+                              c != complaints.end() ? c->second : kNoComplaints, now, &m);
+        const auto before = stored.find(id);
+        if (before == stored.end() || !SameMetrics(before->second, m)) {
+          moved.emplace_back(id, std::move(m));
+        }
       }
+      store::SaveMetricsBatch(tx, moved);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
@@ -519,19 +660,38 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   if (!s.ok()) return s;
   int64_t changed_count = 0;
   for (size_t start = 0; start < ids.size(); start += kBatch) {
-    std::vector<v1::Tier> evaluated, changed;
+    const std::vector<std::string> batch = batch_of(start);
+    std::vector<v1::Tier> written;
+    int64_t changes_in_batch = 0;
     s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-      evaluated.clear();
-      changed.clear();
-      for (size_t i = start; i < std::min(ids.size(), start + kBatch); ++i) {
-        std::optional<v1::Tier> t = EvaluateLocked(tx, ids[i], reason, "", "", &changed);
-        if (t.has_value()) evaluated.push_back(*t);
+      written.clear();
+      const auto facts = store::LoadFactsOf(tx, batch);
+      const auto current = store::LoadTiersOf(tx, batch, /*for_update=*/true);
+      std::vector<store::StoredTier> writes;
+      std::vector<v1::TierChange> changes;
+      for (const std::string& id : batch) {
+        const auto f = facts.find(id);
+        if (f == facts.end()) continue;
+        const auto c = current.find(id);
+        const store::StoredTier* before = c != current.end() ? &c->second : nullptr;
+        store::StoredTier next;
+        std::optional<v1::TierChange> change =
+            NextTierLocked(f->second, before, now, reason, "", "", &next);
+        if (change.has_value()) changes.push_back(std::move(*change));
+        if (change.has_value() || before == nullptr || !SameEvaluation(*before, next)) {
+          writes.push_back(std::move(next));
+        }
       }
+      store::AppendHistoryBatch(tx, changes);
+      for (const v1::TierChange& change : changes) PublishChangeLocked(tx, change);
+      store::SaveTiers(tx, writes);
+      for (const store::StoredTier& w : writes) written.push_back(w.tier);
+      changes_in_batch = static_cast<int64_t>(changes.size());
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    changed_count += static_cast<int64_t>(changed.size());
-    WriteCache(evaluated);
+    changed_count += changes_in_batch;
+    WriteCache(written);
     if (progress) progress(std::min<int64_t>(total, start + kBatch), total);
   }
   if (options_.published) options_.published();
@@ -581,7 +741,9 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
 }
 
 absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
-  absl::StatusOr<redis::Reply> cached = redis_.Command({"HGET", CacheKey(customer_id), "p"});
+  const std::vector<std::string> hget = {"HGET", CacheKey(customer_id), "p"};
+  absl::StatusOr<redis::Reply> cached =
+      options_.cache_reads != nullptr ? options_.cache_reads->Command(hget) : redis_.Command(hget);
   // Redis answers: what it missed while it was away goes first (see WriteCache).
   const bool missed = cached.ok() && DropMissedCacheWrites(customer_id);
   if (cached.ok() && !missed && cached->type == redis::Reply::Type::kString) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "common/postgres/pool.h"
 #include "common/redis/redis_client.h"
+#include "common/redis/redis_pool.h"
 #include "common/redis/stream_consumer.h"
 #include "services/classification/classification_store.h"
 #include "services/classification/tier_rules.h"
@@ -24,10 +25,15 @@
 // in-memory ranking and the stored tiers move together.
 namespace tierwise::classification {
 
+struct LedgerInput;  // a parsed LedgerEvent (tier_engine.cc)
+
 struct EngineOptions {
   std::string redis_prefix;
   std::function<Micros()> clock;
   std::function<void()> published;  // after a commit that wrote outbox rows
+  // Connections for GetTier's cache reads, so that lookups run in parallel; null: they share
+  // the engine's RedisClient. Must talk to the same Redis and outlive the engine.
+  redis::RedisPool* cache_reads = nullptr;
 };
 
 class TierEngine {
@@ -39,6 +45,9 @@ class TierEngine {
 
   // Stream handlers; idempotent (a redelivered entry changes nothing).
   absl::Status OnLedgerEvent(const redis::StreamEntry& entry);
+  // Several ledger entries in one transaction, in order (as OnLedgerEvent each); any error
+  // rolls all of them back (a malformed entry is INVALID_ARGUMENT before anything is applied).
+  absl::Status OnLedgerEvents(const std::vector<redis::StreamEntry>& entries);
   absl::Status OnCustomerChanged(const redis::StreamEntry& entry);
   // `<prefix>:interaction.events`: InteractionLogged (a correction makes the version it replaces
   // stop counting, in either arrival order) and ComplaintChanged (the newest version wins)
@@ -49,8 +58,10 @@ class TierEngine {
   // Re-evaluates one customer (reason RECLASSIFY unless given).
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
                                       const std::string& actor);
-  // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all.
-  // Returns how many tiers changed; on unchanged data, none.
+  // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all,
+  // set-based: a few statements per batch of customers, and only the metrics and evaluations
+  // that differ are written (so an unchanged customer keeps its evaluated_at and its cache
+  // entry). Returns how many tiers changed; on unchanged data, none, and nothing is written.
   absl::StatusOr<int64_t> ReclassifyAll(const std::string& reason,
                                         const std::function<void(int64_t, int64_t)>& progress);
   // Moves windows that slid and ends lapsed pins (periodic).
@@ -80,6 +91,17 @@ class TierEngine {
                                          const std::string& reason, const std::string& trigger,
                                          const std::string& actor, std::vector<v1::Tier>* changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The evaluation of a customer with `facts` whose stored tier is `current` (null: none yet)
+  // into *next; the change to record (history, TierChanged) when the tier moves.
+  std::optional<v1::TierChange> NextTierLocked(const CustomerFacts& facts,
+                                               const store::StoredTier* current, Micros now,
+                                               const std::string& reason,
+                                               const std::string& trigger, const std::string& actor,
+                                               store::StoredTier* next) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The TierChanged event of `change` into the outbox (and the change counter).
+  void PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Tier Compute(const CustomerFacts& facts, const store::StoredTier* current, Micros now,
                    std::string* gate) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RefreshMetricsLocked(pqxx::work& tx, const std::string& customer_id,
@@ -95,6 +117,21 @@ class TierEngine {
   absl::Status ApplyEvent(const std::string& event_id, const std::optional<std::string>& rating,
                           const std::optional<int>& on_time,
                           const std::function<std::vector<std::string>(pqxx::work&)>& apply)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // ApplyEvent's work inside the caller's transaction; the stored tiers go to *evaluated.
+  absl::Status ApplyEventLocked(pqxx::work& tx, const std::string& event_id,
+                                const std::optional<std::string>& rating,
+                                const std::optional<int>& on_time,
+                                const std::function<std::vector<std::string>(pqxx::work&)>& apply,
+                                std::vector<v1::Tier>* evaluated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyLedgerLocked(pqxx::work& tx, const LedgerInput& in,
+                                 std::vector<v1::Tier>* evaluated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `fn` in one transaction under mu_; after commit writes the tiers it evaluated to the
+  // cache; after a rollback rebuilds the ranking.
+  absl::Status ApplyInOneTransaction(
+      const std::function<absl::Status(pqxx::work&, std::vector<v1::Tier>*)>& fn)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Deletes the cache entries whose write-through failed, once Redis answers again (it may
   // come back with their old values); true when `customer_id`'s was one of them.
