@@ -81,7 +81,9 @@ v1::ServicePolicy DefaultServicePolicy() {
 }
 
 TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options)
-    : pool_(pool), redis_(redis), options_(std::move(options)) {}
+    : pool_(pool), redis_(redis), options_(std::move(options)) {
+  TierChanges();  // registered up front, so /metrics lists it before the first change
+}
 
 std::string TierEngine::CacheKey(const std::string& customer_id) const {
   return absl::StrCat(options_.redis_prefix, ":tier:", customer_id);

@@ -27,6 +27,9 @@ absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::
 // The stored idempotency key of a client request id: per principal, "" when none was given.
 std::string RequestKey(const auth::CallContext& call, const std::string& request_id);
 
+// Registers the complaint SLA metrics (tierwise_sla_breaches_total{kind}) before any breach.
+void RegisterComplaintMetrics();
+
 }  // namespace tierwise::interaction
 
 #endif  // TIERWISE_SERVICES_INTERACTION_DESK_SUPPORT_H_

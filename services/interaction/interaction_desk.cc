@@ -59,7 +59,9 @@ void CopyWritable(const v1::Interaction& in, v1::Interaction* out) {
 }  // namespace
 
 InteractionDesk::InteractionDesk(postgres::PgPool& pool, TierDirectory& tiers, DeskOptions options)
-    : pool_(pool), tiers_(tiers), options_(std::move(options)) {}
+    : pool_(pool), tiers_(tiers), options_(std::move(options)) {
+  RegisterComplaintMetrics();
+}
 
 void InteractionDesk::Publish() const {
   if (options_.published) options_.published();
