@@ -51,8 +51,7 @@ absl::Status ValidateServicePolicy(const v1::ServicePolicy& p) {
     if (t.pool_after_days() < 0 || t.pool_after_days() > 3660) {
       v.Add(field + ".pool_after_days", "must be within 0..3660");
     }
-    if (t.pool_after_days() > 0 &&
-        (t.pool_interval_days() <= 0 || t.pool_interval_days() > 366)) {
+    if (t.pool_after_days() > 0 && (t.pool_interval_days() <= 0 || t.pool_interval_days() > 366)) {
       v.Add(field + ".pool_interval_days", "must be within 1..366 when pool_after_days is set");
     }
     if (t.response_sla_hours() <= 0) v.Add(field + ".response_sla_hours", "must be positive");

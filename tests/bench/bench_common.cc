@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -402,6 +403,15 @@ std::vector<double> CpuDelta(const std::vector<double>& from, const std::vector<
     out.push_back(from[i] < 0 || to[i] < 0 ? -1 : to[i] - from[i]);
   }
   return out;
+}
+
+int RunDriver(int argc, char** argv, int (*driver)()) {
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
+    return 2;
+  }
+  return driver();
 }
 
 }  // namespace tierwise::bench

@@ -191,6 +191,10 @@ std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes);
 // to - from per probe; -1 where either sample could not be read.
 std::vector<double> CpuDelta(const std::vector<double>& from, const std::vector<double>& to);
 
+// A driver's main(): parses the flags (after absl::SetProgramUsageMessage), refuses stray
+// arguments (exit 2), then runs `driver` and returns its exit code.
+int RunDriver(int argc, char** argv, int (*driver)());
+
 }  // namespace tierwise::bench
 
 #endif  // TIERWISE_TESTS_BENCH_BENCH_COMMON_H_

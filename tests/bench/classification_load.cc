@@ -1061,10 +1061,5 @@ int main(int argc, char** argv) {
       "reclassification of a running Tierwise classification service.\nExample: "
       "tierwise-bench-classification --redis_addr=127.0.0.1:6379 --redis_prefix=bench "
       "--pg_uri=$TIERWISE_PG_URI");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
-    return 2;
-  }
-  return tierwise::bench::Main();
+  return tierwise::bench::RunDriver(argc, argv, tierwise::bench::Main);
 }

@@ -1144,10 +1144,5 @@ int main(int argc, char** argv) {
       "running Tierwise credit service.\nExample: tierwise-bench-credit "
       "--admin_token=$TIERWISE_ADMIN_TOKEN --erp_token=$TIERWISE_ERP_ADAPTER_TOKEN "
       "--pg_uri=$TIERWISE_PG_URI");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
-    return 2;
-  }
-  return tierwise::bench::Main();
+  return tierwise::bench::RunDriver(argc, argv, tierwise::bench::Main);
 }

@@ -917,10 +917,5 @@ int main(int argc, char** argv) {
       "next to its gRPC health check, after creating an owner's customers and a year of their "
       "contacts.\nExample: TIERWISE_ADMIN_TOKEN=... TIERWISE_SALES_REP_TOKEN=... "
       "tierwise-bench-interaction --owner=rep.zhang --customers=2000");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
-    return 2;
-  }
-  return tierwise::bench::Main();
+  return tierwise::bench::RunDriver(argc, argv, tierwise::bench::Main);
 }

@@ -459,10 +459,5 @@ int main(int argc, char** argv) {
       "Puts a running Tierwise profile service under gRPC load and prints latency and "
       "throughput per scenario.\nExample: tierwise-bench-profile --addr=127.0.0.1:50051 "
       "--token=$TIERWISE_ADMIN_TOKEN --seed_up_to=100000");
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "error: unexpected argument %s\n", rest[1]);
-    return 2;
-  }
-  return tierwise::bench::Main();
+  return tierwise::bench::RunDriver(argc, argv, tierwise::bench::Main);
 }
