@@ -2,8 +2,10 @@
 
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/postgres/text_array.h"
 
 namespace tierwise::outbox {
 namespace {
@@ -32,6 +34,24 @@ void Enqueue(pqxx::work& tx, const Message& message) {
   tx.exec_params("INSERT INTO outbox (stream, type, event_id, payload) VALUES ($1, $2, $3, $4)",
                  message.stream, message.type, message.event_id,
                  pqxx::binarystring(message.payload.data(), message.payload.size()));
+}
+
+void EnqueueAll(pqxx::work& tx, const std::vector<Message>& messages) {
+  if (messages.empty()) return;
+  if (messages.size() == 1) return Enqueue(tx, messages.front());
+  std::vector<std::string> streams, types, event_ids, payloads;
+  for (const Message& m : messages) {
+    streams.push_back(m.stream);
+    types.push_back(m.type);
+    event_ids.push_back(m.event_id);
+    payloads.push_back(absl::BytesToHexString(m.payload));  // no bytea[] literal escaping
+  }
+  tx.exec_params(
+      "INSERT INTO outbox (stream, type, event_id, payload)"
+      " SELECT s, t, e, decode(p, 'hex') FROM unnest($1::text[], $2::text[], $3::text[],"
+      " $4::text[]) WITH ORDINALITY AS u(s, t, e, p, n) ORDER BY n",
+      postgres::ToTextArray(streams), postgres::ToTextArray(types),
+      postgres::ToTextArray(event_ids), postgres::ToTextArray(payloads));
 }
 
 Relay::Relay(postgres::PgPool& pool, redis::RedisClient& redis, RelayOptions options)

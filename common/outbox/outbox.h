@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,8 @@ postgres::Migration TableMigration();
 
 // Adds a message in the caller's transaction; it is relayed only if that transaction commits.
 void Enqueue(pqxx::work& tx, const Message& message);
+// Enqueue of several messages in one statement; they are relayed in the given order.
+void EnqueueAll(pqxx::work& tx, const std::vector<Message>& messages);
 
 struct RelayOptions {
   std::chrono::milliseconds poll_interval{200};

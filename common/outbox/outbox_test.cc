@@ -42,6 +42,28 @@ TEST_F(OutboxTest, OnlyCommittedEventsArePublishedExactlyOnce) {
   EXPECT_EQ(*relay.Backlog(), 0);
 }
 
+TEST_F(OutboxTest, EnqueueAllKeepsOrderAndBinaryPayloads) {
+  ASSERT_TRUE(schema_.pool()
+                  .Transact([&](pqxx::work& tx) {
+                    EnqueueAll(tx, {{stream_, "test.Event", "b2", std::string("\x00\xff\"", 3)},
+                                    {stream_, "test.Event", "a1", "{\\}"},
+                                    {stream_, "test.Other", "c3", ""}});
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  Relay relay(schema_.pool(), *redis_);
+  ASSERT_EQ(*relay.PublishOnce(), 3);
+  auto entries = redis_->XRange(stream_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0].Field("event_id"), "b2");
+  EXPECT_EQ((*entries)[0].Field("payload"), std::string("\x00\xff\"", 3));
+  EXPECT_EQ((*entries)[1].Field("event_id"), "a1");
+  EXPECT_EQ((*entries)[1].Field("payload"), "{\\}");
+  EXPECT_EQ((*entries)[2].Field("type"), "test.Other");
+  EXPECT_EQ((*entries)[2].Field("payload"), "");
+}
+
 TEST_F(OutboxTest, RowRelayedBeforeACrashIsNotDuplicated) {
   ASSERT_TRUE(Write("e1", true).ok());
   Relay relay(schema_.pool(), *redis_);

@@ -215,6 +215,46 @@ TEST(ParetoBoundaryTest, ZeroRevenueCustomersAreCAndTakeNoCutOffPlace) {
   EXPECT_EQ(history.changes(0).trigger_event_id(), "z-cancel");
 }
 
+TEST(ParetoBoundaryTest, ADeletedCustomerLeavesTheRankingAndThoseItsDepartureMovesAreReTiered) {
+  ClassificationInstance run;
+  // 21 earners: by count A = ceil(21 × 5 %) = 2 places, A and B together 5.
+  for (int i = 0; i < 21; ++i) {
+    const std::string id = CustomerId(500 + i);
+    ASSERT_TRUE(run.Deliver(Veteran(id)).ok());
+    ASSERT_TRUE(
+        run.Deliver(LedgerOrder(id, absl::StrCat("d-", i), (i + 1) * 10000, kTestNow - kDay)).ok());
+  }
+  const std::string second = CustomerId(519), fifth = CustomerId(516);
+  EXPECT_EQ(run.TierOf(second), "A");
+  EXPECT_EQ(run.TierOf(fifth), "B");
+  EXPECT_EQ(run.Counts(), (std::map<std::string, int>{{"A", 2}, {"B", 3}, {"C", 16}}));
+
+  // The smallest earner is deleted in the archive: 20 remain, A = 1 and A + B = 4 places.
+  events::v1::CustomerChanged deleted;
+  deleted.set_event_id("d-deleted");
+  deleted.set_customer_id(CustomerId(500));
+  deleted.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_DELETED);
+  deleted.set_version(2);
+  ASSERT_TRUE(run.Deliver(testutil::EntryOf(deleted, deleted.event_id())).ok());
+  EXPECT_EQ(run.TierOf(second), "B");
+  EXPECT_EQ(run.TierOf(fifth), "C");
+  v1::GetTierHistoryRequest req;
+  req.set_customer_id(second);
+  v1::GetTierHistoryResponse history;
+  ASSERT_TRUE(run.tiers().GetTierHistory(H::Context(H::kViewer).get(), req, &history).ok());
+  ASSERT_GE(history.changes_size(), 1);
+  EXPECT_EQ(history.changes(0).previous_tier(), "A");
+  EXPECT_EQ(history.changes(0).reason_code(), "BOUNDARY_SHIFT");
+  EXPECT_EQ(history.changes(0).trigger_event_id(), "d-deleted");
+  // Delivered again, it changes nothing; a full run agrees with the incremental result.
+  const int64_t changes = run.harness().CountRows("tier_history");
+  ASSERT_TRUE(run.Deliver(testutil::EntryOf(deleted, deleted.event_id())).ok());
+  EXPECT_EQ(run.harness().CountRows("tier_history"), changes);
+  auto full = run.engine().ReclassifyAll("RECLASSIFY", nullptr);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(*full, 0);
+}
+
 TEST(WindowTest, AnOrderDatedAheadOfTheClockCountsOnceItIsDue) {
   // An ERP whose clock runs ahead, or one sending date-only values from UTC+8, dates an order a
   // few hours after our now. It counts from its date on: the periodic maintenance picks it up

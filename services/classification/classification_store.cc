@@ -144,6 +144,53 @@ std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_
   return out;
 }
 
+std::set<std::string> InsertLedgerEntries(
+    pqxx::work& tx, const std::vector<std::pair<std::string, LedgerEntry>>& entries) {
+  std::set<std::string> stored;
+  if (entries.empty()) return stored;
+  using Row = std::pair<std::string, LedgerEntry>;
+  // DISTINCT ON: an event twice in one batch is one row (ON CONFLICT cannot see its own
+  // statement's rows).
+  for (const auto& r : tx.exec_params(
+           absl::StrCat("INSERT INTO ledger_entries (event_id, customer_id, kind, document_no,"
+                        " amount, margin, occurred_at)"
+                        " SELECT DISTINCT ON (ev) ev, id, kind, doc, amount, margin, ",
+                        TsOf("at"),
+                        " FROM unnest($1::text[], $2::uuid[], $3::smallint[], $4::text[],"
+                        " $5::bigint[], $6::bigint[], $7::bigint[])"
+                        " AS u(ev, id, kind, doc, amount, margin, at)"
+                        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"),
+           TextArray(entries, [](const Row& r) { return r.second.event_id; }),
+           TextArray(entries, [](const Row& r) { return r.first; }),
+           IntArray(entries,
+                    [](const Row& r) -> std::optional<int64_t> {
+                      return static_cast<int64_t>(r.second.kind);
+                    }),
+           TextArray(entries, [](const Row& r) { return r.second.document_no; }),
+           IntArray(entries,
+                    [](const Row& r) -> std::optional<int64_t> { return r.second.amount; }),
+           IntArray(entries,
+                    [](const Row& r) -> std::optional<int64_t> { return r.second.margin; }),
+           IntArray(entries,
+                    [](const Row& r) -> std::optional<int64_t> { return r.second.occurred_at; }))) {
+    stored.insert(r[0].as<std::string>());
+  }
+  return stored;
+}
+
+std::map<std::string, std::string> NewestLedgerEvents(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids) {
+  std::map<std::string, std::string> out;
+  for (const auto& r : tx.exec_params(
+           "SELECT DISTINCT ON (customer_id) customer_id::text, event_id FROM ledger_entries"
+           " WHERE customer_id = ANY($1::uuid[])"
+           " ORDER BY customer_id, occurred_at DESC, event_id DESC",
+           postgres::ToTextArray(customer_ids))) {
+    out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+  }
+  return out;
+}
+
 std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
     pqxx::work& tx, const std::vector<std::string>& customer_ids) {
   std::map<std::string, std::vector<LedgerEntry>> out;
@@ -260,19 +307,22 @@ void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& cust
   }
 }
 
-void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
+bool UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
                     const std::string& owner, Micros since, bool removed, int64_t version) {
   // Later profile versions win; a redelivered or older event changes nothing.
-  tx.exec_params(
-      absl::StrCat("INSERT INTO customers (customer_id, external_ref, owner, since, removed,"
-                   " profile_version) VALUES ($1, $2, $3, ",
-                   Ts(4),
-                   ", $5, $6)"
-                   " ON CONFLICT (customer_id) DO UPDATE SET external_ref = EXCLUDED.external_ref,"
-                   " owner = EXCLUDED.owner, since = EXCLUDED.since, removed = EXCLUDED.removed,"
-                   " profile_version = EXCLUDED.profile_version"
-                   " WHERE customers.profile_version < EXCLUDED.profile_version"),
-      customer_id, external_ref, owner, since, removed, version);
+  return !tx.exec_params(
+                absl::StrCat(
+                    "INSERT INTO customers (customer_id, external_ref, owner, since, removed,"
+                    " profile_version) VALUES ($1, $2, $3, ",
+                    Ts(4),
+                    ", $5, $6)"
+                    " ON CONFLICT (customer_id) DO UPDATE SET external_ref = EXCLUDED.external_ref,"
+                    " owner = EXCLUDED.owner, since = EXCLUDED.since, removed = EXCLUDED.removed,"
+                    " profile_version = EXCLUDED.profile_version"
+                    " WHERE customers.profile_version < EXCLUDED.profile_version"
+                    " RETURNING customer_id"),
+                customer_id, external_ref, owner, since, removed, version)
+              .empty();
 }
 
 void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerMetrics& m,
@@ -335,7 +385,8 @@ std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
 }
 
 void SaveMetricsBatch(pqxx::work& tx,
-                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics) {
+                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics,
+                      const std::map<std::string, CreditFigures>& credit) {
   if (metrics.empty()) return;
   using Row = std::pair<std::string, CustomerMetrics>;
   const auto ints = [&metrics](auto field) {
@@ -347,14 +398,15 @@ void SaveMetricsBatch(pqxx::work& tx,
           "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
           " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
           " next_window_exit, satisfaction_x100, satisfaction_count_12m, complaints_12m,"
-          " open_complaints, sla_breaches_12m)"
+          " open_complaints, sla_breaches_12m, credit_rating, on_time_permille)"
           " SELECT id, rev, mar, ord, prev6, last6, ren, ",
           TsOf("first_at"), ", ", TsOf("last_at"), ", ", TsOf("exit_at"),
-          ", sat, sat_n, compl, open_c, sla FROM unnest($1::uuid[], $2::bigint[], $3::bigint[],"
-          " $4::integer[], $5::bigint[], $6::bigint[], $7::integer[], $8::bigint[], $9::bigint[],"
-          " $10::bigint[], $11::integer[], $12::integer[], $13::integer[], $14::integer[],"
-          " $15::integer[]) AS u(id, rev, mar, ord, prev6, last6, ren, first_at, last_at, exit_at,"
-          " sat, sat_n, compl, open_c, sla)"
+          ", sat, sat_n, compl, open_c, sla, rating, on_time FROM unnest($1::uuid[],"
+          " $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], $6::bigint[], $7::integer[],"
+          " $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[],"
+          " $13::integer[], $14::integer[], $15::integer[], $16::text[], $17::integer[])"
+          " AS u(id, rev, mar, ord, prev6, last6, ren, first_at, last_at, exit_at, sat, sat_n,"
+          " compl, open_c, sla, rating, on_time)"
           " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = EXCLUDED.revenue_12m,"
           " margin_12m = EXCLUDED.margin_12m, orders_12m = EXCLUDED.orders_12m,"
           " revenue_prev_6m = EXCLUDED.revenue_prev_6m,"
@@ -365,7 +417,12 @@ void SaveMetricsBatch(pqxx::work& tx,
           " satisfaction_x100 = EXCLUDED.satisfaction_x100,"
           " satisfaction_count_12m = EXCLUDED.satisfaction_count_12m,"
           " complaints_12m = EXCLUDED.complaints_12m, open_complaints = EXCLUDED.open_complaints,"
-          " sla_breaches_12m = EXCLUDED.sla_breaches_12m, updated_at = now()"),
+          " sla_breaches_12m = EXCLUDED.sla_breaches_12m,"
+          // A rating is never empty: '' is "none in this batch".
+          " credit_rating = CASE WHEN EXCLUDED.credit_rating = ''"
+          " THEN customer_metrics.credit_rating ELSE EXCLUDED.credit_rating END,"
+          " on_time_permille = coalesce(EXCLUDED.on_time_permille,"
+          " customer_metrics.on_time_permille), updated_at = now()"),
       TextArray(metrics, [](const Row& r) { return r.first; }),
       ints([](const CustomerMetrics& m) { return m.revenue_12m; }),
       ints([](const CustomerMetrics& m) { return m.margin_12m; }),
@@ -383,7 +440,18 @@ void SaveMetricsBatch(pqxx::work& tx,
       ints([](const CustomerMetrics& m) { return m.satisfaction_count_12m; }),
       ints([](const CustomerMetrics& m) { return m.complaints_12m; }),
       ints([](const CustomerMetrics& m) { return m.open_complaints; }),
-      ints([](const CustomerMetrics& m) { return m.sla_breaches_12m; }));
+      ints([](const CustomerMetrics& m) { return m.sla_breaches_12m; }),
+      TextArray(metrics,
+                [&credit](const Row& r) {
+                  const auto c = credit.find(r.first);
+                  return c != credit.end() && c->second.rating.has_value() ? *c->second.rating
+                                                                           : std::string();
+                }),
+      IntArray(metrics, [&credit](const Row& r) -> std::optional<int64_t> {
+        const auto c = credit.find(r.first);
+        if (c == credit.end() || !c->second.on_time_permille.has_value()) return std::nullopt;
+        return *c->second.on_time_permille;
+      }));
 }
 
 std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id) {

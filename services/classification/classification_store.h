@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,14 @@ bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const Led
 bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
                          const std::string& event_id);
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id);
+// InsertLedgerEntry of many (customer_id, entry) pairs in one statement; returns the event ids
+// stored now (the others were seen before, or twice in `entries`).
+std::set<std::string> InsertLedgerEntries(
+    pqxx::work& tx, const std::vector<std::pair<std::string, LedgerEntry>>& entries);
+// Per customer, the event id of its newest stored entry (the latest occurred_at, then the
+// greatest event_id: IsNewestLedgerEntry's order); customers without entries are absent.
+std::map<std::string, std::string> NewestLedgerEvents(pqxx::work& tx,
+                                                      const std::vector<std::string>& customer_ids);
 
 // Interaction facts (migrations/002). Stores an interaction version once (filling in the
 // placeholder a correction left); false when it was stored before.
@@ -42,7 +51,8 @@ void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros
                           std::vector<InteractionFact>* interactions,
                           std::vector<ComplaintFact>* complaints);
 
-void UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
+// Stores the customer as of profile `version`; false when a version as new was stored already.
+bool UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
                     const std::string& owner, Micros since, bool removed, int64_t version);
 
 // Metrics (ledger and interaction parts) plus the credit figures last seen on the ledger
@@ -112,9 +122,16 @@ void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& cust
 // The stored metrics rows of the customers (credit figures aside).
 std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
                                                      const std::vector<std::string>& customer_ids);
-// SaveMetrics of many customers in one statement, keeping their stored credit figures.
+// The credit service's figures as of a ledger event (absent ones keep the stored value).
+struct CreditFigures {
+  std::optional<std::string> rating;
+  std::optional<int> on_time_permille;
+};
+// SaveMetrics of many customers in one statement; their stored credit figures stay unless
+// `credit` has newer ones for them.
 void SaveMetricsBatch(pqxx::work& tx,
-                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics);
+                      const std::vector<std::pair<std::string, CustomerMetrics>>& metrics,
+                      const std::map<std::string, CreditFigures>& credit = {});
 // LoadFacts of each of the customers (the unknown and removed ones are absent).
 std::map<std::string, CustomerFacts> LoadFactsOf(pqxx::work& tx,
                                                  const std::vector<std::string>& customer_ids);

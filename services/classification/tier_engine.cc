@@ -30,16 +30,6 @@ metrics::CounterFamily& TierChanges() {
   return family;
 }
 
-// Both parts of a customer's metrics at `now`, from the stored ledger and interaction facts.
-CustomerMetrics MetricsAt(pqxx::work& tx, const std::string& customer_id, Micros now) {
-  CustomerMetrics m = ComputeMetrics(store::LoadLedger(tx, customer_id), now);
-  std::vector<InteractionFact> interactions;
-  std::vector<ComplaintFact> complaints;
-  store::LoadInteractionFacts(tx, customer_id, now, &interactions, &complaints);
-  AddInteractionMetrics(interactions, complaints, now, &m);
-  return m;
-}
-
 template <typename Fn>
 absl::Status InTx(postgres::PgPool& pool, Fn&& fn) {
   return pool.Transact([&](pqxx::work& tx) -> absl::Status { return fn(tx); });
@@ -190,7 +180,21 @@ std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& fa
 }
 
 void TierEngine::PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const {
-  TierChanges().WithLabels({change.reason_code()}).Increment();
+  PublishChangesLocked(tx, {change});
+}
+
+void TierEngine::PublishChangesLocked(pqxx::work& tx,
+                                      const std::vector<v1::TierChange>& changes) const {
+  std::vector<outbox::Message> messages;
+  messages.reserve(changes.size());
+  for (const v1::TierChange& change : changes) {
+    TierChanges().WithLabels({change.reason_code()}).Increment();
+    messages.push_back(TierChangedMessage(change));
+  }
+  outbox::EnqueueAll(tx, messages);
+}
+
+outbox::Message TierEngine::TierChangedMessage(const v1::TierChange& change) const {
   events::v1::TierChanged event;
   event.set_event_id(ids::NewUuid());
   event.set_customer_id(change.customer_id());
@@ -199,8 +203,8 @@ void TierEngine::PublishChangeLocked(pqxx::work& tx, const v1::TierChange& chang
   event.set_reason_code(change.reason_code());
   event.set_rule_set_version(absl::StrCat(rule_set_.version()));
   *event.mutable_changed_at() = change.changed_at();
-  outbox::Enqueue(tx, {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"),
-                       event.GetTypeName(), event.event_id(), event.SerializeAsString()});
+  return {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"), event.GetTypeName(),
+          event.event_id(), event.SerializeAsString()};
 }
 
 std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::string& customer_id,
@@ -224,14 +228,73 @@ std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::st
   return next.tier;
 }
 
-absl::Status TierEngine::RefreshMetricsLocked(pqxx::work& tx, const std::string& customer_id,
-                                              const std::optional<std::string>& rating,
-                                              const std::optional<int>& on_time, Micros now,
-                                              std::vector<std::string>* affected) {
-  const CustomerMetrics m = MetricsAt(tx, customer_id, now);
-  store::SaveMetrics(tx, customer_id, m, rating, on_time);
-  for (auto& id : index_->Upsert(customer_id, m.revenue_12m)) affected->push_back(std::move(id));
-  return absl::OkStatus();
+int64_t TierEngine::EvaluateManyLocked(pqxx::work& tx,
+                                       const std::map<std::string, Cause>& customers,
+                                       const std::string& actor, Micros now,
+                                       std::vector<v1::Tier>* evaluated) {
+  if (customers.empty()) return 0;
+  std::vector<std::string> ids;
+  ids.reserve(customers.size());
+  for (const auto& [id, cause] : customers) ids.push_back(id);  // sorted: rows lock in order
+  const auto facts = store::LoadFactsOf(tx, ids);
+  const auto current = store::LoadTiersOf(tx, ids, /*for_update=*/true);
+  std::vector<store::StoredTier> writes;
+  std::vector<v1::TierChange> changes;
+  for (const auto& [id, cause] : customers) {
+    const auto f = facts.find(id);
+    if (f == facts.end()) continue;
+    const auto c = current.find(id);
+    store::StoredTier next;
+    std::optional<v1::TierChange> change =
+        NextTierLocked(f->second, c != current.end() ? &c->second : nullptr, now, cause.reason,
+                       cause.trigger, actor, &next);
+    if (change.has_value()) changes.push_back(std::move(*change));
+    writes.push_back(std::move(next));
+  }
+  store::AppendHistoryBatch(tx, changes);
+  PublishChangesLocked(tx, changes);
+  store::SaveTiers(tx, writes);
+  for (store::StoredTier& w : writes) evaluated->push_back(std::move(w.tier));
+  return static_cast<int64_t>(changes.size());
+}
+
+int64_t TierEngine::RefreshAndEvaluateLocked(
+    pqxx::work& tx, const std::vector<std::string>& customers, const std::string& reason,
+    const std::map<std::string, std::string>& triggers,
+    const std::map<std::string, store::CreditFigures>& credit, const std::string& actor, Micros now,
+    std::vector<v1::Tier>* evaluated) {
+  if (customers.empty()) return 0;
+  const auto ledgers = store::LoadLedgers(tx, customers);
+  std::map<std::string, std::vector<InteractionFact>> interactions;
+  std::map<std::string, std::vector<ComplaintFact>> complaints;
+  store::LoadInteractionFactsOf(tx, customers, now, &interactions, &complaints);
+  static const std::vector<LedgerEntry> kNoLedger;
+  static const std::vector<InteractionFact> kNoInteractions;
+  static const std::vector<ComplaintFact> kNoComplaints;
+  std::vector<std::pair<std::string, CustomerMetrics>> metrics;
+  metrics.reserve(customers.size());
+  for (const std::string& id : customers) {
+    const auto l = ledgers.find(id);
+    CustomerMetrics m = ComputeMetrics(l != ledgers.end() ? l->second : kNoLedger, now);
+    const auto i = interactions.find(id);
+    const auto c = complaints.find(id);
+    AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
+                          c != complaints.end() ? c->second : kNoComplaints, now, &m);
+    metrics.emplace_back(id, std::move(m));
+  }
+  store::SaveMetricsBatch(tx, metrics, credit);
+  const auto trigger_of = [&triggers](const std::string& id) {
+    const auto t = triggers.find(id);
+    return t != triggers.end() ? t->second : std::string();
+  };
+  std::map<std::string, Cause> causes;
+  for (const std::string& id : customers) causes[id] = {reason, trigger_of(id)};
+  for (const auto& [id, m] : metrics) {
+    for (std::string& other : index_->Upsert(id, m.revenue_12m)) {
+      causes.try_emplace(std::move(other), Cause{kBoundaryShift, trigger_of(id)});
+    }
+  }
+  return EvaluateManyLocked(tx, causes, actor, now, evaluated);
 }
 
 namespace {
@@ -308,6 +371,8 @@ bool TierEngine::DropMissedCacheWrites(const std::string& customer_id) {
   return was_missed;
 }
 
+namespace {
+
 // A LedgerEvent stream entry, parsed and checked.
 struct LedgerInput {
   std::string event_id;
@@ -316,8 +381,6 @@ struct LedgerInput {
   std::optional<int> on_time;
   std::optional<std::string> rating;
 };
-
-namespace {
 
 absl::StatusOr<LedgerInput> ParseLedgerEntry(const redis::StreamEntry& entry) {
   events::v1::LedgerEvent event;
@@ -345,25 +408,6 @@ absl::StatusOr<LedgerInput> ParseLedgerEntry(const redis::StreamEntry& entry) {
 
 }  // namespace
 
-absl::Status TierEngine::ApplyLedgerLocked(pqxx::work& tx, const LedgerInput& in,
-                                           std::vector<v1::Tier>* evaluated) {
-  // The credit figures are the credit service's as of this event. They are dropped when a
-  // newer event of the customer is stored already (this one was redelivered or reclaimed
-  // late): the newer event's figures stay.
-  std::optional<std::string> credit_rating;
-  std::optional<int> credit_on_time;
-  return ApplyEventLocked(
-      tx, in.event_id, credit_rating, credit_on_time,
-      [&](pqxx::work& tx) -> std::vector<std::string> {
-        if (!store::InsertLedgerEntry(tx, in.customer_id, in.entry)) return {};
-        const bool newest = store::IsNewestLedgerEntry(tx, in.customer_id, in.event_id);
-        credit_rating = newest ? in.rating : std::nullopt;
-        credit_on_time = newest ? in.on_time : std::nullopt;
-        return {in.customer_id};
-      },
-      evaluated);
-}
-
 absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
   return OnLedgerEvents({entry});
 }
@@ -376,11 +420,34 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
     if (!in.ok()) return in.status();
     inputs.push_back(std::move(*in));
   }
+  // The whole batch set-based: one insert for its entries, then each customer they touched is
+  // refreshed and evaluated once, however many of its events the batch holds.
   return ApplyInOneTransaction(
       [&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+        std::vector<std::pair<std::string, LedgerEntry>> rows;
+        rows.reserve(inputs.size());
+        for (const LedgerInput& in : inputs) rows.emplace_back(in.customer_id, in.entry);
+        const std::set<std::string> stored = store::InsertLedgerEntries(tx, rows);
+        if (stored.empty()) return absl::OkStatus();  // all redelivered
+        std::vector<std::string> customers;
+        std::map<std::string, std::string> triggers;  // a customer's last new event
+        std::map<std::string, const LedgerInput*> by_event;
         for (const LedgerInput& in : inputs) {
-          if (absl::Status s = ApplyLedgerLocked(tx, in, evaluated); !s.ok()) return s;
+          if (stored.count(in.event_id) == 0) continue;
+          if (triggers.count(in.customer_id) == 0) customers.push_back(in.customer_id);
+          triggers[in.customer_id] = in.event_id;
+          by_event.emplace(in.event_id, &in);
         }
+        // The credit figures travel with each event as the credit service saw them then; the
+        // customer's newest stored event's are the current ones. When that event is older
+        // (this one was redelivered or reclaimed late), the stored figures stay.
+        std::map<std::string, store::CreditFigures> credit;
+        for (const auto& [customer, newest] : store::NewestLedgerEvents(tx, customers)) {
+          const auto in = by_event.find(newest);
+          if (in != by_event.end()) credit[customer] = {in->second->rating, in->second->on_time};
+        }
+        RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, credit, "", options_.clock(),
+                                 evaluated);
         return absl::OkStatus();
       });
 }
@@ -399,7 +466,7 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
                                event.satisfaction(), false};
     const std::string trigger =
         event.event_id().empty() ? event.interaction_id() : event.event_id();
-    return ApplyEvent(trigger, std::nullopt, std::nullopt, [&](pqxx::work& tx) {
+    return ApplyEvent(trigger, [&](pqxx::work& tx) {
       std::vector<std::string> customers;
       if (store::InsertInteraction(tx, event.customer_id(), fact, event.corrects(), trigger)) {
         customers.push_back(event.customer_id());
@@ -432,7 +499,7 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
     const std::string trigger = event.event_id().empty()
                                     ? absl::StrCat(event.complaint_id(), "/", event.version())
                                     : event.event_id();
-    return ApplyEvent(trigger, std::nullopt, std::nullopt, [&](pqxx::work& tx) {
+    return ApplyEvent(trigger, [&](pqxx::work& tx) {
       std::vector<std::string> customers;
       std::optional<std::string> before = store::UpsertComplaint(
           tx, event.customer_id(), fact, event.version(), changed_at, trigger);
@@ -447,11 +514,14 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
 }
 
 absl::Status TierEngine::ApplyEvent(
-    const std::string& event_id, const std::optional<std::string>& rating,
-    const std::optional<int>& on_time,
+    const std::string& event_id,
     const std::function<std::vector<std::string>(pqxx::work&)>& apply) {
   return ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) {
-    return ApplyEventLocked(tx, event_id, rating, on_time, apply, evaluated);
+    const std::vector<std::string> customers = apply(tx);
+    std::map<std::string, std::string> triggers;
+    for (const std::string& id : customers) triggers[id] = event_id;
+    RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, {}, "", options_.clock(), evaluated);
+    return absl::OkStatus();
   });
 }
 
@@ -476,31 +546,6 @@ absl::Status TierEngine::ApplyInOneTransaction(
   return absl::OkStatus();
 }
 
-absl::Status TierEngine::ApplyEventLocked(
-    pqxx::work& tx, const std::string& event_id, const std::optional<std::string>& rating,
-    const std::optional<int>& on_time,
-    const std::function<std::vector<std::string>(pqxx::work&)>& apply,
-    std::vector<v1::Tier>* evaluated) {
-  const std::vector<std::string> customers = apply(tx);
-  if (customers.empty()) return absl::OkStatus();
-  const Micros now = options_.clock();
-  std::vector<std::string> affected;
-  for (const std::string& id : customers) {
-    if (absl::Status st = RefreshMetricsLocked(tx, id, rating, on_time, now, &affected); !st.ok()) {
-      return st;
-    }
-  }
-  std::set<std::string> done;
-  for (const std::string& id : affected) {
-    if (!done.insert(id).second) continue;
-    const bool self = std::find(customers.begin(), customers.end(), id) != customers.end();
-    std::optional<v1::Tier> t =
-        EvaluateLocked(tx, id, self ? kEvent : kBoundaryShift, event_id, "", nullptr);
-    if (t.has_value()) evaluated->push_back(*t);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
   events::v1::CustomerChanged event;
   if (entry.Field("type") != "tierwise.events.v1.CustomerChanged" ||
@@ -517,63 +562,56 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
   }
   const bool removed = event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_DELETED ||
                        event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<v1::Tier> evaluated;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    evaluated.clear();
-    store::UpsertCustomer(tx, event.customer_id(), event.external_ref(), event.owner(), since,
-                          removed, event.version());
-    if (removed) return absl::OkStatus();
-    if (!store::LoadTier(tx, event.customer_id(), false).has_value()) {
-      for (auto& id : index_->Upsert(event.customer_id(), 0)) {
-        std::optional<v1::Tier> t =
-            EvaluateLocked(tx, id, id == event.customer_id() ? kEvent : kBoundaryShift,
-                           event.event_id(), "", nullptr);
-        if (t.has_value()) evaluated.push_back(*t);
-      }
-      return absl::OkStatus();
-    }
-    std::optional<v1::Tier> t =
-        EvaluateLocked(tx, event.customer_id(), kEvent, event.event_id(), "", nullptr);
-    if (t.has_value()) evaluated.push_back(*t);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) {
-    (void)InTx(pool_, [&](pqxx::work& tx) {
-      RebuildIndexLocked(tx);
-      return absl::OkStatus();
-    });
-    return s;
+  const std::string& id = event.customer_id();
+  bool applied = false;
+  absl::Status s =
+      ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+        applied = store::UpsertCustomer(tx, id, event.external_ref(), event.owner(), since, removed,
+                                        event.version());
+        if (!applied) return absl::OkStatus();  // redelivered or older: nothing changes
+        std::map<std::string, Cause> causes;
+        if (removed) {
+          // Out of the ranking; whoever its departure moves across a cut-off is re-tiered.
+          for (std::string& other : index_->Remove(id)) {
+            causes.emplace(std::move(other), Cause{kBoundaryShift, event.event_id()});
+          }
+        } else {
+          causes[id] = {kEvent, event.event_id()};
+          if (!store::LoadTier(tx, id, false).has_value()) {
+            for (std::string& other : index_->Upsert(id, 0)) {
+              causes.try_emplace(std::move(other), Cause{kBoundaryShift, event.event_id()});
+            }
+          }
+        }
+        EvaluateManyLocked(tx, causes, "", options_.clock(), evaluated);
+        return absl::OkStatus();
+      });
+  if (s.ok() && applied && removed) {
+    (void)redis_.Command({"DEL", CacheKey(id)});  // best effort: GetTier finds no tier then
   }
-  if (removed) {
-    index_->Remove(event.customer_id());
-    (void)redis_.Command({"DEL", CacheKey(event.customer_id())});
-  }
-  WriteCache(evaluated);
-  if (options_.published) options_.published();
-  return absl::OkStatus();
+  return s;
 }
 
 absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
                                                 const std::string& reason,
                                                 const std::string& actor) {
-  std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    std::vector<std::string> affected;
-    if (absl::Status st = RefreshMetricsLocked(tx, customer_id, std::nullopt, std::nullopt,
-                                               options_.clock(), &affected);
-        !st.ok()) {
-      return st;
-    }
-    result = EvaluateLocked(tx, customer_id, reason, "", actor, nullptr);
-    if (!result.has_value())
+  absl::Status s = ApplyInOneTransaction([&](pqxx::work& tx,
+                                             std::vector<v1::Tier>* evaluated) -> absl::Status {
+    // Known first: an unknown customer must not enter the metrics or the ranking.
+    if (!store::LoadFacts(tx, customer_id).has_value()) {
       return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+    }
+    RefreshAndEvaluateLocked(tx, {customer_id}, reason, {}, {}, actor, options_.clock(), evaluated);
+    for (const v1::Tier& t : *evaluated) {
+      if (t.customer_id() == customer_id) result = t;
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  WriteCache({*result});
-  if (options_.published) options_.published();
+  if (!result.has_value()) {
+    return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+  }
   return *result;
 }
 
@@ -685,7 +723,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
         }
       }
       store::AppendHistoryBatch(tx, changes);
-      for (const v1::TierChange& change : changes) PublishChangeLocked(tx, change);
+      PublishChangesLocked(tx, changes);
       store::SaveTiers(tx, writes);
       for (const store::StoredTier& w : writes) written.push_back(w.tier);
       changes_in_batch = static_cast<int64_t>(changes.size());
@@ -704,41 +742,19 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
 
 absl::StatusOr<int64_t> TierEngine::Maintain() {
   const Micros now = options_.clock();
-  std::lock_guard<std::mutex> lock(mu_);
   int64_t changes = 0;
-  std::vector<v1::Tier> evaluated;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    evaluated.clear();
-    std::vector<v1::Tier> changed;
-    for (const std::string& id : store::CustomersWithExpiredWindow(tx, now, 500)) {
-      std::vector<std::string> affected;
-      if (absl::Status st =
-              RefreshMetricsLocked(tx, id, std::nullopt, std::nullopt, now, &affected);
-          !st.ok()) {
-        return st;
-      }
-      for (const auto& a : affected) {
-        std::optional<v1::Tier> t =
-            EvaluateLocked(tx, a, a == id ? kWindowSlide : kBoundaryShift, "", "", &changed);
-        if (t.has_value()) evaluated.push_back(*t);
-      }
-    }
-    for (const std::string& id : store::ExpiredPins(tx, now)) {
-      std::optional<v1::Tier> t = EvaluateLocked(tx, id, kUnpin, "", "pin expiry", &changed);
-      if (t.has_value()) evaluated.push_back(*t);
-    }
-    changes = static_cast<int64_t>(changed.size());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) {
-    (void)InTx(pool_, [&](pqxx::work& tx) {
-      RebuildIndexLocked(tx);
-      return absl::OkStatus();
-    });
-    return s;
-  }
-  WriteCache(evaluated);
-  if (changes > 0 && options_.published) options_.published();
+  absl::Status s =
+      ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+        changes = RefreshAndEvaluateLocked(tx, store::CustomersWithExpiredWindow(tx, now, 500),
+                                           kWindowSlide, {}, {}, "", now, evaluated);
+        std::map<std::string, Cause> lapsed;
+        for (std::string& id : store::ExpiredPins(tx, now)) {
+          lapsed.emplace(std::move(id), Cause{kUnpin, ""});
+        }
+        changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   return changes;
 }
 
@@ -858,11 +874,24 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
   const Micros now = options_.clock();
   std::vector<std::pair<CustomerFacts, std::string>> population;  // facts, current tier
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    for (const auto& [id, revenue] : store::LoadRevenues(tx)) {
-      std::optional<CustomerFacts> f = store::LoadFacts(tx, id);
-      if (!f.has_value()) continue;
-      std::optional<store::StoredTier> t = store::LoadTier(tx, id, false);
-      population.emplace_back(std::move(*f), t ? t->tier.tier() : "");
+    // One snapshot, read set-based a batch of customers at a time.
+    tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    std::vector<std::string> ids;
+    for (const auto& [id, revenue] : store::LoadRevenues(tx)) ids.push_back(id);
+    constexpr size_t kBatch = 5000;
+    for (size_t start = 0; start < ids.size(); start += kBatch) {
+      const std::vector<std::string> batch(
+          ids.begin() + static_cast<std::ptrdiff_t>(start),
+          ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kBatch)));
+      auto facts = store::LoadFactsOf(tx, batch);
+      const auto tiers = store::LoadTiersOf(tx, batch, /*for_update=*/false);
+      for (const std::string& id : batch) {
+        auto f = facts.find(id);
+        if (f == facts.end()) continue;
+        const auto t = tiers.find(id);
+        population.emplace_back(std::move(f->second),
+                                t != tiers.end() ? t->second.tier.tier() : "");
+      }
     }
     return absl::OkStatus();
   });

@@ -2,6 +2,7 @@
 #define TIERWISE_SERVICES_CLASSIFICATION_TIER_ENGINE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "common/outbox/outbox.h"
 #include "common/postgres/pool.h"
 #include "common/redis/redis_client.h"
 #include "common/redis/redis_pool.h"
@@ -24,8 +26,6 @@
 // tier cache in Redis through after commit. Thread-safe: one mutex orders evaluations, so the
 // in-memory ranking and the stored tiers move together.
 namespace tierwise::classification {
-
-struct LedgerInput;  // a parsed LedgerEvent (tier_engine.cc)
 
 struct EngineOptions {
   std::string redis_prefix;
@@ -45,8 +45,11 @@ class TierEngine {
 
   // Stream handlers; idempotent (a redelivered entry changes nothing).
   absl::Status OnLedgerEvent(const redis::StreamEntry& entry);
-  // Several ledger entries in one transaction, in order (as OnLedgerEvent each); any error
-  // rolls all of them back (a malformed entry is INVALID_ARGUMENT before anything is applied).
+  // Several ledger entries in one transaction, set-based: a few statements for the whole batch,
+  // each customer it touches refreshed and evaluated once. Ends with the metrics and tiers of
+  // OnLedgerEvent applied to each in order, but a tier held only between two events of the
+  // batch is not recorded. Any error rolls all of them back (a malformed entry is
+  // INVALID_ARGUMENT before anything is applied).
   absl::Status OnLedgerEvents(const std::vector<redis::StreamEntry>& entries);
   absl::Status OnCustomerChanged(const redis::StreamEntry& entry);
   // `<prefix>:interaction.events`: InteractionLogged (a correction makes the version it replaces
@@ -102,32 +105,43 @@ class TierEngine {
   // The TierChanged event of `change` into the outbox (and the change counter).
   void PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PublishChangeLocked of several, in one statement.
+  void PublishChangesLocked(pqxx::work& tx, const std::vector<v1::TierChange>& changes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  outbox::Message TierChangedMessage(const v1::TierChange& change) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Tier Compute(const CustomerFacts& facts, const store::StoredTier* current, Micros now,
                    std::string* gate) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status RefreshMetricsLocked(pqxx::work& tx, const std::string& customer_id,
-                                    const std::optional<std::string>& rating,
-                                    const std::optional<int>& on_time, Micros now,
-                                    std::vector<std::string>* affected)
+  // Why a customer is evaluated: the reason code of a change and the triggering event id.
+  struct Cause {
+    std::string reason;
+    std::string trigger;
+  };
+  // Evaluates the customers set-based (a few statements whatever their number): loads their
+  // facts and stored tiers, records the changes (history, outbox) and stores every evaluation.
+  // Unknown customers are skipped. The stored tiers go to *evaluated; returns how many changed.
+  int64_t EvaluateManyLocked(pqxx::work& tx, const std::map<std::string, Cause>& customers,
+                             const std::string& actor, Micros now, std::vector<v1::Tier>* evaluated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes the metrics of `customers` at `now` from their stored facts (with the credit
+  // figures `credit` has for them), moves them in the ranking, and evaluates them (`reason`,
+  // trigger triggers[id]) and the customers a cut-off pushed across (BOUNDARY_SHIFT, the
+  // trigger of the customer whose move pushed them), all set-based. Returns how many changed.
+  int64_t RefreshAndEvaluateLocked(pqxx::work& tx, const std::vector<std::string>& customers,
+                                   const std::string& reason,
+                                   const std::map<std::string, std::string>& triggers,
+                                   const std::map<std::string, store::CreditFigures>& credit,
+                                   const std::string& actor, Micros now,
+                                   std::vector<v1::Tier>* evaluated)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One stream event in one transaction: `apply` stores its facts and names the customers whose
-  // metrics changed (none: a redelivery, nothing to do); their metrics are refreshed (with the
-  // credit figures the event carries, if any) and they, and the customers a cut-off pushed
-  // across, re-evaluated with `event_id` as the trigger. The cache is written after commit.
-  absl::Status ApplyEvent(const std::string& event_id, const std::optional<std::string>& rating,
-                          const std::optional<int>& on_time,
+  // metrics changed (none: a redelivery, nothing to do); they, and the customers a cut-off
+  // pushed across, are refreshed and re-evaluated with `event_id` as the trigger. The cache is
+  // written after commit.
+  absl::Status ApplyEvent(const std::string& event_id,
                           const std::function<std::vector<std::string>(pqxx::work&)>& apply)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // ApplyEvent's work inside the caller's transaction; the stored tiers go to *evaluated.
-  absl::Status ApplyEventLocked(pqxx::work& tx, const std::string& event_id,
-                                const std::optional<std::string>& rating,
-                                const std::optional<int>& on_time,
-                                const std::function<std::vector<std::string>(pqxx::work&)>& apply,
-                                std::vector<v1::Tier>* evaluated)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ApplyLedgerLocked(pqxx::work& tx, const LedgerInput& in,
-                                 std::vector<v1::Tier>* evaluated)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `fn` in one transaction under mu_; after commit writes the tiers it evaluated to the
   // cache; after a rollback rebuilds the ranking.
   absl::Status ApplyInOneTransaction(

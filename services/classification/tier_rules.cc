@@ -387,12 +387,32 @@ void ParetoIndex::Reset(const std::vector<std::pair<std::string, int64_t>>& reve
   std::sort(order_.begin(), order_.end());
 }
 
-void ParetoIndex::Remove(const std::string& id) {
+std::vector<std::string> ParetoIndex::Remove(const std::string& id) {
+  if (revenue_.find(id) == revenue_.end()) return {};
+  // First down to zero revenue: its share leaves the total and the cut-offs move as for any
+  // update. Then out of the ranking: only zero-revenue customers (C wherever they rank) shift
+  // up, but the count shrinks, which may move a count cut-off by one place.
+  std::vector<std::string> moved = Upsert(id, 0);
+  std::set<std::string> affected(moved.begin(), moved.end());
+  const auto before = Boundaries();
   const size_t position = PositionOf(id);
-  if (position >= order_.size()) return;
   total_ -= order_[position].revenue;
-  order_.erase(order_.begin() + position);
+  order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(position));
   revenue_.erase(id);
+  const auto after = Boundaries();
+  const auto widen = [&](size_t b) { return b + b * hysteresis_percent_ / 100; };
+  const std::pair<size_t, size_t> cutoffs[] = {{before.first, after.first},
+                                               {before.second, after.second},
+                                               {widen(before.first), widen(after.first)},
+                                               {widen(before.second), widen(after.second)}};
+  for (const auto& [b0, b1] : cutoffs) {
+    if (b0 == b1) continue;
+    const size_t lo = std::min(b0, b1) == 0 ? 0 : std::min(b0, b1) - 1;
+    const size_t hi = std::min(order_.size(), std::max(b0, b1) + 1);
+    for (size_t p = lo; p < hi; ++p) affected.insert(order_[p].id);
+  }
+  affected.erase(id);
+  return {affected.begin(), affected.end()};
 }
 
 std::string ParetoIndex::RankTier(const std::string& id) const {

@@ -67,7 +67,9 @@ class ParetoIndex {
   // Sets a customer's revenue; returns the customers whose tier by rank may have changed (the
   // customer itself and those pushed across a cut-off): bounded by the cut-offs' movement.
   std::vector<std::string> Upsert(const std::string& customer_id, int64_t revenue);
-  void Remove(const std::string& customer_id);
+  // Takes a customer out of the ranking; returns the others whose tier by rank may have changed
+  // (its revenue leaves the total, and the count shrinks).
+  std::vector<std::string> Remove(const std::string& customer_id);
   // Replaces the whole ranking with (customer_id, revenue) pairs, sorting once: O(n log n),
   // where n Upserts would move O(n²) entries.
   void Reset(const std::vector<std::pair<std::string, int64_t>>& revenues);

@@ -132,6 +132,32 @@ TEST(ParetoIndexTest, CountBasisTopFiveAndTwentyPercent) {
   EXPECT_EQ(index.RankTier("c180"), "C");
 }
 
+TEST(ParetoIndexTest, RemovingACustomerReportsThoseItsDeparturePromotesOrDemotes) {
+  v1::ParetoRule rule;
+  rule.set_basis(v1::CUTOFF_BASIS_CUSTOMER_COUNT);
+  rule.set_a_percent(5);
+  rule.set_b_percent(20);
+  ParetoIndex index(rule);
+  // 21 customers: A = ceil(21 × 5 %) = 2, B up to ceil(21 × 20 %) = 5.
+  for (int i = 0; i < 21; ++i) index.Upsert("c" + std::to_string(100 + i), (i + 1) * 1000);
+  EXPECT_EQ(index.RankTier("c119"), "A");
+  EXPECT_EQ(index.RankTier("c116"), "B");
+  // The smallest leaves: 20 customers, A = 1 and B up to 4, so c119 drops to B and c116 to C.
+  const std::vector<std::string> affected = index.Remove("c100");
+  EXPECT_EQ(index.size(), 20u);
+  EXPECT_EQ(index.RankTier("c119"), "B");
+  EXPECT_EQ(index.RankTier("c116"), "C");
+  EXPECT_EQ(index.RankTier("c100"), "");
+  auto has = [&](const std::string& id) {
+    return std::find(affected.begin(), affected.end(), id) != affected.end();
+  };
+  EXPECT_TRUE(has("c119"));
+  EXPECT_TRUE(has("c116"));
+  EXPECT_FALSE(has("c100"));
+  EXPECT_LE(affected.size(), 8u);
+  EXPECT_TRUE(index.Remove("unknown").empty());
+}
+
 TEST(ParetoIndexTest, RevenueShareBasis) {
   v1::ParetoRule rule;
   rule.set_basis(v1::CUTOFF_BASIS_REVENUE_SHARE);
@@ -163,8 +189,11 @@ TEST(ParetoIndexTest, AffectedSetCoversEveryChangedTier) {
     std::map<std::string, std::string> tiers;
     for (int step = 0; step < 2000; ++step) {
       const std::string id = "c" + std::to_string(rng() % 60);
+      // One step in eight removes the customer (deleted in the archive) instead.
+      const bool remove = rng() % 8 == 0;
       const std::vector<std::string> affected =
-          index.Upsert(id, static_cast<int64_t>(rng() % 100000));
+          remove ? index.Remove(id) : index.Upsert(id, static_cast<int64_t>(rng() % 100000));
+      if (remove) tiers.erase(id);
       for (const auto& a : affected) tiers[a] = index.RankTier(a);
       for (const auto& [other, tier] : tiers) {
         ASSERT_EQ(index.RankTier(other), tier) << "step " << step << " missed " << other;
