@@ -110,5 +110,23 @@ TEST(TextArrayTest, RoundTripsAwkwardText) {
   EXPECT_EQ(*back, values);
 }
 
+TEST(TextArrayTest, IntegerAndBooleanLiteralsKeepValuesAndNulls) {
+  testing::TestSchema schema("arr");
+  auto back =
+      schema.pool().Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        return tx
+            .exec_params1(
+                "SELECT concat_ws('|', array_to_string($1::bigint[], ',', 'null'),"
+                " array_to_string($2::integer[], ','), array_to_string($3::boolean[], ','),"
+                " cardinality($4::bigint[]))",
+                ToIntArray(std::vector<std::optional<int64_t>>{-9007199254740993, std::nullopt, 0}),
+                ToIntArray(std::vector<int64_t>{7, -1}), ToBoolArray({true, false, true}),
+                ToIntArray(std::vector<int64_t>{}))[0]
+            .as<std::string>();
+      });
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, "-9007199254740993,null,0|7,-1|t,f,t|0");
+}
+
 }  // namespace
 }  // namespace tierwise::postgres

@@ -17,6 +17,36 @@ std::string ToTextArray(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string ToIntArray(const std::vector<std::optional<int64_t>>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += values[i].has_value() ? std::to_string(*values[i]) : "NULL";
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string ToIntArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += std::to_string(values[i]);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string ToBoolArray(const std::vector<bool>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back(values[i] ? 't' : 'f');
+  }
+  out.push_back('}');
+  return out;
+}
+
 std::vector<std::string> FromTextArray(const pqxx::field& field) {
   std::vector<std::string> out;
   if (field.is_null()) return out;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
@@ -51,7 +53,9 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
     options.consumer = consumer;
     options.dead_letter_stream = absl::StrCat(prefix, ":classification.dead_letter");
     if (handler == &TierEngine::OnLedgerEvent) {
-      // Ledger events carry the load: a batch read goes into one transaction.
+      // Ledger events carry the load: a batch read goes into one transaction, and a larger
+      // batch spreads its fixed statements over more events when a backlog builds up.
+      options.batch_size = std::max(options.batch_size, 500);
       out.push_back({options.stream,
                      std::make_shared<redis::StreamConsumer>(
                          redis, options, [engine](const std::vector<redis::StreamEntry>& entries) {

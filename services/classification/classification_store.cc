@@ -21,14 +21,10 @@ std::string TsOf(const char* column) {
 // libpqxx 6 cannot bind vectors: integer arrays travel as literals such as {1,NULL,3}.
 template <typename T, typename Fn>
 std::string IntArray(const std::vector<T>& rows, Fn&& value) {
-  std::string out = "{";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    const std::optional<int64_t> v = value(rows[i]);
-    absl::StrAppend(&out, v.has_value() ? absl::StrCat(*v) : "NULL");
-  }
-  out.push_back('}');
-  return out;
+  std::vector<std::optional<int64_t>> values;
+  values.reserve(rows.size());
+  for (const T& r : rows) values.push_back(value(r));
+  return postgres::ToIntArray(values);
 }
 
 template <typename T, typename Fn>
@@ -112,27 +108,6 @@ LedgerEntry LedgerOfRow(const pqxx::row& r, int first) {
 
 }  // namespace
 
-bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const LedgerEntry& e) {
-  return !tx.exec_params(
-                absl::StrCat("INSERT INTO ledger_entries (event_id, customer_id, kind, document_no,"
-                             " amount, margin, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, ",
-                             Ts(7), ") ON CONFLICT (event_id) DO NOTHING RETURNING event_id"),
-                e.event_id, customer_id, static_cast<int>(e.kind), e.document_no, e.amount,
-                e.margin, e.occurred_at)
-              .empty();
-}
-
-bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
-                         const std::string& event_id) {
-  return tx
-      .exec_params1(
-          "SELECT NOT EXISTS (SELECT 1 FROM ledger_entries o JOIN ledger_entries e"
-          " ON e.event_id = $2 WHERE o.customer_id = $1"
-          " AND (o.occurred_at, o.event_id) > (e.occurred_at, e.event_id))",
-          customer_id, event_id)[0]
-      .as<bool>();
-}
-
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id) {
   std::vector<LedgerEntry> out;
   for (const auto& r :
@@ -176,19 +151,6 @@ std::set<std::string> InsertLedgerEntries(
     stored.insert(r[0].as<std::string>());
   }
   return stored;
-}
-
-std::map<std::string, std::string> NewestLedgerEvents(
-    pqxx::work& tx, const std::vector<std::string>& customer_ids) {
-  std::map<std::string, std::string> out;
-  for (const auto& r : tx.exec_params(
-           "SELECT DISTINCT ON (customer_id) customer_id::text, event_id FROM ledger_entries"
-           " WHERE customer_id = ANY($1::uuid[])"
-           " ORDER BY customer_id, occurred_at DESC, event_id DESC",
-           postgres::ToTextArray(customer_ids))) {
-    out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
-  }
-  return out;
 }
 
 std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
@@ -286,15 +248,6 @@ void AddInteractionRow(const pqxx::row& r, std::vector<InteractionFact>* interac
 }
 
 }  // namespace
-
-void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros now,
-                          std::vector<InteractionFact>* interactions,
-                          std::vector<ComplaintFact>* complaints) {
-  for (const auto& r :
-       tx.exec_params(InteractionFactsQuery("customer_id = $1"), customer_id, now - kYear)) {
-    AddInteractionRow(r, interactions, complaints);
-  }
-}
 
 void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
                             Micros now,

@@ -16,21 +16,11 @@
 // so that an event's metrics, tiers, history and outbox rows commit together.
 namespace tierwise::classification::store {
 
-// Stores an entry once; false when its event_id was seen before.
-bool InsertLedgerEntry(pqxx::work& tx, const std::string& customer_id, const LedgerEntry& entry);
-// True when no stored entry of the customer is newer than `event_id`'s (a later occurred_at, or
-// the same and a greater event_id): its credit figures are the current ones.
-bool IsNewestLedgerEntry(pqxx::work& tx, const std::string& customer_id,
-                         const std::string& event_id);
 std::vector<LedgerEntry> LoadLedger(pqxx::work& tx, const std::string& customer_id);
-// InsertLedgerEntry of many (customer_id, entry) pairs in one statement; returns the event ids
-// stored now (the others were seen before, or twice in `entries`).
+// Stores each (customer_id, entry) once, in one statement; returns the event ids stored now (the
+// others were seen before, or twice in `entries`).
 std::set<std::string> InsertLedgerEntries(
     pqxx::work& tx, const std::vector<std::pair<std::string, LedgerEntry>>& entries);
-// Per customer, the event id of its newest stored entry (the latest occurred_at, then the
-// greatest event_id: IsNewestLedgerEntry's order); customers without entries are absent.
-std::map<std::string, std::string> NewestLedgerEvents(pqxx::work& tx,
-                                                      const std::vector<std::string>& customer_ids);
 
 // Interaction facts (migrations/002). Stores an interaction version once (filling in the
 // placeholder a correction left); false when it was stored before.
@@ -45,11 +35,6 @@ std::optional<std::string> SupersedeInteraction(pqxx::work& tx, const std::strin
 std::optional<std::string> UpsertComplaint(pqxx::work& tx, const std::string& customer_id,
                                            const ComplaintFact& fact, int64_t version,
                                            Micros changed_at, const std::string& event_id);
-// The facts AddInteractionMetrics needs at `now`: current rated interactions of the window,
-// complaints open or opened in it.
-void LoadInteractionFacts(pqxx::work& tx, const std::string& customer_id, Micros now,
-                          std::vector<InteractionFact>* interactions,
-                          std::vector<ComplaintFact>* complaints);
 
 // Stores the customer as of profile `version`; false when a version as new was stored already.
 bool UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
@@ -114,7 +99,8 @@ std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
 // Every stored ledger entry of the customers, per customer (in storage order, as LoadLedger).
 std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
     pqxx::work& tx, const std::vector<std::string>& customer_ids);
-// LoadInteractionFacts of each of the customers.
+// The facts AddInteractionMetrics needs at `now`, per customer: current rated interactions of
+// the window, complaints open or opened in it.
 void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
                             Micros now,
                             std::map<std::string, std::vector<InteractionFact>>* interactions,

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
@@ -261,8 +262,8 @@ int64_t TierEngine::EvaluateManyLocked(pqxx::work& tx,
 int64_t TierEngine::RefreshAndEvaluateLocked(
     pqxx::work& tx, const std::vector<std::string>& customers, const std::string& reason,
     const std::map<std::string, std::string>& triggers,
-    const std::map<std::string, store::CreditFigures>& credit, const std::string& actor, Micros now,
-    std::vector<v1::Tier>* evaluated) {
+    const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
+    Micros now, std::vector<v1::Tier>* evaluated) {
   if (customers.empty()) return 0;
   const auto ledgers = store::LoadLedgers(tx, customers);
   std::map<std::string, std::vector<InteractionFact>> interactions;
@@ -273,9 +274,25 @@ int64_t TierEngine::RefreshAndEvaluateLocked(
   static const std::vector<ComplaintFact> kNoComplaints;
   std::vector<std::pair<std::string, CustomerMetrics>> metrics;
   metrics.reserve(customers.size());
+  std::map<std::string, store::CreditFigures> credit;
   for (const std::string& id : customers) {
     const auto l = ledgers.find(id);
-    CustomerMetrics m = ComputeMetrics(l != ledgers.end() ? l->second : kNoLedger, now);
+    const std::vector<LedgerEntry>& ledger = l != ledgers.end() ? l->second : kNoLedger;
+    // The credit figures travel with each event as the credit service saw them then; the
+    // customer's newest stored event's are the current ones. When that event is not among the
+    // new ones (they were redelivered or reclaimed late), the stored figures stay.
+    const LedgerEntry* newest = nullptr;
+    for (const LedgerEntry& e : ledger) {
+      if (newest == nullptr ||
+          std::tie(e.occurred_at, e.event_id) > std::tie(newest->occurred_at, newest->event_id)) {
+        newest = &e;
+      }
+    }
+    if (newest != nullptr) {
+      const auto figures = credit_by_event.find(newest->event_id);
+      if (figures != credit_by_event.end()) credit[id] = figures->second;
+    }
+    CustomerMetrics m = ComputeMetrics(ledger, now);
     const auto i = interactions.find(id);
     const auto c = complaints.find(id);
     AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
@@ -434,18 +451,20 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
         std::map<std::string, const LedgerInput*> by_event;
         for (const LedgerInput& in : inputs) {
           if (stored.count(in.event_id) == 0) continue;
-          if (triggers.count(in.customer_id) == 0) customers.push_back(in.customer_id);
-          triggers[in.customer_id] = in.event_id;
+          // The trigger named in the history: the customer's last order or cancellation of the
+          // batch (what moves revenue), else its last event.
+          const auto t = triggers.find(in.customer_id);
+          if (t == triggers.end()) {
+            customers.push_back(in.customer_id);
+            triggers[in.customer_id] = in.event_id;
+          } else if (in.entry.kind != LedgerEntry::Kind::kPayment ||
+                     by_event.at(t->second)->entry.kind == LedgerEntry::Kind::kPayment) {
+            t->second = in.event_id;
+          }
           by_event.emplace(in.event_id, &in);
         }
-        // The credit figures travel with each event as the credit service saw them then; the
-        // customer's newest stored event's are the current ones. When that event is older
-        // (this one was redelivered or reclaimed late), the stored figures stay.
         std::map<std::string, store::CreditFigures> credit;
-        for (const auto& [customer, newest] : store::NewestLedgerEvents(tx, customers)) {
-          const auto in = by_event.find(newest);
-          if (in != by_event.end()) credit[customer] = {in->second->rating, in->second->on_time};
-        }
+        for (const auto& [event_id, in] : by_event) credit[event_id] = {in->rating, in->on_time};
         RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, credit, "", options_.clock(),
                                  evaluated);
         return absl::OkStatus();

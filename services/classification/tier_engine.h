@@ -123,17 +123,17 @@ class TierEngine {
   int64_t EvaluateManyLocked(pqxx::work& tx, const std::map<std::string, Cause>& customers,
                              const std::string& actor, Micros now, std::vector<v1::Tier>* evaluated)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Recomputes the metrics of `customers` at `now` from their stored facts (with the credit
-  // figures `credit` has for them), moves them in the ranking, and evaluates them (`reason`,
-  // trigger triggers[id]) and the customers a cut-off pushed across (BOUNDARY_SHIFT, the
-  // trigger of the customer whose move pushed them), all set-based. Returns how many changed.
-  int64_t RefreshAndEvaluateLocked(pqxx::work& tx, const std::vector<std::string>& customers,
-                                   const std::string& reason,
-                                   const std::map<std::string, std::string>& triggers,
-                                   const std::map<std::string, store::CreditFigures>& credit,
-                                   const std::string& actor, Micros now,
-                                   std::vector<v1::Tier>* evaluated)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes the metrics of `customers` at `now` from their stored facts, moves them in the
+  // ranking, and evaluates them (`reason`, trigger triggers[id]) and the customers a cut-off
+  // pushed across (BOUNDARY_SHIFT, the trigger of the customer whose move pushed them), all
+  // set-based. `credit_by_event`: the credit figures new ledger events carry, by event id; a
+  // customer takes those of its newest stored entry (the latest occurred_at, then the greatest
+  // event id) when it is one of them. Returns how many tiers changed.
+  int64_t RefreshAndEvaluateLocked(
+      pqxx::work& tx, const std::vector<std::string>& customers, const std::string& reason,
+      const std::map<std::string, std::string>& triggers,
+      const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
+      Micros now, std::vector<v1::Tier>* evaluated) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One stream event in one transaction: `apply` stores its facts and names the customers whose
   // metrics changed (none: a redelivery, nothing to do); they, and the customers a cut-off

@@ -4,9 +4,11 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/outbox/outbox.h"
 #include "common/postgres/bytea.h"
+#include "common/postgres/text_array.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::credit {
@@ -79,10 +81,63 @@ Ledger LoadLedger(pqxx::work& tx, const std::string& customer_id, const Terms& t
   return Replay(std::move(facts), terms);
 }
 
-// Rebuilds the customer's ledger, stores rating and hold state, and announces `applied`.
-void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
-               const std::vector<const v1::LedgerEventInput*>& applied, const std::string& stream) {
-  const Ledger ledger = LoadLedger(tx, account.customer_id, account.terms);
+// LockAccount of several customers: two statements, rows locked in customer_id order (the
+// order every writer takes, so two batches cannot deadlock).
+std::map<std::string, AccountRow> LockAccounts(pqxx::work& tx, const std::set<std::string>& ids,
+                                               const v1::CreditPolicy& policy) {
+  std::map<std::string, AccountRow> out;
+  if (ids.empty()) return out;
+  const std::string array = postgres::ToTextArray({ids.begin(), ids.end()});
+  const Terms terms = ToTerms(policy.default_terms());
+  tx.exec_params(
+      "INSERT INTO accounts (customer_id, currency, credit_limit, terms_type, net_days)"
+      " SELECT id, $2, $3, $4, $5 FROM unnest($1::uuid[]) AS u(id) ORDER BY id"
+      " ON CONFLICT (customer_id) DO NOTHING",
+      array, policy.default_limit().currency(), policy.default_limit().minor_units(),
+      static_cast<int>(terms.type), terms.net_days);
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT ", kAccountColumns,
+                                   " FROM accounts WHERE customer_id = ANY($1::uuid[])"
+                                   " ORDER BY customer_id FOR UPDATE"),
+                      array)) {
+    AccountRow a = RowToAccount(r);
+    out.emplace(a.customer_id, std::move(a));
+  }
+  return out;
+}
+
+// LoadLedger of several accounts in one statement.
+std::map<std::string, Ledger> LoadLedgers(pqxx::work& tx,
+                                          const std::map<std::string, AccountRow>& accounts,
+                                          const std::set<std::string>& ids) {
+  std::map<std::string, std::vector<Fact>> facts;
+  for (const auto& row : tx.exec_params("SELECT customer_id::text, payload FROM ledger_facts WHERE "
+                                        "customer_id = ANY($1::uuid[])",
+                                        postgres::ToTextArray({ids.begin(), ids.end()}))) {
+    v1::LedgerEventInput input;
+    if (input.ParseFromString(pqxx::binarystring(row[1]).str())) {
+      facts[row[0].as<std::string>()].push_back(ToFact(input));
+    }
+  }
+  std::map<std::string, Ledger> out;
+  for (const std::string& id : ids) {
+    out.emplace(id, Replay(std::move(facts[id]), accounts.at(id).terms));
+  }
+  return out;
+}
+
+// An account rated from its replayed ledger, before it is stored.
+struct Rerated {
+  const AccountRow* account;
+  Position position;
+  int64_t facts = 0;
+};
+
+// Rates `account` from `ledger` at `now` and moves its automatic hold; adds the LedgerEvents of
+// `applied` (with the new figures) to *messages. No SQL: SaveRatings stores the result.
+Rerated Rerate(AccountRow& account, const Ledger& ledger, const v1::CreditPolicy& policy,
+               Micros now, const std::vector<const v1::LedgerEventInput*>& applied,
+               const std::string& stream, std::vector<outbox::Message>* messages) {
   const Position position = PositionAt(ledger, now);
   const Rating rating = RateAccount(ledger, position, now, policy);
   // Automatic holds come and go with the overdue position; manual holds stay until released.
@@ -98,17 +153,6 @@ void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& poli
     account.hold_automatic = false;
     account.hold_reason.clear();
   }
-  v1::CreditAccount factors;
-  for (const auto& f : rating.factors) *factors.add_factors() = f;
-  tx.exec_params(
-      "UPDATE accounts SET rating = $2, score = $3, factors = $4,"
-      " rated_at = to_timestamp($5::double precision / 1e6), on_hold = $6, hold_reason = $7,"
-      " hold_automatic = $8, oldest_open_due = CASE WHEN $9::bigint = 0 THEN NULL"
-      " ELSE to_timestamp($9::double precision / 1e6) END, overdue_amount = $10,"
-      " max_days_overdue = $11, events_applied = $12, updated_at = now() WHERE customer_id = $1",
-      account.customer_id, rating.grade, rating.score, postgres::Bytes(factors.SerializeAsString()),
-      now, account.on_hold, account.hold_reason, account.hold_automatic, position.oldest_open_due,
-      position.overdue_amount, position.max_days_overdue, ledger.facts);
   account.rating = rating.grade;
   account.score = rating.score;
   account.factors = rating.factors;
@@ -144,9 +188,61 @@ void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& poli
       default:
         break;
     }
-    outbox::Enqueue(tx, {stream, event.GetTypeName(), absl::StrCat("ledger:", fact.event_id),
+    messages->push_back({stream, event.GetTypeName(), absl::StrCat("ledger:", fact.event_id),
                          event.SerializeAsString()});
   }
+  return {&account, position, ledger.facts};
+}
+
+// Stores the rating and hold state of each rerated account, in one statement.
+void SaveRatings(pqxx::work& tx, const std::vector<Rerated>& rerated, Micros now) {
+  if (rerated.empty()) return;
+  std::vector<std::string> ids, ratings, factors, reasons;
+  std::vector<int64_t> scores, oldest_due, overdue, max_days, facts;
+  std::vector<bool> on_hold, automatic;
+  for (const Rerated& r : rerated) {
+    const AccountRow& a = *r.account;
+    ids.push_back(a.customer_id);
+    ratings.push_back(a.rating);
+    scores.push_back(a.score);
+    v1::CreditAccount holder;
+    for (const auto& f : a.factors) *holder.add_factors() = f;
+    factors.push_back(absl::BytesToHexString(holder.SerializeAsString()));
+    on_hold.push_back(a.on_hold);
+    reasons.push_back(a.hold_reason);
+    automatic.push_back(a.hold_automatic);
+    oldest_due.push_back(r.position.oldest_open_due);
+    overdue.push_back(r.position.overdue_amount);
+    max_days.push_back(r.position.max_days_overdue);
+    facts.push_back(r.facts);
+  }
+  tx.exec_params(
+      "UPDATE accounts a SET rating = u.rating, score = u.score,"
+      " factors = decode(u.factors, 'hex'), rated_at = to_timestamp($12::double precision / 1e6),"
+      " on_hold = u.on_hold, hold_reason = u.reason, hold_automatic = u.auto,"
+      " oldest_open_due = CASE WHEN u.due = 0 THEN NULL"
+      " ELSE to_timestamp(u.due::double precision / 1e6) END, overdue_amount = u.overdue,"
+      " max_days_overdue = u.max_days, events_applied = u.facts, updated_at = now()"
+      " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::boolean[], $6::text[],"
+      " $7::boolean[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[])"
+      " AS u(id, rating, score, factors, on_hold, reason, auto, due, overdue, max_days, facts)"
+      " WHERE a.customer_id = u.id",
+      postgres::ToTextArray(ids), postgres::ToTextArray(ratings), postgres::ToIntArray(scores),
+      postgres::ToTextArray(factors), postgres::ToBoolArray(on_hold),
+      postgres::ToTextArray(reasons), postgres::ToBoolArray(automatic),
+      postgres::ToIntArray(oldest_due), postgres::ToIntArray(overdue),
+      postgres::ToIntArray(max_days), postgres::ToIntArray(facts), now);
+}
+
+// Rebuilds the customer's ledger, stores rating and hold state, and announces `applied`.
+void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
+               const std::vector<const v1::LedgerEventInput*>& applied, const std::string& stream) {
+  std::vector<outbox::Message> messages;
+  SaveRatings(tx,
+              {Rerate(account, LoadLedger(tx, account.customer_id, account.terms), policy, now,
+                      applied, stream, &messages)},
+              now);
+  outbox::EnqueueAll(tx, messages);
 }
 
 v1::IngestResult Result(const ValidEvent& e, v1::IngestOutcome outcome, bool duplicate,
@@ -158,11 +254,6 @@ v1::IngestResult Result(const ValidEvent& e, v1::IngestOutcome outcome, bool dup
   r.set_duplicate(duplicate);
   r.set_customer_id(customer_id);
   return r;
-}
-
-std::string ResolveSql(bool by_id) {
-  return by_id ? "SELECT customer_id::text FROM known_customers WHERE customer_id = $1::uuid"
-               : "SELECT customer_id::text FROM known_customers WHERE external_ref = $1";
 }
 
 }  // namespace
@@ -208,16 +299,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
         {
           std::vector<std::string> ids;
           for (const ValidEvent& e : events) ids.push_back(e.event_id);
-          std::string array = "{";
-          for (size_t i = 0; i < ids.size(); ++i) {
-            absl::StrAppend(&array, i ? "," : "", "\"");
-            for (char c : ids[i]) {
-              if (c == '"' || c == '\\') array.push_back('\\');
-              array.push_back(c);
-            }
-            array += "\"";
-          }
-          array += "}";
+          const std::string array = postgres::ToTextArray(ids);
           for (const auto& row :
                tx.exec_params("SELECT event_id, first_outcome, coalesce(customer_id::text, '')"
                               " FROM ledger_facts WHERE event_id = ANY($1::text[])",
@@ -225,10 +307,9 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
             seen[row[0].as<std::string>()] = {row[1].as<int>(), row[2].as<std::string>()};
           }
         }
-        // 2. Resolve customers and lock their accounts in a fixed order (no deadlocks).
-        std::map<std::string, std::string> resolved;  // customer_key → customer_id ("" unknown)
-        std::set<std::string> customers;
-        std::set<std::string> batch_ids;
+        // 2. Resolve customers (by id or external_ref, one statement each) and lock their
+        // accounts in a fixed order (no deadlocks).
+        std::set<std::string> by_id, by_ref;
         for (size_t i = 0; i < events.size(); ++i) {
           const ValidEvent& e = events[i];
           if (auto it = seen.find(e.event_id); it != seen.end()) {
@@ -237,30 +318,49 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
             done[i] = true;
             continue;
           }
-          if (!batch_ids.insert(e.event_id).second) continue;  // repeated within the batch
-          if (!resolved.contains(e.customer_key)) {
-            const pqxx::result r = tx.exec_params(ResolveSql(e.key_is_customer_id), e.customer_key);
-            resolved[e.customer_key] = r.empty() ? "" : r[0][0].as<std::string>();
-          }
-          if (!resolved[e.customer_key].empty()) customers.insert(resolved[e.customer_key]);
+          (e.key_is_customer_id ? by_id : by_ref).insert(e.customer_key);
         }
-        std::map<std::string, AccountRow> accounts;
-        for (const std::string& id : customers) accounts[id] = LockAccount(tx, id, *policy);
+        std::map<std::string, std::string> resolved;  // customer_key → customer_id
+        if (!by_id.empty()) {
+          for (const auto& r :
+               tx.exec_params("SELECT customer_id::text FROM known_customers"
+                              " WHERE customer_id = ANY($1::uuid[])",
+                              postgres::ToTextArray({by_id.begin(), by_id.end()}))) {
+            resolved[r[0].as<std::string>()] = r[0].as<std::string>();
+          }
+        }
+        if (!by_ref.empty()) {
+          for (const auto& r :
+               tx.exec_params("SELECT external_ref, customer_id::text FROM known_customers"
+                              " WHERE external_ref = ANY($1::text[])",
+                              postgres::ToTextArray({by_ref.begin(), by_ref.end()}))) {
+            resolved[r[0].as<std::string>()] = r[1].as<std::string>();
+          }
+        }
+        const auto customer_of = [&resolved](const ValidEvent& e) {
+          const auto it = resolved.find(e.customer_key);
+          return it != resolved.end() ? it->second : std::string();
+        };
+        std::set<std::string> customers;
+        for (size_t i = 0; i < events.size(); ++i) {
+          if (!done[i] && !customer_of(events[i]).empty()) customers.insert(customer_of(events[i]));
+        }
+        std::map<std::string, AccountRow> accounts = LockAccounts(tx, customers, *policy);
 
-        // 3. Store the new facts.
-        std::map<std::string, std::vector<const v1::LedgerEventInput*>> applied;
+        // 3. Store the new facts, in one statement.
         std::map<std::string, size_t> first_in_batch;
+        std::vector<std::pair<size_t, size_t>> repeats;  // (position, first position)
+        std::vector<size_t> to_store;
+        std::vector<v1::IngestOutcome> outcomes(events.size());
         for (size_t i = 0; i < events.size(); ++i) {
           if (done[i]) continue;
           const ValidEvent& e = events[i];
           if (auto it = first_in_batch.find(e.event_id); it != first_in_batch.end()) {
-            results[i] = results[it->second];
-            results[i].set_index(e.index);
-            results[i].set_duplicate(true);
+            repeats.emplace_back(i, it->second);
             continue;
           }
           first_in_batch[e.event_id] = i;
-          const std::string& customer_id = resolved[e.customer_key];
+          const std::string customer_id = customer_of(e);
           if (!customer_id.empty() && !e.currency.empty() &&
               e.currency != accounts[customer_id].currency) {
             v1::IngestResult r = Result(e, v1::INGEST_OUTCOME_REJECTED, false, customer_id);
@@ -273,19 +373,50 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
             results[i] = r;
             continue;
           }
-          const v1::IngestOutcome outcome =
+          outcomes[i] =
               customer_id.empty() ? v1::INGEST_OUTCOME_PARKED : v1::INGEST_OUTCOME_APPLIED;
-          const pqxx::result inserted = tx.exec_params(
-              "INSERT INTO ledger_facts (event_id, customer_key, customer_id, kind, document_no,"
-              " amount, currency, occurred_at, payload, applied_at, first_outcome)"
-              " VALUES ($1, $2, NULLIF($3, '')::uuid, $4, $5, $6, $7,"
-              " to_timestamp($8::double precision / 1e6), $9,"
-              " CASE WHEN $3 = '' THEN NULL ELSE now() END, $10)"
-              " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-              e.event_id, e.customer_key, customer_id, static_cast<int>(e.kind), e.document_no,
-              e.amount, e.currency, e.occurred_at, postgres::Bytes(e.input.SerializeAsString()),
-              static_cast<int>(outcome));
-          if (inserted.empty()) {
+          to_store.push_back(i);
+        }
+        std::set<std::string> stored;
+        if (!to_store.empty()) {
+          std::vector<std::string> ids, keys, customer_ids, documents, currencies, payloads;
+          std::vector<int64_t> kinds, amounts, times, codes;
+          for (size_t i : to_store) {
+            const ValidEvent& e = events[i];
+            ids.push_back(e.event_id);
+            keys.push_back(e.customer_key);
+            customer_ids.push_back(customer_of(e));
+            kinds.push_back(static_cast<int>(e.kind));
+            documents.push_back(e.document_no);
+            amounts.push_back(e.amount);
+            currencies.push_back(e.currency);
+            times.push_back(e.occurred_at);
+            payloads.push_back(absl::BytesToHexString(e.input.SerializeAsString()));
+            codes.push_back(static_cast<int>(outcomes[i]));
+          }
+          for (const auto& r : tx.exec_params(
+                   "INSERT INTO ledger_facts (event_id, customer_key, customer_id, kind,"
+                   " document_no, amount, currency, occurred_at, payload, applied_at,"
+                   " first_outcome)"
+                   " SELECT ev, key, NULLIF(cid, '')::uuid, kind, doc, amount, cur,"
+                   " to_timestamp(at::double precision / 1e6), decode(payload, 'hex'),"
+                   " CASE WHEN cid = '' THEN NULL ELSE now() END, outcome"
+                   " FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],"
+                   " $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::integer[])"
+                   " AS u(ev, key, cid, kind, doc, amount, cur, at, payload, outcome)"
+                   " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                   postgres::ToTextArray(ids), postgres::ToTextArray(keys),
+                   postgres::ToTextArray(customer_ids), postgres::ToIntArray(kinds),
+                   postgres::ToTextArray(documents), postgres::ToIntArray(amounts),
+                   postgres::ToTextArray(currencies), postgres::ToIntArray(times),
+                   postgres::ToTextArray(payloads), postgres::ToIntArray(codes))) {
+            stored.insert(r[0].as<std::string>());
+          }
+        }
+        std::map<std::string, std::vector<const v1::LedgerEventInput*>> applied;
+        for (size_t i : to_store) {
+          const ValidEvent& e = events[i];
+          if (stored.count(e.event_id) == 0) {
             // Another client stored it between our check and this insert: it won.
             const pqxx::row first = tx.exec_params1(
                 "SELECT first_outcome, coalesce(customer_id::text, '') FROM ledger_facts"
@@ -295,13 +426,28 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
                                 first[1].as<std::string>());
             continue;
           }
-          results[i] = Result(e, outcome, false, customer_id);
+          const std::string customer_id = customer_of(e);
+          results[i] = Result(e, outcomes[i], false, customer_id);
           if (!customer_id.empty()) applied[customer_id].push_back(&e.input);
         }
-        // 4. Rebuild each touched ledger once.
-        for (auto& [customer_id, inputs] : applied) {
-          Recompute(tx, accounts[customer_id], *policy, now, inputs, ledger_stream_);
+        for (const auto& [i, first] : repeats) {
+          results[i] = results[first];
+          results[i].set_index(events[i].index);
+          results[i].set_duplicate(true);
         }
+        // 4. Rebuild each touched ledger once; store the ratings and announce the events in one
+        // statement each.
+        std::set<std::string> touched;
+        for (const auto& [customer_id, inputs] : applied) touched.insert(customer_id);
+        const std::map<std::string, Ledger> ledgers = LoadLedgers(tx, accounts, touched);
+        std::vector<Rerated> rerated;
+        std::vector<outbox::Message> messages;
+        for (auto& [customer_id, inputs] : applied) {
+          rerated.push_back(Rerate(accounts[customer_id], ledgers.at(customer_id), *policy, now,
+                                   inputs, ledger_stream_, &messages));
+        }
+        SaveRatings(tx, rerated, now);
+        outbox::EnqueueAll(tx, messages);
         return results;
       });
 }
