@@ -697,6 +697,57 @@ class CacheFallbackTest : public ::testing::Test {
   const std::string challenger_ = CustomerId(0x700 + 3);
 };
 
+// Polls `done` every 10 ms for up to `seconds`.
+template <typename Fn>
+bool Eventually(Fn&& done, double seconds = 5) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+TEST_F(CacheFallbackTest, TiersAreServedInProcessAndFollowEveryWriteOfTheCache) {
+  redis::TrackedCache* local = run_->local_cache();
+  ASSERT_NE(local, nullptr);
+  ASSERT_TRUE(Eventually([&] { return local->coherent(); })) << "Redis tracks the cache";
+  Seed();
+  EXPECT_EQ(Get(top_).tier(), "A");  // read from Redis, kept in process
+  const uint64_t local_hits = local->hits();
+  EXPECT_EQ(Get(top_).tier(), "A");
+  EXPECT_EQ(local->hits(), local_hits + 1) << "the second lookup needs no round trip";
+
+  // Another replica writes the cache entry (here: a K tier): Redis's invalidation reaches us.
+  v1::Tier other = Get(top_);
+  other.set_tier("K");
+  ASSERT_TRUE(cache_
+                  ->Command({"HSET", run_->engine().CacheKey(top_), "v", "0", "p",
+                             other.SerializeAsString()})
+                  .ok());
+  EXPECT_TRUE(Eventually([&] { return Get(top_).tier() == "K"; }, 2))
+      << "a write by another process is seen";
+
+  // Our own change is seen by the very next lookup, without waiting for Redis.
+  ASSERT_TRUE(run_->Deliver(LedgerOrder(challenger_, "big", 90000000, kTestNow)).ok());
+  EXPECT_EQ(Get(challenger_).tier(), "A");
+  EXPECT_EQ(Get(top_).tier(), "B");
+
+  // Redis gone: the copy in process is dropped, not served, until Redis tracks it again.
+  redis_.Stop(/*save=*/false);
+  ASSERT_TRUE(Eventually([&] { return !local->coherent(); }));
+  EXPECT_EQ(local->size(), 0u);
+  const uint64_t hits_down = local->hits();
+  EXPECT_EQ(Get(top_).tier(), "B");
+  EXPECT_EQ(local->hits(), hits_down);
+  ASSERT_TRUE(redis_.Start());
+  ASSERT_TRUE(Eventually([&] { return local->coherent(); }));
+  // The first lookup refills Redis from PostgreSQL; once that write's invalidation has passed,
+  // lookups are answered in process again.
+  EXPECT_TRUE(Eventually([&] { return Get(top_).tier() == "B" && local->hits() > hits_down; }, 2));
+}
+
 TEST_F(CacheFallbackTest, GetTierAnswersFromPostgresWhileRedisIsDownAndRefillsTheCache) {
   Seed();
   EXPECT_EQ(Cached(top_), "A") << "written through on the change";

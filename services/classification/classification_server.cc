@@ -19,14 +19,29 @@ Micros Now() { return time::NowMicros(); }
 
 }  // namespace
 
+namespace {
+
+std::unique_ptr<redis::TrackedCache> StartLocalCache(const server::ServiceDeps& deps, int entries) {
+  if (entries <= 0) return nullptr;
+  auto cache = std::make_unique<redis::TrackedCache>(
+      deps.redis.options(), absl::StrCat(deps.config.redis_prefix, ":tier:"),
+      static_cast<size_t>(entries));
+  cache->Start();
+  return cache;
+}
+
+}  // namespace
+
 ClassificationServer::ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock,
-                                           int cache_read_connections)
+                                           int cache_read_connections, int local_cache_entries)
     : cache_reads(deps.redis.options(), cache_read_connections),
+      local_tiers(StartLocalCache(deps, local_cache_entries)),
       engine(deps.pool, deps.redis,
              {.redis_prefix = deps.config.redis_prefix,
               .clock = clock,
               .published = [&relay = deps.relay] { relay.Wake(); },
-              .cache_reads = &cache_reads}),
+              .cache_reads = &cache_reads,
+              .local_cache = local_tiers.get()}),
       jobs(deps.pool, engine, clock),
       rule_set_authorizer(deps.tokens, RuleSetRoleTable()),
       tier_authorizer(deps.tokens, ClassificationRoleTable()),
@@ -75,12 +90,14 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
 server::ServiceDefinition ClassificationDefinition() {
   static int reclassify_interval_s = 3600;
   static int redis_read_connections = ClassificationServer::kDefaultCacheReadConnections;
+  static int local_cache_entries = ClassificationServer::kDefaultLocalCacheEntries;
   return {
       .name = "classification",
       .default_port = 50054,
       .migrations = Migrations(),
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-        auto svc = std::make_shared<ClassificationServer>(deps, Now, redis_read_connections);
+        auto svc = std::make_shared<ClassificationServer>(deps, Now, redis_read_connections,
+                                                          local_cache_entries);
         if (absl::Status s = svc->engine.Load(); !s.ok()) return s;
         auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
         if (!redis.ok()) return redis.status();
@@ -121,6 +138,23 @@ server::ServiceDefinition ClassificationDefinition() {
             "tierwise_tier_cache_requests",
             "tier lookups served from Redis (hit) or PostgreSQL (miss)", {{"result", "miss"}},
             [svc] { return static_cast<double>(svc->engine.cache_misses()); }));
+        std::vector<std::shared_ptr<void>> local_gauges;
+        if (redis::TrackedCache* local = svc->local_tiers.get(); local != nullptr) {
+          const char* help = "tier lookups answered in process (hit) or not (miss)";
+          local_gauges.push_back(
+              std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
+                  "tierwise_tier_local_cache_requests", help, {{"result", "hit"}},
+                  [svc, local] { return static_cast<double>(local->hits()); })));
+          local_gauges.push_back(
+              std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
+                  "tierwise_tier_local_cache_requests", help, {{"result", "miss"}},
+                  [svc, local] { return static_cast<double>(local->misses()); })));
+          local_gauges.push_back(
+              std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
+                  "tierwise_tier_local_cache_coherent",
+                  "1 while Redis tracks the in-process tier cache (else it is bypassed)", {},
+                  [svc, local] { return local->coherent() ? 1.0 : 0.0; })));
+        }
         server::ServiceBundle bundle;
         bundle.services.emplace_back(&svc->rule_set_service,
                                      v1::RuleSetService::service_full_name());
@@ -135,6 +169,7 @@ server::ServiceDefinition ClassificationDefinition() {
         bundle.keep_alive.push_back(hits);
         bundle.keep_alive.push_back(misses);
         for (auto& handle : consumer_metrics) bundle.keep_alive.push_back(std::move(handle));
+        for (auto& handle : local_gauges) bundle.keep_alive.push_back(std::move(handle));
         return bundle;
       },
       .register_flags =
@@ -146,6 +181,11 @@ server::ServiceDefinition ClassificationDefinition() {
                           ClassificationServer::kDefaultCacheReadConnections,
                           "Redis connections for GetTier's cache reads (lookups in parallel)", 1,
                           256);
+            parser.AddInt("tier_cache_entries", &local_cache_entries,
+                          ClassificationServer::kDefaultLocalCacheEntries,
+                          "tiers kept in process, coherent through Redis client tracking"
+                          " (0 = every GetTier reads Redis)",
+                          0, 10000000);
           }};
 }
 

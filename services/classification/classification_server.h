@@ -5,6 +5,7 @@
 
 #include "common/redis/redis_pool.h"
 #include "common/redis/stream_consumer.h"
+#include "common/redis/tracked_cache.h"
 #include "common/server/service_main.h"
 #include "services/classification/classification_service.h"
 #include "services/classification/report_service.h"
@@ -16,12 +17,17 @@ namespace tierwise::classification {
 struct ClassificationServer {
   // `cache_read_connections`: Redis connections for GetTier's cache reads (to deps.redis's
   // Redis), so that concurrent lookups do not queue behind one connection.
+  // `local_cache_entries`: tiers kept in process (coherent through Redis's client tracking,
+  // see TrackedCache), 0 for none.
   ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock,
-                       int cache_read_connections = kDefaultCacheReadConnections);
+                       int cache_read_connections = kDefaultCacheReadConnections,
+                       int local_cache_entries = kDefaultLocalCacheEntries);
 
   static constexpr int kDefaultCacheReadConnections = 8;
+  static constexpr int kDefaultLocalCacheEntries = 100000;
 
   redis::RedisPool cache_reads;
+  std::unique_ptr<redis::TrackedCache> local_tiers;  // null when off
   TierEngine engine;
   JobRunner jobs;
   auth::Authorizer rule_set_authorizer;

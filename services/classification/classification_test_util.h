@@ -139,6 +139,7 @@ class ClassificationInstance {
 
   ::tierwise::testing::ServiceHarness& harness() { return harness_; }
   TierEngine& engine() { return server_->engine; }
+  redis::TrackedCache* local_cache() { return server_->local_tiers.get(); }
   v1::ClassificationService::Stub& tiers() { return *tiers_; }
   v1::RuleSetService::Stub& rules() { return *rules_; }
   v1::ReportService::Stub& reports() { return *reports_; }

@@ -349,6 +349,13 @@ void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
     // remembered and its entry dropped once Redis answers again, as a Redis that comes back
     // with its data would serve the old tier otherwise.
     absl::StatusOr<std::vector<redis::Reply>> r = redis_.Pipeline(commands);
+    if (options_.local_cache != nullptr) {
+      // Our own readers see the new tiers at once, not when Redis's invalidation arrives.
+      std::vector<std::string> keys;
+      keys.reserve(end - start);
+      for (size_t i = start; i < end; ++i) keys.push_back(CacheKey(tiers[i].customer_id()));
+      options_.local_cache->Invalidate(keys);
+    }
     std::vector<std::string> missed;
     for (size_t i = start; i < end; ++i) {
       if (!r.ok() || (*r)[i - start].type == redis::Reply::Type::kError) {
@@ -607,6 +614,7 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
       });
   if (s.ok() && applied && removed) {
     (void)redis_.Command({"DEL", CacheKey(id)});  // best effort: GetTier finds no tier then
+    if (options_.local_cache != nullptr) options_.local_cache->Invalidate({CacheKey(id)});
   }
   return s;
 }
@@ -778,7 +786,20 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
 }
 
 absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
-  const std::vector<std::string> hget = {"HGET", CacheKey(customer_id), "p"};
+  const std::string key = CacheKey(customer_id);
+  redis::TrackedCache* local = options_.local_cache;
+  uint64_t ticket = 0;
+  if (local != nullptr) {
+    if (std::optional<std::string> held = local->Lookup(key); held.has_value()) {
+      v1::Tier t;
+      if (t.ParseFromString(*held)) {
+        ++cache_hits_;
+        return t;
+      }
+    }
+    ticket = local->Reserve(key);  // before the read: a write meanwhile refuses the fill
+  }
+  const std::vector<std::string> hget = {"HGET", key, "p"};
   absl::StatusOr<redis::Reply> cached =
       options_.cache_reads != nullptr ? options_.cache_reads->Command(hget) : redis_.Command(hget);
   // Redis answers: what it missed while it was away goes first (see WriteCache).
@@ -787,6 +808,7 @@ absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
     v1::Tier t;
     if (t.ParseFromString(cached->str)) {
       ++cache_hits_;
+      if (local != nullptr) local->Fill(key, ticket, std::move(cached->str));
       return t;
     }
   }

@@ -16,6 +16,7 @@
 #include "common/redis/redis_client.h"
 #include "common/redis/redis_pool.h"
 #include "common/redis/stream_consumer.h"
+#include "common/redis/tracked_cache.h"
 #include "services/classification/classification_store.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
@@ -34,6 +35,10 @@ struct EngineOptions {
   // Connections for GetTier's cache reads, so that lookups run in parallel; null: they share
   // the engine's RedisClient. Must talk to the same Redis and outlive the engine.
   redis::RedisPool* cache_reads = nullptr;
+  // An in-process copy of the tier cache kept coherent by Redis (see TrackedCache), so that a
+  // cached GetTier needs no round trip; null: every lookup reads Redis. Its prefix must cover
+  // CacheKey(); it must outlive the engine.
+  redis::TrackedCache* local_cache = nullptr;
 };
 
 class TierEngine {
@@ -84,6 +89,7 @@ class TierEngine {
   std::string CacheKey(const std::string& customer_id) const;
   // Write-through of evaluated tiers (newer evaluation wins); exposed for tests.
   void WriteCache(const std::vector<v1::Tier>& tiers);
+  // Lookups answered by the cache (in-process or Redis) and by PostgreSQL.
   int64_t cache_hits() const { return cache_hits_; }
   int64_t cache_misses() const { return cache_misses_; }
 
