@@ -108,6 +108,9 @@ ABSL_FLAG(double, rate_duration_s, 20, "event scenario: seconds per rate");
 ABSL_FLAG(int32_t, streams, 4, "event scenario: IngestEvents streams for the background load");
 ABSL_FLAG(double, probe_rate, 20, "event scenario: RecordPayment probes per second (at most)");
 ABSL_FLAG(int32_t, poll_ms, 2, "event scenario: GetTier polling interval of a probe");
+ABSL_FLAG(std::string, cpu_pids, "",
+          "event scenario: name=PID,... of local processes whose CPU per accepted event is "
+          "printed (a PostgreSQL postmaster counts its backends)");
 ABSL_FLAG(double, drain_timeout_s, 120,
           "event scenario: wait at most this long for the consumer to catch up between rates");
 ABSL_FLAG(std::string, reclassify_sizes, "100000,1000000",
@@ -483,7 +486,8 @@ struct EventRow {
   SenderTally sent;
   ProbeTally probes;
   std::optional<int64_t> published, consumed, lag_end;
-  double drained_s = -1;  // after the window, until the consumer caught up (-1: unknown)
+  double drained_s = -1;      // after the window, until the consumer caught up (-1: unknown)
+  std::vector<double> cpu_s;  // per --cpu_pids probe, window plus drain (-1: unknown)
 
   double AcceptedPerSecond() const {
     return seconds > 0 ? static_cast<double>(sent.applied) / seconds : 0;
@@ -494,6 +498,28 @@ struct EventRow {
            AcceptedPerSecond() >= 0.95 * static_cast<double>(target);
   }
 };
+
+// CPU per accepted event of each probed process, over the window and the drain after it.
+void PrintEventCpu(const std::vector<EventRow>& rows, const std::vector<CpuProbe>& probes) {
+  if (probes.empty()) return;
+  std::printf("\nCPU ms per accepted event (window and drain)\n%-8s", "events/s");
+  for (const CpuProbe& probe : probes) std::printf(" %14s", probe.name.c_str());
+  std::printf(" %14s\n", "total");
+  for (const EventRow& row : rows) {
+    std::printf("%-8lld", static_cast<long long>(row.target));
+    double total = 0;
+    for (double s : row.cpu_s) {
+      if (s < 0 || row.sent.applied == 0) {
+        std::printf(" %14s", "-");
+        continue;
+      }
+      const double ms = s * 1e3 / static_cast<double>(row.sent.applied);
+      total += ms;
+      std::printf(" %14.3f", ms);
+    }
+    std::printf(" %14.3f\n", total);
+  }
+}
 
 void PrintEvents(const std::vector<EventRow>& rows) {
   std::printf("%-8s %9s %9s %9s %8s %9s %7s %9s %9s %9s %8s\n", "events/s", "accepted/s",
@@ -767,6 +793,13 @@ int Main() {
       return 2;
     }
   }
+  const std::optional<std::vector<CpuProbe>> parsed_probes =
+      ParseCpuProbes(absl::GetFlag(FLAGS_cpu_pids));
+  if (!parsed_probes) {
+    std::fprintf(stderr, "error: --cpu_pids must look like credit=1234,postgres=987\n");
+    return 2;
+  }
+  const std::vector<CpuProbe>& cpu_probes = *parsed_probes;
   const auto levels = ParseList(absl::GetFlag(FLAGS_concurrency_levels));
   const auto rates = ParseList(absl::GetFlag(FLAGS_rates));
   const auto sizes = ParseList(absl::GetFlag(FLAGS_reclassify_sizes));
@@ -909,6 +942,7 @@ int Main() {
         row.target = rate;
         const RedisProbe::Progress before =
             redis ? redis->LedgerProgress() : RedisProbe::Progress();
+        const std::vector<double> cpu_from = SampleCpu(cpu_probes);
         const Clock::time_point start = Clock::now();
         const Clock::time_point stop =
             start + std::chrono::duration_cast<Clock::duration>(
@@ -958,6 +992,7 @@ int Main() {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
           }
         }
+        row.cpu_s = CpuDelta(cpu_from, SampleCpu(cpu_probes));
         failed = failed || row.sent.not_applied > 0 || !row.sent.status.ok() ||
                  row.probes.timeouts > 0 || row.probes.latency.errors > 0;
         event_rows.push_back(std::move(row));
@@ -1006,6 +1041,7 @@ int Main() {
         absl::GetFlag(FLAGS_streams), absl::GetFlag(FLAGS_rate_duration_s),
         absl::GetFlag(FLAGS_poll_ms));
     PrintEvents(event_rows);
+    PrintEventCpu(event_rows, cpu_probes);
     std::printf("\n");
   }
   if (!reclassify_rows.empty()) {

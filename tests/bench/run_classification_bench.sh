@@ -2,7 +2,8 @@
 # Benchmarks the classification service on a stack of its own: GetTier from the Redis cache next
 # to the gRPC health check of the same server (1, 8 and 32 calls in flight), event-to-tier
 # latency (RecordPayment answered -> GetTier shows the new evaluation) under orders and payments
-# at 500, 1,000 and 2,000 events/s, and full reclassification of 100,000 and 1,000,000 customers
+# at 500, 1,000 and 2,000 events/s (with the CPU each process spent per accepted event), and
+# full reclassification of 100,000 and 1,000,000 customers
 # next to the plain SQL that reads the same metrics sorted by revenue.
 #
 # Usage: tests/bench/run_classification_bench.sh [driver flags...]
@@ -52,7 +53,7 @@ TIERWISE_ADMIN_TOKEN="$admin_token" TIERWISE_ERP_ADAPTER_TOKEN="$erp_token" "$dr
   --credit_addr="127.0.0.1:${ports[credit]}" \
   --classification_addr="127.0.0.1:${ports[classification]}" \
   --redis_addr="127.0.0.1:${redis_port}" --redis_prefix=bench \
-  --pg_uri="$pg_uri" --classification_schema=classification "$@"
+  --pg_uri="$pg_uri" --classification_schema=classification --cpu_pids="$(bench_cpu_probes)" "$@"
 rc=$?
 set -e
 exit "$rc"
