@@ -130,17 +130,9 @@ server::ServiceDefinition ClassificationDefinition() {
               });
         }
         auto& registry = metrics::Registry::Default();
-        auto hits = std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
-            "tierwise_tier_cache_requests",
-            "tier lookups served from Redis (hit) or PostgreSQL (miss)", {{"result", "hit"}},
-            [svc] { return static_cast<double>(svc->engine.cache_hits()); }));
-        auto misses = std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
-            "tierwise_tier_cache_requests",
-            "tier lookups served from Redis (hit) or PostgreSQL (miss)", {{"result", "miss"}},
-            [svc] { return static_cast<double>(svc->engine.cache_misses()); }));
         std::vector<std::shared_ptr<void>> local_gauges;
         if (redis::TrackedCache* local = svc->local_tiers.get(); local != nullptr) {
-          const char* help = "tier lookups answered in process (hit) or not (miss)";
+          const char* help = "tier lookups so far answered in process (hit) or not (miss)";
           local_gauges.push_back(
               std::make_shared<metrics::CallbackGaugeHandle>(registry.RegisterCallbackGauge(
                   "tierwise_tier_local_cache_requests", help, {{"result", "hit"}},
@@ -166,8 +158,6 @@ server::ServiceDefinition ClassificationDefinition() {
         for (const StreamInput& input : inputs) bundle.keep_alive.push_back(input.consumer);
         bundle.keep_alive.push_back(maintain);
         if (full) bundle.keep_alive.push_back(full);
-        bundle.keep_alive.push_back(hits);
-        bundle.keep_alive.push_back(misses);
         for (auto& handle : consumer_metrics) bundle.keep_alive.push_back(std::move(handle));
         for (auto& handle : local_gauges) bundle.keep_alive.push_back(std::move(handle));
         return bundle;

@@ -25,6 +25,14 @@ constexpr char kPin[] = "PIN";
 constexpr char kUnpin[] = "UNPIN";
 constexpr char kRuleActivation[] = "RULE_ACTIVATION";
 
+// Tier lookups answered by a cache (in process or Redis: hit) or by PostgreSQL (miss).
+metrics::CounterFamily& CacheRequests() {
+  static auto& family = metrics::Registry::Default().RegisterCounter(
+      "tierwise_tier_cache_requests_total",
+      "tier lookups answered by the cache (in process or Redis) or by PostgreSQL", {"result"});
+  return family;
+}
+
 metrics::CounterFamily& TierChanges() {
   static auto& family = metrics::Registry::Default().RegisterCounter(
       "tierwise_reclassifications_total", "tier changes, by reason", {"reason"});
@@ -73,7 +81,10 @@ v1::ServicePolicy DefaultServicePolicy() {
 
 TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options)
     : pool_(pool), redis_(redis), options_(std::move(options)) {
-  TierChanges();  // registered up front, so /metrics lists it before the first change
+  // Registered up front, so /metrics lists them before the first change or lookup.
+  TierChanges();
+  CacheRequests().WithLabels({"hit"});
+  CacheRequests().WithLabels({"miss"});
 }
 
 std::string TierEngine::CacheKey(const std::string& customer_id) const {
@@ -794,6 +805,7 @@ absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
       v1::Tier t;
       if (t.ParseFromString(*held)) {
         ++cache_hits_;
+        CacheRequests().WithLabels({"hit"}).Increment();
         return t;
       }
     }
@@ -808,11 +820,13 @@ absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
     v1::Tier t;
     if (t.ParseFromString(cached->str)) {
       ++cache_hits_;
+      CacheRequests().WithLabels({"hit"}).Increment();
       if (local != nullptr) local->Fill(key, ticket, std::move(cached->str));
       return t;
     }
   }
   ++cache_misses_;
+  CacheRequests().WithLabels({"miss"}).Increment();
   std::optional<store::StoredTier> stored;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
     stored = store::LoadTier(tx, customer_id, false);

@@ -216,7 +216,21 @@ grep -qF '"tierwise.events.v1.TierChanged"' "${TMP}/tier_changed" ||
   fail "the entries on ${TIER_STREAM} are not typed tierwise.events.v1.TierChanged"
 ok "a TierChanged entry (C -> A, EVENT) for ${CUSTOMER} is on ${TIER_STREAM}"
 
-# 8. Graceful shutdown.
+# 8. Metrics: the GetTier calls above were answered by the cache, whose in-process copy Redis
+# tracks.
+port="$(sed -n 's/.*metrics\.started.* port=\([0-9][0-9]*\).*/\1/p' "$CLASSIFICATION_LOG" | tail -n 1)"
+[ -n "$port" ] || fail "classification logged no metrics port"
+exec 3<>"/dev/tcp/127.0.0.1/${port}"
+printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+cat <&3 >"${TMP}/metrics"
+exec 3<&-
+grep -Eq '^tierwise_tier_cache_requests_total\{[^}]*result="hit"[^}]*\} [1-9]' "${TMP}/metrics" ||
+  fail "no cache hits counted in tierwise_tier_cache_requests_total on /metrics"
+grep -Eq '^tierwise_tier_local_cache_coherent(\{[^}]*\})? 1$' "${TMP}/metrics" ||
+  fail "tierwise_tier_local_cache_coherent is not 1 on /metrics"
+ok "/metrics counts the cached GetTier answers and shows the in-process cache tracked by Redis"
+
+# 9. Graceful shutdown.
 stop_server classification CLASSIFICATION_PID
 stop_server credit CREDIT_PID
 stop_server profile PROFILE_PID
