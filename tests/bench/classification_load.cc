@@ -362,8 +362,9 @@ struct SenderTally {
   grpc::Status status;
 };
 
-// One IngestEvents stream paced to `rate` events/s until `stop`: a batch every 10 ms or so, the
-// next one as soon as the previous one is answered when the service falls behind.
+// One IngestEvents stream offering `rate` events/s until `stop`, as an ERP adapter with a queue
+// would: every 10 ms it sends what has come due since the last batch (at most 1,000 per
+// message), so that a slow answer makes the next batch larger instead of lowering the rate.
 void RunSender(credit::LedgerIngestService::Stub& stub, const std::string& token,
                EventSource& source, double rate, Clock::time_point stop, uint64_t seed,
                SenderTally& out) {
@@ -374,14 +375,22 @@ void RunSender(credit::LedgerIngestService::Stub& stub, const std::string& token
                            stop - Clock::now() + std::chrono::seconds(60)));
   auto stream = stub.IngestEvents(&context);
   Rng rng(seed);
-  const int batch = std::max(1, static_cast<int>(std::lround(rate / 100)));
-  const auto interval = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(static_cast<double>(batch) / rate));
-  Clock::time_point next = Clock::now();
+  constexpr int64_t kMaxBatch = 1000;
+  constexpr auto kInterval = std::chrono::milliseconds(10);
+  const Clock::time_point start = Clock::now();
+  int64_t offered = 0;
   bool broken = false;
   while (Clock::now() < stop && !g_interrupted.load()) {
+    const double elapsed = Seconds(Clock::now() - start);
+    const int64_t due = static_cast<int64_t>(rate * elapsed) - offered;
+    if (due <= 0) {
+      std::this_thread::sleep_for(kInterval);
+      continue;
+    }
+    const int64_t batch = std::min(due, kMaxBatch);
+    offered += batch;
     credit::IngestEventsRequest request;
-    for (int i = 0; i < batch; ++i) *request.add_events() = source.Next(rng);
+    for (int64_t i = 0; i < batch; ++i) *request.add_events() = source.Next(rng);
     credit::IngestEventsResponse response;
     if (!stream->Write(request) || !stream->Read(&response)) {
       broken = true;
@@ -399,13 +408,7 @@ void RunSender(credit::LedgerIngestService::Stub& stub, const std::string& token
         }
       }
     }
-    next += interval;
-    const Clock::time_point now = Clock::now();
-    if (next > now) {
-      std::this_thread::sleep_until(next);
-    } else if (now - next > std::chrono::seconds(1)) {
-      next = now;  // far behind: do not burst to catch up
-    }
+    std::this_thread::sleep_for(kInterval);
   }
   if (!broken) stream->WritesDone();
   out.status = stream->Finish();
