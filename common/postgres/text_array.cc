@@ -17,34 +17,34 @@ std::string ToTextArray(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string ToIntArray(const std::vector<std::optional<int64_t>>& values) {
+namespace {
+
+// {e0,e1,...}: each element as `literal` writes it.
+template <typename T, typename Literal>
+std::string ArrayLiteral(const std::vector<T>& values, Literal&& literal) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.push_back(',');
-    out += values[i].has_value() ? std::to_string(*values[i]) : "NULL";
+    out += literal(values[i]);
   }
   out.push_back('}');
   return out;
+}
+
+}  // namespace
+
+std::string ToIntArray(const std::vector<std::optional<int64_t>>& values) {
+  return ArrayLiteral(values, [](const std::optional<int64_t>& v) {
+    return v.has_value() ? std::to_string(*v) : std::string("NULL");
+  });
 }
 
 std::string ToIntArray(const std::vector<int64_t>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out += std::to_string(values[i]);
-  }
-  out.push_back('}');
-  return out;
+  return ArrayLiteral(values, [](int64_t v) { return std::to_string(v); });
 }
 
 std::string ToBoolArray(const std::vector<bool>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back(values[i] ? 't' : 'f');
-  }
-  out.push_back('}');
-  return out;
+  return ArrayLiteral(values, [](bool v) { return std::string(v ? "t" : "f"); });
 }
 
 std::vector<std::string> FromTextArray(const pqxx::field& field) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/testing/service_harness.h"
@@ -321,6 +322,30 @@ TEST_F(CreditServiceTest, EventsForUnknownCustomersAreParkedThenApplied) {
   EXPECT_EQ(again[0].outcome(), v1::INGEST_OUTCOME_PARKED);
   EXPECT_TRUE(again[0].duplicate());
   EXPECT_EQ(Account(id).events_applied(), 2);
+}
+
+TEST_F(CreditServiceTest, OneBatchResolvesCustomersByIdInAnyCaseAndByExternalRef) {
+  const std::string by_ref = Known("REF-A");
+  const std::string by_id = Known("REF-B");
+  v1::LedgerEventInput upper = Order("k1", "", "O1", 40000, 0);
+  upper.mutable_order()->clear_external_ref();
+  upper.mutable_order()->set_customer_id(absl::AsciiStrToUpper(by_id));
+  v1::LedgerEventInput lower = Payment("k2", "", 10000, 5);
+  lower.mutable_payment()->clear_external_ref();
+  lower.mutable_payment()->set_customer_id(by_id);
+  const auto results = Ingest({upper, Order("k3", "REF-A", "O2", 25000, 1), lower,
+                               Order("k4", "REF-UNKNOWN", "O3", 1000, 1)});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].outcome(), v1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(results[0].customer_id(), by_id);
+  EXPECT_EQ(results[1].outcome(), v1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(results[1].customer_id(), by_ref);
+  EXPECT_EQ(results[2].outcome(), v1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(results[3].outcome(), v1::INGEST_OUTCOME_PARKED);
+  EXPECT_EQ(Account(by_id).open_receivables().minor_units(), 30000);
+  EXPECT_EQ(Account(by_id).events_applied(), 2);
+  EXPECT_EQ(Account(by_ref).open_receivables().minor_units(), 25000);
+  EXPECT_EQ(harness_.DrainStream(LedgerStream(harness_.prefix())).size(), 3u);
 }
 
 TEST_F(CreditServiceTest, OutboxDeliversEachLedgerEventOnceAcrossRelayRestarts) {

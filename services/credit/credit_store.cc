@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/outbox/outbox.h"
@@ -320,25 +321,24 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
           }
           (e.key_is_customer_id ? by_id : by_ref).insert(e.customer_key);
         }
-        std::map<std::string, std::string> resolved;  // customer_key → customer_id
-        if (!by_id.empty()) {
-          for (const auto& r :
-               tx.exec_params("SELECT customer_id::text FROM known_customers"
-                              " WHERE customer_id = ANY($1::uuid[])",
-                              postgres::ToTextArray({by_id.begin(), by_id.end()}))) {
-            resolved[r[0].as<std::string>()] = r[0].as<std::string>();
-          }
-        }
-        if (!by_ref.empty()) {
-          for (const auto& r :
-               tx.exec_params("SELECT external_ref, customer_id::text FROM known_customers"
-                              " WHERE external_ref = ANY($1::text[])",
-                              postgres::ToTextArray({by_ref.begin(), by_ref.end()}))) {
-            resolved[r[0].as<std::string>()] = r[1].as<std::string>();
+        // (key is a customer_id, customer_key) → customer_id
+        std::map<std::pair<bool, std::string>, std::string> resolved;
+        if (!by_id.empty() || !by_ref.empty()) {
+          for (const auto& r : tx.exec_params(
+                   "SELECT true, customer_id::text, customer_id::text FROM known_customers"
+                   " WHERE customer_id = ANY($1::uuid[])"
+                   " UNION ALL SELECT false, external_ref, customer_id::text FROM known_customers"
+                   " WHERE external_ref = ANY($2::text[])",
+                   postgres::ToTextArray({by_id.begin(), by_id.end()}),
+                   postgres::ToTextArray({by_ref.begin(), by_ref.end()}))) {
+            resolved[{r[0].as<bool>(), r[1].as<std::string>()}] = r[2].as<std::string>();
           }
         }
         const auto customer_of = [&resolved](const ValidEvent& e) {
-          const auto it = resolved.find(e.customer_key);
+          // customer_id::text is lower case; a UUID may arrive in upper case.
+          const auto it = resolved.find(
+              {e.key_is_customer_id,
+               e.key_is_customer_id ? absl::AsciiStrToLower(e.customer_key) : e.customer_key});
           return it != resolved.end() ? it->second : std::string();
         };
         std::set<std::string> customers;
