@@ -56,7 +56,7 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
                                       const redis::ConsumerOptions& base = {});
 
 // Port 50054; the StreamInputs consumers; periodic maintenance
-// (window slides, pin expiry) every minute and a full reclassification every
+// (window slides, pin expiry, time-only changes) every minute and a full reclassification every
 // --reclassify_interval_s (0 = never).
 server::ServiceDefinition ClassificationDefinition();
 

@@ -221,6 +221,42 @@ TEST_F(ClassificationTest, NewCustomersStayOnProbationAndPoorCreditCaps) {
   EXPECT_EQ(Get(veterans[19]).tier(), "C");
 }
 
+TEST_F(ClassificationTest, ProbationEndAndDormancyNeedNoEventToBeApplied) {
+  std::vector<std::string> veterans;
+  for (int i = 0; i < 20; ++i) {
+    veterans.push_back(Customer());
+    Order(veterans[i], absl::StrCat("p", i), (i + 1) * 100000, 10);
+  }
+  // The biggest earner of all became a customer six months (the probation) less a day ago.
+  const Micros since = kNow + kDay - 6 * (kYear / 12);
+  events::v1::CustomerChanged e;
+  e.set_event_id("probation-customer");
+  e.set_customer_id(ids::NewUuid());
+  e.set_version(1);
+  store::SetTimestamp(since, e.mutable_create_time());
+  ASSERT_TRUE(server_->engine
+                  .OnCustomerChanged({"1-0",
+                                      {{"type", "tierwise.events.v1.CustomerChanged"},
+                                       {"payload", e.SerializeAsString()}}})
+                  .ok());
+  Order(e.customer_id(), "big", 90000000, 3);
+  EXPECT_EQ(Get(e.customer_id()).tier(), "C");
+  // A veteran whose last order was 179 days ago is active, not yet dormant.
+  const std::string quiet = Customer();
+  Order(quiet, "quiet", 5000, 179);
+  EXPECT_EQ(Get(quiet).behaviour(), "active");
+
+  // Two days on, without any event: maintenance ends the probation and marks the dormancy.
+  now_ = kNow + 2 * kDay;
+  ASSERT_TRUE(server_->engine.Maintain().ok());
+  EXPECT_EQ(Get(e.customer_id()).tier(), "A");
+  EXPECT_EQ(History(e.customer_id())[0].reason_code(), "PROBATION_END");
+  EXPECT_EQ(Get(quiet).behaviour(), "dormant");
+  // Nothing is due any more until the next threshold; a full run agrees.
+  ASSERT_EQ(*server_->engine.Maintain(), 0);
+  ASSERT_EQ(*server_->engine.ReclassifyAll("RECLASSIFY", nullptr), 0);
+}
+
 TEST_F(ClassificationTest, RevenueLeavingTheWindowMovesTheTier) {
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) {

@@ -85,7 +85,7 @@ std::optional<CustomerFacts> FactsOfRow(const pqxx::row& r) {
 // Columns of a stored tier after its id: payload, gate, pin tier, reason, expiry.
 std::string TierColumns() {
   return absl::StrCat("payload, gate, coalesce(pin_tier, ''), coalesce(pin_reason, ''), ",
-                      MicrosOf("pin_expires"));
+                      MicrosOf("pin_expires"), ", ", MicrosOf("next_review_at"));
 }
 
 StoredTier TierOfRow(const pqxx::row& r, int first) {
@@ -95,6 +95,7 @@ StoredTier TierOfRow(const pqxx::row& r, int first) {
   t.pin_tier = r[first + 2].as<std::string>();
   t.pin_reason = r[first + 3].as<std::string>();
   t.pin_expires = r[first + 4].as<int64_t>();
+  t.next_review = r[first + 5].as<int64_t>();
   return t;
 }
 
@@ -471,40 +472,28 @@ std::map<std::string, StoredTier> LoadTiersOf(pqxx::work& tx,
   return out;
 }
 
-void SaveTier(pqxx::work& tx, const StoredTier& t) {
-  tx.exec_params(
-      absl::StrCat("INSERT INTO tiers (customer_id, tier, score, gate, payload, rule_set_version,"
-                   " evaluated_at, pin_tier, pin_reason, pin_expires) VALUES ($1, $2, $3, $4, $5,"
-                   " $6, ",
-                   Ts(7), ", NULLIF($8, ''), NULLIF($9, ''), ", Ts(10),
-                   ")"
-                   " ON CONFLICT (customer_id) DO UPDATE SET tier = $2, score = $3, gate = $4,"
-                   " payload = $5, rule_set_version = $6, evaluated_at = EXCLUDED.evaluated_at,"
-                   " pin_tier = NULLIF($8, ''), pin_reason = NULLIF($9, ''),"
-                   " pin_expires = EXCLUDED.pin_expires"),
-      t.tier.customer_id(), t.tier.tier(), t.tier.score(), t.gate,
-      postgres::Bytes(t.tier.SerializeAsString()), t.tier.rule_set_version(),
-      ToMicros(t.tier.evaluated_at()), t.pin_tier, t.pin_reason, t.pin_expires);
-}
+void SaveTier(pqxx::work& tx, const StoredTier& t) { SaveTiers(tx, {t}); }
 
 void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
   if (tiers.empty()) return;
   // Payloads travel hex-encoded in a text[] (no bytea[] literal escaping).
   tx.exec_params(
       absl::StrCat("INSERT INTO tiers (customer_id, tier, score, gate, payload, rule_set_version,"
-                   " evaluated_at, pin_tier, pin_reason, pin_expires)"
+                   " evaluated_at, pin_tier, pin_reason, pin_expires, next_review_at)"
                    " SELECT id, tier, score, gate, decode(payload, 'hex'), rsv, ",
                    TsOf("eval_at"), ", NULLIF(pin_tier, ''), NULLIF(pin_reason, ''), ",
-                   TsOf("pin_at"),
+                   TsOf("pin_at"), ", ", TsOf("review_at"),
                    " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[],"
-                   " $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[])"
+                   " $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],"
+                   " $11::bigint[])"
                    " AS u(id, tier, score, gate, payload, rsv, eval_at, pin_tier, pin_reason,"
-                   " pin_at)"
+                   " pin_at, review_at)"
                    " ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,"
                    " score = EXCLUDED.score, gate = EXCLUDED.gate, payload = EXCLUDED.payload,"
                    " rule_set_version = EXCLUDED.rule_set_version,"
                    " evaluated_at = EXCLUDED.evaluated_at, pin_tier = EXCLUDED.pin_tier,"
-                   " pin_reason = EXCLUDED.pin_reason, pin_expires = EXCLUDED.pin_expires"),
+                   " pin_reason = EXCLUDED.pin_reason, pin_expires = EXCLUDED.pin_expires,"
+                   " next_review_at = EXCLUDED.next_review_at"),
       TextArray(tiers, [](const StoredTier& t) { return t.tier.customer_id(); }),
       TextArray(tiers, [](const StoredTier& t) { return t.tier.tier(); }),
       IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.tier.score(); }),
@@ -521,7 +510,8 @@ void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
                }),
       TextArray(tiers, [](const StoredTier& t) { return t.pin_tier; }),
       TextArray(tiers, [](const StoredTier& t) { return t.pin_reason; }),
-      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.pin_expires; }));
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.pin_expires; }),
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.next_review; }));
 }
 
 void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
@@ -587,6 +577,22 @@ std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now) {
            "SELECT customer_id::text FROM tiers WHERE pin_tier IS NOT NULL AND pin_expires <="
            " to_timestamp($1::double precision / 1e6)",
            now)) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
+std::vector<std::string> CustomersDueForReview(pqxx::work& tx, Micros now, int limit) {
+  std::vector<std::string> out;
+  // Removed customers are not evaluated any more: theirs would stay due for ever.
+  for (const auto& r : tx.exec_params(absl::StrCat("SELECT t.customer_id::text FROM tiers t"
+                                                   " WHERE t.next_review_at <= ",
+                                                   Ts(1),
+                                                   " AND NOT EXISTS (SELECT 1 FROM customers c"
+                                                   " WHERE c.customer_id = t.customer_id"
+                                                   " AND c.removed)"
+                                                   " ORDER BY t.next_review_at LIMIT $2"),
+                                      now, limit)) {
     out.push_back(r[0].as<std::string>());
   }
   return out;

@@ -59,6 +59,7 @@ struct StoredTier {
   std::string pin_tier;
   std::string pin_reason;
   Micros pin_expires = 0;
+  Micros next_review = 0;  // NextTimeChange of the evaluation; 0: none
 };
 std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_id, bool for_update);
 void SaveTier(pqxx::work& tx, const StoredTier& tier);
@@ -75,6 +76,8 @@ std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& custo
 std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
                                  const std::string& after_customer, int limit);
 std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now);
+// Customers whose next_review is due at `now`, the earliest first.
+std::vector<std::string> CustomersDueForReview(pqxx::work& tx, Micros now, int limit);
 std::vector<StoredTier> AllTiers(pqxx::work& tx);
 // Every customer's tier at `at` (0 = now), rebuilt from the history for past times.
 std::map<std::string, std::string> TiersAt(pqxx::work& tx, Micros at);

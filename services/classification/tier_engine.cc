@@ -164,6 +164,7 @@ std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& fa
     next->pin_expires = current->pin_expires;
   }
   next->tier = Compute(facts, current, now, &next->gate);
+  next->next_review = NextTimeChange(rule_set_, facts, now);
   if (!next->tier.pinned()) {
     next->pin_tier.clear();
     next->pin_reason.clear();
@@ -669,7 +670,7 @@ bool SameMetrics(const CustomerMetrics& a, const CustomerMetrics& b) {
 // The same evaluation apart from when it was made.
 bool SameEvaluation(const store::StoredTier& a, const store::StoredTier& b) {
   if (a.gate != b.gate || a.pin_tier != b.pin_tier || a.pin_reason != b.pin_reason ||
-      a.pin_expires != b.pin_expires) {
+      a.pin_expires != b.pin_expires || a.next_review != b.next_review) {
     return false;
   }
   v1::Tier x = a.tier;
@@ -790,6 +791,13 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
           lapsed.emplace(std::move(id), Cause{kUnpin, ""});
         }
         changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
+        // Time alone moves a probation end or a dimension's threshold (reason WINDOW_SLIDE, or
+        // PROBATION_END when that is what changed the tier).
+        std::map<std::string, Cause> due;
+        for (std::string& id : store::CustomersDueForReview(tx, now, 500)) {
+          due.emplace(std::move(id), Cause{kWindowSlide, ""});
+        }
+        changes += EvaluateManyLocked(tx, due, "", now, evaluated);
         return absl::OkStatus();
       });
   if (!s.ok()) return s;

@@ -72,7 +72,8 @@ class TierEngine {
   // entry). Returns how many tiers changed; on unchanged data, none, and nothing is written.
   absl::StatusOr<int64_t> ReclassifyAll(const std::string& reason,
                                         const std::function<void(int64_t, int64_t)>& progress);
-  // Moves windows that slid and ends lapsed pins (periodic).
+  // Moves windows that slid, ends lapsed pins and re-evaluates customers whose evaluation time
+  // alone changes (probation end, dimension thresholds; see NextTimeChange). Periodic.
   absl::StatusOr<int64_t> Maintain();
 
   absl::StatusOr<v1::Tier> GetTier(const std::string& customer_id);

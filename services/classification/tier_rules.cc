@@ -509,6 +509,26 @@ Dimensions DimensionsOf(const CustomerFacts& c, Micros now) {
   return d;
 }
 
+Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& c, Micros now) {
+  Micros next = 0;
+  const auto consider = [&](Micros at) {
+    if (at > now && (next == 0 || at < next)) next = at;
+  };
+  const CustomerMetrics& m = c.metrics;
+  if (c.since != 0) {
+    // Relationship developing, long-term, strategic partner; loyal needs a year.
+    for (int64_t days : {182, 365, 3 * 365}) consider(c.since + days * kDay);
+    const int months = rule_set.gates().probation_months();
+    if (months > 0) consider(c.since + static_cast<Micros>(months) * (kYear / 12));
+  }
+  if (m.first_order_at != 0) consider(m.first_order_at + 90 * kDay);  // no longer new
+  if (m.last_order_at != 0) {
+    consider(m.last_order_at + 181 * kDay);  // dormant: more than 180 days since the last order
+    consider(m.last_order_at + 366 * kDay);  // churned: more than 365
+  }
+  return next;
+}
+
 std::string CombinedLabel(const std::string& tier, const Dimensions& d) {
   std::string relationship = d.relationship;
   std::replace(relationship.begin(), relationship.end(), '_', ' ');

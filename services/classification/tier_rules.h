@@ -124,6 +124,11 @@ struct Dimensions {
 Dimensions DimensionsOf(const CustomerFacts& facts, Micros now);
 
 // "A · high potential · strategic partner"
+// The first moment after `now` at which the customer's evaluation may change with time alone:
+// probation ends, or a tenure or recency threshold of DimensionsOf is crossed. 0: none ahead.
+// (Scores of weighted rule sets that drift with time are left to the full reclassification.)
+Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& customer, Micros now);
+
 std::string CombinedLabel(const std::string& tier, const Dimensions& d);
 
 }  // namespace tierwise::classification

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "common/status/status.h"
 #include "gtest/gtest.h"
 
@@ -384,6 +385,41 @@ TEST(ScoreTest, ServiceQualityFactorsInAWeightedScore) {
   EXPECT_FALSE(ValidateRuleSet(r, "rule_set").ok());
   r.mutable_factors(1)->set_cap(450);
   EXPECT_TRUE(ValidateRuleSet(r, "rule_set").ok());
+}
+
+// Property: the dimensions and the probation gate never change before the moment NextTimeChange
+// announces (checked day by day over three years, with metrics that stay as they are).
+TEST(NextTimeChangeTest, NamesTheFirstMomentTheEvaluationChangesWithTimeAlone) {
+  const v1::RuleSet rs = DefaultRuleSet();
+  CustomerFacts c;
+  c.customer_id = "t";
+  c.since = kNow - 100 * kDay;
+  c.metrics.first_order_at = kNow - 60 * kDay;
+  c.metrics.last_order_at = kNow - 20 * kDay;
+  c.metrics.revenue_last_6m = 1000;
+  c.metrics.revenue_12m = 1000;
+  const auto state = [&](Micros at) {
+    std::string gate;
+    ApplyGates(rs, "A", c, at, &gate);
+    const Dimensions d = DimensionsOf(c, at);
+    return absl::StrCat(gate, "|", d.relationship, "|", d.behaviour, "|", d.potential);
+  };
+  Micros now = kNow;
+  int changes = 0;
+  for (int step = 0; step < 3 * 365; ++step) {
+    const Micros next = NextTimeChange(rs, c, now);
+    const Micros until = now + kDay;
+    if (next == 0 || next > until) {
+      EXPECT_EQ(state(until), state(now)) << "a change at day " << step << " was not announced";
+    } else {
+      EXPECT_EQ(state(next - 1), state(now)) << "announced late at day " << step;
+      ++changes;
+    }
+    now = until;
+  }
+  // Probation end, developing, long term, no longer new, dormant, churned (at least).
+  EXPECT_GE(changes, 6);
+  EXPECT_EQ(NextTimeChange(rs, c, kNow + 10 * kYear), 0);
 }
 
 }  // namespace
