@@ -392,6 +392,28 @@ TEST_F(InteractionEventsTest, RedeliveredEventsChangeNothing) {
   EXPECT_EQ(harness_.CountRows("complaint_facts"), 1);
 }
 
+TEST_F(InteractionEventsTest, ABatchReadIsAppliedAtOnceWhateverTheOrderWithin) {
+  const std::string id = Customer();
+  // One read of the stream: a correction ahead of the version it replaces, a second rating, and
+  // a complaint's resolution ahead of its opening.
+  Publish(Interaction(id, "b1-fix", 5, 10, "b1"));
+  Publish(Interaction(id, "b1", 2, 10));
+  Publish(Interaction(id, "b2", 4, 5));
+  Publish(Complaint(id, "bk", 2, false, true, false, 8));
+  Publish(Complaint(id, "bk", 1, true, false, false, 8));
+  const int64_t history = harness_.CountRows("tier_history");
+  EXPECT_EQ(Poll(), 5);
+  const StoredMetrics m = Metrics(id);
+  ASSERT_TRUE(m.satisfaction_x100.has_value());
+  EXPECT_EQ(*m.satisfaction_x100, 450) << "ratings 5 (the correction) and 4";
+  EXPECT_EQ(m.satisfaction_count, 2);
+  EXPECT_EQ(m.complaints_12m, 1);
+  EXPECT_EQ(m.open_complaints, 0) << "version 2 (resolved) wins";
+  EXPECT_EQ(m.sla_breaches_12m, 1);
+  // Evaluated once for the batch: at most one tier change recorded.
+  EXPECT_LE(harness_.CountRows("tier_history") - history, 1);
+}
+
 TEST_F(InteractionEventsTest, TheNewestComplaintVersionWins) {
   const std::string id = Customer();
   // k1: opened, response breached, resolved (breach kept) — delivered 1, 3, 2.

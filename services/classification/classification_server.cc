@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
@@ -55,27 +56,29 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
                                       const std::string& consumer,
                                       const redis::ConsumerOptions& base) {
   using Handler = absl::Status (TierEngine::*)(const redis::StreamEntry&);
-  const std::pair<const char*, Handler> kInputs[] = {
-      {":profile.customer_changed", &TierEngine::OnCustomerChanged},
-      {":credit.ledger", &TierEngine::OnLedgerEvent},
-      {":interaction.events", &TierEngine::OnInteractionEvent},
+  using BatchHandler = absl::Status (TierEngine::*)(const std::vector<redis::StreamEntry>&);
+  // Ledger and interaction events carry the load: a batch read goes into one transaction (a
+  // larger one for the ledger, spreading its fixed statements over more events in a backlog).
+  const std::tuple<const char*, Handler, BatchHandler, int> kInputs[] = {
+      {":profile.customer_changed", &TierEngine::OnCustomerChanged, nullptr, 0},
+      {":credit.ledger", nullptr, &TierEngine::OnLedgerEvents, 500},
+      {":interaction.events", nullptr, &TierEngine::OnInteractionEvents, 0},
   };
   std::vector<StreamInput> out;
-  for (const auto& [suffix, handler] : kInputs) {
+  for (const auto& [suffix, handler, batch_handler, batch_size] : kInputs) {
     redis::ConsumerOptions options = base;
     options.stream = absl::StrCat(prefix, suffix);
     options.group = "classification";
     options.consumer = consumer;
     options.dead_letter_stream = absl::StrCat(prefix, ":classification.dead_letter");
-    if (handler == &TierEngine::OnLedgerEvent) {
-      // Ledger events carry the load: a batch read goes into one transaction, and a larger
-      // batch spreads its fixed statements over more events when a backlog builds up.
-      options.batch_size = std::max(options.batch_size, 500);
-      out.push_back({options.stream,
-                     std::make_shared<redis::StreamConsumer>(
-                         redis, options, [engine](const std::vector<redis::StreamEntry>& entries) {
-                           return engine->OnLedgerEvents(entries);
-                         })});
+    options.batch_size = std::max(options.batch_size, batch_size);
+    if (batch_handler != nullptr) {
+      out.push_back({options.stream, std::make_shared<redis::StreamConsumer>(
+                                         redis, options,
+                                         [engine, batch_handler = batch_handler](
+                                             const std::vector<redis::StreamEntry>& entries) {
+                                           return ((*engine).*batch_handler)(entries);
+                                         })});
       continue;
     }
     out.push_back({options.stream,

@@ -490,7 +490,12 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
       });
 }
 
-absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
+namespace {
+
+// What an interaction stream entry changes: its trigger, and how to store its facts (naming the
+// customers whose metrics changed; none for a redelivery). nullopt: another kind of event.
+absl::StatusOr<std::optional<TierEngine::FactChange>> ParseInteractionEntry(
+    const redis::StreamEntry& entry) {
   const std::string type = entry.Field("type");
   if (type == events::v1::InteractionLogged::descriptor()->full_name()) {
     events::v1::InteractionLogged event;
@@ -502,9 +507,8 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
     }
     const InteractionFact fact{event.interaction_id(), store::ToMicros(event.occurred_at()),
                                event.satisfaction(), false};
-    const std::string trigger =
-        event.event_id().empty() ? event.interaction_id() : event.event_id();
-    return ApplyEvent(trigger, [&](pqxx::work& tx) {
+    std::string trigger = event.event_id().empty() ? event.interaction_id() : event.event_id();
+    auto apply = [event, fact, trigger](pqxx::work& tx) {
       std::vector<std::string> customers;
       if (store::InsertInteraction(tx, event.customer_id(), fact, event.corrects(), trigger)) {
         customers.push_back(event.customer_id());
@@ -519,7 +523,8 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
         }
       }
       return customers;
-    });
+    };
+    return TierEngine::FactChange{std::move(trigger), std::move(apply)};
   }
   if (type == events::v1::ComplaintChanged::descriptor()->full_name()) {
     events::v1::ComplaintChanged event;
@@ -534,10 +539,10 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
     }
     const ComplaintFact fact{event.complaint_id(), opened_at != 0 ? opened_at : changed_at,
                              event.open(), event.response_breached(), event.resolution_breached()};
-    const std::string trigger = event.event_id().empty()
-                                    ? absl::StrCat(event.complaint_id(), "/", event.version())
-                                    : event.event_id();
-    return ApplyEvent(trigger, [&](pqxx::work& tx) {
+    std::string trigger = event.event_id().empty()
+                              ? absl::StrCat(event.complaint_id(), "/", event.version())
+                              : event.event_id();
+    auto apply = [event, fact, changed_at, trigger](pqxx::work& tx) {
       std::vector<std::string> customers;
       std::optional<std::string> before = store::UpsertComplaint(
           tx, event.customer_id(), fact, event.version(), changed_at, trigger);
@@ -545,19 +550,40 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
       customers.push_back(event.customer_id());
       if (!before->empty() && *before != event.customer_id()) customers.push_back(*before);
       return customers;
-    });
+    };
+    return TierEngine::FactChange{std::move(trigger), std::move(apply)};
   }
   if (type.empty()) return absl::InvalidArgumentError("a stream entry without a type");
-  return absl::OkStatus();  // another kind of interaction event: not a metric
+  return std::nullopt;  // another kind of interaction event: not a metric
 }
 
-absl::Status TierEngine::ApplyEvent(
-    const std::string& event_id,
-    const std::function<std::vector<std::string>(pqxx::work&)>& apply) {
+}  // namespace
+
+absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
+  return OnInteractionEvents({entry});
+}
+
+absl::Status TierEngine::OnInteractionEvents(const std::vector<redis::StreamEntry>& entries) {
+  std::vector<FactChange> changes;
+  for (const redis::StreamEntry& entry : entries) {
+    absl::StatusOr<std::optional<FactChange>> change = ParseInteractionEntry(entry);
+    if (!change.ok()) return change.status();
+    if (change->has_value()) changes.push_back(std::move(**change));
+  }
+  if (changes.empty()) return absl::OkStatus();
+  return ApplyFacts(changes);
+}
+
+absl::Status TierEngine::ApplyFacts(const std::vector<FactChange>& changes) {
   return ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) {
-    const std::vector<std::string> customers = apply(tx);
-    std::map<std::string, std::string> triggers;
-    for (const std::string& id : customers) triggers[id] = event_id;
+    std::vector<std::string> customers;
+    std::map<std::string, std::string> triggers;  // a customer's last event that changed it
+    for (const FactChange& change : changes) {
+      for (const std::string& id : change.apply(tx)) {
+        if (triggers.count(id) == 0) customers.push_back(id);
+        triggers[id] = change.trigger;
+      }
+    }
     RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, {}, "", options_.clock(), evaluated);
     return absl::OkStatus();
   });

@@ -62,6 +62,17 @@ class TierEngine {
   // update the customer's satisfaction and complaint metrics and re-tier it (reason EVENT).
   // Other event types on the stream are skipped; a malformed entry is INVALID_ARGUMENT.
   absl::Status OnInteractionEvent(const redis::StreamEntry& entry);
+  // Several interaction entries in one transaction: each one's facts stored in order, then each
+  // customer they changed refreshed and evaluated once. Any error rolls all of them back (a
+  // malformed entry is INVALID_ARGUMENT before anything is stored).
+  absl::Status OnInteractionEvents(const std::vector<redis::StreamEntry>& entries);
+
+  // A stream event's facts: how to store them, naming the customers whose metrics changed (none:
+  // a redelivery), and the event id a tier change it causes names as its trigger.
+  struct FactChange {
+    std::string trigger;
+    std::function<std::vector<std::string>(pqxx::work&)> apply;
+  };
 
   // Re-evaluates one customer (reason RECLASSIFY unless given).
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
@@ -142,13 +153,10 @@ class TierEngine {
       const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
       Micros now, std::vector<v1::Tier>* evaluated) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // One stream event in one transaction: `apply` stores its facts and names the customers whose
-  // metrics changed (none: a redelivery, nothing to do); they, and the customers a cut-off
-  // pushed across, are refreshed and re-evaluated with `event_id` as the trigger. The cache is
-  // written after commit.
-  absl::Status ApplyEvent(const std::string& event_id,
-                          const std::function<std::vector<std::string>(pqxx::work&)>& apply)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stream events in one transaction: each change's facts stored in order, then the customers
+  // they changed, and those a cut-off pushed across, refreshed and re-evaluated (trigger: the
+  // customer's last change). The cache is written after commit.
+  absl::Status ApplyFacts(const std::vector<FactChange>& changes) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `fn` in one transaction under mu_; after commit writes the tiers it evaluated to the
   // cache; after a rollback rebuilds the ranking.
   absl::Status ApplyInOneTransaction(
