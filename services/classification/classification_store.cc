@@ -279,34 +279,6 @@ bool UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::s
               .empty();
 }
 
-void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerMetrics& m,
-                 const std::optional<std::string>& rating, const std::optional<int>& on_time) {
-  tx.exec_params(
-      absl::StrCat(
-          "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
-          " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
-          " next_window_exit, credit_rating, on_time_permille, satisfaction_x100,"
-          " satisfaction_count_12m, complaints_12m, open_complaints, sla_breaches_12m)"
-          " VALUES ($1, $2, $3, $4, $5, $6, $7, ",
-          Ts(8), ", ", Ts(9), ", ", Ts(10),
-          ", coalesce($11, ''), $12::integer, $13::integer, $14, $15, $16, $17)"
-          " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = $2, margin_12m = $3,"
-          " orders_12m = $4, revenue_prev_6m = $5, revenue_last_6m = $6, renewal_permille = $7,"
-          " first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,"
-          " next_window_exit = EXCLUDED.next_window_exit,"
-          " credit_rating = coalesce($11, customer_metrics.credit_rating),"
-          " on_time_permille = coalesce($12::integer, customer_metrics.on_time_permille),"
-          " satisfaction_x100 = $13::integer, satisfaction_count_12m = $14,"
-          " complaints_12m = $15, open_complaints = $16, sla_breaches_12m = $17,"
-          " updated_at = now()"),
-      customer_id, m.revenue_12m, m.margin_12m, m.orders_12m, m.revenue_prev_6m, m.revenue_last_6m,
-      m.renewal_permille, m.first_order_at, m.last_order_at, m.next_window_exit,
-      rating.has_value() ? rating->c_str() : nullptr,
-      on_time.has_value() ? std::to_string(*on_time).c_str() : nullptr,
-      m.satisfaction_x100.has_value() ? std::to_string(*m.satisfaction_x100).c_str() : nullptr,
-      m.satisfaction_count_12m, m.complaints_12m, m.open_complaints, m.sla_breaches_12m);
-}
-
 std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
                                                      const std::vector<std::string>& customer_ids) {
   std::map<std::string, CustomerMetrics> out;
@@ -514,14 +486,7 @@ void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
       IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.next_review; }));
 }
 
-void AppendHistory(pqxx::work& tx, const v1::TierChange& c) {
-  tx.exec_params(
-      absl::StrCat("INSERT INTO tier_history (customer_id, previous_tier, tier, reason_code,"
-                   " trigger_event_id, payload, changed_at) VALUES ($1, $2, $3, $4, $5, $6, ",
-                   Ts(7), ")"),
-      c.customer_id(), c.previous_tier(), c.tier(), c.reason_code(), c.trigger_event_id(),
-      postgres::Bytes(c.SerializeAsString()), ToMicros(c.changed_at()));
-}
+void AppendHistory(pqxx::work& tx, const v1::TierChange& c) { AppendHistoryBatch(tx, {c}); }
 
 void AppendHistoryBatch(pqxx::work& tx, const std::vector<v1::TierChange>& changes) {
   if (changes.empty()) return;

@@ -40,12 +40,6 @@ std::optional<std::string> UpsertComplaint(pqxx::work& tx, const std::string& cu
 bool UpsertCustomer(pqxx::work& tx, const std::string& customer_id, const std::string& external_ref,
                     const std::string& owner, Micros since, bool removed, int64_t version);
 
-// Metrics (ledger and interaction parts) plus the credit figures last seen on the ledger
-// stream.
-void SaveMetrics(pqxx::work& tx, const std::string& customer_id, const CustomerMetrics& m,
-                 const std::optional<std::string>& credit_rating,
-                 const std::optional<int>& on_time_permille);
-
 // Everything a rule may use; nullopt when neither the profile nor the ledger knows it.
 std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id);
 // (customer_id, revenue_12m) of every customer that is not removed.
@@ -116,8 +110,8 @@ struct CreditFigures {
   std::optional<std::string> rating;
   std::optional<int> on_time_permille;
 };
-// SaveMetrics of many customers in one statement; their stored credit figures stay unless
-// `credit` has newer ones for them.
+// Metrics (ledger and interaction parts) of many customers in one statement; their stored
+// credit figures stay unless `credit` has newer ones for them.
 void SaveMetricsBatch(pqxx::work& tx,
                       const std::vector<std::pair<std::string, CustomerMetrics>>& metrics,
                       const std::map<std::string, CreditFigures>& credit = {});
