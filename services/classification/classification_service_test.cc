@@ -1,5 +1,8 @@
 // The classification service in-process against the real PostgreSQL and Redis: stream
 // entries in, tiers, history, cache and TierChanged events out, with a test clock.
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/testing/service_harness.h"
@@ -306,6 +309,11 @@ TEST_F(ClassificationTest, TierLookupsUseTheCacheAndFallBackToPostgres) {
   EXPECT_EQ(Get(id).tier(), "A");
   EXPECT_EQ(server_->engine.cache_hits(), hits + 1);
   ASSERT_TRUE(harness_.redis().Command({"DEL", server_->engine.CacheKey(id)}).ok());
+  // Another client's write reaches the in-process copy with Redis's invalidation message.
+  for (int i = 0; i < 500 && server_->local_tiers->Lookup(server_->engine.CacheKey(id)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_FALSE(server_->local_tiers->Lookup(server_->engine.CacheKey(id)).has_value());
   const int64_t misses = server_->engine.cache_misses();
   EXPECT_EQ(Get(id).tier(), "A");
   EXPECT_EQ(server_->engine.cache_misses(), misses + 1);
