@@ -1,8 +1,12 @@
 #include "common/outbox/outbox.h"
 
+#include <algorithm>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/postgres/text_array.h"
@@ -85,30 +89,124 @@ void Relay::Wake() {
 
 void Relay::Loop() {
   auto last_cleanup = std::chrono::steady_clock::now();
+  auto last_trim = std::chrono::steady_clock::now();
+  int failures = 0;
   while (true) {
     absl::StatusOr<int> published = PublishOnce();
+    std::chrono::milliseconds wait = options_.poll_interval;
     if (!published.ok()) {
-      log::Warn("outbox.publish_failed",
-                {{"schema", pool_.options().schema}, {"error", published.status().ToString()}});
+      // Backs off while PostgreSQL or Redis is away: one line per attempt, at most every 10 s.
+      ++failures;
+      wait = std::min(options_.poll_interval * (1 << std::min(failures, 6)),
+                      std::max(options_.poll_interval, std::chrono::milliseconds(10000)));
+      log::Warn("outbox.publish_failed", {{"schema", pool_.options().schema},
+                                          {"attempt", failures},
+                                          {"retry_in_ms", wait.count()},
+                                          {"error", published.status().ToString()}});
+    } else if (failures > 0) {
+      log::Info("outbox.recovered", {{"schema", pool_.options().schema}, {"failed_rounds", failures}});
+      failures = 0;
     }
     const bool more = published.ok() && *published == options_.batch_size;
-    if (std::chrono::steady_clock::now() - last_cleanup > std::chrono::minutes(10)) {
-      last_cleanup = std::chrono::steady_clock::now();
-      (void)pool_.Transact([&](pqxx::work& tx) {
+    const auto now = std::chrono::steady_clock::now();
+    if (published.ok() && now - last_cleanup > std::chrono::minutes(10)) {
+      last_cleanup = now;
+      absl::Status cleaned = pool_.Transact([&](pqxx::work& tx) {
         tx.exec_params("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1)",
                        static_cast<int>(options_.retention.count()));
         return absl::OkStatus();
       });
+      if (!cleaned.ok()) log::Warn("outbox.cleanup_failed", {{"error", cleaned.ToString()}});
+    }
+    if (published.ok() && now - last_trim > options_.trim_interval) {
+      last_trim = now;
+      absl::StatusOr<int64_t> trimmed = TrimStreams();
+      if (!trimmed.ok()) {
+        log::Warn("outbox.trim_failed", {{"error", trimmed.status().ToString()}});
+      } else if (*trimmed > 0) {
+        log::Info("outbox.trimmed", {{"entries", *trimmed}});
+      }
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (!more) {
-      cv_.wait_for(lock, options_.poll_interval, [&] { return stop_ || wake_; });
+      cv_.wait_for(lock, wait, [&] { return stop_ || (wake_ && failures == 0); });
     }
     wake_ = false;
     if (stop_) break;
   }
   // Drain what is committed so a graceful stop leaves nothing behind that could be sent now.
   (void)PublishOnce();
+}
+
+namespace {
+
+// Stream ids compare as (milliseconds, sequence).
+std::pair<uint64_t, uint64_t> ParseStreamId(const std::string& id) {
+  const auto dash = id.find('-');
+  uint64_t ms = 0, seq = 0;
+  (void)absl::SimpleAtoi(id.substr(0, dash), &ms);
+  if (dash != std::string::npos) (void)absl::SimpleAtoi(id.substr(dash + 1), &seq);
+  return {ms, seq};
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Relay::TrimStreams() {
+  std::set<std::string> streams;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams = streams_;
+  }
+  const uint64_t now_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const uint64_t retention_ms = static_cast<uint64_t>(options_.stream_retention.count());
+  // Retention 0: no age condition (not "older than now", which would race with the clock).
+  const std::pair<uint64_t, uint64_t> by_age = {
+      retention_ms == 0 ? UINT64_MAX : (now_ms > retention_ms ? now_ms - retention_ms : 0), 0};
+  int64_t removed = 0;
+  for (const std::string& stream : streams) {
+    absl::StatusOr<redis::Reply> groups = redis_.Command({"XINFO", "GROUPS", stream});
+    if (!groups.ok()) return groups.status();
+    if (groups->type != redis::Reply::Type::kArray || groups->elements.empty()) continue;
+    // The oldest entry some group still needs: its oldest pending entry, else the entry after
+    // its last delivered one (XTRIM MINID keeps ids >= the threshold).
+    std::optional<std::pair<uint64_t, uint64_t>> needed;
+    for (const redis::Reply& group : groups->elements) {
+      std::string name, last_delivered;
+      int64_t pending = 0;
+      for (size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+        const std::string& key = group.elements[i].str;
+        if (key == "name") name = group.elements[i + 1].str;
+        if (key == "last-delivered-id") last_delivered = group.elements[i + 1].str;
+        if (key == "pending") pending = group.elements[i + 1].integer;
+      }
+      std::pair<uint64_t, uint64_t> first_needed = ParseStreamId(last_delivered);
+      first_needed.second += 1;
+      if (pending > 0) {
+        absl::StatusOr<redis::Reply> summary = redis_.Command({"XPENDING", stream, name});
+        if (!summary.ok()) return summary.status();
+        if (summary->type != redis::Reply::Type::kArray || summary->elements.size() < 2 ||
+            summary->elements[1].is_nil()) {
+          continue;  // cannot tell: this group keeps the stream as is
+        }
+        first_needed = std::min(first_needed, ParseStreamId(summary->elements[1].str));
+      }
+      needed = needed ? std::min(*needed, first_needed) : first_needed;
+    }
+    if (!needed) continue;
+    const std::pair<uint64_t, uint64_t> threshold = std::min(*needed, by_age);
+    if (threshold.first == 0 && threshold.second == 0) continue;
+    absl::StatusOr<redis::Reply> trimmed = redis_.Command(
+        {"XTRIM", stream, "MINID", absl::StrCat(threshold.first, "-", threshold.second)});
+    if (!trimmed.ok()) return trimmed.status();
+    if (trimmed->type == redis::Reply::Type::kError) {
+      return absl::InternalError(absl::StrCat("XTRIM: ", trimmed->str));
+    }
+    removed += trimmed->integer;
+  }
+  return removed;
 }
 
 namespace {
@@ -136,8 +234,10 @@ constexpr int kDedupSeconds = 86400;
 
 absl::StatusOr<int> Relay::PublishOnce() {
   int published = 0;
+  absl::Status redis_status;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     published = 0;
+    redis_status = absl::OkStatus();
     const bool leader = tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
                                         absl::StrCat("tierwise.outbox.", pool_.options().schema))[0]
                             .as<bool>();
@@ -154,7 +254,6 @@ absl::StatusOr<int> Relay::PublishOnce() {
     // Consecutive rows of one stream go in one script call, in id order. A row relayed before
     // a crash (its outbox row still unmarked) is skipped by its dedup key: exactly once.
     std::vector<int64_t> done;
-    absl::Status redis_status;
     for (size_t start = 0; start < rows.size();) {
       size_t end = start;
       while (end < rows.size() && rows[end].message.stream == rows[start].message.stream) ++end;
@@ -188,13 +287,14 @@ absl::StatusOr<int> Relay::PublishOnce() {
       tx.exec_params("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids);
     }
     published = static_cast<int>(done.size());
-    if (!redis_status.ok()) {
-      // Commit what reached Redis; the rest stays for the next round.
-      log::Warn("outbox.redis_failed", {{"error", redis_status.ToString()}});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < done.size(); ++i) streams_.insert(rows[i].message.stream);
     }
-    return absl::OkStatus();
+    return absl::OkStatus();  // commits what reached Redis; the rest stays for the next round
   });
   if (!status.ok()) return status;
+  if (!redis_status.ok() && published == 0) return redis_status;
   return published;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -43,11 +44,17 @@ struct RelayOptions {
   std::chrono::milliseconds poll_interval{200};
   int batch_size = 200;
   std::chrono::hours retention{24 * 7};  // published rows older than this are deleted
+  // Stream entries are trimmed once every consumer group has read and acknowledged past them
+  // and they are older than this (a group created later still finds a day of history); 0 trims
+  // everything every group has acknowledged.
+  std::chrono::milliseconds stream_retention = std::chrono::hours(24);
+  std::chrono::milliseconds trim_interval = std::chrono::minutes(1);
 };
 
 // Copies committed outbox rows to Redis. Start() runs a background loop until Stop() (or
 // destruction); PublishOnce() publishes one batch synchronously (used by tests and Wake-ups).
-// Thread-safe.
+// When PostgreSQL or Redis is unreachable the loop logs it and backs off (up to 10 s); rows stay
+// in the outbox until Redis takes them. Thread-safe.
 class Relay {
  public:
   Relay(postgres::PgPool& pool, redis::RedisClient& redis, RelayOptions options = {});
@@ -63,6 +70,10 @@ class Relay {
   absl::StatusOr<int> PublishOnce();
   // Unpublished rows (for health and metrics).
   absl::StatusOr<int64_t> Backlog();
+  // Trims each stream this relay published to (since start) up to the oldest entry that some
+  // consumer group has not yet acknowledged, or stream_retention ago, whichever is older
+  // (XTRIM MINID). A stream without any group is left alone. Returns the entries removed.
+  absl::StatusOr<int64_t> TrimStreams();
 
  private:
   void Loop();
@@ -74,6 +85,7 @@ class Relay {
   std::condition_variable cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> streams_ ABSL_GUARDED_BY(mu_);  // published to since start
   std::thread thread_;
 };
 

@@ -1,5 +1,6 @@
 #include "common/postgres/pool.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 
@@ -33,6 +34,28 @@ absl::Status StatusFromException(const std::exception& e) {
   return absl::InternalError(absl::StrCat("database error: ", e.what()));
 }
 
+std::string WithConnectionDefaults(const std::string& uri) {
+  // Bounded connects, and TCP keepalives with a user timeout so that a server that vanished
+  // (failover, a dead node) is noticed in about half a minute instead of the kernel's hours.
+  static constexpr std::pair<const char*, const char*> kDefaults[] = {
+      {"connect_timeout", "5"},     {"keepalives", "1"},       {"keepalives_idle", "15"},
+      {"keepalives_interval", "5"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},
+  };
+  const bool is_uri = absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://");
+  std::string out = uri;
+  bool has_query = is_uri && uri.find('?') != std::string::npos;
+  for (const auto& [key, value] : kDefaults) {
+    if (absl::StrContains(uri, absl::StrCat(key, "="))) continue;  // the operator's value wins
+    if (is_uri) {
+      absl::StrAppend(&out, has_query ? "&" : "?", key, "=", value);
+      has_query = true;
+    } else {
+      absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", value);
+    }
+  }
+  return out;
+}
+
 PgPool::PgPool(PoolOptions options) : options_(std::move(options)) {}
 
 PgPool::~PgPool() {
@@ -52,7 +75,7 @@ int PgPool::in_use() const {
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::OpenDedicated() const {
   try {
-    auto conn = std::make_unique<pqxx::connection>(options_.uri);
+    auto conn = std::make_unique<pqxx::connection>(WithConnectionDefaults(options_.uri));
     pqxx::nontransaction setup(*conn);
     // The schema name is a validated identifier; quote_name guards it anyway.
     setup.exec(absl::StrCat("SET search_path TO ", setup.quote_name(options_.schema), ", public"));

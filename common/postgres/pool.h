@@ -25,6 +25,10 @@ namespace tierwise::postgres {
 // but never row values.
 absl::Status StatusFromException(const std::exception& e);
 
+// `uri` with connect_timeout=5 and TCP keepalive / tcp_user_timeout settings added where the
+// operator did not set them (URI or key=value form).
+std::string WithConnectionDefaults(const std::string& uri);
+
 struct PoolOptions {
   std::string uri;     // libpq URI or key=value string
   std::string schema;  // set as search_path on every connection (a validated identifier)

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace tierwise::redis {
@@ -45,6 +46,20 @@ Reply Convert(const redisReply* r) {
       out.type = Reply::Type::kNil;
   }
   return out;
+}
+
+// Error replies that say "not now" rather than "never": a Redis that is still loading its data
+// after a restart, a replica during failover (READONLY: we are talking to the old primary that
+// was demoted), a busy script. Callers retry these like a lost connection.
+bool IsTransientErrorReply(const Reply& reply) {
+  if (reply.type != Reply::Type::kError) return false;
+  // The error's code is its first word (BUSYGROUP, a permanent error, is not BUSY).
+  const absl::string_view code = absl::string_view(reply.str).substr(0, reply.str.find(' '));
+  for (absl::string_view transient :
+       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"}) {
+    if (code == transient) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<std::vector<StreamEntry>> ParseEntries(const Reply& reply) {
@@ -148,6 +163,11 @@ absl::StatusOr<Reply> RedisClient::Command(const std::vector<std::string>& args)
     if (r != nullptr) {
       Reply reply = Convert(r);
       freeReplyObject(r);
+      if (IsTransientErrorReply(reply)) {
+        // A demoted primary keeps answering READONLY: reconnect so the address resolves anew.
+        DisconnectLocked();
+        return absl::UnavailableError(absl::StrCat("redis: ", reply.str));
+      }
       return reply;
     }
     const bool timed_out = ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -194,6 +214,12 @@ absl::StatusOr<std::vector<Reply>> RedisClient::Pipeline(
     auto* r = static_cast<redisReply*>(raw);
     replies.push_back(Convert(r));
     freeReplyObject(r);
+  }
+  for (const Reply& reply : replies) {
+    if (IsTransientErrorReply(reply)) {
+      DisconnectLocked();
+      return absl::UnavailableError(absl::StrCat("redis: ", reply.str));
+    }
   }
   return replies;
 }

@@ -1,5 +1,11 @@
 #include "common/redis/redis_client.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
 #include "common/testing/test_env.h"
 #include "gtest/gtest.h"
 
@@ -73,6 +79,61 @@ TEST(RedisClientTest, UnreachableServerIsUnavailableWithinTimeout) {
   RedisClient client(
       {.host = "127.0.0.1", .port = 1, .connect_timeout = std::chrono::milliseconds(200)});
   EXPECT_EQ(client.Ping().code(), absl::StatusCode::kUnavailable);
+}
+
+// A one-connection server that answers every command with `reply` (a RESP error line).
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::string reply) : reply_(std::move(reply)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(listener_, 4);
+    thread_ = std::thread([this] {
+      for (int served = 0; served < 2; ++served) {  // the command and its one reconnect
+        const int conn = ::accept(listener_, nullptr, nullptr);
+        if (conn < 0) return;
+        char buffer[4096];
+        if (::read(conn, buffer, sizeof(buffer)) > 0) {
+          (void)!::write(conn, reply_.data(), reply_.size());
+        }
+        ::close(conn);
+      }
+    });
+  }
+  ~ScriptedServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string reply_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(RedisClientTest, LoadingAfterARestartIsUnavailableNotAnErrorReply) {
+  ScriptedServer server("-LOADING Redis is loading the dataset in memory\r\n");
+  RedisClient client({.host = "127.0.0.1", .port = server.port()});
+  auto reply = client.Command({"XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"});
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable) << reply.status();
+  EXPECT_NE(reply.status().message().find("LOADING"), std::string::npos);
+}
+
+TEST(RedisClientTest, PermanentErrorRepliesStayReplies) {
+  ScriptedServer server("-BUSYGROUP Consumer Group name already exists\r\n");
+  RedisClient client({.host = "127.0.0.1", .port = server.port()});
+  auto reply = client.Command({"XGROUP", "CREATE", "s", "g", "0"});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->type, Reply::Type::kError);
 }
 
 TEST(RedisClientTest, ParsesAddresses) {

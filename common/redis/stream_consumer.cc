@@ -1,10 +1,22 @@
 #include "common/redis/stream_consumer.h"
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 
 namespace tierwise::redis {
+
+namespace {
+constexpr int kDeadLetterMaxLen = 100000;
+}  // namespace
+
+bool IsTransient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsAborted(status) ||
+         absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status);
+}
 
 std::vector<StreamEntry> ParseStreamEntries(const Reply& entries) {
   std::vector<StreamEntry> out;
@@ -60,30 +72,72 @@ void StreamConsumer::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
     bool group_ready = false;
+    constexpr std::chrono::milliseconds kFirstBackoff(250), kMaxBackoff(10000);
+    std::chrono::milliseconds backoff = kFirstBackoff;
+    int failures = 0;
     while (!stop_) {
+      absl::Status failed;
       if (!group_ready) {
-        absl::Status s = EnsureGroup();
-        group_ready = s.ok();
-        if (!group_ready) {
-          log::Warn("stream.group_failed", {{"stream", options_.stream}, {"error", s.ToString()}});
-          std::this_thread::sleep_for(std::chrono::seconds(1));
-          continue;
+        failed = EnsureGroup();
+        group_ready = failed.ok();
+      }
+      if (group_ready) {
+        absl::StatusOr<int> handled = PollOnce();
+        failed = handled.status();
+        if (absl::StrContains(failed.message(), "NOGROUP")) group_ready = false;
+      }
+      if (failed.ok()) {
+        if (failures > 0) {
+          log::Info("stream.recovered", {{"stream", options_.stream}, {"failed_rounds", failures}});
         }
+        failures = 0;
+        backoff = kFirstBackoff;
+        continue;
       }
-      absl::StatusOr<int> handled = PollOnce();
-      if (!handled.ok()) {
-        log::Warn("stream.poll_failed",
-                  {{"stream", options_.stream}, {"error", handled.status().ToString()}});
-        if (absl::StrContains(handled.status().message(), "NOGROUP")) group_ready = false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      }
+      ++failures;
+      log::Warn("stream.poll_failed", {{"stream", options_.stream},
+                                       {"attempt", failures},
+                                       {"transient", IsTransient(failed)},
+                                       {"retry_in_ms", backoff.count()},
+                                       {"error", failed.ToString()}});
+      Pause(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
     }
   });
+}
+
+void StreamConsumer::Pause(std::chrono::milliseconds pause) {
+  const auto until = std::chrono::steady_clock::now() + pause;
+  while (!stop_ && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+  }
 }
 
 void StreamConsumer::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+void StreamConsumer::ForgetDelivery(const std::vector<StreamEntry>& entries) {
+  if (entries.empty()) return;
+  // Our entries' counts in one call (ids come in stream order), then one XCLAIM per count.
+  auto r = client_.Command({"XPENDING", options_.stream, options_.group, entries.front().id,
+                            entries.back().id, absl::StrCat(entries.size() + 1),
+                            options_.consumer});
+  if (!r.ok() || r->type != Reply::Type::kArray) return;  // Redis is down: nothing to undo
+  std::map<int64_t, std::vector<std::string>> by_count;
+  for (const Reply& item : r->elements) {
+    if (item.type != Reply::Type::kArray || item.elements.size() < 4) continue;
+    by_count[std::max<int64_t>(item.elements[3].integer - 1, 0)].push_back(item.elements[0].str);
+  }
+  for (auto& [count, ids] : by_count) {
+    std::vector<std::string> args = {"XCLAIM", options_.stream, options_.group, options_.consumer,
+                                     "0"};
+    args.insert(args.end(), ids.begin(), ids.end());
+    args.insert(args.end(), {"RETRYCOUNT", absl::StrCat(count), "JUSTID"});
+    (void)client_.Command(args);
+  }
 }
 
 absl::StatusOr<int64_t> StreamConsumer::DeliveryCount(const std::string& id) {
@@ -98,6 +152,12 @@ absl::StatusOr<int64_t> StreamConsumer::DeliveryCount(const std::string& id) {
 absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entries) {
   if (!batch_handler_ || entries.size() < 2) return HandleOneByOne(entries);
   absl::Status s = batch_handler_(entries);
+  if (IsTransient(s)) {
+    ++transient_failures_;
+    retry_own_pending_ = true;
+    ForgetDelivery(entries);
+    return s;
+  }
   if (!s.ok()) {
     // Someone in the batch fails (or the store does): find out who, one at a time.
     log::Warn("stream.batch_failed", {{"stream", options_.stream},
@@ -114,13 +174,23 @@ absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entri
 
 absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry>& entries) {
   int ok = 0;
-  for (const StreamEntry& entry : entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const StreamEntry& entry = entries[i];
     absl::Status s = handler_(entry);
+    if (IsTransient(s)) {
+      // Not this entry's fault: leave it and the rest of the round pending, uncounted.
+      ++transient_failures_;
+      retry_own_pending_ = true;
+      ForgetDelivery(std::vector<StreamEntry>(entries.begin() + static_cast<std::ptrdiff_t>(i),
+                                              entries.end()));
+      return s;
+    }
     if (s.ok()) {
       ++ok;
     } else {
       absl::StatusOr<int64_t> deliveries = DeliveryCount(entry.id);
-      if (deliveries.ok() && *deliveries < options_.max_deliveries) {
+      if (!deliveries.ok()) return deliveries.status();  // Redis gone: decide next round
+      if (*deliveries < options_.max_deliveries) {
         log::Warn("stream.handler_failed", {{"stream", options_.stream},
                                             {"id", entry.id},
                                             {"deliveries", *deliveries},
@@ -130,8 +200,15 @@ absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry
       std::vector<std::pair<std::string, std::string>> fields = entry.fields;
       fields.emplace_back("dead_letter_error", s.ToString());
       fields.emplace_back("dead_letter_source", absl::StrCat(options_.stream, "/", entry.id));
-      auto added = client_.XAdd(options_.dead_letter_stream, "*", fields);
+      // Capped, so that dead letters (copies of entries) do not keep data in Redis forever.
+      std::vector<std::string> add = {"XADD", options_.dead_letter_stream, "MAXLEN", "~",
+                                      absl::StrCat(kDeadLetterMaxLen), "*"};
+      for (auto& [key, value] : fields) add.insert(add.end(), {key, value});
+      auto added = client_.Command(add);
       if (!added.ok()) return added.status();
+      if (added->type == Reply::Type::kError) {
+        return absl::InternalError(absl::StrCat("XADD dead letter: ", added->str));
+      }
       ++dead_lettered_;
       log::Error("stream.dead_letter",
                  {{"stream", options_.stream}, {"id", entry.id}, {"error", s.ToString()}});
@@ -166,6 +243,29 @@ void StreamConsumer::RefreshGroupInfo() {
 absl::StatusOr<int> StreamConsumer::PollOnce() {
   int handled = 0;
   RefreshGroupInfo();
+  if (retry_own_pending_) {
+    // What a transient failure left pending to us, before anything new (keeps the order).
+    auto own = client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                                absl::StrCat(options_.batch_size), "STREAMS", options_.stream,
+                                "0"});
+    if (!own.ok()) return own.status();
+    if (own->type == Reply::Type::kError) return absl::InternalError(own->str);
+    std::vector<StreamEntry> entries;
+    if (own->type == Reply::Type::kArray && !own->elements.empty() &&
+        own->elements[0].type == Reply::Type::kArray && own->elements[0].elements.size() == 2) {
+      entries = ParseStreamEntries(own->elements[0].elements[1]);
+    }
+    if (entries.empty()) {
+      retry_own_pending_ = false;
+    } else {
+      auto done = Handle(entries);
+      if (!done.ok()) return done.status();
+      // Entries that failed for good (not transient) stay pending until reclaimed; stop
+      // re-reading our history once a round made no progress on it.
+      if (*done == 0) retry_own_pending_ = false;
+      return *done;
+    }
+  }
   // Entries a dead (or failing) consumer left pending.
   auto claimed = client_.Command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
                                   absl::StrCat(options_.reclaim_idle.count()), "0-0", "COUNT",

@@ -41,6 +41,14 @@ struct ConsumerOptions {
 // all): OK acknowledges every entry of it. When a batch fails, its entries are handed over again
 // one at a time (a batch of one each), so only a poison entry stays pending and is dead-lettered
 // as above; the handler must therefore leave nothing behind when it fails (roll back).
+//
+// Transient failures are not poison: a handler result of UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED
+// or RESOURCE_EXHAUSTED (the database restarting, a lock conflict, a peer down) never acks and
+// never counts toward dead-lettering. The round stops there, the entries' delivery counts are
+// set back to what they were before this delivery, PollOnce returns the status, and the loop
+// backs off (0.25 s doubling to 10 s, a log line per attempt) and retries its own pending
+// entries first. So an outage of any length leaves every entry pending, none dead-lettered,
+// and all of them applied once the dependency is back.
 class StreamConsumer {
  public:
   using Handler = std::function<absl::Status(const StreamEntry& entry)>;
@@ -62,6 +70,8 @@ class StreamConsumer {
   absl::StatusOr<int> PollOnce();
 
   int64_t dead_lettered() const { return dead_lettered_.load(); }
+  // Rounds that stopped on a transient failure (handler or Redis), since start.
+  int64_t transient_failures() const { return transient_failures_.load(); }
 
   // Entries not yet delivered to the group (XINFO GROUPS "lag") and delivered but not
   // acknowledged ("pending"), refreshed by each poll; exported as metrics.
@@ -72,6 +82,10 @@ class StreamConsumer {
   absl::StatusOr<int> Handle(const std::vector<StreamEntry>& entries);
   absl::StatusOr<int> HandleOneByOne(const std::vector<StreamEntry>& entries);
   absl::StatusOr<int64_t> DeliveryCount(const std::string& id);
+  // Undoes the delivery-count increment of this round for `entries` (still pending to us).
+  void ForgetDelivery(const std::vector<StreamEntry>& entries);
+  // Sleeps up to `pause`, waking early on Stop().
+  void Pause(std::chrono::milliseconds pause);
 
   RedisClient client_;
   const ConsumerOptions options_;
@@ -80,11 +94,18 @@ class StreamConsumer {
   void RefreshGroupInfo();
 
   std::atomic<int64_t> dead_lettered_{0};
+  std::atomic<int64_t> transient_failures_{0};
+  // Set after a transient failure: the next round reads our own pending entries first
+  // (otherwise they would wait reclaim_idle for XAUTOCLAIM). Only the polling thread uses it.
+  bool retry_own_pending_ = false;
   std::atomic<int64_t> lag_{0};
   std::atomic<int64_t> pending_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// True for the codes that mean "try again later" rather than "this entry is bad".
+bool IsTransient(const absl::Status& status);
 
 // Parses the entries of an XREADGROUP / XAUTOCLAIM reply for one stream.
 std::vector<StreamEntry> ParseStreamEntries(const Reply& entries);

@@ -1,17 +1,56 @@
 #include "common/server/service_main.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "common/log/log.h"
 #include "common/metrics/http_exporter.h"
 #include "common/metrics/metrics.h"
+#include "common/process/process_guard.h"
 #include "common/server/rpc.h"
 #include "common/server/server_runner.h"
 
 namespace tierwise::server {
 
+namespace {
+
+// Waits up to `timeout` for SIGTERM/SIGINT (blocked in every thread); true when one came.
+bool TerminationRequestedWithin(std::chrono::milliseconds timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  timespec wait{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+                .tv_nsec = static_cast<long>((timeout.count() % 1000) * 1000000)};
+  return sigtimedwait(&set, nullptr, &wait) > 0;
+}
+
+// Applies the migrations, waiting for PostgreSQL as long as it takes (a fresh pod starts before
+// its database, a failover takes minutes): one log line per attempt, backing off to 10 s.
+// Returns OK, the first non-transient error, or CANCELLED on SIGTERM/SIGINT.
+absl::Status MigrateWhenDatabaseComes(postgres::PgPool& pool,
+                                      const std::vector<postgres::Migration>& migrations) {
+  std::chrono::milliseconds backoff(500);
+  for (int attempt = 1;; ++attempt) {
+    absl::Status migrated = postgres::ApplyMigrations(pool, migrations);
+    if (!absl::IsUnavailable(migrated) && !absl::IsDeadlineExceeded(migrated)) return migrated;
+    log::Warn("migrations.waiting_for_database", {{"attempt", attempt},
+                                                  {"retry_in_ms", backoff.count()},
+                                                  {"error", migrated.ToString()}});
+    if (TerminationRequestedWithin(backoff)) {
+      return absl::CancelledError("stopped while waiting for the database");
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+  }
+}
+
+}  // namespace
+
 int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
+  process::InstallGuards(definition.name);
   // Debian's Abseil keeps absl::Mutex deadlock detection on (a lock graph updated on every
   // acquisition, gRPC's included): a debugging aid that costs a few per cent of every call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -27,15 +66,11 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
       {.uri = config.pg_uri, .schema = config.pg_schema, .size = config.pg_pool_size});
   std::vector<postgres::Migration> migrations = definition.migrations;
   migrations.push_back(outbox::TableMigration());
-  // PostgreSQL may still be starting (a fresh pod, a compose stack): retry for a minute.
-  absl::Status migrated;
-  for (int attempt = 0; attempt < 30; ++attempt) {
-    migrated = postgres::ApplyMigrations(pool, migrations);
-    if (!absl::IsUnavailable(migrated)) break;
-    log::Warn("migrations.waiting_for_database", {{"attempt", attempt + 1}});
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-  }
-  if (!migrated.ok()) {
+  if (absl::Status migrated = MigrateWhenDatabaseComes(pool, migrations); !migrated.ok()) {
+    if (absl::IsCancelled(migrated)) {
+      log::Info("service.exit", {{"reason", migrated.message()}});
+      return 0;
+    }
     log::Error("migrations.failed", {{"error", migrated.ToString()}});
     return 1;
   }
@@ -67,7 +102,11 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
                     .tls_key = config.tls_key,
                     .tls_client_ca = config.tls_client_ca,
                     .drain = std::chrono::seconds(config.drain_seconds),
-                    .health_interval = std::chrono::milliseconds(config.health_interval_ms)});
+                    .health_interval = std::chrono::milliseconds(config.health_interval_ms),
+                    .tokens = *tokens,
+                    .max_concurrent_streams = config.max_concurrent_streams,
+                    .resource_quota_bytes = static_cast<size_t>(config.resource_quota_mb) << 20,
+                    .max_threads = config.max_threads});
   for (auto& [service, name] : bundle->services) host.AddService(service, name);
   host.SetReadinessProbe([&pool] { return pool.Ping(); });
   if (absl::Status s = host.Start(); !s.ok()) {
