@@ -1,7 +1,5 @@
 #include "services/classification/classification_service.h"
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
@@ -14,18 +12,10 @@ namespace {
 using auth::Role;
 using server::ServeRpc;
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
-
 absl::Status CheckId(const std::string& id, const char* field) {
   if (id.empty()) return status::InvalidArgument(field, "is required");
   if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
   return absl::OkStatus();
-}
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
 }
 
 template <typename Fn>
@@ -245,105 +235,28 @@ grpc::Status RuleSetService::SimulateRuleSet(grpc::ServerContext* context,
 grpc::Status ClassificationService::GetTier(grpc::ServerContext* context,
                                             const v1::GetTierRequest* request, v1::Tier* response) {
   return ServeRpc(authorizer_, context, "GetTier", response,
-                  [&](const auth::CallContext&) -> absl::StatusOr<v1::Tier> {
-                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
-                      return s;
-                    }
-                    return engine_.GetTier(request->customer_id());
-                  });
+                  [&](const auth::CallContext& c) { return desk_.GetTier(c, *request); });
 }
 
 grpc::Status ClassificationService::BatchGetTiers(grpc::ServerContext* context,
                                                   const v1::BatchGetTiersRequest* request,
                                                   v1::BatchGetTiersResponse* response) {
   return ServeRpc(authorizer_, context, "BatchGetTiers", response,
-                  [&](const auth::CallContext&) -> absl::StatusOr<v1::BatchGetTiersResponse> {
-                    if (request->customer_ids_size() > 1000) {
-                      return status::InvalidArgument("customer_ids", "at most 1,000");
-                    }
-                    v1::BatchGetTiersResponse out;
-                    for (int i = 0; i < request->customer_ids_size(); ++i) {
-                      const std::string& id = request->customer_ids(i);
-                      if (!ids::IsUuid(id)) {
-                        return status::InvalidArgument(absl::StrCat("customer_ids[", i, "]"),
-                                                       "must be a UUID");
-                      }
-                      absl::StatusOr<v1::Tier> t = engine_.GetTier(id);
-                      if (t.ok()) {
-                        *out.add_tiers() = std::move(*t);
-                      } else if (!absl::IsNotFound(t.status())) {
-                        return t.status();
-                      }
-                    }
-                    return out;
-                  });
+                  [&](const auth::CallContext& c) { return desk_.BatchGetTiers(c, *request); });
 }
 
 grpc::Status ClassificationService::ListCustomersByTier(
     grpc::ServerContext* context, const v1::ListCustomersByTierRequest* request,
     v1::ListCustomersByTierResponse* response) {
-  return ServeRpc(
-      authorizer_, context, "ListCustomersByTier", response,
-      [&](const auth::CallContext&) -> absl::StatusOr<v1::ListCustomersByTierResponse> {
-        if (TierRank(request->tier()) < 0) {
-          return status::InvalidArgument("tier", "must be K, A, B, C or D");
-        }
-        absl::StatusOr<int> size = PageSize(request->page_size());
-        if (!size.ok()) return size.status();
-        std::string after;
-        if (!request->page_token().empty() &&
-            (!absl::WebSafeBase64Unescape(request->page_token(), &after) || !ids::IsUuid(after))) {
-          return status::InvalidArgument("page_token", "is not a token from this list");
-        }
-        v1::ListCustomersByTierResponse out;
-        absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-          for (auto& t : store::ListByTier(tx, request->tier(), after, *size + 1)) {
-            *out.add_tiers() = std::move(t);
-          }
-          return absl::OkStatus();
-        });
-        if (!s.ok()) return s;
-        if (out.tiers_size() > *size) {
-          out.mutable_tiers()->RemoveLast();
-          out.set_next_page_token(
-              absl::WebSafeBase64Escape(out.tiers(out.tiers_size() - 1).customer_id()));
-        }
-        return out;
-      });
+  return ServeRpc(authorizer_, context, "ListCustomersByTier", response,
+                  [&](const auth::CallContext& c) { return desk_.ListByTier(c, *request); });
 }
 
 grpc::Status ClassificationService::GetTierHistory(grpc::ServerContext* context,
                                                    const v1::GetTierHistoryRequest* request,
                                                    v1::GetTierHistoryResponse* response) {
-  return ServeRpc(
-      authorizer_, context, "GetTierHistory", response,
-      [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierHistoryResponse> {
-        if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) return s;
-        absl::StatusOr<int> size = PageSize(request->page_size());
-        if (!size.ok()) return size.status();
-        int64_t before = 0;
-        if (!request->page_token().empty()) {
-          std::string raw;
-          if (!absl::WebSafeBase64Unescape(request->page_token(), &raw) ||
-              !absl::SimpleAtoi(raw, &before)) {
-            return status::InvalidArgument("page_token", "is not a token from this list");
-          }
-        }
-        v1::GetTierHistoryResponse out;
-        absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-          for (auto& c : store::LoadHistory(tx, request->customer_id(), before, *size + 1)) {
-            *out.add_changes() = std::move(c);
-          }
-          return absl::OkStatus();
-        });
-        if (!s.ok()) return s;
-        if (out.changes_size() > *size) {
-          out.mutable_changes()->RemoveLast();
-          out.set_next_page_token(
-              absl::WebSafeBase64Escape(absl::StrCat(out.changes(out.changes_size() - 1).id())));
-        }
-        return out;
-      });
+  return ServeRpc(authorizer_, context, "GetTierHistory", response,
+                  [&](const auth::CallContext& c) { return desk_.History(c, *request); });
 }
 
 grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,

@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "common/auth/auth.h"
+#include "services/classification/tier_desk.h"
 #include "services/classification/tier_engine.h"
 #include "tierwise/classification/v1/classification.grpc.pb.h"
 
@@ -102,6 +103,7 @@ class ClassificationService final : public v1::ClassificationService::Service {
   postgres::PgPool& pool_;
   const auth::Authorizer& authorizer_;
   const std::function<Micros()> clock_;
+  TierDesk desk_{engine_, pool_};  // the reads that depend on who asks
 };
 
 }  // namespace tierwise::classification

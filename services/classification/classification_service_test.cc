@@ -1,6 +1,7 @@
 // The classification service in-process against the real PostgreSQL and Redis: stream
 // entries in, tiers, history, cache and TierChanged events out, with a test clock.
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -33,11 +34,12 @@ class ClassificationTest : public ::testing::Test {
   }
 
   // A customer the profile service announced, a customer for two years.
-  std::string Customer(int version = 1, std::string id = "") {
+  std::string Customer(int version = 1, std::string id = "", const std::string& owner = "") {
     if (id.empty()) id = ids::NewUuid();
     events::v1::CustomerChanged e;
     e.set_event_id(ids::NewUuid());
     e.set_customer_id(id);
+    e.set_owner(owner);
     e.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
     e.set_version(version);
     e.mutable_first_transaction_date()->set_year(2024);
@@ -385,6 +387,107 @@ TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {
   EXPECT_EQ(Get(ids[0]).tier(), "D");
   EXPECT_EQ(History(ids[5])[0].reason_code(), "RULE_ACTIVATION");
   EXPECT_EQ(Get(ids[5]).rule_set_version(), 2);
+}
+
+// The factor names of a tier or tier change, in order.
+template <typename T>
+std::vector<std::string> FactorNames(const T& t) {
+  std::vector<std::string> out;
+  for (const auto& f : t.factors()) out.push_back(f.factor());
+  return out;
+}
+
+TEST_F(ClassificationTest, TierFactorsAndHistoryFollowTheCallersScope) {
+  const std::string zhangs = Customer(1, "", "rep.zhang");
+  const std::string chens = Customer(1, "", "rep.chen");
+  Order(zhangs, "z1", 5000000, 10);
+  Order(chens, "c1", 3000000, 10);
+  const std::vector<std::string> all = {"REVENUE_12M", "MARGIN_12M", "RENEWAL_RATE"};
+  const std::vector<std::string> no_money = {"RENEWAL_RATE"};
+
+  auto get = [&](const char* token, const std::string& id) {
+    v1::GetTierRequest req;
+    req.set_customer_id(id);
+    v1::Tier t;
+    grpc::Status s = tiers_->GetTier(H::Context(token).get(), req, &t);
+    EXPECT_TRUE(s.ok()) << token << ": " << s.error_message();
+    return t;
+  };
+  auto history = [&](const char* token, const std::string& id, v1::GetTierHistoryResponse* out) {
+    v1::GetTierHistoryRequest req;
+    req.set_customer_id(id);
+    return tiers_->GetTierHistory(H::Context(token).get(), req, out).error_code();
+  };
+
+  // Revenue and margin factors: the back office yes, viewer and ERP adapter no.
+  const v1::Tier full = get(H::kManager, chens);
+  EXPECT_EQ(FactorNames(full), all);
+  EXPECT_EQ(FactorNames(get(H::kFinance, chens)), all);
+  for (const char* token : {H::kViewer, H::kErp}) {
+    const v1::Tier t = get(token, chens);
+    EXPECT_EQ(t.tier(), full.tier()) << "the plain tier is for everyone";
+    EXPECT_EQ(FactorNames(t), no_money) << token;
+    v1::GetTierHistoryResponse h;
+    ASSERT_EQ(history(token, chens, &h), grpc::StatusCode::OK) << token;
+    ASSERT_GE(h.changes_size(), 1);
+    EXPECT_EQ(FactorNames(h.changes(0)), no_money) << token;
+  }
+
+  // A rep: factors and history of their own customers; another rep's customer only its tier.
+  EXPECT_EQ(FactorNames(get(H::kRepZhang, zhangs)), all);
+  const v1::Tier other = get(H::kRepZhang, chens);
+  EXPECT_EQ(other.tier(), full.tier());
+  EXPECT_EQ(other.factors_size(), 0);
+  v1::GetTierHistoryResponse h;
+  ASSERT_EQ(history(H::kRepZhang, zhangs, &h), grpc::StatusCode::OK);
+  ASSERT_GE(h.changes_size(), 1);
+  EXPECT_EQ(FactorNames(h.changes(0)), all);
+  EXPECT_EQ(history(H::kRepZhang, chens, &h), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(history(H::kRepChen, chens, &h), grpc::StatusCode::OK);
+  EXPECT_EQ(history(H::kRepZhang, ids::NewUuid(), &h), grpc::StatusCode::NOT_FOUND);
+
+  v1::BatchGetTiersRequest batch;
+  batch.add_customer_ids(zhangs);
+  batch.add_customer_ids(chens);
+  v1::BatchGetTiersResponse tiers;
+  ASSERT_TRUE(tiers_->BatchGetTiers(H::Context(H::kRepZhang).get(), batch, &tiers).ok());
+  ASSERT_EQ(tiers.tiers_size(), 2);
+  EXPECT_EQ(FactorNames(tiers.tiers(0)), all);
+  EXPECT_EQ(tiers.tiers(1).factors_size(), 0);
+  ASSERT_TRUE(tiers_->BatchGetTiers(H::Context(H::kViewer).get(), batch, &tiers).ok());
+  ASSERT_EQ(tiers.tiers_size(), 2);
+  EXPECT_EQ(FactorNames(tiers.tiers(0)), no_money);
+
+  // Lists: a rep's are of their own customers.
+  auto listed = [&](const char* token) {
+    std::set<std::string> out;
+    for (const char* tier : {"K", "A", "B", "C", "D"}) {
+      v1::ListCustomersByTierRequest req;
+      req.set_tier(tier);
+      v1::ListCustomersByTierResponse resp;
+      grpc::Status s = tiers_->ListCustomersByTier(H::Context(token).get(), req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      for (const auto& t : resp.tiers()) {
+        out.insert(t.customer_id());
+        if (std::string(token) == H::kViewer) {
+          EXPECT_EQ(FactorNames(t), no_money);
+        }
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(listed(H::kRepZhang), std::set<std::string>{zhangs});
+  EXPECT_EQ(listed(H::kRepChen), std::set<std::string>{chens});
+  EXPECT_EQ(listed(H::kManager), (std::set<std::string>{zhangs, chens}));
+  EXPECT_EQ(listed(H::kViewer).size(), 2u);
+
+  // The profile reassigns chens's customer (version 2): the scope follows; a late version 1
+  // does not take it back.
+  Customer(2, chens, "rep.zhang");
+  Customer(1, chens, "rep.chen");
+  EXPECT_EQ(history(H::kRepZhang, chens, &h), grpc::StatusCode::OK);
+  EXPECT_EQ(history(H::kRepChen, chens, &h), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(FactorNames(get(H::kRepZhang, chens)), all);
 }
 
 TEST_F(ClassificationTest, ServicePolicyAndAuth) {

@@ -524,14 +524,34 @@ std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& custo
 }
 
 std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
-                                 const std::string& after_customer, int limit) {
+                                 const std::string& after_customer, int limit,
+                                 const std::string& owner) {
   std::vector<v1::Tier> out;
   for (const auto& r : tx.exec_params(
            "SELECT payload FROM tiers WHERE tier = $1 AND customer_id > $2::uuid"
+           " AND ($4 = '' OR customer_id IN (SELECT customer_id FROM customers WHERE owner = $4))"
            " ORDER BY customer_id LIMIT $3",
            tier, after_customer.empty() ? "00000000-0000-0000-0000-000000000000" : after_customer,
-           limit)) {
+           limit, owner)) {
     out.push_back(postgres::ParseBytea<v1::Tier>(r[0]));
+  }
+  return out;
+}
+
+std::optional<std::string> OwnerOf(pqxx::work& tx, const std::string& customer_id) {
+  const pqxx::result r =
+      tx.exec_params("SELECT owner FROM customers WHERE customer_id = $1", customer_id);
+  if (r.empty()) return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
+std::map<std::string, std::string> OwnersOf(pqxx::work& tx,
+                                            const std::vector<std::string>& customer_ids) {
+  std::map<std::string, std::string> out;
+  for (const auto& r : tx.exec_params("SELECT customer_id::text, owner FROM customers"
+                                      " WHERE customer_id = ANY($1::uuid[])",
+                                      postgres::ToTextArray(customer_ids))) {
+    out.emplace(r[0].as<std::string>(), r[1].as<std::string>());
   }
   return out;
 }

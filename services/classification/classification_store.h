@@ -67,8 +67,17 @@ void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers);
 void AppendHistoryBatch(pqxx::work& tx, const std::vector<v1::TierChange>& changes);
 std::vector<v1::TierChange> LoadHistory(pqxx::work& tx, const std::string& customer_id,
                                         int64_t before_id, int limit);
+// Tiers of `tier` after `after_customer` in id order; only of customers `owner` owns unless
+// `owner` is "".
 std::vector<v1::Tier> ListByTier(pqxx::work& tx, const std::string& tier,
-                                 const std::string& after_customer, int limit);
+                                 const std::string& after_customer, int limit,
+                                 const std::string& owner = "");
+// The owner the profile service last announced ("" when none); nullopt when the profile has
+// not announced the customer.
+std::optional<std::string> OwnerOf(pqxx::work& tx, const std::string& customer_id);
+// OwnerOf each of the customers (the unannounced ones are absent).
+std::map<std::string, std::string> OwnersOf(pqxx::work& tx,
+                                            const std::vector<std::string>& customer_ids);
 std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now);
 // Customers whose next_review is due at `now`, the earliest first.
 std::vector<std::string> CustomersDueForReview(pqxx::work& tx, Micros now, int limit);

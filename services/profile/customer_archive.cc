@@ -66,6 +66,26 @@ absl::Status CheckMayChange(const auth::CallContext& call, const v1::Customer& c
   return absl::OkStatus();
 }
 
+// Assigning a customer to a rep is the back office's decision; the ERP customer code is the
+// back office's or the ERP's. `field` names the request field in the message.
+absl::Status CheckMaySetOwner(const auth::CallContext& call, absl::string_view field) {
+  const Role role = call.principal.role;
+  if (role == Role::kAdmin || role == Role::kManager) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat(field, ": role ", auth::RoleName(role),
+                   " may not assign an owner; only admins and managers (re)assign customers"));
+}
+
+absl::Status CheckMaySetExternalRef(const auth::CallContext& call, absl::string_view field) {
+  const Role role = call.principal.role;
+  if (role == Role::kAdmin || role == Role::kManager || role == Role::kErpAdapter) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat(field, ": role ", auth::RoleName(role),
+                   " may not set the ERP customer code; only admins, managers and the ERP do"));
+}
+
 absl::Status CheckId(const std::string& id, const std::string& field) {
   if (id.empty()) return status::InvalidArgument(field, "is required");
   if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
@@ -219,10 +239,17 @@ absl::StatusOr<v1::Customer> CustomerArchive::Create(const auth::CallContext& ca
   }
   if (!violations.empty()) return violations.ToStatus();
   if (call.principal.role == Role::kSalesRep) {
+    // A rep's new customer is theirs: that is not an assignment by someone else.
     if (c.owner().empty()) c.set_owner(call.principal.name);
     if (c.owner() != call.principal.name) {
-      return absl::PermissionDeniedError("sales reps may create customers only for themselves");
+      return absl::PermissionDeniedError(
+          "customer.owner: sales reps may create customers only for themselves");
     }
+  } else if (!c.owner().empty()) {
+    if (absl::Status s = CheckMaySetOwner(call, "customer.owner"); !s.ok()) return s;
+  }
+  if (!c.external_ref().empty()) {
+    if (absl::Status s = CheckMaySetExternalRef(call, "customer.external_ref"); !s.ok()) return s;
   }
 
   const int64_t now = clock_();
@@ -355,8 +382,11 @@ absl::StatusOr<v1::Customer> CustomerArchive::Update(const auth::CallContext& ca
   status::ViolationList violations;
   ValidateCustomer(updated, "customer", violations);
   if (!violations.empty()) return violations.ToStatus();
-  if (call.principal.role == Role::kSalesRep && updated.owner() != current->owner()) {
-    return absl::PermissionDeniedError("only managers and admins reassign customers");
+  if (updated.owner() != current->owner()) {
+    if (absl::Status s = CheckMaySetOwner(call, "customer.owner"); !s.ok()) return s;
+  }
+  if (updated.external_ref() != current->external_ref()) {
+    if (absl::Status s = CheckMaySetExternalRef(call, "customer.external_ref"); !s.ok()) return s;
   }
   if (google::protobuf::util::MessageDifferencer::Equals(updated, *current)) {
     return *current;  // nothing changes: no version, no audit, no event

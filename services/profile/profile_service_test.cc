@@ -31,6 +31,7 @@ constexpr char kRepZhang[] = "rep-zhang-token1";
 constexpr char kRepChen[] = "rep-chen-token01";
 constexpr char kViewer[] = "viewer-token-001";
 constexpr char kFinance[] = "finance-token-01";
+constexpr char kErp[] = "erp-adapter-tok1";
 
 std::vector<postgres::Migration> AllMigrations() {
   std::vector<postgres::Migration> m = Migrations();
@@ -46,7 +47,8 @@ class ProfileServiceTest : public ::testing::Test {
     auto tokens = auth::TokenStore::FromText(
         absl::StrCat("admin admin ", kAdmin, "\nmanager.li manager ", kManager,
                      "\nrep.zhang sales_rep ", kRepZhang, "\nrep.chen sales_rep ", kRepChen,
-                     "\nviewer viewer ", kViewer, "\nfinance.wang finance ", kFinance, "\n"),
+                     "\nviewer viewer ", kViewer, "\nfinance.wang finance ", kFinance,
+                     "\nerp.adapter erp_adapter ", kErp, "\n"),
         "");
     ASSERT_TRUE(tokens.ok()) << tokens.status();
     deps_ = std::make_unique<server::ServiceDeps>(
@@ -562,6 +564,64 @@ TEST_F(ProfileServiceTest, AuthenticationAndRoles) {
   v1::ListCustomerAuditResponse audit_out;
   EXPECT_EQ(stub_->ListCustomerAudit(Ctx(kRepChen).get(), audit, &audit_out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ProfileServiceTest, OwnerAndExternalRefChangeOnlyForTheRolesThatMay) {
+  const v1::Customer c = Create(NewCustomer("乙的客户", "ERP-OWN-1"));  // owner rep.zhang
+  auto update_as = [&](const std::string& token, const std::string& path,
+                       const v1::Customer& values, v1::Customer* out) {
+    v1::UpdateCustomerRequest update;
+    *update.mutable_customer() = values;
+    update.mutable_customer()->set_id(c.id());
+    update.mutable_update_mask()->add_paths(path);
+    return stub_->UpdateCustomer(Ctx(token).get(), update, out);
+  };
+  v1::Customer out;
+  v1::Customer reassign;
+  reassign.set_owner("rep.chen");
+  for (const char* token : {kRepZhang, kErp}) {
+    const grpc::Status s = update_as(token, "owner", reassign, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << token;
+    EXPECT_EQ(s.error_message().rfind("customer.owner: ", 0), 0u) << s.error_message();
+  }
+  // Naming the field with the value it has is no change.
+  v1::Customer same_owner;
+  same_owner.set_owner("rep.zhang");
+  EXPECT_TRUE(update_as(kErp, "owner", same_owner, &out).ok());
+  EXPECT_EQ(out.etag(), "v1");
+  ASSERT_TRUE(update_as(kManager, "owner", reassign, &out).ok());
+  EXPECT_EQ(out.owner(), "rep.chen");
+
+  v1::Customer recode;
+  recode.set_external_ref("ERP-OWN-2");
+  {
+    const grpc::Status s = update_as(kRepChen, "external_ref", recode, &out);  // the owner now
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(s.error_message().rfind("customer.external_ref: ", 0), 0u) << s.error_message();
+  }
+  ASSERT_TRUE(update_as(kErp, "external_ref", recode, &out).ok());
+  EXPECT_EQ(out.external_ref(), "ERP-OWN-2");
+  recode.set_external_ref("ERP-OWN-3");
+  ASSERT_TRUE(update_as(kManager, "external_ref", recode, &out).ok());
+  recode.set_external_ref("ERP-OWN-4");
+  ASSERT_TRUE(update_as(kAdmin, "external_ref", recode, &out).ok());
+  EXPECT_EQ(out.etag(), "v5");
+
+  // Creation: a rep sets no ERP code, the ERP assigns no owner.
+  const int64_t customers = CountRows("customers");
+  v1::CreateCustomerRequest by_rep = NewCustomer("丙的客户", "ERP-OWN-5");
+  grpc::Status s = stub_->CreateCustomer(Ctx(kRepZhang).get(), by_rep, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message().rfind("customer.external_ref: ", 0), 0u) << s.error_message();
+  v1::CreateCustomerRequest by_erp = NewCustomer("丁的客户", "ERP-OWN-6");  // owner rep.zhang
+  s = stub_->CreateCustomer(Ctx(kErp).get(), by_erp, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message().rfind("customer.owner: ", 0), 0u) << s.error_message();
+  EXPECT_EQ(CountRows("customers"), customers) << "a refused create writes nothing";
+  by_erp.mutable_customer()->clear_owner();
+  EXPECT_EQ(Create(by_erp, kErp).external_ref(), "ERP-OWN-6");
+  by_rep.mutable_customer()->clear_external_ref();
+  EXPECT_EQ(Create(by_rep, kRepZhang).owner(), "rep.zhang");
 }
 
 TEST_F(ProfileServiceTest, EveryMethodRejectsCallsWithoutToken) {
