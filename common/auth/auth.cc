@@ -1,15 +1,20 @@
 #include "common/auth/auth.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <atomic>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status/status.h"
 
 namespace tierwise::auth {
 namespace {
@@ -25,7 +30,41 @@ std::string NewRequestId() {
                       absl::Hex(counter.fetch_add(1), absl::kZeroPad8));
 }
 
+constexpr absl::string_view kDigestPrefix = "sha256:";
+constexpr size_t kDigestBytes = 32;
+
+// Raw SHA-256 of `data` (32 bytes).
+std::string Sha256(absl::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1 ||
+      length != kDigestBytes) {
+    // Only a broken libcrypto gets here; an empty digest matches no stored one.
+    return std::string();
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+bool IsHex(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isxdigit(c)) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string HashToken(absl::string_view token) {
+  return absl::StrCat(kDigestPrefix, absl::BytesToHexString(Sha256(token)));
+}
+
+bool ValidRequestId(absl::string_view request_id) {
+  if (request_id.empty() || request_id.size() > 128) return false;
+  for (char c : request_id) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
 
 std::optional<Role> ParseRole(absl::string_view name) {
   for (const auto& [role, n] : kRoleNames) {
@@ -41,15 +80,27 @@ absl::string_view RoleName(Role role) {
   return "unknown";
 }
 
-absl::Status TokenStore::Add(std::string name, absl::string_view role_name, std::string token) {
+absl::Status TokenStore::Add(std::string name, absl::string_view role_name,
+                             absl::string_view token) {
   auto role = ParseRole(role_name);
   if (!role.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat("unknown role '", role_name, "' for ", name));
   }
-  if (token.size() < 8) {
-    return absl::InvalidArgumentError(absl::StrCat("token of ", name, " is shorter than 8"));
+  std::string digest;
+  if (absl::ConsumePrefix(&token, kDigestPrefix)) {
+    if (token.size() != 2 * kDigestBytes || !IsHex(token)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token of ", name, ": expected sha256:<64 hex digits>"));
+    }
+    digest = absl::HexStringToBytes(token);
+  } else {
+    // A plain token (tests, development): only its digest is kept.
+    if (token.size() < 8) {
+      return absl::InvalidArgumentError(absl::StrCat("token of ", name, " is shorter than 8"));
+    }
+    digest = Sha256(token);
   }
-  if (!by_token_.emplace(std::move(token), Principal{name, *role}).second) {
+  if (!by_digest_.emplace(std::move(digest), Principal{name, *role}).second) {
     return absl::InvalidArgumentError(absl::StrCat("token of ", name, " is used twice"));
   }
   return absl::OkStatus();
@@ -96,32 +147,39 @@ absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::Load(
 }
 
 const Principal* TokenStore::Find(absl::string_view token) const {
-  auto it = by_token_.find(token);
-  return it == by_token_.end() ? nullptr : &it->second;
-}
-
-std::string TokenStore::TokenOf(absl::string_view name) const {
-  for (const auto& [token, principal] : by_token_) {
-    if (principal.name == name) return token;
+  const std::string digest = Sha256(token);
+  if (digest.size() != kDigestBytes) return nullptr;
+  // The map is keyed by the digest, so the lookup's timing depends on the digest only, never on
+  // how much of a stored token an attacker guessed; the match is confirmed in constant time.
+  auto it = by_digest_.find(digest);
+  if (it == by_digest_.end() || it->first.size() != kDigestBytes ||
+      CRYPTO_memcmp(it->first.data(), digest.data(), kDigestBytes) != 0) {
+    return nullptr;
   }
-  return "";
+  return &it->second;
 }
 
-absl::StatusOr<Principal> Authorizer::Check(std::optional<absl::string_view> header,
-                                            absl::string_view method) const {
+absl::StatusOr<Principal> TokenStore::Authenticate(std::optional<absl::string_view> header) const {
   if (!header.has_value()) return absl::UnauthenticatedError("missing authorization metadata");
   absl::string_view value = absl::StripAsciiWhitespace(*header);
   if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
     return absl::UnauthenticatedError("authorization must be 'Bearer <token>'");
   }
-  const Principal* principal = tokens_->Find(absl::StripAsciiWhitespace(value));
+  const Principal* principal = Find(absl::StripAsciiWhitespace(value));
   if (principal == nullptr) return absl::UnauthenticatedError("unknown token");
+  return *principal;
+}
+
+absl::StatusOr<Principal> Authorizer::Check(std::optional<absl::string_view> header,
+                                            absl::string_view method) const {
+  absl::StatusOr<Principal> principal = tokens_->Authenticate(header);
+  if (!principal.ok()) return principal.status();
   auto it = table_.find(method);
   if (it == table_.end() || !it->second.contains(principal->role)) {
     return absl::PermissionDeniedError(
         absl::StrCat("role ", RoleName(principal->role), " may not call ", method));
   }
-  return *principal;
+  return principal;
 }
 
 absl::StatusOr<CallContext> Authorizer::Authorize(const grpc::ServerContext& context,
@@ -133,15 +191,20 @@ absl::StatusOr<CallContext> Authorizer::Authorize(const grpc::ServerContext& con
   }
   CallContext call;
   call.method = std::string(method);
-  if (auto it = metadata.find("x-request-id");
-      it != metadata.end() && !it->second.empty() && it->second.size() <= 128) {
-    call.request_id.assign(it->second.data(), it->second.size());
-  } else {
-    call.request_id = NewRequestId();
-  }
   absl::StatusOr<Principal> principal = Check(header, method);
   if (!principal.ok()) return principal.status();
   call.principal = std::move(*principal);
+  // The request id travels into logs and to peers: only a short, plain token is accepted.
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    const absl::string_view id(it->second.data(), it->second.size());
+    if (!ValidRequestId(id)) {
+      return status::InvalidArgument("x-request-id",
+                                     "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
+    }
+    call.request_id = std::string(id);
+  } else {
+    call.request_id = NewRequestId();
+  }
   return call;
 }
 

@@ -55,23 +55,36 @@ struct CallContext {
   std::string request_id;  // from x-request-id, or generated
 };
 
-// Tokens → principals. Sources: a file of `<name> <role> <token>` lines (# comments) and an
-// inline `name:role:token,...` string; a duplicate token or an unknown role is an error.
+// "sha256:<64 lowercase hex>" of a token: what a tokens file or Secret stores (upper-case hex
+// digits are read too).
+std::string HashToken(absl::string_view token);
+
+// True for a usable x-request-id: 1-128 characters of [A-Za-z0-9._-].
+bool ValidRequestId(absl::string_view request_id);
+
+// Tokens → principals, holding only SHA-256 digests of the tokens. Sources: a file of
+// `<name> <role> sha256:<64 hex>` lines (# comments) and an inline `name:role:sha256:<hex>,...`
+// string. A plain token in place of the digest (tests, development) is hashed at load. A
+// duplicate token, a malformed digest or an unknown role is an error. Immutable after load, so
+// thread-safe.
 class TokenStore {
  public:
   static absl::StatusOr<std::shared_ptr<const TokenStore>> Load(const std::string& file,
                                                                 const std::string& inline_tokens);
   static absl::StatusOr<std::shared_ptr<const TokenStore>> FromText(
       const std::string& file_text, const std::string& inline_tokens);
+  // The principal of a presented token, or nullptr. Looks the token's digest up, then compares
+  // the digests in constant time.
   const Principal* Find(absl::string_view token) const;
-  // The token of the principal `name` ("" if none): a service's own credential for the calls
-  // it makes to its peers, which read the same tokens file.
-  std::string TokenOf(absl::string_view name) const;
-  size_t size() const { return by_token_.size(); }
+  // The principal of an `authorization` header value ("Bearer <token>"); UNAUTHENTICATED when
+  // the header is missing, malformed or the token unknown.
+  absl::StatusOr<Principal> Authenticate(std::optional<absl::string_view> header) const;
+  size_t size() const { return by_digest_.size(); }
 
  private:
-  absl::Status Add(std::string name, absl::string_view role, std::string token);
-  absl::flat_hash_map<std::string, Principal> by_token_;
+  absl::Status Add(std::string name, absl::string_view role, absl::string_view token);
+  // Raw 32-byte SHA-256 digest → principal.
+  absl::flat_hash_map<std::string, Principal> by_digest_;
 };
 
 // Method name (short, e.g. "GetCustomer") → roles allowed to call it.
@@ -83,7 +96,8 @@ class Authorizer {
       : tokens_(std::move(tokens)), table_(std::move(table)) {}
 
   // UNAUTHENTICATED when the header is missing, malformed or the token unknown;
-  // PERMISSION_DENIED when the role may not call the method (or the method is not in the table).
+  // PERMISSION_DENIED when the role may not call the method (or the method is not in the table);
+  // INVALID_ARGUMENT when x-request-id is present but not 1-128 characters of [A-Za-z0-9._-].
   absl::StatusOr<CallContext> Authorize(const grpc::ServerContext& context,
                                         absl::string_view method) const;
   absl::StatusOr<Principal> Check(std::optional<absl::string_view> authorization_header,

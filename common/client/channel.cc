@@ -1,7 +1,11 @@
 #include "common/client/channel.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "absl/strings/str_cat.h"
 
 namespace tierwise::client {
 namespace {
@@ -14,12 +18,72 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return buffer.str();
 }
 
-}  // namespace
+// The PEM text of `path`, given by option `name`.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(name, ": cannot read ", path, " (", std::strerror(errno), ")"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (in.bad()) return absl::NotFoundError(absl::StrCat(name, ": cannot read ", path));
+  if (text.find("-----BEGIN ") == std::string::npos) {
+    return absl::NotFoundError(absl::StrCat(name, ": ", path, " holds no PEM block"));
+  }
+  return text;
+}
 
-std::shared_ptr<grpc::Channel> MakeChannel(const ChannelOptions& options) {
+grpc::ChannelArguments DefaultArguments() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  return args;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ChannelOptions& options, const TlsFileNames& names) {
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.cert_file.empty() ? names.cert_file : names.key_file, ": ",
+                     names.cert_file, " and ", names.key_file, " must be given together"));
+  }
+  if (options.ca_file.empty()) {
+    if (!options.cert_file.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(names.ca_file, ": a client certificate (", names.cert_file,
+                       ") needs TLS: give the CA that signed the server's certificate"));
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPem(options.ca_file, names.ca_file);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *std::move(ca);
+  if (!options.cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(options.cert_file, names.cert_file);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(options.key_file, names.key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ChannelOptions& options,
+                                                           const TlsFileNames& names) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(options, names);
+  if (!credentials.ok()) return credentials.status();
+  return grpc::CreateCustomChannel(options.address, *credentials, DefaultArguments());
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const ChannelOptions& options) {
+  grpc::ChannelArguments args = DefaultArguments();
   if (options.ca_file.empty()) {
     return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
   }

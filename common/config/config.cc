@@ -205,6 +205,12 @@ void ServiceConfig::Register(ConfigParser& parser, absl::string_view service_nam
       "metrics_listen", &metrics_listen, absl::StrCat("0.0.0.0:", default_port + 1000),
       "Prometheus metrics over HTTP at /metrics (\"\" turns it off)",
       [](const std::string& v) { return v.empty() ? absl::OkStatus() : CheckHostPort(v); });
+  parser.AddInt("max_concurrent_streams", &max_concurrent_streams, 100,
+                "concurrent calls a client may have open on one connection", 1, 100000);
+  parser.AddInt("resource_quota_mb", &resource_quota_mb, 256,
+                "memory gRPC may use for its buffers, in MiB (0: no limit)", 0, 1 << 20);
+  parser.AddInt("max_threads", &max_threads, 256,
+                "threads serving gRPC calls; calls beyond get RESOURCE_EXHAUSTED", 8, 100000);
   parser.AddBool("migrate_only", &migrate_only, false, "apply database migrations and exit");
 }
 

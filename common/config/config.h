@@ -74,6 +74,11 @@ struct ServiceConfig {
   int health_interval_ms = 2000;
   int outbox_poll_ms = 200;
   std::string metrics_listen;
+  // gRPC limits: concurrent streams per connection, memory for gRPC's buffers (MiB, 0 = no
+  // limit) and threads serving calls.
+  int max_concurrent_streams = 100;
+  int resource_quota_mb = 256;
+  int max_threads = 256;
   bool migrate_only = false;
 
   // Registers the shared options with defaults for this service.

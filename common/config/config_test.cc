@@ -52,6 +52,32 @@ TEST(ConfigTest, BadValuesNameTheFlagAndVariable) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ConfigTest, GrpcLimitsHaveDefaultsAndBounds) {
+  ConfigParser parser;
+  ServiceConfig config;
+  config.Register(parser, "credit", 50053);
+  ASSERT_TRUE(parser.Parse({}, FakeEnv({})).ok());
+  EXPECT_EQ(config.max_concurrent_streams, 100);
+  EXPECT_EQ(config.resource_quota_mb, 256);
+  EXPECT_EQ(config.max_threads, 256);
+  ASSERT_TRUE(
+      parser
+          .Parse({"--max_concurrent_streams=8"},
+                 FakeEnv({{"TIERWISE_RESOURCE_QUOTA_MB", "0"}, {"TIERWISE_MAX_THREADS", "64"}}))
+          .ok());
+  EXPECT_EQ(config.max_concurrent_streams, 8);
+  EXPECT_EQ(config.resource_quota_mb, 0);
+  EXPECT_EQ(config.max_threads, 64);
+  absl::Status s = parser.Parse({"--max_concurrent_streams=0"}, FakeEnv({}));
+  EXPECT_NE(s.message().find("--max_concurrent_streams (TIERWISE_MAX_CONCURRENT_STREAMS)"),
+            std::string::npos)
+      << s;
+  s = parser.Parse({"--max_threads=2"}, FakeEnv({}));
+  EXPECT_NE(s.message().find("--max_threads"), std::string::npos) << s;
+  s = parser.Parse({"--resource_quota_mb=-1"}, FakeEnv({}));
+  EXPECT_NE(s.message().find("--resource_quota_mb"), std::string::npos) << s;
+}
+
 TEST(ConfigTest, ValidateRequiresDatabaseTokensAndConsistentTls) {
   ConfigParser parser;
   ServiceConfig config;

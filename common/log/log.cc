@@ -40,34 +40,105 @@ spdlog::level::level_enum ToSpd(Level level) {
   return spdlog::level::info;
 }
 
+// Length of the well-formed UTF-8 sequence at s[i] (2-4), or 0 when it is not one.
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b = byte(i);
+  size_t n = 0;
+  uint32_t cp = 0;
+  if (b >= 0xc2 && b <= 0xdf) {
+    n = 2;
+    cp = b & 0x1f;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    n = 3;
+    cp = b & 0x0f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    n = 4;
+    cp = b & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3f);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not characters.
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return n;
+}
+
+// `s` as a JSON string literal. Every control character (C0, DEL, and the C1 range U+0080 to
+// U+009F) is escaped, so a logged value can neither break the line nor drive a terminal (ANSI
+// escape sequences); bytes that are not UTF-8 become U+FFFD, so the line stays valid JSON.
 void AppendJsonString(std::string& out, absl::string_view s) {
   out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out.push_back(c);
-        }
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (u < 0x20 || u == 0x7f) {
+            absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+          } else {
+            out.push_back(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else if (n == 2 && u == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) {
+      absl::StrAppend(&out, "\\u00",
+                      absl::Hex(static_cast<unsigned char>(s[i + 1]), absl::kZeroPad2));
+      i += n;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
     }
   }
   out.push_back('"');
+}
+
+// Text format: a value is written bare when it is plain printable ASCII without separators,
+// else as a JSON string literal (escaped as above).
+bool NeedsQuotes(absl::string_view value) {
+  if (value.empty()) return true;
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\') return true;
+  }
+  return false;
+}
+
+void AppendText(std::string& out, absl::string_view value) {
+  if (NeedsQuotes(value)) {
+    AppendJsonString(out, value);
+  } else {
+    out.append(value.data(), value.size());
+  }
 }
 
 }  // namespace
@@ -111,15 +182,12 @@ void Write(Level level, absl::string_view event, Fields fields) {
     }
     line.push_back('}');
   } else {
-    absl::StrAppend(&line, event);
+    AppendText(line, event);
     for (const Field& f : fields) {
-      const bool quote = f.value.find_first_of(" \t\"=") != std::string::npos || f.value.empty();
-      absl::StrAppend(&line, " ", f.key, "=");
-      if (quote) {
-        AppendJsonString(line, f.value);
-      } else {
-        line += f.value;
-      }
+      line.push_back(' ');
+      AppendText(line, f.key);
+      line.push_back('=');
+      AppendText(line, f.value);
     }
   }
   logger.log(spd_level, "{}", line);

@@ -4,7 +4,12 @@
 #include <grpcpp/server_context.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "common/auth/auth.h"
@@ -80,6 +85,51 @@ grpc::Status ServeRpc(const auth::Authorizer& authorizer, grpc::ServerContext* c
     return absl::OkStatus();
   });
 }
+
+// An idle deadline for a streaming handler: when the client sends nothing for `timeout` while
+// the handler waits in Read, the call is ended with DEADLINE_EXCEEDED and `message` (which the
+// client receives), and the pending Read returns false. Time the handler spends on a message
+// does not count. One watcher thread per call, joined by the destructor; use from the handler's
+// thread only.
+//
+//   StreamIdleDeadline idle(context, std::chrono::seconds(60), "no message for 60 s");
+//   while (idle.Read(stream, &request)) { ... }
+//   if (idle.expired()) return absl::DeadlineExceededError(idle.message());
+class StreamIdleDeadline {
+ public:
+  StreamIdleDeadline(grpc::ServerContext* context, std::chrono::milliseconds timeout,
+                     std::string message);
+  ~StreamIdleDeadline();
+  StreamIdleDeadline(const StreamIdleDeadline&) = delete;
+  StreamIdleDeadline& operator=(const StreamIdleDeadline&) = delete;
+
+  // stream->Read(message) under the deadline; false at the end of the stream or on expiry.
+  template <typename Stream, typename Message>
+  bool Read(Stream* stream, Message* message) {
+    Arm(true);
+    const bool ok = stream->Read(message);
+    Arm(false);
+    return ok && !expired();
+  }
+
+  bool expired() const;
+  const std::string& message() const { return message_; }
+
+ private:
+  void Arm(bool waiting);
+  void Watch();
+
+  grpc::ServerContext* const context_;
+  const std::chrono::milliseconds timeout_;
+  const std::string message_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // counts Arm(true) calls
+  bool expired_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread watcher_;
+};
 
 }  // namespace tierwise::server
 

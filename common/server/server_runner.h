@@ -14,8 +14,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "common/auth/auth.h"
 
 namespace tierwise::server {
+
+// The health service name that answers SERVING while the process runs, whatever its
+// dependencies do: the liveness probe's. The overall "" and the per-service names follow the
+// readiness probe.
+inline constexpr char kLivenessService[] = "tierwise.liveness";
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // port 0 picks a free port (tests)
@@ -24,11 +30,19 @@ struct ServerOptions {
   std::string tls_client_ca;  // mutual TLS when set: clients must present a certificate
   std::chrono::seconds drain{10};
   std::chrono::milliseconds health_interval{2000};
+  // When set, a call without a known bearer token is rejected with UNAUTHENTICATED in gRPC's
+  // auth filter, before any handler runs or any request message is parsed (health checks and
+  // reflection stay open). The per-method role check stays with auth::Authorizer.
+  std::shared_ptr<const auth::TokenStore> tokens;
+  int max_concurrent_streams = 100;  // per connection (HTTP/2 SETTINGS)
+  size_t resource_quota_bytes = 0;   // memory for gRPC's buffers; 0: no limit
+  int max_threads = 0;               // threads serving calls; 0: no limit
 };
 
 // Hosts the gRPC services of one binary with the standard health service (SERVING only while
-// the readiness probe passes, e.g. the database answers), server reflection, keepalive
-// settings and TLS/mTLS. Thread-safe after Start().
+// the readiness probe passes, e.g. the database answers; kLivenessService SERVING until
+// shutdown), server reflection, keepalive settings, TLS/mTLS, an early token check and resource
+// limits. Thread-safe after Start().
 //
 //   ServiceHost host(options);
 //   host.AddService(&profile_service);

@@ -38,7 +38,8 @@ void ServiceHarness::Start(const std::vector<std::pair<grpc::Service*, std::stri
   host_ = std::make_unique<server::ServiceHost>(
       server::ServerOptions{.listen = "127.0.0.1:0",
                             .drain = std::chrono::seconds(2),
-                            .health_interval = std::chrono::milliseconds(100)});
+                            .health_interval = std::chrono::milliseconds(100),
+                            .tokens = deps_->tokens});  // the early token check, as in production
   for (const auto& [service, name] : services) host_->AddService(service, name);
   host_->SetReadinessProbe([this] {
     return ready_ ? schema_.pool().Ping() : absl::UnavailableError("marked not ready");

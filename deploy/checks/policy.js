@@ -25,6 +25,7 @@ const SERVICES = {
   classification: { port: 50054, peers: ['profile', 'credit'], callers: ['interaction'], erp: false },
 };
 const METRICS_PORT = 9464;
+const LIVENESS_SERVICE = 'tierwise.liveness';  // common/server/server_runner.h
 const NAMESPACE = 'tierwise';
 const UID = 10001;
 
@@ -124,12 +125,15 @@ function probeTargets(probe) {
     const cmd = probe.exec.command;
     const i = cmd.indexOf('--addr');
     const addr = i >= 0 ? cmd[i + 1] : '';
-    const isHealth = /(^|\/)tierwise$/.test(cmd[0]) && cmd[cmd.length - 1] === 'health';
+    const h = cmd.indexOf('health');
+    const isHealth = /(^|\/)tierwise$/.test(cmd[0]) && h > 0 &&
+      (h === cmd.length - 1 || (h === cmd.length - 3 && cmd[h + 1] === '--service'));
     return {
       kind: isHealth ? 'exec-health' : 'exec',
       port: Number(String(addr).split(':').pop()),
       host: String(addr).split(':')[0],
       tls: cmd.includes('--ca') && cmd.includes('--cert') && cmd.includes('--key'),
+      service: isHealth && h === cmd.length - 3 ? cmd[h + 2] : undefined,
     };
   }
   if (probe.tcpSocket) return { kind: 'tcp', port: probe.tcpSocket.port };
@@ -232,10 +236,22 @@ function checkK8s(overlay, file) {
       }
     }
 
-    // Tokens: a file from the Secret tierwise-tokens.
+    // Tokens: a file from the service's own Secret tierwise-<service>-tokens (digests of the
+    // principals that may call it), never a Secret shared by every service.
+    const tokensSecret = `tierwise-${svc}-tokens`;
     const tokensFile = configMapValue(pod, c, 'TIERWISE_TOKENS_FILE');
-    const tokenVolumes = (pod.volumes || []).filter((v) => v.secret && v.secret.secretName === 'tierwise-tokens');
-    if (tokenVolumes.length !== 1) fail(`${id}: expected one volume from Secret tierwise-tokens`);
+    const tokenVolumes = (pod.volumes || []).filter((v) => v.secret && v.secret.secretName === tokensSecret);
+    for (const v of pod.volumes || []) {
+      if (v.secret && /^tierwise-.*tokens$/.test(v.secret.secretName) && v.secret.secretName !== tokensSecret) {
+        fail(`${id}: mounts ${v.secret.secretName}; a service reads only its own tokens Secret`);
+      }
+    }
+    if (svc === 'interaction') {
+      const e = (c.env || []).find((x) => x.name === 'TIERWISE_CLASSIFICATION_TOKEN');
+      const ref = e && e.valueFrom && e.valueFrom.secretKeyRef;
+      if (!ref || ref.name !== tokensSecret) fail(`${id}: TIERWISE_CLASSIFICATION_TOKEN must come from Secret ${tokensSecret}`);
+    }
+    if (tokenVolumes.length !== 1) fail(`${id}: expected one volume from Secret ${tokensSecret}`);
     else {
       const mount = (c.volumeMounts || []).find((m) => m.name === tokenVolumes[0].name);
       const items = tokenVolumes[0].secret.items || [{ key: 'tokens', path: 'tokens' }];
@@ -274,11 +290,18 @@ function checkK8s(overlay, file) {
         if (!['localhost', '127.0.0.1'].includes(t.host)) fail(`${id}: ${kind} must probe this pod (localhost)`);
       } else {
         fail(`${id}: ${kind} must check gRPC health (grpc probe or tierwise health), is ${t.kind}`);
+        continue;
+      }
+      // Liveness asks the process (tierwise.liveness), readiness and startup the dependencies
+      // (the overall status ""), so a database outage unreadies pods but restarts none.
+      const want = kind === 'livenessProbe' ? LIVENESS_SERVICE : '';
+      if ((t.service || '') !== want) {
+        fail(`${id}: ${kind} asks health service "${t.service || ''}", want "${want}"`);
       }
     }
     const live = c.livenessProbe || {};
     if ((live.periodSeconds || 10) * (live.failureThreshold || 3) < 60) {
-      fail(`${id}: livenessProbe gives up in under a minute; health follows the database, so a short outage would restart every pod`);
+      fail(`${id}: livenessProbe gives up in under a minute; a busy process must not be restarted`);
     }
 
     // Shutdown: grace period above the preStop sleep plus the drain.

@@ -26,7 +26,7 @@ TW_SERVICES="profile:50051 interaction:50052 credit:50053 classification:50054"
 TW_PACKAGES=(
   cmake make g++ pkg-config ccache libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libpqxx-dev libspdlog-dev libgtest-dev
-  libgmock-dev libbenchmark-dev grpc-proto
+  libgmock-dev libbenchmark-dev grpc-proto libssl-dev
   postgresql-15 redis-server redis-tools openssl python3
 )
 

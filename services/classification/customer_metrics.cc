@@ -1,12 +1,26 @@
 #include "services/classification/customer_metrics.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "absl/numeric/int128.h"
 
 namespace tierwise::classification {
+namespace {
+
+// A 128-bit sum as an int64 figure: held at the bound it passes, and `figure` noted in
+// *out_of_range (the first one), never wrapped.
+int64_t Held(absl::int128 sum, const char* figure, std::string* out_of_range) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  if (sum <= kMax && sum >= kMin) return static_cast<int64_t>(sum);
+  if (out_of_range->empty()) *out_of_range = figure;
+  return sum > kMax ? kMax : kMin;
+}
+
+}  // namespace
 
 CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now) {
   struct Order {
@@ -27,10 +41,13 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
     auto it = orders.find(e.document_no);
     if (it == orders.end()) continue;  // its order has not arrived: no revenue to reduce yet
     Order& o = it->second;
-    const int64_t remaining = o.amount - o.cancelled;
-    o.cancelled += e.amount == 0 ? remaining : std::min(e.amount, remaining);
+    // Within 0..amount whatever the event says: a negative cancellation adds nothing.
+    const int64_t remaining = std::max<int64_t>(0, o.amount - o.cancelled);
+    o.cancelled += e.amount == 0 ? remaining : std::clamp<int64_t>(e.amount, 0, remaining);
   }
   CustomerMetrics m;
+  // Sums in 128 bits, checked into int64 once at the end.
+  absl::int128 revenue_12m = 0, margin_12m = 0, revenue_last_6m = 0, revenue_prev_6m = 0;
   std::set<int64_t> active_months;
   const Micros window_start = now - kYear;
   for (const auto& [no, o] : orders) {
@@ -45,21 +62,24 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
     if (o.at <= window_start) continue;
     const int64_t net = o.amount - o.cancelled;
     if (net <= 0) continue;  // fully cancelled orders do not count
-    m.revenue_12m += net;
+    revenue_12m += net;
     // Margin shrinks with the cancelled share of the order (integer arithmetic, in 128 bits:
     // margin × net overflows 64 bits for orders of some ten million).
-    m.margin_12m +=
-        o.amount == 0 ? 0 : static_cast<int64_t>(absl::int128(o.margin) * net / o.amount);
+    margin_12m += o.amount == 0 ? 0 : absl::int128(o.margin) * net / o.amount;
     ++m.orders_12m;
     if (o.at > now - kYear / 2) {
-      m.revenue_last_6m += net;
+      revenue_last_6m += net;
     } else {
-      m.revenue_prev_6m += net;
+      revenue_prev_6m += net;
     }
     active_months.insert((now - o.at) / (kYear / 12));
     const Micros exit = o.at + kYear;
     if (m.next_window_exit == 0 || exit < m.next_window_exit) m.next_window_exit = exit;
   }
+  m.revenue_12m = Held(revenue_12m, "revenue_12m", &m.out_of_range);
+  m.margin_12m = Held(margin_12m, "margin_12m", &m.out_of_range);
+  m.revenue_last_6m = Held(revenue_last_6m, "revenue_last_6m", &m.out_of_range);
+  m.revenue_prev_6m = Held(revenue_prev_6m, "revenue_prev_6m", &m.out_of_range);
   if (m.first_order_at != 0) {
     const int64_t months = std::clamp<int64_t>((now - m.first_order_at) / (kYear / 12) + 1, 1, 12);
     m.renewal_permille = static_cast<int>(

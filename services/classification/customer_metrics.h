@@ -46,6 +46,10 @@ struct ComplaintFact {
 };
 
 struct CustomerMetrics {
+  // The money figures are summed in 128 bits and never wrap. A sum that would pass int64 (only
+  // possible with thousands of documents at the credit service's per-document maximum of 10^15
+  // minor units) is held at the int64 bound it passed and `out_of_range` names it; such a
+  // customer still ranks as the largest, but the figure is not its revenue.
   int64_t revenue_12m = 0;
   int64_t margin_12m = 0;
   int orders_12m = 0;
@@ -65,6 +69,10 @@ struct CustomerMetrics {
   int complaints_12m = 0;          // complaints opened in the window
   int open_complaints = 0;         // not resolved, whenever opened
   int sla_breaches_12m = 0;  // breached clocks (response, resolution) of complaints_12m's ones
+
+  // "" when every money figure above is exact; else the first one held at an int64 bound, e.g.
+  // "revenue_12m".
+  std::string out_of_range;
 };
 
 // The ledger part: revenue, margin, orders, renewal, first/last order.

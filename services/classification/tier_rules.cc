@@ -1,8 +1,10 @@
 #include "services/classification/tier_rules.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status/status.h"
@@ -23,7 +25,9 @@ int CreditRank(const std::string& rating) {
 }
 
 std::string Money(int64_t minor) {
-  return absl::StrFormat("%d.%02d", minor / 100, (minor < 0 ? -minor : minor) % 100);
+  // Unsigned magnitude: -INT64_MIN would overflow.
+  const uint64_t abs = minor < 0 ? -static_cast<uint64_t>(minor) : static_cast<uint64_t>(minor);
+  return absl::StrFormat("%s%d.%02d", minor < 0 ? "-" : "", abs / 100, abs % 100);
 }
 
 // The value of a factor for a customer, or nullopt when unknown (the factor scores 0).
@@ -92,11 +96,11 @@ int FactorPoints(v1::Factor factor, std::optional<int64_t> value, int64_t cap) {
     case v1::FACTOR_OPEN_COMPLAINTS:
     case v1::FACTOR_SLA_BREACHES_12M: {
       const int64_t v = std::clamp<int64_t>(value.value_or(0), 0, cap);
-      return static_cast<int>((cap - v) * 100 / cap);
+      return static_cast<int>(absl::int128(cap - v) * 100 / cap);  // a cap beyond 9 × 10^16
     }
     default: {
       const int64_t v = std::clamp<int64_t>(value.value_or(0), 0, cap);
-      return static_cast<int>(v * 100 / cap);
+      return static_cast<int>(absl::int128(v) * 100 / cap);
     }
   }
 }
@@ -264,7 +268,8 @@ std::string ThresholdTier(const v1::RuleSet& r, const CustomerFacts& c, int scor
   }
   // Hysteresis: keep a better current tier while within the band below its threshold.
   if (current_min >= 0 && TierRank(current) < TierRank(tier) &&
-      value * 100 >= current_min * (100 - r.gates().hysteresis_percent())) {
+      absl::int128(value) * 100 >=
+          absl::int128(current_min) * (100 - r.gates().hysteresis_percent())) {
     return current;
   }
   return tier;
@@ -275,7 +280,7 @@ std::pair<size_t, size_t> ParetoIndex::Boundaries() const {
   if (rule_.basis() == v1::CUTOFF_BASIS_REVENUE_SHARE) {
     if (total_ <= 0) return {0, 0};
     size_t a = 0, b = 0;
-    int64_t cumulative = 0;
+    absl::int128 cumulative = 0;  // like total_, a sum of many int64 revenues
     bool a_done = false;
     for (size_t i = 0; i < n; ++i) {
       if (order_[i].revenue <= 0) break;
@@ -363,8 +368,10 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
       const int64_t lo = std::min(c0, c1), hi = std::max(c0, c1);
       if (lo == hi || lo == 0) return;
       const int64_t keep = 100 - hysteresis_percent_;
-      for (auto it = std::lower_bound(order_.begin(), order_.end(), Entry{hi * keep / 100, ""});
-           it != order_.end() && it->revenue * 100 >= lo * keep; ++it) {
+      const int64_t floor = static_cast<int64_t>(absl::int128(hi) * keep / 100);  // ≤ hi
+      for (auto it = std::lower_bound(order_.begin(), order_.end(), Entry{floor, ""});
+           it != order_.end() && absl::int128(it->revenue) * 100 >= absl::int128(lo) * keep;
+           ++it) {
         affected.insert(it->id);
       }
     };
@@ -449,8 +456,8 @@ std::string ParetoTier(const v1::RuleSet& r, const ParetoIndex& index, const Cus
   }
   if ((current == "A" || current == "B") && TierRank(current) < TierRank(tier)) {
     const int64_t cutoff = index.CutoffRevenue(current);
-    if (cutoff > 0 &&
-        c.metrics.revenue_12m * 100 >= cutoff * (100 - r.gates().hysteresis_percent())) {
+    if (cutoff > 0 && absl::int128(c.metrics.revenue_12m) * 100 >=
+                          absl::int128(cutoff) * (100 - r.gates().hysteresis_percent())) {
       return current;
     }
   }

@@ -1,11 +1,13 @@
 #ifndef TIERWISE_SERVICES_CLASSIFICATION_TIER_RULES_H_
 #define TIERWISE_SERVICES_CLASSIFICATION_TIER_RULES_H_
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "services/classification/customer_metrics.h"
 #include "tierwise/classification/v1/classification.pb.h"
@@ -83,7 +85,12 @@ class ParetoIndex {
   size_t Rank(const std::string& customer_id) const { return PositionOf(customer_id); }
   size_t TierSpan(const std::string& tier, bool widened) const;
   size_t size() const { return order_.size(); }
-  int64_t total_revenue() const { return total_; }
+  // The sum of all revenues, held at the int64 maximum should it pass it (the shares are
+  // computed from the exact 128-bit sum).
+  int64_t total_revenue() const {
+    return total_ > std::numeric_limits<int64_t>::max() ? std::numeric_limits<int64_t>::max()
+                                                        : static_cast<int64_t>(total_);
+  }
 
  private:
   struct Entry {
@@ -102,7 +109,8 @@ class ParetoIndex {
   const int hysteresis_percent_;
   std::vector<Entry> order_;
   std::map<std::string, int64_t> revenue_;
-  int64_t total_ = 0;
+  // 128 bits: the revenues of many customers, each up to int64, must not wrap the shares.
+  absl::int128 total_ = 0;
 };
 
 // Applies the hysteresis band to a Pareto rank tier: a customer keeps a better current tier

@@ -1,5 +1,6 @@
 #include "services/classification/tier_rules.h"
 
+#include <limits>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -420,6 +421,81 @@ TEST(NextTimeChangeTest, NamesTheFirstMomentTheEvaluationChangesWithTimeAlone) {
   // Probation end, developing, long term, no longer new, dormant, churned (at least).
   EXPECT_GE(changes, 6);
   EXPECT_EQ(NextTimeChange(rs, c, kNow + 10 * kYear), 0);
+}
+
+// Money never wraps (issue 11): sums of revenue and margin are checked, shares in 128 bits.
+TEST(MoneyOverflowTest, TrailingSumsAreExactOrHeldNeverWrapped) {
+  constexpr int64_t kMaxDocument = 1'000'000'000'000'000;  // credit's per-document maximum
+  std::vector<LedgerEntry> entries;
+  for (int i = 0; i < 9000; ++i) {
+    entries.push_back(Order(absl::StrCat("O", i), kMaxDocument, 10, kMaxDocument / 2));
+  }
+  CustomerMetrics m = ComputeMetrics(entries, kNow);
+  EXPECT_EQ(m.revenue_12m, 9'000'000'000'000'000'000);
+  EXPECT_EQ(m.margin_12m, 4'500'000'000'000'000'000);
+  EXPECT_EQ(m.revenue_last_6m, 9'000'000'000'000'000'000);
+  EXPECT_EQ(m.out_of_range, "");
+
+  // 10,000 of them: 10^19 would wrap to a negative revenue; it is held at the int64 maximum
+  // (still the largest customer) and named.
+  for (int i = 9000; i < 10000; ++i) {
+    entries.push_back(Order(absl::StrCat("O", i), kMaxDocument, 10, kMaxDocument / 2));
+  }
+  m = ComputeMetrics(entries, kNow);
+  EXPECT_EQ(m.revenue_12m, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(m.revenue_last_6m, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(m.margin_12m, 5'000'000'000'000'000'000) << "fits: exact";
+  EXPECT_EQ(m.out_of_range, "revenue_12m");
+  EXPECT_EQ(m.orders_12m, 10000);
+}
+
+TEST(MoneyOverflowTest, ParetoSharesOfHugeRevenuesDoNotWrap) {
+  v1::ParetoRule rule;
+  rule.set_basis(v1::CUTOFF_BASIS_REVENUE_SHARE);
+  rule.set_a_percent(50);
+  rule.set_b_percent(80);
+  ParetoIndex index(rule, 10);
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  index.Upsert("big", kMax);
+  index.Upsert("mid", kMax / 2);
+  index.Upsert("small", 1000);
+  // The total passes int64 (it used to wrap negative, and every customer became C).
+  EXPECT_EQ(index.total_revenue(), kMax);
+  EXPECT_EQ(index.RankTier("big"), "A");
+  EXPECT_EQ(index.RankTier("mid"), "B");
+  EXPECT_EQ(index.RankTier("small"), "C");
+  // Hysteresis near the top: a revenue × 100 beyond int64 is still compared right.
+  v1::RuleSet r = DefaultRuleSet();
+  r.mutable_pareto()->CopyFrom(rule);
+  r.mutable_gates()->set_hysteresis_percent(10);
+  CustomerFacts c;
+  c.customer_id = "mid";
+  c.metrics.revenue_12m = kMax / 2;
+  EXPECT_EQ(ParetoTier(r, index, c, "A"), "B") << "50 % of A's cut-off is outside the 10 % band";
+  index.Upsert("mid", kMax / 100 * 95);
+  c.metrics.revenue_12m = kMax / 100 * 95;
+  EXPECT_EQ(index.RankTier("mid"), "B");
+  EXPECT_EQ(ParetoTier(r, index, c, "A"), "A") << "within 10 % of A's cut-off";
+}
+
+TEST(MoneyOverflowTest, ThresholdsAndFactorPointsOfHugeValues) {
+  v1::RuleSet r = DefaultRuleSet();
+  r.set_method(v1::METHOD_THRESHOLDS);
+  r.clear_thresholds();
+  constexpr int64_t kTop = 1'000'000'000'000'000'000;  // 10^18 minor units
+  for (auto [tier, min] : std::vector<std::pair<std::string, int64_t>>{{"A", kTop}, {"B", 0}}) {
+    auto* t = r.add_thresholds();
+    t->set_tier(tier);
+    t->set_min_value(min);
+  }
+  r.mutable_gates()->set_hysteresis_percent(10);
+  CustomerFacts c;
+  c.metrics.revenue_12m = kTop / 100 * 95;  // × 100 passes int64
+  EXPECT_EQ(ThresholdTier(r, c, 0, "A"), "A") << "within 10 % of A's minimum";
+  c.metrics.revenue_12m = kTop / 100 * 85;
+  EXPECT_EQ(ThresholdTier(r, c, 0, "A"), "B");
+  EXPECT_EQ(FactorPoints(v1::FACTOR_REVENUE_12M, kTop / 2, kTop), 50);
+  EXPECT_EQ(FactorPoints(v1::FACTOR_COMPLAINTS_12M, kTop / 4, kTop), 75);
 }
 
 }  // namespace

@@ -53,6 +53,9 @@ absl::Status CheckLimit(const type::v1::Money& m, const char* field, const std::
   if (m.minor_units() < 0) {
     return status::InvalidArgument(absl::StrCat(field, ".minor_units"), "must not be negative");
   }
+  if (m.minor_units() > kMaxDocumentMinorUnits) {
+    return status::InvalidArgument(absl::StrCat(field, ".minor_units"), AboveMaximum());
+  }
   if (m.currency() != currency) {
     return status::InvalidArgument(absl::StrCat(field, ".currency"),
                                    absl::StrCat("the account is kept in ", currency));
@@ -72,8 +75,11 @@ absl::Status CheckTermsInput(const v1::PaymentTerms& t, const char* field) {
 
 }  // namespace
 
-v1::CreditAccount BuildAccountView(const AccountRow& a, const Ledger& ledger, Micros now) {
-  const Position p = PositionAt(ledger, now);
+absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& a, const Ledger& ledger,
+                                                   Micros now) {
+  absl::StatusOr<Position> position = PositionAt(ledger, now);
+  if (!position.ok()) return position.status();
+  const Position& p = *position;
   v1::CreditAccount v;
   v.set_customer_id(a.customer_id);
   v.set_currency(a.currency);
@@ -88,6 +94,7 @@ v1::CreditAccount BuildAccountView(const AccountRow& a, const Ledger& ledger, Mi
   *v.mutable_exposure() = Money(p.exposure(), a.currency);
   *v.mutable_open_receivables() = Money(p.open_receivables, a.currency);
   *v.mutable_open_orders() = Money(p.open_orders, a.currency);
+  // Both are ≥ 0 (PositionAt checked the exposure): the difference cannot pass int64.
   *v.mutable_available_credit() = Money(a.credit_limit - p.exposure(), a.currency);
   *v.mutable_overdue_amount() = Money(p.overdue_amount, a.currency);
   v.set_max_days_overdue(p.max_days_overdue);
@@ -106,7 +113,7 @@ v1::CreditAccount BuildAccountView(const AccountRow& a, const Ledger& ledger, Mi
   return v;
 }
 
-v1::CreditAccount CreditDesk::View(const AccountSnapshot& s, Micros now) const {
+absl::StatusOr<v1::CreditAccount> CreditDesk::View(const AccountSnapshot& s, Micros now) const {
   return BuildAccountView(s.account, s.ledger, now);
 }
 
@@ -114,6 +121,27 @@ absl::StatusOr<AccountSnapshot> CreditDesk::Load(const std::string& customer_id,
                                                  const char* field) {
   if (absl::Status s = CheckId(customer_id, field); !s.ok()) return s;
   return store_.Snapshot(customer_id);
+}
+
+absl::Status CreditDesk::CheckScope(const auth::CallContext& call, const std::string& customer_id,
+                                    const char* field) {
+  if (call.principal.role != Role::kSalesRep) return absl::OkStatus();
+  absl::StatusOr<std::string> owner = store_.OwnerOf(customer_id);
+  if (!owner.ok()) return owner.status();
+  if (*owner != call.principal.name) {
+    return absl::PermissionDeniedError(absl::StrCat(field, ": customer ", customer_id,
+                                                    " is not one of this sales rep's customers"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AccountSnapshot> CreditDesk::LoadInScope(const auth::CallContext& call,
+                                                        const std::string& customer_id,
+                                                        const char* field) {
+  absl::StatusOr<AccountSnapshot> s = Load(customer_id, field);
+  if (!s.ok()) return s.status();
+  if (absl::Status scope = CheckScope(call, customer_id, field); !scope.ok()) return scope;
+  return s;
 }
 
 absl::StatusOr<std::vector<v1::IngestResult>> CreditDesk::Ingest(
@@ -192,15 +220,14 @@ absl::StatusOr<v1::ListParkedEventsResponse> CreditDesk::ListParked(
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::GetAccount(const auth::CallContext& call,
                                                          const v1::GetCreditAccountRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
   if (!s.ok()) return s.status();
-  (void)call;
   return View(*s, clock_());
 }
 
 absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     const auth::CallContext& call, const v1::ListOpenItemsRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
   if (!s.ok()) return s.status();
   const Micros now = clock_();
   const std::string& currency = s->account.currency;
@@ -220,16 +247,18 @@ absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     for (const auto& p : item.payments) o->add_applied_payments(p);
     o->set_invoiced(item.invoiced_at <= now);
   }
-  (void)call;
   return out;
 }
 
 absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContext& call,
                                                           const v1::CheckCreditRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
+  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
   if (!s.ok()) return s.status();
   if (req.order_amount().minor_units() <= 0) {
     return status::InvalidArgument("order_amount.minor_units", "must be positive");
+  }
+  if (req.order_amount().minor_units() > kMaxDocumentMinorUnits) {
+    return status::InvalidArgument("order_amount.minor_units", AboveMaximum());
   }
   if (req.order_amount().currency() != s->account.currency) {
     return status::InvalidArgument("order_amount.currency",
@@ -238,17 +267,25 @@ absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContex
   absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
   if (!policy.ok()) return policy.status();
   const Micros now = clock_();
-  const Position position = PositionAt(s->ledger, now);
   AccountState state{s->account.credit_limit, s->account.on_hold, s->account.hold_reason,
                      s->account.rating, s->account.currency};
+  // A position that cannot be computed (a sum past int64) blocks the order: no figure, no
+  // credit. The response then has no available_after and no account.
+  const absl::StatusOr<Position> position = PositionAt(s->ledger, now);
   const CheckOutcome outcome =
-      CheckCredit(state, position, req.order_amount().minor_units(), *policy);
+      position.ok() ? CheckCredit(state, *position, req.order_amount().minor_units(), *policy)
+                    : BlockedOutOfRange(state, position.status());
   v1::CheckCreditResponse out;
   out.set_decision(outcome.decision);
   for (const auto& r : outcome.reasons) out.add_reasons(r);
-  *out.mutable_available_after() = Money(outcome.available_after, s->account.currency);
-  *out.mutable_account() = View(*s, now);
-  (void)call;
+  if (outcome.available_after.has_value()) {
+    *out.mutable_available_after() = Money(*outcome.available_after, s->account.currency);
+  }
+  if (position.ok()) {
+    absl::StatusOr<v1::CreditAccount> view = View(*s, now);
+    if (!view.ok()) return view.status();
+    *out.mutable_account() = std::move(*view);
+  }
   return out;
 }
 
@@ -330,13 +367,7 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
     return st;
   absl::StatusOr<std::string> justification = Reason(req.justification(), "justification");
   if (!justification.ok()) return justification.status();
-  if (call.principal.role == Role::kSalesRep) {
-    absl::StatusOr<std::string> owner = store_.OwnerOf(req.customer_id());
-    if (!owner.ok()) return owner.status();
-    if (*owner != call.principal.name) {
-      return absl::PermissionDeniedError("sales reps apply only for the customers they own");
-    }
-  }
+  if (absl::Status st = CheckScope(call, req.customer_id(), "customer_id"); !st.ok()) return st;
   const Micros now = clock_();
   v1::LimitApplication a;
   a.set_id(ids::NewUuid());
@@ -349,8 +380,14 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
   a.set_state(v1::APPLICATION_STATE_PENDING);
   absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
   if (!policy.ok()) return policy.status();
-  const Rating rating = RateAccount(s->ledger, PositionAt(s->ledger, now), now, *policy);
-  *a.mutable_suggested_limit() = Money(SuggestedLimit(s->ledger, rating, now), s->account.currency);
+  // No suggestion when the account's figures pass int64 (the application still goes in).
+  if (absl::StatusOr<Position> position = PositionAt(s->ledger, now); position.ok()) {
+    const Rating rating = RateAccount(s->ledger, *position, now, *policy);
+    if (absl::StatusOr<int64_t> suggested = SuggestedLimit(s->ledger, rating, now);
+        suggested.ok()) {
+      *a.mutable_suggested_limit() = Money(*suggested, s->account.currency);
+    }
+  }
   if (absl::Status st = store_.InsertApplication(a, ActorOf(call)); !st.ok()) return st;
   return a;
 }
@@ -374,6 +411,11 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
   }
   switch (req.action()) {
     case v1::DECISION_ACTION_APPROVE:
+      // Submitted before the maximum existed: it cannot become a limit as it is.
+      if (a->requested_limit().minor_units() > kMaxDocumentMinorUnits) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the requested limit ", AboveMaximum(), "; use APPROVE_WITH_AMOUNT"));
+      }
       a->set_state(v1::APPLICATION_STATE_APPROVED);
       *a->mutable_approved_limit() = a->requested_limit();
       break;
@@ -400,7 +442,10 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
     const auth::CallContext& call, const v1::ListLimitApplicationsRequest& req) {
   if (!req.customer_id().empty()) {
     if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+    if (absl::Status s = CheckScope(call, req.customer_id(), "customer_id"); !s.ok()) return s;
   }
+  // A rep's list without a customer is of their own customers.
+  const std::string owner = call.principal.role == Role::kSalesRep ? call.principal.name : "";
   if (!v1::ApplicationState_IsValid(req.state())) {
     return status::InvalidArgument("state", "is not a known value");
   }
@@ -414,7 +459,7 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
     }
   }
   absl::StatusOr<std::vector<v1::LimitApplication>> rows =
-      store_.ListApplications(req.customer_id(), req.state(), before, *size + 1);
+      store_.ListApplications(req.customer_id(), req.state(), before, *size + 1, owner);
   if (!rows.ok()) return rows.status();
   v1::ListLimitApplicationsResponse out;
   const bool more = static_cast<int>(rows->size()) > *size;
@@ -424,7 +469,6 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
     out.set_next_page_token(absl::WebSafeBase64Escape(
         absl::StrCat(ToMicros(out.applications(out.applications_size() - 1).submitted_at()))));
   }
-  (void)call;
   return out;
 }
 
@@ -444,7 +488,8 @@ absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
     after_customer = parts[1];
   }
   absl::StatusOr<std::vector<v1::CollectionEntry>> rows =
-      store_.ListCollections(after_due, after_customer, *size);
+      store_.ListCollections(after_due, after_customer, *size,
+                             call.principal.role == Role::kSalesRep ? call.principal.name : "");
   if (!rows.ok()) return rows.status();
   v1::ListCollectionsResponse out;
   for (auto& e : *rows) *out.add_entries() = std::move(e);
@@ -453,7 +498,6 @@ absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
     out.set_next_page_token(absl::WebSafeBase64Escape(
         absl::StrCat(ToMicros(last.oldest_due_date()), "|", last.customer_id())));
   }
-  (void)call;
   return out;
 }
 

@@ -8,7 +8,10 @@
 
 // The credit department's rules on top of the store: ingest validation, account views at the
 // current time, credit checks, terms and holds, limit applications (the applicant never
-// decides their own), the policy. Knows nothing of gRPC.
+// decides their own), the policy, and the data scope: a sales rep reads accounts, open items,
+// checks, applications and collections only of the customers they own (the owner the profile
+// service announced) — PERMISSION_DENIED for another rep's customer, NOT_FOUND for an unknown
+// one, lists narrowed to their own customers. Knows nothing of gRPC.
 namespace tierwise::credit {
 
 class CreditDesk {
@@ -51,15 +54,24 @@ class CreditDesk {
 
  private:
   absl::StatusOr<AccountSnapshot> Load(const std::string& customer_id, const char* field);
-  v1::CreditAccount View(const AccountSnapshot& snapshot, Micros now) const;
+  // OK unless the caller is a sales rep who does not own the customer (PERMISSION_DENIED) or
+  // the customer is unknown (NOT_FOUND). `field` names the request field in the message.
+  absl::Status CheckScope(const auth::CallContext& call, const std::string& customer_id,
+                          const char* field);
+  // Loads an account the caller may read: Load, then CheckScope.
+  absl::StatusOr<AccountSnapshot> LoadInScope(const auth::CallContext& call,
+                                              const std::string& customer_id, const char* field);
+  absl::StatusOr<v1::CreditAccount> View(const AccountSnapshot& snapshot, Micros now) const;
 
   CreditStore& store_;
   const CreditStore::Clock clock_;
   const std::function<void()> published_;
 };
 
-// One account as the API shows it, computed at `now`.
-v1::CreditAccount BuildAccountView(const AccountRow& account, const Ledger& ledger, Micros now);
+// One account as the API shows it, computed at `now`; FAILED_PRECONDITION when one of its
+// figures would pass int64 (see PositionAt).
+absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& account, const Ledger& ledger,
+                                                   Micros now);
 
 }  // namespace tierwise::credit
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
+
+#include "absl/numeric/int128.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -82,8 +85,11 @@ absl::Status ValidatePolicy(const v1::CreditPolicy& p, const std::string& prefix
   if (!p.min_rating().empty() && RatingRank(p.min_rating()) < 0) {
     v.Add(f("min_rating"), "must be one of AAA, AA, A, BBB, BB, B, C or empty");
   }
-  if (p.default_limit().minor_units() < 0)
+  if (p.default_limit().minor_units() < 0) {
     v.Add(f("default_limit.minor_units"), "must not be negative");
+  } else if (p.default_limit().minor_units() > kMaxDocumentMinorUnits) {
+    v.Add(f("default_limit.minor_units"), AboveMaximum());
+  }
   if (p.default_limit().currency().size() != 3)
     v.Add(f("default_limit.currency"), "must be an ISO 4217 code");
   const auto& t = p.default_terms();
@@ -133,9 +139,11 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
                                                  : 100;
   r.factors.push_back(
       Factor("tenure", absl::StrCat(tenure_days, " days"), tenure_points, policy.weight_tenure()));
+  // In 128 bits: overdue × 1000 passes int64 from about 9.2 × 10^15 minor units.
   const int share_permille =
       position.open_receivables > 0
-          ? static_cast<int>(position.overdue_amount * 1000 / position.open_receivables)
+          ? static_cast<int>(absl::int128(position.overdue_amount) * 1000 /
+                             position.open_receivables)
           : 0;
   r.factors.push_back(Factor("overdue_share",
                              absl::StrFormat("%d.%d%%", share_permille / 10, share_permille % 10),
@@ -174,23 +182,36 @@ CheckOutcome CheckCredit(const AccountState& account, const Position& position, 
   CheckOutcome out;
   bool blocked = false;
   bool warn = false;
-  const int64_t exposure_after = position.exposure() + amount;
-  out.available_after = account.credit_limit - exposure_after;
+  // 128 bits: exposure (up to int64) + amount must not wrap into something under the limit.
+  const absl::int128 exposure_after = absl::int128(position.exposure()) + amount;
+  const absl::int128 available_after = absl::int128(account.credit_limit) - exposure_after;
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const bool representable = exposure_after <= kMax && available_after >= -kMax;
+  if (representable) out.available_after = static_cast<int64_t>(available_after);
   if (account.on_hold) {
     blocked = true;
     out.reasons.push_back(absl::StrCat("ON_HOLD: ", account.hold_reason));
   }
-  if (exposure_after > account.credit_limit) {
+  if (!representable) {
     blocked = true;
-    out.reasons.push_back(absl::StrCat("OVER_LIMIT: exposure after the order ",
-                                       FormatMinor(exposure_after), " > limit ",
+    out.reasons.push_back(absl::StrCat("OVER_LIMIT: exposure after the order passes ",
+                                       FormatMinor(kMax), " > limit ",
                                        FormatMinor(account.credit_limit), " ", account.currency));
+    out.reasons.push_back(
+        "OUT_OF_RANGE: the exposure after the order passes the int64 range of minor units");
+  } else if (exposure_after > account.credit_limit) {
+    blocked = true;
+    out.reasons.push_back(absl::StrCat(
+        "OVER_LIMIT: exposure after the order ", FormatMinor(static_cast<int64_t>(exposure_after)),
+        " > limit ", FormatMinor(account.credit_limit), " ", account.currency));
   } else if (account.credit_limit > 0 &&
-             exposure_after * 100 > account.credit_limit * (100 - policy.warning_band_percent())) {
+             exposure_after * 100 >
+                 absl::int128(account.credit_limit) * (100 - policy.warning_band_percent())) {
     warn = true;
     out.reasons.push_back(absl::StrCat("NEAR_LIMIT: exposure after the order ",
-                                       FormatMinor(exposure_after), " is within ",
-                                       policy.warning_band_percent(), "% of the limit"));
+                                       FormatMinor(static_cast<int64_t>(exposure_after)),
+                                       " is within ", policy.warning_band_percent(),
+                                       "% of the limit"));
   }
   if (position.max_days_overdue > policy.block_days_overdue()) {
     blocked = true;
@@ -213,13 +234,30 @@ CheckOutcome CheckCredit(const AccountState& account, const Position& position, 
   return out;
 }
 
-int64_t SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now) {
+CheckOutcome BlockedOutOfRange(const AccountState& account, const absl::Status& why) {
+  CheckOutcome out;
+  out.decision = v1::CREDIT_DECISION_BLOCKED;
+  if (account.on_hold) out.reasons.push_back(absl::StrCat("ON_HOLD: ", account.hold_reason));
+  out.reasons.push_back(absl::StrCat("OUT_OF_RANGE: ", why.message()));
+  return out;
+}
+
+absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now) {
   int64_t sales_90 = 0;
   for (const Item& item : ledger.items) {
-    if (item.invoiced_at <= now && item.invoiced_at > now - 90 * kDay) sales_90 += item.net();
+    if (item.invoiced_at <= now && item.invoiced_at > now - 90 * kDay &&
+        !AddChecked(sales_90, item.net())) {
+      return absl::FailedPreconditionError(
+          "the sales of the last 90 days pass the int64 range of minor units");
+    }
   }
-  const int64_t suggestion = sales_90 * rating.score / 100;
-  return suggestion / 100000 * 100000;  // whole thousands of the currency unit
+  const absl::int128 suggestion =
+      std::min<absl::int128>(absl::int128(sales_90) * rating.score / 100, kMaxDocumentMinorUnits);
+  return static_cast<int64_t>(suggestion) / 100000 * 100000;  // whole thousands of the unit
+}
+
+std::string AboveMaximum() {
+  return absl::StrCat("exceeds the maximum of ", kMaxDocumentMinorUnits, " minor units");
 }
 
 }  // namespace tierwise::credit

@@ -1,10 +1,12 @@
 #ifndef TIERWISE_SERVICES_CREDIT_CREDIT_RULES_H_
 #define TIERWISE_SERVICES_CREDIT_CREDIT_RULES_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "services/credit/ledger.h"
 #include "tierwise/credit/v1/credit.pb.h"
 
@@ -50,17 +52,29 @@ struct AccountState {
 struct CheckOutcome {
   v1::CreditDecision decision = v1::CREDIT_DECISION_APPROVED;
   std::vector<std::string> reasons;
-  int64_t available_after = 0;
+  // limit - exposure after the order; nullopt when that passes int64 (the check then blocks).
+  std::optional<int64_t> available_after;
 };
 
-// Every reason to block (ON_HOLD, OVER_LIMIT, OVERDUE, RATING_TOO_LOW) or warn (NEAR_LIMIT,
-// OVERDUE_ITEMS) an order of `amount` on this account.
+// Every reason to block (ON_HOLD, OVER_LIMIT, OVERDUE, RATING_TOO_LOW, OUT_OF_RANGE) or warn
+// (NEAR_LIMIT, OVERDUE_ITEMS) an order of `amount` on this account. The arithmetic is done in
+// 128 bits: an exposure after the order beyond int64 blocks (OVER_LIMIT and OUT_OF_RANGE), it
+// never wraps into an approval.
 CheckOutcome CheckCredit(const AccountState& account, const Position& position, int64_t amount,
                          const v1::CreditPolicy& policy);
 
+// The check when the account's position cannot be computed (PositionAt failed with `why`):
+// BLOCKED with an OUT_OF_RANGE reason, plus ON_HOLD when the account is on hold.
+CheckOutcome BlockedOutOfRange(const AccountState& account, const absl::Status& why);
+
 // A limit suggestion from behaviour: 3 months of recent sales scaled by the score, rounded
-// down to 1,000.00.
-int64_t SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now);
+// down to 1,000.00 and at most kMaxDocumentMinorUnits. FAILED_PRECONDITION when the sales sum
+// passes int64.
+absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now);
+
+// The violation text for an amount above kMaxDocumentMinorUnits:
+// "exceeds the maximum of 1000000000000000 minor units".
+std::string AboveMaximum();
 
 // "1234.56" from 123456 minor units.
 std::string FormatMinor(int64_t minor);

@@ -14,6 +14,11 @@ namespace {
 
 Micros Now() { return time::NowMicros(); }
 
+int& IngestIdleTimeoutSeconds() {
+  static int seconds = 120;
+  return seconds;
+}
+
 }  // namespace
 
 std::string LedgerStream(const std::string& redis_prefix) {
@@ -26,8 +31,9 @@ absl::Status HandleCustomerChanged(CreditStore& store, const redis::StreamEntry&
       !event.ParseFromString(entry.Field("payload")) || event.customer_id().empty()) {
     return absl::InvalidArgumentError("not a CustomerChanged event");
   }
-  absl::StatusOr<int> applied =
-      store.CustomerKnown(event.customer_id(), event.external_ref(), event.owner());
+  // Versions order the profile's changes; a redelivered or older event changes nothing.
+  absl::StatusOr<int> applied = store.CustomerKnown(event.customer_id(), event.external_ref(),
+                                                    event.owner(), event.version());
   if (!applied.ok()) return applied.status();
   if (*applied > 0) {
     log::Info("credit.unparked", {{"customer_id", event.customer_id()}, {"events", *applied}});
@@ -49,6 +55,8 @@ server::ServiceDefinition CreditDefinition() {
           .migrations = Migrations(),
           .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
             auto credit = std::make_shared<CreditServer>(deps, Now);
+            credit->ingest_service.set_idle_timeout(
+                std::chrono::seconds(IngestIdleTimeoutSeconds()));
             auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
             if (!redis.ok()) return redis.status();
             redis->password = deps.config.redis_password;
@@ -87,7 +95,14 @@ server::ServiceDefinition CreditDefinition() {
             bundle.keep_alive.push_back(sweep);
             bundle.keep_alive.push_back(consumer_metrics);
             return bundle;
-          }};
+          },
+          .register_flags =
+              [](config::ConfigParser& parser) {
+                parser.AddInt("ingest_idle_timeout_s", &IngestIdleTimeoutSeconds(), 120,
+                              "an IngestEvents stream that sends nothing for this long ends "
+                              "with DEADLINE_EXCEEDED",
+                              1, 86400);
+              }};
 }
 
 }  // namespace tierwise::credit

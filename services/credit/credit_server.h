@@ -16,7 +16,8 @@ namespace tierwise::credit {
 std::string LedgerStream(const std::string& redis_prefix);
 
 // Applies one CustomerChanged entry of the profile stream: the customer becomes known (and its
-// parked events are applied). Other change types only refresh the known external_ref/owner.
+// parked events are applied). Other change types only refresh the known external_ref/owner, and
+// only when the event's profile version is above the stored one.
 absl::Status HandleCustomerChanged(CreditStore& store, const redis::StreamEntry& entry);
 
 // The credit service's object graph, wired the same way in main() and in tests.

@@ -80,8 +80,14 @@ grpc::Status LedgerIngestService::IngestEvents(
     grpc::ServerReaderWriter<v1::IngestEventsResponse, v1::IngestEventsRequest>* stream) {
   return server::RunRpc(
       authorizer_, context, "IngestEvents", [&](const auth::CallContext& c) -> absl::Status {
+        // A silent adapter does not hold a thread and a stream forever.
+        server::StreamIdleDeadline idle(
+            context, idle_timeout_,
+            absl::StrCat("IngestEvents: no message for ",
+                         std::chrono::duration_cast<std::chrono::seconds>(idle_timeout_).count(),
+                         " s (--ingest_idle_timeout_s); open a new stream to send more"));
         v1::IngestEventsRequest batch;
-        while (stream->Read(&batch)) {
+        while (idle.Read(stream, &batch)) {
           std::vector<const v1::LedgerEventInput*> events;
           for (const auto& e : batch.events()) events.push_back(&e);
           absl::StatusOr<std::vector<v1::IngestResult>> results = desk_.Ingest(c, events);
@@ -92,6 +98,7 @@ grpc::Status LedgerIngestService::IngestEvents(
             return absl::CancelledError("the client went away");
           }
         }
+        if (idle.expired()) return absl::DeadlineExceededError(idle.message());
         return absl::OkStatus();
       });
 }

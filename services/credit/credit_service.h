@@ -1,6 +1,8 @@
 #ifndef TIERWISE_SERVICES_CREDIT_CREDIT_SERVICE_H_
 #define TIERWISE_SERVICES_CREDIT_CREDIT_SERVICE_H_
 
+#include <chrono>
+
 #include "common/auth/auth.h"
 #include "services/credit/credit_desk.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
@@ -32,9 +34,14 @@ class LedgerIngestService final : public v1::LedgerIngestService::Service {
                                 const v1::ListParkedEventsRequest* request,
                                 v1::ListParkedEventsResponse* response) override;
 
+  // An IngestEvents stream that sends nothing for this long ends with DEADLINE_EXCEEDED
+  // (--ingest_idle_timeout_s). Before the server starts.
+  void set_idle_timeout(std::chrono::milliseconds timeout) { idle_timeout_ = timeout; }
+
  private:
   CreditDesk& desk_;
   const auth::Authorizer& authorizer_;
+  std::chrono::milliseconds idle_timeout_{std::chrono::seconds(120)};
 };
 
 // gRPC face of credit management. Thread-safe.

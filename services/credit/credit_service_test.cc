@@ -87,17 +87,34 @@ class CreditServiceTest : public ::testing::Test {
 
   // Announces a customer as the profile service's stream would.
   std::string Known(const std::string& ref, const std::string& owner = "rep.zhang") {
+    const std::string id = ids::NewUuid();
+    Announce(id, ref, owner, 1, events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+    return id;
+  }
+
+  // A CustomerChanged of `id` at profile `version`.
+  void Announce(const std::string& id, const std::string& ref, const std::string& owner,
+                int64_t version,
+                events::v1::CustomerChangeType type = events::v1::CUSTOMER_CHANGE_TYPE_UPDATED) {
     events::v1::CustomerChanged event;
-    event.set_customer_id(ids::NewUuid());
+    event.set_event_id(ids::NewUuid());
+    event.set_customer_id(id);
     event.set_external_ref(ref);
     event.set_owner(owner);
-    event.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+    event.set_change_type(type);
+    event.set_version(version);
     redis::StreamEntry entry{
         "1-0",
         {{"type", "tierwise.events.v1.CustomerChanged"}, {"payload", event.SerializeAsString()}}};
     absl::Status s = HandleCustomerChanged(server_->store, entry);
     EXPECT_TRUE(s.ok()) << s;
-    return event.customer_id();
+  }
+
+  grpc::StatusCode GetAccountAs(const std::string& token, const std::string& customer_id) {
+    v1::GetCreditAccountRequest req;
+    req.set_customer_id(customer_id);
+    v1::CreditAccount out;
+    return credit_->GetCreditAccount(H::Context(token).get(), req, &out).error_code();
   }
 
   std::vector<v1::IngestResult> Ingest(const std::vector<v1::LedgerEventInput>& events,
@@ -487,6 +504,105 @@ TEST_F(CreditServiceTest, LimitApplicationsFollowTheApprovalRules) {
   EXPECT_EQ(harness_.CountRows("audit_log"), 3);  // two submissions, one approval
 }
 
+TEST_F(CreditServiceTest, ARepReadsOnlyTheCreditDataOfTheirOwnCustomers) {
+  const std::string zhangs = Known("ERP-Z", "rep.zhang");
+  const std::string chens = Known("ERP-C", "rep.chen");
+  // Both 45 days overdue at day 75 (due day 30).
+  Ingest({Order("z1", "ERP-Z", "OZ1", 100000, 0), Order("c1", "ERP-C", "OC1", 200000, 0)});
+  const std::string unknown = ids::NewUuid();
+
+  // Account, open items, check: own customer yes, another rep's no, an unknown one NOT_FOUND.
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, zhangs), grpc::StatusCode::OK);
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, chens), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GetAccountAs(H::kRepChen, chens), grpc::StatusCode::OK);
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, unknown), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetAccountAs(H::kViewer, chens), grpc::StatusCode::OK);
+  v1::ListOpenItemsRequest items;
+  items.set_customer_id(zhangs);
+  v1::ListOpenItemsResponse items_out;
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kRepZhang).get(), items, &items_out).ok());
+  ASSERT_EQ(items_out.items_size(), 1);
+  EXPECT_EQ(items_out.items(0).order_no(), "OZ1");
+  items.set_customer_id(chens);
+  grpc::Status denied = credit_->ListOpenItems(H::Context(H::kRepZhang).get(), items, &items_out);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(denied.error_message().rfind("customer_id: ", 0), 0u) << denied.error_message();
+  v1::CheckCreditRequest check;
+  check.set_customer_id(chens);
+  *check.mutable_order_amount() = Cny(100);
+  v1::CheckCreditResponse check_out;
+  EXPECT_EQ(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &check_out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  check.set_customer_id(zhangs);
+  EXPECT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &check_out).ok());
+
+  // Collections: a rep sees their own overdue customers, finance every one.
+  v1::ListCollectionsResponse collections;
+  ASSERT_TRUE(credit_->ListCollections(H::Context(H::kRepZhang).get(), {}, &collections).ok());
+  ASSERT_EQ(collections.entries_size(), 1);
+  EXPECT_EQ(collections.entries(0).customer_id(), zhangs);
+  ASSERT_TRUE(credit_->ListCollections(H::Context(H::kFinance).get(), {}, &collections).ok());
+  EXPECT_EQ(collections.entries_size(), 2);
+
+  // Limit applications: a rep lists those of their own customers only.
+  v1::SubmitLimitApplicationRequest submit;
+  *submit.mutable_requested_limit() = Cny(50000000);
+  submit.set_justification("new project");
+  v1::LimitApplication zhang_app, chen_app;
+  submit.set_customer_id(zhangs);
+  ASSERT_TRUE(
+      credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &zhang_app).ok());
+  submit.set_customer_id(chens);
+  ASSERT_TRUE(
+      credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &chen_app).ok());
+  v1::ListLimitApplicationsRequest list;
+  v1::ListLimitApplicationsResponse apps;
+  ASSERT_TRUE(credit_->ListLimitApplications(H::Context(H::kRepZhang).get(), list, &apps).ok());
+  ASSERT_EQ(apps.applications_size(), 1);
+  EXPECT_EQ(apps.applications(0).id(), zhang_app.id());
+  ASSERT_TRUE(credit_->ListLimitApplications(H::Context(H::kFinance).get(), list, &apps).ok());
+  EXPECT_EQ(apps.applications_size(), 2);
+  list.set_customer_id(chens);
+  EXPECT_EQ(
+      credit_->ListLimitApplications(H::Context(H::kRepZhang).get(), list, &apps).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(credit_->ListLimitApplications(H::Context(H::kRepChen).get(), list, &apps).ok());
+  ASSERT_EQ(apps.applications_size(), 1);
+  EXPECT_EQ(apps.applications(0).id(), chen_app.id());
+
+  // A reassignment announced by the profile moves the scope with it.
+  Announce(chens, "ERP-C", "rep.zhang", 2);
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, chens), grpc::StatusCode::OK);
+  EXPECT_EQ(GetAccountAs(H::kRepChen, chens), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(CreditServiceTest, AnOlderCustomerChangedVersionDoesNotOverwriteANewerOne) {
+  const std::string id = ids::NewUuid();
+  Announce(id, "ERP-V", "rep.chen", 3, events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+  // Version 2 (reassigning to rep.zhang, another ERP code) arrives late; redelivered version 3
+  // with other values changes nothing either.
+  Announce(id, "ERP-OLD", "rep.zhang", 2);
+  Announce(id, "ERP-OLD", "rep.zhang", 3);
+  EXPECT_EQ(*server_->store.OwnerOf(id), "rep.chen");
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, id), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GetAccountAs(H::kRepChen, id), grpc::StatusCode::OK);
+  // The ERP code stayed too: events for ERP-V apply, events for ERP-OLD stay parked.
+  const auto results =
+      Ingest({Order("v1", "ERP-V", "OV1", 1000, 70), Order("v2", "ERP-OLD", "OV2", 1000, 70)});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcome(), v1::INGEST_OUTCOME_APPLIED);
+  EXPECT_EQ(results[1].outcome(), v1::INGEST_OUTCOME_PARKED);
+  // A stale announcement does not unpark events under the code it names.
+  Announce(id, "ERP-OLD", "rep.zhang", 1);
+  EXPECT_EQ(Account(id).events_applied(), 1);
+
+  // A newer version wins.
+  Announce(id, "ERP-V", "rep.zhang", 4);
+  EXPECT_EQ(*server_->store.OwnerOf(id), "rep.zhang");
+  EXPECT_EQ(GetAccountAs(H::kRepZhang, id), grpc::StatusCode::OK);
+  EXPECT_EQ(GetAccountAs(H::kRepChen, id), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(CreditServiceTest, PolicyUpdatesAreValidated) {
   v1::CreditPolicy policy;
   ASSERT_TRUE(credit_->GetCreditPolicy(H::Context(H::kViewer).get(), {}, &policy).ok());
@@ -540,6 +656,142 @@ TEST_F(CreditServiceTest, EveryMethodNeedsATokenAndTheRightRole) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(credit_->GetCreditAccount(H::Context(H::kViewer).get(), get, &a).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CreditServiceTest, AnIdleIngestStreamEndsWithDeadlineExceeded) {
+  // Set before the first IngestEvents call reads it.
+  server_->ingest_service.set_idle_timeout(std::chrono::seconds(1));
+  Known("ERP-IDLE");
+  auto ctx = H::Context(H::kErp);
+  auto stream = ingest_->IngestEvents(ctx.get());
+  v1::IngestEventsRequest req;
+  *req.add_events() = Order("idle-1", "ERP-IDLE", "O1", 1000, 0);
+  ASSERT_TRUE(stream->Write(req));
+  v1::IngestEventsResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_EQ(resp.results_size(), 1);
+  EXPECT_EQ(resp.results(0).outcome(), v1::INGEST_OUTCOME_APPLIED);
+  // Then nothing: the server ends the stream, saying why.
+  EXPECT_FALSE(stream->Read(&resp));
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_NE(s.error_message().find("--ingest_idle_timeout_s"), std::string::npos)
+      << s.error_message();
+}
+
+// Issue 11, "Overflow bypasses credit control": three orders of 4×10^18 fen used to be applied
+// and wrap the exposure to −6,446,744,073,709,551,616, and CheckCredit then approved.
+TEST_F(CreditServiceTest, AmountsAboveTheDocumentMaximumAreRejectedAndNothingWraps) {
+  const std::string id = Known("ERP-BIG");
+  constexpr int64_t kHuge = 4'000'000'000'000'000'000;  // 4 × 10^18 fen
+  const std::string kAbove = "exceeds the maximum of 1000000000000000 minor units";
+  const auto results = Ingest({Order("big-1", "ERP-BIG", "O1", kHuge, 1),
+                               Order("big-2", "ERP-BIG", "O2", kHuge, 2),
+                               Order("big-3", "ERP-BIG", "O3", kHuge, 3)});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_REJECTED) << r.event_id();
+    EXPECT_EQ(r.error_field(), "order.amount.minor_units") << r.event_id();
+    EXPECT_EQ(r.error_message().rfind("order.amount.minor_units: " + kAbove, 0), 0u)
+        << r.error_message();
+  }
+  // One at a time: INVALID_ARGUMENT naming the field, for every kind of document.
+  v1::IngestResult single;
+  for (int i = 1; i <= 3; ++i) {
+    const auto order = Order(absl::StrCat("big-", i), "ERP-BIG", absl::StrCat("O", i), kHuge, i);
+    grpc::Status s = ingest_->RecordOrder(H::Context(H::kErp).get(), order.order(), &single);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    // The margin (a fifth of the amount) is above the maximum too: "(and 1 more)".
+    EXPECT_EQ(s.error_message().rfind("order.amount.minor_units: " + kAbove, 0), 0u)
+        << s.error_message();
+  }
+  grpc::Status s = ingest_->RecordPayment(H::Context(H::kErp).get(),
+                                          Payment("big-p", "ERP-BIG", kHuge, 4).payment(), &single);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "payment.amount.minor_units: " + kAbove);
+  s = ingest_->RecordCancellation(
+      H::Context(H::kErp).get(),
+      Cancellation("big-c", "ERP-BIG", "O1", kHuge, 4).cancellation(), &single);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "cancellation.amount.minor_units: " + kAbove);
+  EXPECT_EQ(harness_.CountRows("ledger_facts"), 0) << "nothing of a rejected event is stored";
+
+  const v1::CreditAccount a = Account(id);
+  EXPECT_EQ(a.exposure().minor_units(), 0);
+  EXPECT_EQ(a.open_receivables().minor_units(), 0);
+  EXPECT_EQ(a.events_applied(), 0);
+  v1::CheckCreditRequest check;
+  check.set_customer_id(id);
+  *check.mutable_order_amount() = Cny(100000);  // 1,000.00
+  v1::CheckCreditResponse out;
+  ASSERT_TRUE(credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out).ok());
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_APPROVED);
+  EXPECT_EQ(out.reasons_size(), 0);
+  EXPECT_EQ(out.available_after().minor_units(), 100000LL * 100 - 100000);
+
+  // The check's amount and every limit are capped the same way.
+  *check.mutable_order_amount() = Cny(kHuge);
+  s = credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "order_amount.minor_units: " + kAbove);
+  v1::SetCreditTermsRequest terms;
+  terms.set_customer_id(id);
+  terms.set_reason("test");
+  *terms.mutable_credit_limit() = Cny(kMaxDocumentMinorUnits + 1);
+  v1::CreditAccount account;
+  s = credit_->SetCreditTerms(H::Context(H::kFinance).get(), terms, &account);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "credit_limit.minor_units: " + kAbove);
+  v1::SubmitLimitApplicationRequest submit;
+  submit.set_customer_id(id);
+  *submit.mutable_requested_limit() = Cny(kHuge);
+  submit.set_justification("big plans");
+  v1::LimitApplication app;
+  s = credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &app);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "requested_limit.minor_units: " + kAbove);
+
+  // Exactly at the maximum is a valid document.
+  const auto at_cap = Ingest({Order("cap-1", "ERP-BIG", "C1", kMaxDocumentMinorUnits, 1)});
+  ASSERT_EQ(at_cap.size(), 1u);
+  EXPECT_EQ(at_cap[0].outcome(), v1::INGEST_OUTCOME_APPLIED) << at_cap[0].error_message();
+  EXPECT_EQ(Account(id).exposure().minor_units(), kMaxDocumentMinorUnits);
+}
+
+TEST_F(CreditServiceTest, StoredFactsPastInt64BlockTheCheckInsteadOfWrapping) {
+  // 10,000 valid orders at the maximum: 10^19 fen of receivables cannot be represented. The
+  // facts are kept (the ERP's truth), the account goes on automatic hold, the account view is
+  // FAILED_PRECONDITION and the check is BLOCKED — never a wrapped, negative exposure.
+  const std::string id = Known("ERP-MANY");
+  std::vector<v1::LedgerEventInput> orders;
+  for (int i = 0; i < 10000; ++i) {
+    orders.push_back(
+        Order(absl::StrCat("many-", i), "ERP-MANY", absl::StrCat("O", i), kMaxDocumentMinorUnits, 0));
+  }
+  const auto results = Ingest(orders);
+  ASSERT_EQ(results.size(), orders.size());
+  for (const auto& r : results) {
+    ASSERT_EQ(r.outcome(), v1::INGEST_OUTCOME_APPLIED) << r.event_id() << " " << r.error_message();
+  }
+  v1::GetCreditAccountRequest get;
+  get.set_customer_id(id);
+  v1::CreditAccount account;
+  grpc::Status s = credit_->GetCreditAccount(H::Context(H::kFinance).get(), get, &account);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("int64"), std::string::npos) << s.error_message();
+
+  v1::CheckCreditRequest check;
+  check.set_customer_id(id);
+  *check.mutable_order_amount() = Cny(100);
+  v1::CheckCreditResponse out;
+  s = credit_->CheckCredit(H::Context(H::kRepZhang).get(), check, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.decision(), v1::CREDIT_DECISION_BLOCKED);
+  ASSERT_EQ(out.reasons_size(), 2);
+  EXPECT_EQ(out.reasons(0).rfind("ON_HOLD: automatic: the account's", 0), 0u) << out.reasons(0);
+  EXPECT_EQ(out.reasons(1).rfind("OUT_OF_RANGE: the account's", 0), 0u) << out.reasons(1);
+  EXPECT_FALSE(out.has_available_after());
+  EXPECT_FALSE(out.has_account());
 }
 
 }  // namespace

@@ -139,11 +139,21 @@ struct Rerated {
 Rerated Rerate(AccountRow& account, const Ledger& ledger, const v1::CreditPolicy& policy,
                Micros now, const std::vector<const v1::LedgerEventInput*>& applied,
                const std::string& stream, std::vector<outbox::Message>* messages) {
-  const Position position = PositionAt(ledger, now);
-  const Rating rating = RateAccount(ledger, position, now, policy);
+  // Figures past int64 (thousands of maximal documents, or facts stored before the maximum
+  // existed) cannot be rated: the account keeps its last rating and goes on automatic hold
+  // until the ledger is repaired; its stored position is empty so collections and the hold
+  // sweep do not act on wrapped numbers.
+  const absl::StatusOr<Position> computed = PositionAt(ledger, now);
+  const Position position = computed.ok() ? *computed : Position{};
+  Rating rating{account.rating, account.score, account.factors};
+  if (computed.ok()) rating = RateAccount(ledger, position, now, policy);
   // Automatic holds come and go with the overdue position; manual holds stay until released.
-  const bool hold_due = AutoHoldDue(position, policy);
-  if (hold_due && !account.on_hold) {
+  const bool hold_due = !computed.ok() || AutoHoldDue(position, policy);
+  if (!computed.ok() && (!account.on_hold || account.hold_automatic)) {
+    account.on_hold = true;
+    account.hold_automatic = true;
+    account.hold_reason = absl::StrCat("automatic: ", computed.status().message());
+  } else if (hold_due && !account.on_hold) {
     account.on_hold = true;
     account.hold_automatic = true;
     account.hold_reason =
@@ -463,15 +473,21 @@ absl::StatusOr<std::string> CreditStore::OwnerOf(const std::string& customer_id)
 }
 
 absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
-                                               const std::string& external_ref,
-                                               const std::string& owner) {
+                                               const std::string& announced_ref,
+                                               const std::string& owner, int64_t version) {
   const Micros now = clock_();
   return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
     tx.exec_params(
-        "INSERT INTO known_customers (customer_id, external_ref, owner)"
-        " VALUES ($1, NULLIF($2, ''), $3) ON CONFLICT (customer_id) DO UPDATE"
-        " SET external_ref = EXCLUDED.external_ref, owner = EXCLUDED.owner",
-        customer_id, external_ref, owner);
+        "INSERT INTO known_customers (customer_id, external_ref, owner, version)"
+        " VALUES ($1, NULLIF($2, ''), $3, $4) ON CONFLICT (customer_id) DO UPDATE"
+        " SET external_ref = EXCLUDED.external_ref, owner = EXCLUDED.owner,"
+        " version = EXCLUDED.version WHERE known_customers.version < EXCLUDED.version",
+        customer_id, announced_ref, owner, version);
+    // Parked events match the code the customer has now, not the one a stale event named.
+    const pqxx::row stored = tx.exec_params1(
+        "SELECT coalesce(external_ref, '') FROM known_customers WHERE customer_id = $1",
+        customer_id);
+    const std::string external_ref = stored[0].as<std::string>();
     absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
     if (!policy.ok()) return policy.status();
     const pqxx::result parked = tx.exec_params(
@@ -575,7 +591,7 @@ absl::StatusOr<v1::ListParkedEventsResponse> CreditStore::ListParked(
 }
 
 absl::StatusOr<std::vector<v1::CollectionEntry>> CreditStore::ListCollections(
-    Micros after_due, const std::string& after_customer, int limit) {
+    Micros after_due, const std::string& after_customer, int limit, const std::string& owner) {
   const Micros now = clock_();
   // Candidates by the stored oldest open due date; figures recomputed at `now`.
   absl::StatusOr<std::vector<std::string>> candidates = pool_.Transact<std::vector<std::string>>(
@@ -586,8 +602,10 @@ absl::StatusOr<std::vector<v1::CollectionEntry>> CreditStore::ListCollections(
                  " AND oldest_open_due < to_timestamp($1::double precision / 1e6)"
                  " AND (oldest_open_due, customer_id) > (to_timestamp($2::double precision / 1e6),"
                  " NULLIF($3, '')::uuid) IS NOT FALSE"
+                 " AND ($5 = '' OR customer_id IN"
+                 " (SELECT customer_id FROM known_customers WHERE owner = $5))"
                  " ORDER BY oldest_open_due, customer_id LIMIT $4",
-                 now - kDay, after_due, after_customer, limit)) {
+                 now - kDay, after_due, after_customer, limit, owner)) {
           ids.push_back(r[0].as<std::string>());
         }
         return ids;
@@ -597,7 +615,9 @@ absl::StatusOr<std::vector<v1::CollectionEntry>> CreditStore::ListCollections(
   for (const std::string& id : *candidates) {
     absl::StatusOr<AccountSnapshot> snapshot = Snapshot(id);
     if (!snapshot.ok()) return snapshot.status();
-    const Position p = PositionAt(snapshot->ledger, now);
+    const absl::StatusOr<Position> position = PositionAt(snapshot->ledger, now);
+    if (!position.ok()) return position.status();  // never a wrapped overdue amount
+    const Position& p = *position;
     if (p.overdue_amount <= 0) continue;
     v1::CollectionEntry e;
     e.set_customer_id(id);
@@ -696,7 +716,8 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
 }
 
 absl::StatusOr<std::vector<v1::LimitApplication>> CreditStore::ListApplications(
-    const std::string& customer_id, int state, Micros before_submitted, int limit) {
+    const std::string& customer_id, int state, Micros before_submitted, int limit,
+    const std::string& owner) {
   return pool_.Transact<std::vector<v1::LimitApplication>>(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::LimitApplication>> {
         std::vector<v1::LimitApplication> out;
@@ -704,8 +725,10 @@ absl::StatusOr<std::vector<v1::LimitApplication>> CreditStore::ListApplications(
                  "SELECT payload FROM limit_applications WHERE ($1 = '' OR customer_id = "
                  "NULLIF($1, '')::uuid) AND ($2 = 0 OR state = $2) AND ($3::bigint = 0 OR"
                  " submitted_at < to_timestamp($3::double precision / 1e6))"
+                 " AND ($5 = '' OR customer_id IN"
+                 " (SELECT customer_id FROM known_customers WHERE owner = $5))"
                  " ORDER BY submitted_at DESC, id LIMIT $4",
-                 customer_id, state, before_submitted, limit)) {
+                 customer_id, state, before_submitted, limit, owner)) {
           v1::LimitApplication a;
           a.ParseFromString(pqxx::binarystring(r[0]).str());
           out.push_back(std::move(a));

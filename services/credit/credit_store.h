@@ -59,12 +59,15 @@ class CreditStore {
   // event_id gets its first outcome with duplicate = true and changes nothing.
   absl::StatusOr<std::vector<v1::IngestResult>> Ingest(const std::vector<ValidEvent>& events);
 
-  // The customer exists (the profile service said so): remembers it and applies the events
-  // parked for it. Returns how many were applied.
+  // The customer exists (the profile service said so, at profile `version`): remembers its
+  // ERP code and owner unless a version as new is stored already (a redelivered or older event
+  // changes nothing), and applies the events parked for it under the stored code. Returns how
+  // many were applied.
   absl::StatusOr<int> CustomerKnown(const std::string& customer_id, const std::string& external_ref,
-                                    const std::string& owner);
+                                    const std::string& owner, int64_t version);
 
-  // The owning sales rep the profile service last announced ("" when unknown).
+  // The owning sales rep the profile service last announced ("" when none); NOT_FOUND when the
+  // customer is not known.
   absl::StatusOr<std::string> OwnerOf(const std::string& customer_id);
 
   // NOT_FOUND when the customer is unknown; an account with policy defaults when it has none.
@@ -79,9 +82,10 @@ class CreditStore {
                                                           const std::string& after_event_id,
                                                           int limit);
 
-  // Customers with overdue items, oldest due date first, after (due, customer) of the last page.
+  // Customers with overdue items, oldest due date first, after (due, customer) of the last page;
+  // only those of `owner` unless it is "".
   absl::StatusOr<std::vector<v1::CollectionEntry>> ListCollections(
-      Micros after_due, const std::string& after_customer, int limit);
+      Micros after_due, const std::string& after_customer, int limit, const std::string& owner);
 
   // Re-rates accounts whose oldest open item may have crossed the hold threshold (time passes
   // without events). Returns how many accounts changed hold state.
@@ -92,10 +96,13 @@ class CreditStore {
   // Stores the decision if the application is still pending (FAILED_PRECONDITION otherwise)
   // and, when approved, sets the account's limit (and terms) in the same transaction.
   absl::Status DecideApplication(const v1::LimitApplication& decided, const Actor& actor);
+  // Newest first; of one customer unless `customer_id` is "", of `owner`'s customers unless
+  // `owner` is "".
   absl::StatusOr<std::vector<v1::LimitApplication>> ListApplications(const std::string& customer_id,
                                                                      int state,
                                                                      Micros before_submitted,
-                                                                     int limit);
+                                                                     int limit,
+                                                                     const std::string& owner);
 
  private:
   postgres::PgPool& pool_;

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <ctime>
 #include <deque>
+#include <limits>
 #include <map>
 #include <tuple>
+
+#include "absl/numeric/int128.h"
+#include "absl/strings/str_cat.h"
 
 namespace tierwise::credit {
 namespace {
@@ -32,10 +36,12 @@ class Replayer {
   }
 
   Ledger Finish() {
-    for (const Credit& c : pool_) ledger_.unapplied += c.amount;
+    bool fits = true;
+    for (const Credit& c : pool_) fits = fits && AddChecked(ledger_.unapplied, c.amount);
     for (const auto& [order_no, credits] : reserved_) {
-      for (const Credit& c : credits) ledger_.unapplied += c.amount;
+      for (const Credit& c : credits) fits = fits && AddChecked(ledger_.unapplied, c.amount);
     }
+    if (!fits) ledger_.out_of_range = "unapplied credit";
     return std::move(ledger_);
   }
 
@@ -190,13 +196,23 @@ int DaysOverdue(const Item& item, Micros now) {
   return static_cast<int>((now - item.due_date) / kDay);
 }
 
-Position PositionAt(const Ledger& ledger, Micros now) {
+absl::StatusOr<Position> PositionAt(const Ledger& ledger, Micros now) {
+  const auto out_of_range = [](absl::string_view figure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the account's ", figure, " would pass the int64 range of minor units (",
+        std::numeric_limits<int64_t>::max(), "): its documents (at most ", kMaxDocumentMinorUnits,
+        " minor units each) add up to more than a figure can hold; the ledger needs repair"));
+  };
+  if (!ledger.out_of_range.empty()) return out_of_range(ledger.out_of_range);
   Position p;
   int64_t sales_90 = 0;
   int due_in_year = 0;
   int on_time = 0;
   for (const Item& item : ledger.items) {
-    if (item.invoiced_at <= now && item.invoiced_at > now - 90 * kDay) sales_90 += item.net();
+    if (item.invoiced_at <= now && item.invoiced_at > now - 90 * kDay &&
+        !AddChecked(sales_90, item.net())) {
+      return out_of_range("sales of the last 90 days (DSO)");
+    }
     if (item.net() > 0 && item.due_date <= now && item.due_date > now - 365 * kDay) {
       ++due_in_year;
       if (item.settled_at != 0 && item.settled_at - item.due_date < kDay) ++on_time;
@@ -204,19 +220,20 @@ Position PositionAt(const Ledger& ledger, Micros now) {
     const int64_t balance = item.balance();
     if (balance <= 0) continue;
     if (item.invoiced_at > now) {
-      p.open_orders += balance;
+      if (!AddChecked(p.open_orders, balance)) return out_of_range("open orders");
       continue;
     }
-    p.open_receivables += balance;
+    if (!AddChecked(p.open_receivables, balance)) return out_of_range("open receivables");
     if (p.oldest_open_due == 0 || item.due_date < p.oldest_open_due) {
       p.oldest_open_due = item.due_date;
     }
     const int days = DaysOverdue(item, now);
     if (days == 0) {
+      // Each bucket is part of the open receivables, already checked above.
       p.aging.current += balance;
       continue;
     }
-    p.overdue_amount += balance;
+    p.overdue_amount += balance;  // ≤ open receivables
     ++p.overdue_items;
     p.max_days_overdue = std::max(p.max_days_overdue, days);
     if (days <= 30) {
@@ -229,12 +246,19 @@ Position PositionAt(const Ledger& ledger, Micros now) {
       p.aging.days_over_90 += balance;
     }
   }
+  if (int64_t exposure = p.open_receivables; !AddChecked(exposure, p.open_orders)) {
+    return out_of_range("exposure (open receivables + open orders)");
+  }
   if (sales_90 > 0) {
-    p.dso_days = static_cast<int>(std::min<int64_t>(365, p.open_receivables * 90 / sales_90));
+    // In 128 bits: receivables × 90 passes int64 from about 10^17 minor units.
+    p.dso_days = static_cast<int>(std::min<absl::int128>(
+        365, absl::int128(p.open_receivables) * 90 / sales_90));
   } else {
     p.dso_days = p.open_receivables > 0 ? 365 : 0;
   }
-  if (due_in_year > 0) p.on_time_permille = on_time * 1000 / due_in_year;
+  if (due_in_year > 0) {
+    p.on_time_permille = static_cast<int>(static_cast<int64_t>(on_time) * 1000 / due_in_year);
+  }
   return p;
 }
 

@@ -7,16 +7,35 @@
 #include <variant>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 // A customer's receivables ledger, rebuilt from the ERP's facts (orders, cancellations,
 // payments). Rebuilding is a pure function of the *set* of facts: they are replayed in
 // (occurred_at, event_id) order, so the state never depends on the order events arrived in,
 // and a fact that refers to one not seen yet (a payment or cancellation before its order)
 // waits and takes effect once that one exists. Money is int64 minor units; time is
 // microseconds since the Unix epoch. No I/O here.
+//
+// Money never wraps: one document (order, cancellation/return, payment, credit limit) carries
+// at most kMaxDocumentMinorUnits, which callers validate before a fact is stored, and every
+// sum over documents is checked — a figure that would pass int64 makes PositionAt fail with
+// FAILED_PRECONDITION instead of producing a wrapped number.
 namespace tierwise::credit {
 
 using Micros = int64_t;
 inline constexpr Micros kDay = 86400LL * 1000000;
+
+// The largest amount a single document may carry: 10^15 minor units (10 trillion CNY). Only
+// sums of more than ~9,000 maximal documents of one customer can pass int64.
+inline constexpr int64_t kMaxDocumentMinorUnits = 1'000'000'000'000'000;
+
+// total += amount, unless the result would pass int64: then false and `total` is unchanged.
+[[nodiscard]] inline bool AddChecked(int64_t& total, int64_t amount) {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(total, amount, &sum)) return false;
+  total = sum;
+  return true;
+}
 
 struct Terms {
   enum class Type { kUnspecified, kPrepaid, kNetDays, kMonthlyStatement };
@@ -78,6 +97,9 @@ struct Ledger {
   int64_t unapplied = 0;      // payments not matched to any item (incl. overpayments)
   Micros first_order_at = 0;  // 0 without orders
   int64_t facts = 0;
+  // Non-empty when a sum of the ledger itself (the unapplied credit) passed int64: which one.
+  // `unapplied` is then meaningless and PositionAt fails.
+  std::string out_of_range;
 };
 
 Ledger Replay(std::vector<Fact> facts, const Terms& account_terms);
@@ -103,10 +125,15 @@ struct Position {
   // Items due in the last 12 months settled by their due date, in permille; nullopt when no
   // item fell due in that window.
   std::optional<int> on_time_permille;
+  // PositionAt only returns positions whose exposure fits in int64.
   int64_t exposure() const { return open_receivables + open_orders; }
 };
 
-Position PositionAt(const Ledger& ledger, Micros now);
+// The figures at `now`. Every sum is checked: FAILED_PRECONDITION (naming the figure) when one
+// of them — open receivables, open orders, exposure, overdue, an aging bucket, the DSO sales,
+// the unapplied credit — would pass int64. That only happens with facts beyond the document
+// maximum or many thousands of maximal documents; the account's ledger needs repair then.
+absl::StatusOr<Position> PositionAt(const Ledger& ledger, Micros now);
 
 // Days an item is overdue at `now` (0 when not due or settled).
 int DaysOverdue(const Item& item, Micros now);

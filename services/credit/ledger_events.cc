@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/status/status.h"
+#include "services/credit/credit_rules.h"
 
 namespace tierwise::credit {
 namespace {
@@ -55,6 +56,9 @@ void CheckMoney(const type::v1::Money& m, bool present, const std::string& field
   }
   if (positive ? m.minor_units() <= 0 : m.minor_units() < 0) {
     v.Add(field + ".minor_units", positive ? "must be positive" : "must not be negative");
+  } else if (m.minor_units() > kMaxDocumentMinorUnits) {
+    // Larger amounts would let the account's sums pass int64 (see ledger.h).
+    v.Add(field + ".minor_units", AboveMaximum());
   }
   if (!IsCurrency(m.currency())) v.Add(field + ".currency", "must be an ISO 4217 code such as CNY");
 }

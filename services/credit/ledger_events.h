@@ -28,7 +28,10 @@ struct ValidEvent {
   v1::LedgerEventInput input;
 };
 
-// INVALID_ARGUMENT naming the first bad field (with every violation in the details).
+// INVALID_ARGUMENT naming the first bad field (with every violation in the details). Every
+// amount (order amount, margin and cost, cancellation and payment amount) is within
+// 0..kMaxDocumentMinorUnits, e.g. "order.amount.minor_units: exceeds the maximum of
+// 1000000000000000 minor units".
 absl::StatusOr<ValidEvent> ValidateEvent(const v1::LedgerEventInput& input, int index);
 
 // The ledger fact an (already validated) event stands for.

@@ -1,6 +1,7 @@
 #include "services/credit/ledger.h"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -50,7 +51,7 @@ TEST(LedgerTest, PaymentsApplyOldestDueFirstAndPartially) {
   EXPECT_EQ(l.unapplied, 0);
 
   // At day 75: O2 (due day 40) is 35 days overdue; O1 was paid 5 days late.
-  Position p = PositionAt(l, Day(75));
+  Position p = *PositionAt(l, Day(75));
   EXPECT_EQ(p.open_receivables, 3000);
   EXPECT_EQ(p.overdue_amount, 3000);
   EXPECT_EQ(p.max_days_overdue, 35);
@@ -87,8 +88,8 @@ TEST(LedgerTest, CancellationAfterPaymentBecomesCredit) {
   // A full cancellation of an unpaid order closes it without a payment.
   l = Replay({Order("e1", 0, "O1", 10000), Cancel("e2", 2, "O1", 0)}, kNet30);
   EXPECT_EQ(ItemOf(l, "O1").balance(), 0);
-  EXPECT_EQ(PositionAt(l, Day(100)).overdue_amount, 0);
-  EXPECT_FALSE(PositionAt(l, Day(100)).on_time_permille.has_value());
+  EXPECT_EQ(PositionAt(l, Day(100))->overdue_amount, 0);
+  EXPECT_FALSE(PositionAt(l, Day(100))->on_time_permille.has_value());
 }
 
 TEST(LedgerTest, EventsBeforeTheirOrderWaitForIt) {
@@ -110,7 +111,7 @@ TEST(LedgerTest, AgingBucketsAndOpenOrders) {
   Ledger l = Replay({Order("e1", 0, "O1", 100), Order("e2", 40, "O2", 200),
                      Order("e3", 70, "O3", 300), Order("e4", 100, "O4", 400), future},
                     kNet30);
-  Position p = PositionAt(l, Day(130));
+  Position p = *PositionAt(l, Day(130));
   // Due days 30, 70, 100, 130 → 100, 60, 30, 0 days overdue.
   EXPECT_EQ(p.aging.days_over_90, 100);
   EXPECT_EQ(p.aging.days_31_60, 200);
@@ -130,10 +131,10 @@ TEST(LedgerTest, OnTimeRatioCountsItemsDueInTheLastYear) {
                      Order("e5", 20, "O3", 100), Pay("e6", 50, 100),  // due day 50, on time
                      Order("e7", 30, "O4", 100)},                     // unpaid, due day 60
                     kNet30);
-  Position p = PositionAt(l, Day(70));
+  Position p = *PositionAt(l, Day(70));
   ASSERT_TRUE(p.on_time_permille.has_value());
   EXPECT_EQ(*p.on_time_permille, 500);  // 2 of 4
-  EXPECT_FALSE(PositionAt(l, Day(460)).on_time_permille.has_value())
+  EXPECT_FALSE(PositionAt(l, Day(460))->on_time_permille.has_value())
       << "nothing fell due in the 12 months before day 460";
 }
 
@@ -167,7 +168,7 @@ TEST(LedgerPropertyTest, ShuffledArrivalGivesTheSameState) {
                           1 + static_cast<int64_t>(rng() % 30000), target));
     }
     const Ledger expected = Replay(facts, kNet30);
-    const Position expected_position = PositionAt(expected, Day(100));
+    const Position expected_position = *PositionAt(expected, Day(100));
     for (int shuffle = 0; shuffle < 5; ++shuffle) {
       std::shuffle(facts.begin(), facts.end(), rng);
       const Ledger got = Replay(facts, kNet30);
@@ -179,7 +180,7 @@ TEST(LedgerPropertyTest, ShuffledArrivalGivesTheSameState) {
         EXPECT_EQ(got.items[i].settled_at, expected.items[i].settled_at);
       }
       EXPECT_EQ(got.unapplied, expected.unapplied);
-      const Position p = PositionAt(got, Day(100));
+      const Position p = *PositionAt(got, Day(100));
       EXPECT_EQ(p.exposure(), expected_position.exposure());
       EXPECT_EQ(p.overdue_amount, expected_position.overdue_amount);
     }
@@ -202,7 +203,7 @@ TEST(CreditRulesTest, RatingFromBehaviour) {
     good.push_back(Pay(absl::StrCat("p", m), m * 30 + 20, 10000));
   }
   Ledger l = Replay(good, kNet30);
-  Rating r = RateAccount(l, PositionAt(l, Day(40 * 30)), Day(40 * 30), policy);
+  Rating r = RateAccount(l, *PositionAt(l, Day(40 * 30)), Day(40 * 30), policy);
   EXPECT_EQ(r.score, 100);
   EXPECT_EQ(r.grade, "AAA");
   ASSERT_EQ(r.factors.size(), 4u);
@@ -212,7 +213,7 @@ TEST(CreditRulesTest, RatingFromBehaviour) {
   // A new customer 100 days overdue on everything: on time 0, overdue 0 points, tenure 30,
   // overdue share 100 % → 0*40 + 0*30 + 30*10 + 0*20 = 3 → C.
   l = Replay({Order("e1", 0, "O1", 10000)}, kNet30);
-  r = RateAccount(l, PositionAt(l, Day(130)), Day(130), policy);
+  r = RateAccount(l, *PositionAt(l, Day(130)), Day(130), policy);
   EXPECT_EQ(r.score, 3);
   EXPECT_EQ(r.grade, "C");
 }
@@ -266,6 +267,139 @@ TEST(CreditRulesTest, FormatsMoneyWithoutFloatingPoint) {
   EXPECT_EQ(FormatMinor(123456), "1234.56");
   EXPECT_EQ(FormatMinor(-5), "-0.05");
   EXPECT_EQ(FormatMinor(0), "0.00");
+}
+
+// Money never wraps (issue 11): the figures of many maximal documents are exact while they fit
+// and an error once they would pass int64.
+
+// `count` orders of the document maximum, invoiced on `invoiced_day` (the order date is day 0).
+std::vector<Fact> MaximalOrders(int count, const std::string& prefix, int invoiced_day = 0) {
+  std::vector<Fact> facts;
+  for (int i = 0; i < count; ++i) {
+    Fact f = Order(absl::StrCat(prefix, i), 0, absl::StrCat(prefix, "-O", i),
+                   kMaxDocumentMinorUnits, kNet30);
+    std::get<OrderFact>(f.body).invoiced_at = Day(invoiced_day);
+    facts.push_back(std::move(f));
+  }
+  return facts;
+}
+
+TEST(LedgerOverflowTest, AddCheckedRefusesToWrap) {
+  int64_t total = std::numeric_limits<int64_t>::max() - 1;
+  EXPECT_TRUE(AddChecked(total, 1));
+  EXPECT_EQ(total, std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(AddChecked(total, 1));
+  EXPECT_EQ(total, std::numeric_limits<int64_t>::max()) << "unchanged on overflow";
+}
+
+TEST(LedgerOverflowTest, NineThousandMaximalOrdersAreExact) {
+  // 9,000 × 10^15 = 9 × 10^18 still fits; overdue × 1000 and receivables × 90 do not, so the
+  // overdue share and the DSO must be computed in 128 bits.
+  const Ledger l = Replay(MaximalOrders(9000, "e"), kNet30);
+  absl::StatusOr<Position> p = PositionAt(l, Day(40));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->open_receivables, 9'000'000'000'000'000'000);
+  EXPECT_EQ(p->exposure(), 9'000'000'000'000'000'000);
+  EXPECT_EQ(p->overdue_amount, 9'000'000'000'000'000'000);
+  EXPECT_EQ(p->aging.days_1_30, 9'000'000'000'000'000'000);
+  EXPECT_EQ(p->max_days_overdue, 10);
+  EXPECT_EQ(p->dso_days, 90);
+  const Rating r = RateAccount(l, *p, Day(40), DefaultPolicy());
+  EXPECT_EQ(r.factors[3].name(), "overdue_share");
+  EXPECT_EQ(r.factors[3].value(), "100.0%");
+  EXPECT_EQ(r.factors[3].points(), 0);
+}
+
+TEST(LedgerOverflowTest, ReceivablesPastInt64AreAnErrorNotAWrap) {
+  // 10,000 orders just at the cap: 10^19 minor units of receivables would wrap to a negative
+  // exposure (issue 11 saw −6,446,744,073,709,551,616); the checked path refuses instead.
+  const Ledger l = Replay(MaximalOrders(10000, "e"), kNet30);
+  ASSERT_EQ(l.items.size(), 10000u);
+  absl::StatusOr<Position> p = PositionAt(l, Day(100));  // past the DSO window
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(p.status().message().find("open receivables"), std::string::npos) << p.status();
+  EXPECT_NE(p.status().message().find("1000000000000000"), std::string::npos) << p.status();
+
+  // Not yet invoiced: the open orders are the figure that passes.
+  p = PositionAt(Replay(MaximalOrders(10000, "e", 100), kNet30), Day(40));
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("open orders"), std::string::npos) << p.status();
+
+  // Each part fits (5 × 10^18), their sum (the exposure) does not.
+  std::vector<Fact> facts = MaximalOrders(5000, "r");
+  for (Fact& f : MaximalOrders(5000, "o", 100)) facts.push_back(std::move(f));
+  p = PositionAt(Replay(facts, kNet30), Day(40));
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("exposure"), std::string::npos) << p.status();
+}
+
+TEST(LedgerOverflowTest, UnappliedCreditPastInt64IsAnError) {
+  std::vector<Fact> facts;
+  for (int i = 0; i < 10000; ++i) facts.push_back(Pay(absl::StrCat("p", i), 0, kMaxDocumentMinorUnits));
+  const Ledger l = Replay(facts, kNet30);
+  EXPECT_EQ(l.out_of_range, "unapplied credit");
+  absl::StatusOr<Position> p = PositionAt(l, Day(1));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(p.status().message().find("unapplied credit"), std::string::npos) << p.status();
+}
+
+TEST(LedgerOverflowTest, CheckCreditBlocksWhenTheExposureAfterTheOrderPassesInt64) {
+  const v1::CreditPolicy policy = DefaultPolicy();
+  const AccountState account{kMaxDocumentMinorUnits, false, "", "A", "CNY"};
+  Position p;
+  p.open_receivables = std::numeric_limits<int64_t>::max() - 10;
+  const CheckOutcome out = CheckCredit(account, p, kMaxDocumentMinorUnits, policy);
+  EXPECT_EQ(out.decision, v1::CREDIT_DECISION_BLOCKED);
+  ASSERT_EQ(out.reasons.size(), 2u);
+  EXPECT_EQ(out.reasons[0].rfind("OVER_LIMIT", 0), 0u) << out.reasons[0];
+  EXPECT_EQ(out.reasons[1].rfind("OUT_OF_RANGE", 0), 0u) << out.reasons[1];
+  EXPECT_FALSE(out.available_after.has_value());
+
+  // Near the cap the warning band is computed in 128 bits too: 96 % of a 10^15 limit warns.
+  Position near;
+  near.open_receivables = kMaxDocumentMinorUnits / 100 * 96 - 1;
+  const CheckOutcome warned = CheckCredit(account, near, 1, policy);
+  EXPECT_EQ(warned.decision, v1::CREDIT_DECISION_APPROVED_WITH_WARNING);
+  EXPECT_EQ(warned.available_after, kMaxDocumentMinorUnits / 100 * 4);
+}
+
+TEST(LedgerOverflowTest, AnUncomputablePositionBlocksTheCheck) {
+  const Ledger l = Replay(MaximalOrders(10000, "e"), kNet30);
+  const absl::StatusOr<Position> p = PositionAt(l, Day(100));
+  ASSERT_FALSE(p.ok());
+  const CheckOutcome out = BlockedOutOfRange({100000, true, "manual: dispute", "A", "CNY"},
+                                             p.status());
+  EXPECT_EQ(out.decision, v1::CREDIT_DECISION_BLOCKED);
+  ASSERT_EQ(out.reasons.size(), 2u);
+  EXPECT_EQ(out.reasons[0], "ON_HOLD: manual: dispute");
+  EXPECT_EQ(out.reasons[1].rfind("OUT_OF_RANGE: the account's open receivables", 0), 0u)
+      << out.reasons[1];
+  EXPECT_FALSE(out.available_after.has_value());
+}
+
+TEST(LedgerOverflowTest, SuggestedLimitIsCappedAndChecked) {
+  Rating r;
+  r.score = 100;
+  absl::StatusOr<int64_t> limit = SuggestedLimit(Replay(MaximalOrders(9000, "e"), kNet30), r,
+                                                 Day(10));
+  ASSERT_TRUE(limit.ok()) << limit.status();
+  EXPECT_EQ(*limit, kMaxDocumentMinorUnits) << "a suggestion is a valid limit";
+  limit = SuggestedLimit(Replay(MaximalOrders(10000, "e"), kNet30), r, Day(10));
+  ASSERT_FALSE(limit.ok());
+  EXPECT_EQ(limit.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(LedgerOverflowTest, PolicyDefaultLimitIsCapped) {
+  v1::CreditPolicy p = DefaultPolicy();
+  p.mutable_default_limit()->set_minor_units(kMaxDocumentMinorUnits);
+  EXPECT_TRUE(ValidatePolicy(p, "policy").ok());
+  p.mutable_default_limit()->set_minor_units(kMaxDocumentMinorUnits + 1);
+  const auto violations = status::FieldViolations(ValidatePolicy(p, "policy"));
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "policy.default_limit.minor_units");
+  EXPECT_EQ(violations[0].description, "exceeds the maximum of 1000000000000000 minor units");
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
       }
     }
     absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, in.customer_id(), "complaint.customer_id");
+        AccessCustomer(tx, call, in.customer_id(), "complaint.customer_id", /*for_write=*/true);
     if (!customer.ok()) return customer.status();
     out.Clear();
     out.set_id(ids::NewUuid());
@@ -143,8 +143,10 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
     out.set_version(1);
     breaches = RecordBreaches(out, now);
     store::InsertComplaint(tx, out, key);
-    store::Audit(tx,
-                 AuditOf(call, "open", "complaint", out.id(), out.customer_id(), out.subject()));
+    // The fields given, never their text.
+    store::Audit(tx, AuditOf(call, "open", "complaint", out.id(), out.customer_id(),
+                             out.description().empty() ? "fields: subject"
+                                                       : "fields: subject, description"));
     std::vector<ComplaintChange> changes = {events::v1::COMPLAINT_CHANGE_OPENED};
     changes.insert(changes.end(), breaches.begin(), breaches.end());
     EnqueueChanges(tx, options_.events_stream, out, changes, now);
@@ -173,13 +175,22 @@ absl::StatusOr<v1::Complaint> AdvanceComplaint(postgres::PgPool& pool,
     return s;
   }
   return pool.Transact<v1::Complaint>([&](pqxx::work& tx) -> absl::StatusOr<v1::Complaint> {
-    std::optional<v1::Complaint> c = store::FindComplaint(tx, id, true);
+    std::optional<v1::Complaint> c = store::FindComplaint(tx, id, false);
     if (!c.has_value()) return absl::NotFoundError(absl::StrCat("complaint ", id));
+    // The customer first, then the complaint (the order an erasure takes them in), read again
+    // under the lock. An erased customer's complaints take no new text.
     if (IsRep(call)) {
       absl::StatusOr<store::KnownCustomer> customer =
-          AccessCustomer(tx, call, c->customer_id(), "id");
+          AccessCustomer(tx, call, c->customer_id(), "id", /*for_write=*/true);
       if (!customer.ok()) return customer.status();
+    } else if (std::optional<store::KnownCustomer> customer =
+                   store::FindCustomer(tx, c->customer_id(), /*for_write=*/true);
+               customer.has_value() && customer->erased) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("id: complaint ", id, " belongs to an erased customer"));
     }
+    c = store::FindComplaint(tx, id, true);
+    if (!c.has_value()) return absl::NotFoundError(absl::StrCat("complaint ", id));
     if (c->status() == v1::COMPLAINT_STATUS_RESOLVED) {
       return absl::FailedPreconditionError(absl::StrCat("id: complaint ", id, " is resolved"));
     }
@@ -207,7 +218,8 @@ absl::StatusOr<v1::Complaint> AdvanceComplaint(postgres::PgPool& pool,
     c->set_version(c->version() + 1);
     store::UpdateComplaint(tx, *c);
     store::Audit(tx, AuditOf(call, step == Step::kRespond ? "respond" : "resolve", "complaint", id,
-                             c->customer_id()));
+                             c->customer_id(),
+                             step == Step::kRespond ? "fields: response" : "fields: resolution"));
     EnqueueChanges(tx, stream, *c, changes, now);
     return *c;
   });

@@ -18,8 +18,8 @@ store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std
 
 absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
                                                     const std::string& customer_id,
-                                                    absl::string_view field) {
-  std::optional<store::KnownCustomer> c = store::FindCustomer(tx, customer_id);
+                                                    absl::string_view field, bool for_write) {
+  std::optional<store::KnownCustomer> c = store::FindCustomer(tx, customer_id, for_write);
   if (!c.has_value() || c->deleted) {
     return absl::NotFoundError(
         absl::StrCat(field, ": customer ", customer_id, " is not known (or was deleted)"));

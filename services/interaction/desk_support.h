@@ -19,10 +19,13 @@ store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std
                           std::string entity_id, std::string customer_id, std::string detail = "");
 
 // The customer must be known and not deleted (NOT_FOUND); a sales rep may only touch their own
-// (PERMISSION_DENIED). `field` names the request field in the message.
+// (PERMISSION_DENIED). `field` names the request field in the message. `for_write`: the call
+// writes the customer's records, and locks the customer's row (FOR SHARE) to the end of the
+// transaction, so an erasure waits for it or it waits for the erasure.
 absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
                                                     const std::string& customer_id,
-                                                    absl::string_view field);
+                                                    absl::string_view field,
+                                                    bool for_write = false);
 
 // The stored idempotency key of a client request id: per principal, "" when none was given.
 std::string RequestKey(const auth::CallContext& call, const std::string& request_id);

@@ -13,6 +13,7 @@
 #include "common/status/status.h"
 #include "common/time/micros.h"
 #include "services/interaction/desk_support.h"
+#include "services/interaction/erasure.h"
 #include "services/interaction/interaction_rules.h"
 #include "services/interaction/interaction_store.h"
 #include "tierwise/events/v1/events.pb.h"
@@ -54,6 +55,55 @@ void CopyWritable(const v1::Interaction& in, v1::Interaction* out) {
   if (in.has_next_follow_up_date()) *out->mutable_next_follow_up_date() = in.next_follow_up_date();
   out->set_purchase_intent(in.purchase_intent());
   out->set_executive_contact(in.executive_contact());
+}
+
+struct ErasureCounts {
+  int interactions = 0;  // record versions whose text was scrubbed
+  int complaints = 0;
+  int request_keys = 0;
+  int audit_details = 0;
+};
+
+// Scrubs the free text of every version of the customer's records, of its complaints and of its
+// audit details, in the transaction that records the event. The customer's row is locked
+// first: writers of its records lock it too (FOR SHARE), so a record written alongside is
+// either refused (the customer is deleted) or committed before and scrubbed here. The erasure
+// is audited once, by the principal the event names. Returns whether the customer was not
+// erased before.
+bool EraseCustomerText(pqxx::work& tx, const events::v1::CustomerChanged& e, Micros now,
+                       ErasureCounts* counts) {
+  const std::string& id = e.customer_id();
+  *counts = {};  // the transaction may run again on a fresh connection
+  const bool first = store::MarkErased(tx, id, now);
+  for (v1::Interaction& record : store::LockInteractionPayloads(tx, id)) {
+    if (ScrubInteraction(record)) {
+      store::ReplaceInteractionPayload(tx, record);
+      ++counts->interactions;
+    }
+  }
+  for (v1::Complaint& complaint : store::LockComplaints(tx, id)) {
+    if (ScrubComplaint(complaint)) {
+      store::UpdateComplaint(tx, complaint);
+      ++counts->complaints;
+    }
+  }
+  counts->request_keys = store::ClearRequestKeys(tx, id);
+  counts->audit_details = store::ScrubAuditDetails(tx, id);
+  const int changed =
+      counts->interactions + counts->complaints + counts->request_keys + counts->audit_details;
+  if (first || changed > 0) {
+    store::Audit(
+        tx, {.actor = e.actor().empty() ? "system" : e.actor(),
+             .role = "system",
+             .action = "erase",
+             .entity = "customer",
+             .entity_id = id,
+             .customer_id = id,
+             .detail = absl::StrCat("scrubbed ", counts->interactions, " record versions, ",
+                                    counts->complaints, " complaints, ", counts->request_keys,
+                                    " request keys, ", counts->audit_details, " audit details")});
+  }
+  return first;
 }
 
 }  // namespace
@@ -99,7 +149,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
       }
     }
     absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, in.customer_id(), "interaction.customer_id");
+        AccessCustomer(tx, call, in.customer_id(), "interaction.customer_id", /*for_write=*/true);
     if (!customer.ok()) return customer.status();
     out.Clear();
     CopyWritable(in, &out);
@@ -228,21 +278,27 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
   v1::Interaction in = request.interaction();
   v1::Interaction out;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    std::optional<v1::Interaction> old = store::FindInteraction(tx, request.id(), true);
+    std::optional<v1::Interaction> old = store::FindInteraction(tx, request.id(), false);
     if (!old.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", request.id()));
     if (in.customer_id().empty()) in.set_customer_id(old->customer_id());
     if (in.customer_id() != old->customer_id()) {
       return status::InvalidArgument("interaction.customer_id", "cannot change in a correction");
     }
     if (absl::Status s = ValidateInteraction(in, now, false, "interaction"); !s.ok()) return s;
-    if (!old->superseded_by().empty()) {
+    auto already_corrected = [&] {
       return absl::FailedPreconditionError(
           absl::StrCat("id: interaction ", request.id(), " was already corrected by ",
                        old->superseded_by(), "; correct the current version"));
-    }
+    };
+    if (!old->superseded_by().empty()) return already_corrected();
+    // The customer first, then the record (the order an erasure takes them in), read again
+    // under the lock.
     absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, old->customer_id(), "id");
+        AccessCustomer(tx, call, old->customer_id(), "id", /*for_write=*/true);
     if (!customer.ok()) return customer.status();
+    old = store::FindInteraction(tx, request.id(), true);
+    if (!old.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", request.id()));
+    if (!old->superseded_by().empty()) return already_corrected();
     if (IsRep(call) && old->recorded_by() != call.principal.name) {
       return absl::PermissionDeniedError("id: a sales rep corrects only records they entered");
     }
@@ -266,8 +322,12 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     store::InsertInteraction(tx, out, "");
     store::MarkSuperseded(tx, old->id(), out.id());
     store::RefreshContactState(tx, out.customer_id());
-    store::Audit(tx, AuditOf(call, "correct", "interaction", out.id(), out.customer_id(),
-                             absl::StrCat("corrects ", old->id(), ": ", request.reason())));
+    // Which fields changed, never their values nor the reason (both are in the record).
+    const std::string changed = ChangedWritableFields(*old, out);
+    store::Audit(
+        tx, AuditOf(call, "correct", "interaction", out.id(), out.customer_id(),
+                    changed.empty() ? absl::StrCat("corrects ", old->id())
+                                    : absl::StrCat("corrects ", old->id(), "; fields: ", changed)));
     outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
     return absl::OkStatus();
   });
@@ -399,13 +459,28 @@ absl::Status InteractionDesk::OnCustomerChanged(const redis::StreamEntry& entry)
   const Micros known_at = e.has_create_time()   ? time::ToMicros(e.create_time())
                           : e.has_occurred_at() ? time::ToMicros(e.occurred_at())
                                                 : options_.clock();
-  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  const bool erased = e.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
+  const Micros now = options_.clock();
+  ErasureCounts counts;
+  bool first_erasure = false;
+  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     // Lifecycle stage 4 is tierwise.profile.v1.LIFECYCLE_STAGE_FORMER.
     store::UpsertCustomer(
         tx, {e.customer_id(), e.external_ref(), e.owner(), deleted, e.lifecycle_stage() == 4},
         e.version(), known_at);
+    // Erasure is final whatever the event's version; repeated on every delivery, where it
+    // finds nothing left to change.
+    if (erased) first_erasure = EraseCustomerText(tx, e, now, &counts);
     return absl::OkStatus();
   });
+  if (status.ok() && erased) {
+    log::Info("interaction.customer_erased", {{"customer_id", e.customer_id()},
+                                              {"first_delivery", first_erasure},
+                                              {"record_versions", counts.interactions},
+                                              {"complaints", counts.complaints},
+                                              {"audit_details", counts.audit_details}});
+  }
+  return status;
 }
 
 absl::Status InteractionDesk::OnTierChanged(const redis::StreamEntry& entry) {

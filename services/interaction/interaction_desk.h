@@ -55,7 +55,9 @@ class InteractionDesk {
   // how many. Run periodically.
   absl::StatusOr<int> SweepBreaches();
 
-  // Stream handlers: CustomerChanged (ownership, deletion) and TierChanged (plans).
+  // Stream handlers: CustomerChanged (ownership, deletion; on ERASED the free text of every
+  // version of the customer's records, complaints and audit details is scrubbed in the same
+  // transaction, see erasure.h) and TierChanged (plans).
   absl::Status OnCustomerChanged(const redis::StreamEntry& entry);
   absl::Status OnTierChanged(const redis::StreamEntry& entry);
 

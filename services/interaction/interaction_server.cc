@@ -18,14 +18,25 @@ Micros Now() { return time::NowMicros(); }
 struct Flags {
   std::string classification_addr;
   std::string classification_token;
-  std::string classification_principal;
   std::string classification_ca_file;
+  std::string classification_cert;  // this service's client certificate (mutual TLS)
+  std::string classification_key;
   int sla_sweep_interval_s = 30;
 };
 
 Flags& flags() {
   static Flags f;
   return f;
+}
+
+// The TLS flags as error messages name them, with their environment variables.
+client::TlsFileNames ClassificationTlsFlags() {
+  auto name = [](const char* flag) {
+    return absl::StrCat("--", flag, " (", config::ConfigParser::EnvName(flag), ")");
+  };
+  return {.ca_file = name("classification_ca_file"),
+          .cert_file = name("classification_cert"),
+          .key_file = name("classification_key")};
 }
 
 }  // namespace
@@ -52,19 +63,24 @@ server::ServiceDefinition InteractionDefinition() {
       .migrations = Migrations(),
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
         const Flags& f = flags();
-        const std::string token = !f.classification_token.empty()
-                                      ? f.classification_token
-                                      : deps.tokens->TokenOf(f.classification_principal);
+        // The tokens file holds digests only, so this service's own credential is given apart.
+        const std::string& token = f.classification_token;
         if (token.empty()) {
           return absl::FailedPreconditionError(
-              absl::StrCat("no credential for the classification service: add a line \"",
-                           f.classification_principal,
-                           " viewer <token>\" to the tokens file, or set --classification_token"));
+              "no credential for the classification service: set --classification_token "
+              "(TIERWISE_CLASSIFICATION_TOKEN) to a token that classification's tokens file "
+              "grants (e.g. \"svc.interaction viewer sha256:...\")");
         }
-        auto directory = std::make_shared<ClassificationDirectory>(
-            client::MakeChannel(
-                {.address = f.classification_addr, .ca_file = f.classification_ca_file}),
-            DirectoryOptions{.token = token});
+        // The files are read now: a missing or unreadable one stops the binary here, naming
+        // its flag, rather than failing every call to classification later.
+        auto channel = client::OpenChannel({.address = f.classification_addr,
+                                            .ca_file = f.classification_ca_file,
+                                            .cert_file = f.classification_cert,
+                                            .key_file = f.classification_key},
+                                           ClassificationTlsFlags());
+        if (!channel.ok()) return channel.status();
+        auto directory =
+            std::make_shared<ClassificationDirectory>(*channel, DirectoryOptions{.token = token});
         auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
         auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
         if (!redis.ok()) return redis.status();
@@ -119,14 +135,15 @@ server::ServiceDefinition InteractionDefinition() {
             parser.AddString("classification_addr", &f.classification_addr, "127.0.0.1:50054",
                              "host:port of the classification service (tiers, service policy)");
             parser.AddString("classification_token", &f.classification_token, "",
-                             "bearer token presented to classification (default: the token "
-                             "of --classification_principal in the tokens file)");
-            parser.AddString("classification_principal", &f.classification_principal,
-                             "svc.interaction",
-                             "principal whose token, from the tokens file, is presented to "
-                             "classification");
+                             "bearer token presented to classification (required; its digest "
+                             "is in classification's tokens file)");
             parser.AddString("classification_ca_file", &f.classification_ca_file, "",
                              "CA bundle to reach classification over TLS (empty = plaintext)");
+            parser.AddString("classification_cert", &f.classification_cert, "",
+                             "client certificate chain (PEM) presented to classification "
+                             "(mutual TLS; needs --classification_ca_file)");
+            parser.AddString("classification_key", &f.classification_key, "",
+                             "private key (PEM) of --classification_cert");
             parser.AddInt("sla_sweep_interval_s", &f.sla_sweep_interval_s, 30,
                           "seconds between sweeps that record complaint SLA breaches", 1, 3600);
           }};

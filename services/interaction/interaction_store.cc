@@ -6,6 +6,7 @@
 #include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
 #include "common/time/micros.h"
+#include "services/interaction/erasure.h"
 
 namespace tierwise::interaction::store {
 namespace {
@@ -41,17 +42,20 @@ void UpsertCustomer(pqxx::work& tx, const KnownCustomer& c, int64_t version, Mic
                    ") ON CONFLICT (customer_id) DO UPDATE SET external_ref ="
                    " EXCLUDED.external_ref, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,"
                    " former = EXCLUDED.former, version = EXCLUDED.version"
-                   " WHERE customers.version < EXCLUDED.version"),
+                   " WHERE customers.version < EXCLUDED.version AND customers.erased_at IS NULL"),
       c.customer_id, c.external_ref, c.owner, c.deleted, c.former, version, known_at);
 }
 
-std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id) {
+std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id,
+                                          bool for_write) {
   const pqxx::result r = tx.exec_params(
-      "SELECT external_ref, owner, deleted, former FROM customers WHERE customer_id = $1",
+      absl::StrCat("SELECT external_ref, owner, deleted, former, erased_at IS NOT NULL"
+                   " FROM customers WHERE customer_id = $1",
+                   for_write ? " FOR SHARE" : ""),
       customer_id);
   if (r.empty()) return std::nullopt;
-  return KnownCustomer{customer_id, r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                       r[0][2].as<bool>(), r[0][3].as<bool>()};
+  return KnownCustomer{customer_id,        r[0][0].as<std::string>(), r[0][1].as<std::string>(),
+                       r[0][2].as<bool>(), r[0][3].as<bool>(),        r[0][4].as<bool>()};
 }
 
 bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
@@ -296,6 +300,73 @@ std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, in
   std::vector<v1::Complaint> out;
   for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
   return out;
+}
+
+bool MarkErased(pqxx::work& tx, const std::string& customer_id, Micros at) {
+  const pqxx::result r = tx.exec_params(
+      "SELECT erased_at IS NULL FROM customers WHERE customer_id = $1 FOR UPDATE", customer_id);
+  if (r.empty() || !r[0][0].as<bool>()) return false;
+  tx.exec_params(absl::StrCat("UPDATE customers SET erased_at = ", TimestampParam(2),
+                              ", deleted = true WHERE customer_id = $1"),
+                 customer_id, at);
+  return true;
+}
+
+std::vector<v1::Interaction> LockInteractionPayloads(pqxx::work& tx,
+                                                     const std::string& customer_id) {
+  const pqxx::result r = tx.exec_params(
+      "SELECT payload FROM interactions WHERE customer_id = $1 ORDER BY id FOR UPDATE",
+      customer_id);
+  std::vector<v1::Interaction> out;
+  out.reserve(r.size());
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Interaction>(row[0]));
+  return out;
+}
+
+void ReplaceInteractionPayload(pqxx::work& tx, const v1::Interaction& in) {
+  std::string payload;
+  in.SerializeToString(&payload);
+  tx.exec_params("UPDATE interactions SET payload = $2 WHERE id = $1", in.id(),
+                 postgres::Bytes(payload));
+}
+
+std::vector<v1::Complaint> LockComplaints(pqxx::work& tx, const std::string& customer_id) {
+  const pqxx::result r =
+      tx.exec_params(absl::StrCat("SELECT ", kComplaintColumns,
+                                  " FROM complaints WHERE customer_id = $1 ORDER BY id FOR UPDATE"),
+                     customer_id);
+  std::vector<v1::Complaint> out;
+  out.reserve(r.size());
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
+  return out;
+}
+
+int ClearRequestKeys(pqxx::work& tx, const std::string& customer_id) {
+  const pqxx::result a = tx.exec_params(
+      "UPDATE interactions SET request_key = NULL WHERE customer_id = $1"
+      " AND request_key IS NOT NULL",
+      customer_id);
+  const pqxx::result b = tx.exec_params(
+      "UPDATE complaints SET request_key = NULL WHERE customer_id = $1"
+      " AND request_key IS NOT NULL",
+      customer_id);
+  return static_cast<int>(a.affected_rows() + b.affected_rows());
+}
+
+int ScrubAuditDetails(pqxx::work& tx, const std::string& customer_id) {
+  // The details the service writes, none of which carries a value (see the desk's Audit calls).
+  static constexpr char kValueFree[] =
+      "^(|\\[erased\\]|recorded_at back-filled|[0-9]+ records"
+      "|corrects [0-9a-f-]{36}(; fields: [a-z_, ]+)?|fields: [a-z_, ]+"
+      "|scrubbed [0-9]+ record versions, [0-9]+ complaints, [0-9]+ request keys,"
+      " [0-9]+ audit details)$";
+  const pqxx::result r = tx.exec_params(
+      "UPDATE audit_log SET detail = CASE WHEN action = 'correct'"
+      " AND detail ~ '^corrects [0-9a-f-]{36}' THEN substring(detail from"
+      " '^corrects [0-9a-f-]{36}') ELSE $3 END"
+      " WHERE customer_id = $1 AND detail !~ $2",
+      customer_id, kValueFree, std::string(kErasedText));
+  return static_cast<int>(r.affected_rows());
 }
 
 void Audit(pqxx::work& tx, const AuditEntry& e) {

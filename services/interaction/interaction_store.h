@@ -19,12 +19,16 @@ struct KnownCustomer {
   std::string owner;
   bool deleted = false;
   bool former = false;  // lifecycle stage FORMER: no follow-up plan
+  bool erased = false;  // erased in the profile service: its records' free text is scrubbed
 };
 
 // From CustomerChanged: later profile versions win, a redelivered or older event changes nothing.
 void UpsertCustomer(pqxx::work& tx, const KnownCustomer& customer, int64_t version,
                     Micros known_at);
-std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id);
+// `for_write` locks the row FOR SHARE until the transaction ends: every write of a customer's
+// records takes it, so an erasure (which locks the row for update) never runs alongside one.
+std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id,
+                                          bool for_write = false);
 
 // From TierChanged: the newer changed_at wins. Returns whether the row changed.
 bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
@@ -77,6 +81,23 @@ std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& 
 // Unresolved complaints whose response or resolution deadline passed before `now` and whose
 // breach is not recorded yet (at most `limit`, locked, skipping rows others hold).
 std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, int limit);
+
+// Erasure (CustomerChanged ERASED). MarkErased locks the customer's row for update (after
+// UpsertCustomer made sure it exists), marks it erased and deleted, and returns whether it was
+// not erased before.
+bool MarkErased(pqxx::work& tx, const std::string& customer_id, Micros at);
+// Every version of the customer's records / every complaint, locked, as their payload holds them.
+std::vector<v1::Interaction> LockInteractionPayloads(pqxx::work& tx,
+                                                     const std::string& customer_id);
+void ReplaceInteractionPayload(pqxx::work& tx, const v1::Interaction& in);
+std::vector<v1::Complaint> LockComplaints(pqxx::work& tx, const std::string& customer_id);
+// Drops the idempotency keys (client request ids) of the customer's records and complaints;
+// returns how many.
+int ClearRequestKeys(pqxx::work& tx, const std::string& customer_id);
+// Audit details of the customer that are not one of the value-free forms the service writes
+// (older rows held correction reasons and complaint subjects) become value-free: "corrects
+// <id>" for a correction, kErasedText otherwise. Returns how many rows changed.
+int ScrubAuditDetails(pqxx::work& tx, const std::string& customer_id);
 
 struct AuditEntry {
   std::string actor;
