@@ -370,8 +370,7 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
       const int64_t keep = 100 - hysteresis_percent_;
       const int64_t floor = static_cast<int64_t>(absl::int128(hi) * keep / 100);  // ≤ hi
       for (auto it = std::lower_bound(order_.begin(), order_.end(), Entry{floor, ""});
-           it != order_.end() && absl::int128(it->revenue) * 100 >= absl::int128(lo) * keep;
-           ++it) {
+           it != order_.end() && absl::int128(it->revenue) * 100 >= absl::int128(lo) * keep; ++it) {
         affected.insert(it->id);
       }
     };

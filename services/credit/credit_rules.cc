@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "absl/numeric/int128.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status/status.h"
@@ -140,11 +139,10 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
   r.factors.push_back(
       Factor("tenure", absl::StrCat(tenure_days, " days"), tenure_points, policy.weight_tenure()));
   // In 128 bits: overdue × 1000 passes int64 from about 9.2 × 10^15 minor units.
-  const int share_permille =
-      position.open_receivables > 0
-          ? static_cast<int>(absl::int128(position.overdue_amount) * 1000 /
-                             position.open_receivables)
-          : 0;
+  const int share_permille = position.open_receivables > 0
+                                 ? static_cast<int>(absl::int128(position.overdue_amount) * 1000 /
+                                                    position.open_receivables)
+                                 : 0;
   r.factors.push_back(Factor("overdue_share",
                              absl::StrFormat("%d.%d%%", share_permille / 10, share_permille % 10),
                              100 - share_permille / 10, policy.weight_overdue_share()));
@@ -208,10 +206,9 @@ CheckOutcome CheckCredit(const AccountState& account, const Position& position, 
              exposure_after * 100 >
                  absl::int128(account.credit_limit) * (100 - policy.warning_band_percent())) {
     warn = true;
-    out.reasons.push_back(absl::StrCat("NEAR_LIMIT: exposure after the order ",
-                                       FormatMinor(static_cast<int64_t>(exposure_after)),
-                                       " is within ", policy.warning_band_percent(),
-                                       "% of the limit"));
+    out.reasons.push_back(absl::StrCat(
+        "NEAR_LIMIT: exposure after the order ", FormatMinor(static_cast<int64_t>(exposure_after)),
+        " is within ", policy.warning_band_percent(), "% of the limit"));
   }
   if (position.max_days_overdue > policy.block_days_overdue()) {
     blocked = true;

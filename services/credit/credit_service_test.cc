@@ -685,9 +685,9 @@ TEST_F(CreditServiceTest, AmountsAboveTheDocumentMaximumAreRejectedAndNothingWra
   const std::string id = Known("ERP-BIG");
   constexpr int64_t kHuge = 4'000'000'000'000'000'000;  // 4 × 10^18 fen
   const std::string kAbove = "exceeds the maximum of 1000000000000000 minor units";
-  const auto results = Ingest({Order("big-1", "ERP-BIG", "O1", kHuge, 1),
-                               Order("big-2", "ERP-BIG", "O2", kHuge, 2),
-                               Order("big-3", "ERP-BIG", "O3", kHuge, 3)});
+  const auto results =
+      Ingest({Order("big-1", "ERP-BIG", "O1", kHuge, 1), Order("big-2", "ERP-BIG", "O2", kHuge, 2),
+              Order("big-3", "ERP-BIG", "O3", kHuge, 3)});
   ASSERT_EQ(results.size(), 3u);
   for (const auto& r : results) {
     EXPECT_EQ(r.outcome(), v1::INGEST_OUTCOME_REJECTED) << r.event_id();
@@ -709,9 +709,9 @@ TEST_F(CreditServiceTest, AmountsAboveTheDocumentMaximumAreRejectedAndNothingWra
                                           Payment("big-p", "ERP-BIG", kHuge, 4).payment(), &single);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "payment.amount.minor_units: " + kAbove);
-  s = ingest_->RecordCancellation(
-      H::Context(H::kErp).get(),
-      Cancellation("big-c", "ERP-BIG", "O1", kHuge, 4).cancellation(), &single);
+  s = ingest_->RecordCancellation(H::Context(H::kErp).get(),
+                                  Cancellation("big-c", "ERP-BIG", "O1", kHuge, 4).cancellation(),
+                                  &single);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "cancellation.amount.minor_units: " + kAbove);
   EXPECT_EQ(harness_.CountRows("ledger_facts"), 0) << "nothing of a rejected event is stored";
@@ -765,8 +765,8 @@ TEST_F(CreditServiceTest, StoredFactsPastInt64BlockTheCheckInsteadOfWrapping) {
   const std::string id = Known("ERP-MANY");
   std::vector<v1::LedgerEventInput> orders;
   for (int i = 0; i < 10000; ++i) {
-    orders.push_back(
-        Order(absl::StrCat("many-", i), "ERP-MANY", absl::StrCat("O", i), kMaxDocumentMinorUnits, 0));
+    orders.push_back(Order(absl::StrCat("many-", i), "ERP-MANY", absl::StrCat("O", i),
+                           kMaxDocumentMinorUnits, 0));
   }
   const auto results = Ingest(orders);
   ASSERT_EQ(results.size(), orders.size());

@@ -251,8 +251,8 @@ absl::StatusOr<Position> PositionAt(const Ledger& ledger, Micros now) {
   }
   if (sales_90 > 0) {
     // In 128 bits: receivables × 90 passes int64 from about 10^17 minor units.
-    p.dso_days = static_cast<int>(std::min<absl::int128>(
-        365, absl::int128(p.open_receivables) * 90 / sales_90));
+    p.dso_days = static_cast<int>(
+        std::min<absl::int128>(365, absl::int128(p.open_receivables) * 90 / sales_90));
   } else {
     p.dso_days = p.open_receivables > 0 ? 365 : 0;
   }

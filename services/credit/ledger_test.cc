@@ -336,7 +336,8 @@ TEST(LedgerOverflowTest, ReceivablesPastInt64AreAnErrorNotAWrap) {
 
 TEST(LedgerOverflowTest, UnappliedCreditPastInt64IsAnError) {
   std::vector<Fact> facts;
-  for (int i = 0; i < 10000; ++i) facts.push_back(Pay(absl::StrCat("p", i), 0, kMaxDocumentMinorUnits));
+  for (int i = 0; i < 10000; ++i)
+    facts.push_back(Pay(absl::StrCat("p", i), 0, kMaxDocumentMinorUnits));
   const Ledger l = Replay(facts, kNet30);
   EXPECT_EQ(l.out_of_range, "unapplied credit");
   absl::StatusOr<Position> p = PositionAt(l, Day(1));
@@ -369,8 +370,8 @@ TEST(LedgerOverflowTest, AnUncomputablePositionBlocksTheCheck) {
   const Ledger l = Replay(MaximalOrders(10000, "e"), kNet30);
   const absl::StatusOr<Position> p = PositionAt(l, Day(100));
   ASSERT_FALSE(p.ok());
-  const CheckOutcome out = BlockedOutOfRange({100000, true, "manual: dispute", "A", "CNY"},
-                                             p.status());
+  const CheckOutcome out =
+      BlockedOutOfRange({100000, true, "manual: dispute", "A", "CNY"}, p.status());
   EXPECT_EQ(out.decision, v1::CREDIT_DECISION_BLOCKED);
   ASSERT_EQ(out.reasons.size(), 2u);
   EXPECT_EQ(out.reasons[0], "ON_HOLD: manual: dispute");
@@ -382,8 +383,8 @@ TEST(LedgerOverflowTest, AnUncomputablePositionBlocksTheCheck) {
 TEST(LedgerOverflowTest, SuggestedLimitIsCappedAndChecked) {
   Rating r;
   r.score = 100;
-  absl::StatusOr<int64_t> limit = SuggestedLimit(Replay(MaximalOrders(9000, "e"), kNet30), r,
-                                                 Day(10));
+  absl::StatusOr<int64_t> limit =
+      SuggestedLimit(Replay(MaximalOrders(9000, "e"), kNet30), r, Day(10));
   ASSERT_TRUE(limit.ok()) << limit.status();
   EXPECT_EQ(*limit, kMaxDocumentMinorUnits) << "a suggestion is a valid limit";
   limit = SuggestedLimit(Replay(MaximalOrders(10000, "e"), kNet30), r, Day(10));
