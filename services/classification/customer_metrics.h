@@ -2,9 +2,12 @@
 #define TIERWISE_SERVICES_CLASSIFICATION_CUSTOMER_METRICS_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "absl/numeric/int128.h"
 
 // Per-customer metrics over a trailing 12-month window, computed from the ledger events the
 // credit service publishes and the interaction and complaint facts the interaction service
@@ -84,6 +87,18 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
 void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
                            const std::vector<ComplaintFact>& complaints, Micros now,
                            CustomerMetrics* m);
+
+// A money total summed in 128 bits (many customers near the per-customer maximum), reported at
+// the int64 bound it passed rather than wrapped.
+inline int64_t ClampToInt64(absl::int128 total) {
+  if (total > absl::int128(std::numeric_limits<int64_t>::max())) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  if (total < absl::int128(std::numeric_limits<int64_t>::min())) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return static_cast<int64_t>(total);
+}
 
 }  // namespace tierwise::classification
 

@@ -6,6 +6,7 @@
 #include "common/server/rpc.h"
 #include "common/status/status.h"
 #include "services/classification/classification_store.h"
+#include "services/classification/customer_metrics.h"
 #include "services/classification/tier_rules.h"
 
 namespace tierwise::classification {
@@ -61,8 +62,9 @@ grpc::Status ReportService::GetTierDistribution(grpc::ServerContext* context,
         if (!at.ok()) return at.status();
         absl::StatusOr<Snapshot> s = SnapshotAt(pool_, *at, !request->has_as_of());
         if (!s.ok()) return s.status();
-        std::map<int, std::pair<int64_t, int64_t>> by_tier;  // rank → (customers, revenue)
-        int64_t total = 0;
+        // rank → (customers, revenue); money summed in 128 bits, reported clamped.
+        std::map<int, std::pair<int64_t, absl::int128>> by_tier;
+        absl::int128 total = 0;
         for (const auto& [id, tier] : s->tiers) {
           const int64_t revenue = s->revenue.count(id) ? s->revenue.at(id) : 0;
           by_tier[TierRank(tier)].first += 1;
@@ -74,13 +76,13 @@ grpc::Status ReportService::GetTierDistribution(grpc::ServerContext* context,
           v1::TierShare* share = out.add_tiers();
           share->set_tier(rank >= 0 ? Tiers()[rank] : "?");
           share->set_customers(counts.first);
-          share->mutable_revenue()->set_minor_units(counts.second);
+          share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
           share->mutable_revenue()->set_currency("CNY");
           share->set_revenue_share_permille(
               total > 0 ? static_cast<int32_t>(counts.second * 1000 / total) : 0);
         }
         out.set_customers(static_cast<int64_t>(s->tiers.size()));
-        out.mutable_revenue()->set_minor_units(total);
+        out.mutable_revenue()->set_minor_units(ClampToInt64(total));
         out.mutable_revenue()->set_currency("CNY");
         store::SetTimestamp(*at, out.mutable_as_of());
         return out;
@@ -157,7 +159,7 @@ grpc::Status ReportService::GetParetoCurve(grpc::ServerContext* context,
                     absl::StatusOr<Snapshot> s = SnapshotAt(pool_, clock_(), true);
                     if (!s.ok()) return s.status();
                     std::vector<int64_t> revenues;
-                    int64_t total = 0;
+                    absl::int128 total = 0;
                     for (const auto& [id, r] : s->revenue) {
                       revenues.push_back(r);
                       total += r;
@@ -166,7 +168,7 @@ grpc::Status ReportService::GetParetoCurve(grpc::ServerContext* context,
                     v1::GetParetoCurveResponse out;
                     out.set_customers(static_cast<int64_t>(revenues.size()));
                     const size_t n = revenues.size();
-                    int64_t cumulative = 0;
+                    absl::int128 cumulative = 0;
                     size_t taken = 0;
                     for (int p = 1; p <= points && n > 0; ++p) {
                       const size_t upto = (n * p + points - 1) / points;  // ceil(n × p / points)

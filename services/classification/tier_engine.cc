@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -992,8 +993,10 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
   index.Reset(revenues);
   v1::SimulateRuleSetResponse out;
   std::map<std::pair<std::string, std::string>, int64_t> matrix;
-  std::map<std::string, std::pair<int64_t, int64_t>> distribution;  // tier → (count, revenue)
-  int64_t total_revenue = 0;
+  // tier → (count, revenue); revenue summed in 128 bits: many customers near the per-customer
+  // maximum must not wrap the total.
+  std::map<std::string, std::pair<int64_t, absl::int128>> distribution;
+  absl::int128 total_revenue = 0;
   for (const auto& [f, current] : population) {
     const Score score = ScoreCustomer(candidate, f, now);
     std::string tier = candidate.method() == v1::METHOD_ABC_PARETO
@@ -1026,7 +1029,8 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
     v1::TierShare* share = out.add_distribution();
     share->set_tier(tier);
     share->set_customers(counts.first);
-    share->mutable_revenue()->set_minor_units(counts.second);
+    // A total beyond int64 is reported at the bound (the share stays exact).
+    share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
     share->mutable_revenue()->set_currency("CNY");
     share->set_revenue_share_permille(
         total_revenue > 0 ? static_cast<int32_t>(counts.second * 1000 / total_revenue) : 0);

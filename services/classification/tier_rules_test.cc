@@ -500,3 +500,19 @@ TEST(MoneyOverflowTest, ThresholdsAndFactorPointsOfHugeValues) {
 
 }  // namespace
 }  // namespace tierwise::classification
+
+namespace tierwise::classification {
+namespace {
+
+TEST(ClampToInt64Test, TotalsPastInt64AreHeldAtTheBoundNotWrapped) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  absl::int128 total = 0;
+  for (int i = 0; i < 10000; ++i) total += int64_t{1000000000000000};  // 10^4 customers at 10^15
+  EXPECT_EQ(ClampToInt64(total), max);
+  EXPECT_EQ(ClampToInt64(-total), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(ClampToInt64(absl::int128(max)), max);
+  EXPECT_EQ(ClampToInt64(absl::int128(42)), 42);
+}
+
+}  // namespace
+}  // namespace tierwise::classification
