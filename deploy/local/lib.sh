@@ -94,7 +94,9 @@ tw_build() {
     cmake -S "$TW_REPO_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
   fi
   tw_log "building ${build_dir}"
-  cmake --build "$build_dir" -j2
+  # ccache keyed on paths relative to the checkout: a second clone (CI's clean one) reuses the
+  # objects the first one compiled instead of rebuilding everything.
+  CCACHE_BASEDIR="$TW_REPO_ROOT" CCACHE_NOHASHDIR=true cmake --build "$build_dir" -j2
 }
 
 # tw_port_in_use <port>: true when something accepts TCP connections on 127.0.0.1:<port>.
