@@ -95,6 +95,7 @@ void StreamConsumer::Start() {
         continue;
       }
       ++failures;
+      retry_own_pending_ = true;
       log::Warn("stream.poll_failed", {{"stream", options_.stream},
                                        {"attempt", failures},
                                        {"transient", IsTransient(failed)},
@@ -273,7 +274,13 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   if (!claimed.ok()) return claimed.status();
   if (claimed->type == Reply::Type::kError) return absl::InternalError(claimed->str);
   if (claimed->type == Reply::Type::kArray && claimed->elements.size() >= 2) {
-    auto done = Handle(ParseStreamEntries(claimed->elements[1]));
+    std::vector<StreamEntry> reclaimed = ParseStreamEntries(claimed->elements[1]);
+    if (!reclaimed.empty()) {
+      log::Info("stream.reclaimed", {{"stream", options_.stream},
+                                     {"entries", static_cast<int64_t>(reclaimed.size())},
+                                     {"idle_ms", options_.reclaim_idle.count()}});
+    }
+    auto done = Handle(reclaimed);
     if (!done.ok()) return done.status();
     handled += *done;
   }

@@ -95,9 +95,11 @@ class StreamConsumer {
 
   std::atomic<int64_t> dead_lettered_{0};
   std::atomic<int64_t> transient_failures_{0};
-  // Set after a transient failure: the next round reads our own pending entries first
-  // (otherwise they would wait reclaim_idle for XAUTOCLAIM). Only the polling thread uses it.
-  bool retry_own_pending_ = false;
+  // Set at start and after any failed round: the next round reads our own pending entries
+  // first (a previous process of the same consumer name, e.g. a restarted container, or a round
+  // cut by a Redis restart, left them; otherwise they would wait reclaim_idle for XAUTOCLAIM).
+  // Only the polling thread uses it.
+  bool retry_own_pending_ = true;
   std::atomic<int64_t> lag_{0};
   std::atomic<int64_t> pending_{0};
   std::atomic<bool> stop_{false};

@@ -212,6 +212,27 @@ TEST_F(StreamConsumerTest, BatchOutageThenPoisonIsDeadLetteredOnItsOwnFailures) 
   EXPECT_EQ(poison_failures, 4);
 }
 
+// A container restarted in place keeps its consumer name: what its previous process read but did
+// not acknowledge is handled at once, not after reclaim_idle.
+TEST_F(StreamConsumerTest, ARestartedConsumerOfTheSameNameTakesItsPendingEntriesFirst) {
+  ASSERT_TRUE(redis_->XAdd(stream_, "*", {{"n", "1"}}).ok());
+  ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", stream_, "g", "0"}).ok());
+  ASSERT_TRUE(
+      redis_->Command({"XREADGROUP", "GROUP", "g", "pod-1", "COUNT", "1", "STREAMS", stream_, ">"})
+          .ok());  // the previous process read it and died
+  ConsumerOptions options = Options("pod-1");
+  options.reclaim_idle = std::chrono::hours(1);
+  std::vector<std::string> got;
+  StreamConsumer restarted(Redis(), options, [&](const StreamEntry& e) {
+    got.push_back(e.Field("n"));
+    return absl::OkStatus();
+  });
+  ASSERT_EQ(*restarted.PollOnce(), 1);
+  EXPECT_EQ(got, std::vector<std::string>{"1"});
+  auto pending = redis_->Command({"XPENDING", stream_, "g"});
+  EXPECT_EQ(pending->elements[0].integer, 0);
+}
+
 TEST(StreamConsumerTransient, CodesThatMeanTryAgainLater) {
   EXPECT_TRUE(IsTransient(absl::UnavailableError("x")));
   EXPECT_TRUE(IsTransient(absl::AbortedError("x")));

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
+#include "common/paging/page_token.h"
 #include "common/status/status.h"
 
 namespace tierwise::classification {
@@ -24,11 +25,6 @@ absl::Status CheckId(const std::string& id, const char* field) {
   if (id.empty()) return status::InvalidArgument(field, "is required");
   if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
   return absl::OkStatus();
-}
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
 }
 
 bool IsRep(const auth::CallContext& call) { return call.principal.role == Role::kSalesRep; }
@@ -120,7 +116,7 @@ absl::StatusOr<v1::BatchGetTiersResponse> TierDesk::BatchGetTiers(
 absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
     const auth::CallContext& call, const v1::ListCustomersByTierRequest& req) {
   if (TierRank(req.tier()) < 0) return status::InvalidArgument("tier", "must be K, A, B, C or D");
-  absl::StatusOr<int> size = PageSize(req.page_size());
+  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   std::string after;
   if (!req.page_token().empty() &&
@@ -149,7 +145,7 @@ absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
 absl::StatusOr<v1::GetTierHistoryResponse> TierDesk::History(const auth::CallContext& call,
                                                              const v1::GetTierHistoryRequest& req) {
   if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<int> size = PageSize(req.page_size());
+  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   int64_t before = 0;
   if (!req.page_token().empty()) {
