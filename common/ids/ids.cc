@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "common/status/status.h"
 
 namespace tierwise::ids {
 
@@ -37,6 +38,12 @@ bool IsUuid(absl::string_view text) {
     }
   }
   return true;
+}
+
+absl::Status CheckUuid(absl::string_view id, absl::string_view field) {
+  if (id.empty()) return status::InvalidArgument(field, "is required");
+  if (!IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
+  return absl::OkStatus();
 }
 
 }  // namespace tierwise::ids

@@ -21,12 +21,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr int kMaxBatch = 1000;
 
-absl::Status CheckId(const std::string& id, const char* field) {
-  if (id.empty()) return status::InvalidArgument(field, "is required");
-  if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
-  return absl::OkStatus();
-}
-
 bool IsRep(const auth::CallContext& call) { return call.principal.role == Role::kSalesRep; }
 
 // The factors that tell a customer's revenue or margin (names as ScoreCustomer writes them).
@@ -66,7 +60,7 @@ void StripForRole(auth::Role role, v1::TierChange& change) {
 
 absl::StatusOr<v1::Tier> TierDesk::GetTier(const auth::CallContext& call,
                                            const v1::GetTierRequest& req) {
-  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
   // The hot path (cache) first; only a rep's call needs the owner from PostgreSQL.
   absl::StatusOr<v1::Tier> tier = engine_.GetTier(req.customer_id());
   if (!tier.ok()) return tier.status();
@@ -144,7 +138,7 @@ absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
 
 absl::StatusOr<v1::GetTierHistoryResponse> TierDesk::History(const auth::CallContext& call,
                                                              const v1::GetTierHistoryRequest& req) {
-  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
   absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   int64_t before = 0;

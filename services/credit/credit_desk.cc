@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
+#include "common/paging/page_token.h"
 #include "common/status/status.h"
 
 namespace tierwise::credit {
@@ -22,12 +23,6 @@ Actor ActorOf(const auth::CallContext& call) {
   return {call.principal.name, std::string(auth::RoleName(call.principal.role)), call.request_id};
 }
 
-absl::Status CheckId(const std::string& id, const char* field) {
-  if (id.empty()) return status::InvalidArgument(field, "is required");
-  if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> Reason(const std::string& reason, const char* field) {
   const std::string trimmed(absl::StripAsciiWhitespace(reason));
   if (trimmed.empty()) return status::InvalidArgument(field, "is required");
@@ -35,11 +30,6 @@ absl::StatusOr<std::string> Reason(const std::string& reason, const char* field)
     return status::InvalidArgument(field, absl::StrCat("at most ", kMaxReason, " bytes"));
   }
   return trimmed;
-}
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
 }
 
 type::v1::Money Money(int64_t minor, const std::string& currency) {
@@ -119,7 +109,7 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::View(const AccountSnapshot& s, Mic
 
 absl::StatusOr<AccountSnapshot> CreditDesk::Load(const std::string& customer_id,
                                                  const char* field) {
-  if (absl::Status s = CheckId(customer_id, field); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(customer_id, field); !s.ok()) return s;
   return store_.Snapshot(customer_id);
 }
 
@@ -200,7 +190,7 @@ absl::StatusOr<v1::IngestResult> CreditDesk::IngestOne(const auth::CallContext& 
 
 absl::StatusOr<v1::ListParkedEventsResponse> CreditDesk::ListParked(
     const auth::CallContext& call, const v1::ListParkedEventsRequest& req) {
-  absl::StatusOr<int> size = PageSize(req.page_size());
+  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   std::string after;
   if (!req.page_token().empty() && !absl::WebSafeBase64Unescape(req.page_token(), &after)) {
@@ -291,7 +281,7 @@ absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContex
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::SetTerms(const auth::CallContext& call,
                                                        const v1::SetCreditTermsRequest& req) {
-  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
   absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
   if (!reason.ok()) return reason.status();
   if (!req.has_credit_limit() && !req.has_terms()) {
@@ -322,7 +312,7 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::SetTerms(const auth::CallContext& 
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::PlaceHold(const auth::CallContext& call,
                                                         const v1::PlaceHoldRequest& req) {
-  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
   absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
   if (!reason.ok()) return reason.status();
   absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
@@ -338,7 +328,7 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::PlaceHold(const auth::CallContext&
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::ReleaseHold(const auth::CallContext& call,
                                                           const v1::ReleaseHoldRequest& req) {
-  if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
   absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
   if (!reason.ok()) return reason.status();
   absl::StatusOr<AccountSnapshot> s =
@@ -394,7 +384,7 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
 
 absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
     const auth::CallContext& call, const v1::DecideLimitApplicationRequest& req) {
-  if (absl::Status s = CheckId(req.application_id(), "application_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(req.application_id(), "application_id"); !s.ok()) return s;
   if (req.action() == v1::DECISION_ACTION_UNSPECIFIED ||
       !v1::DecisionAction_IsValid(req.action())) {
     return status::InvalidArgument("action", "must be APPROVE, APPROVE_WITH_AMOUNT or REJECT");
@@ -441,7 +431,7 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
 absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
     const auth::CallContext& call, const v1::ListLimitApplicationsRequest& req) {
   if (!req.customer_id().empty()) {
-    if (absl::Status s = CheckId(req.customer_id(), "customer_id"); !s.ok()) return s;
+    if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
     if (absl::Status s = CheckScope(call, req.customer_id(), "customer_id"); !s.ok()) return s;
   }
   // A rep's list without a customer is of their own customers.
@@ -449,7 +439,7 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
   if (!v1::ApplicationState_IsValid(req.state())) {
     return status::InvalidArgument("state", "is not a known value");
   }
-  absl::StatusOr<int> size = PageSize(req.page_size());
+  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   int64_t before = 0;
   if (!req.page_token().empty()) {
@@ -474,7 +464,7 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
 
 absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
     const auth::CallContext& call, const v1::ListCollectionsRequest& req) {
-  absl::StatusOr<int> size = PageSize(req.page_size());
+  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
   Micros after_due = 0;
   std::string after_customer;

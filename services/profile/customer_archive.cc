@@ -86,12 +86,6 @@ absl::Status CheckMaySetExternalRef(const auth::CallContext& call, absl::string_
                    " may not set the ERP customer code; only admins, managers and the ERP do"));
 }
 
-absl::Status CheckId(const std::string& id, const std::string& field) {
-  if (id.empty()) return status::InvalidArgument(field, "is required");
-  if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
-  return absl::OkStatus();
-}
-
 int64_t VersionOf(const v1::Customer& c) {
   int64_t v = 0;
   (void)absl::SimpleAtoi(absl::StripPrefix(c.etag(), "v"), &v);
@@ -317,7 +311,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::Present(const auth::CallContext& c
 
 absl::StatusOr<v1::Customer> CustomerArchive::Get(const auth::CallContext& call,
                                                   const v1::GetCustomerRequest& request) {
-  if (absl::Status s = CheckId(request.id(), "id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(request.id(), "id"); !s.ok()) return s;
   absl::StatusOr<v1::Customer> c = store_.Get(request.id(), /*with_contacts=*/true);
   if (!c.ok()) return c.status();
   return Present(call, std::move(*c), request.view());
@@ -336,7 +330,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::GetByExternalRef(
 absl::StatusOr<v1::Customer> CustomerArchive::LoadForChange(const auth::CallContext& call,
                                                             const std::string& id,
                                                             const std::string& id_field) {
-  if (absl::Status s = CheckId(id, id_field); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(id, id_field); !s.ok()) return s;
   absl::StatusOr<v1::Customer> current = store_.Get(id, /*with_contacts=*/true);
   if (!current.ok()) return current.status();
   if (current->state() == v1::CUSTOMER_STATE_ERASED) {
@@ -478,7 +472,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::Delete(const auth::CallContext& ca
 
 absl::StatusOr<v1::Customer> CustomerArchive::Erase(const auth::CallContext& call,
                                                     const v1::EraseCustomerRequest& request) {
-  if (absl::Status s = CheckId(request.id(), "id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(request.id(), "id"); !s.ok()) return s;
   const std::string reason(absl::StripAsciiWhitespace(request.reason()));
   if (reason.empty()) return status::InvalidArgument("reason", "is required for an erasure");
   if (reason.size() > kMaxReasonLength) {
@@ -537,7 +531,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::AddContact(const auth::CallContext
 
 absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
     const auth::CallContext& call, const v1::UpdateContactRequest& request) {
-  if (absl::Status s = CheckId(request.contact().id(), "contact.id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(request.contact().id(), "contact.id"); !s.ok()) return s;
   if (request.update_mask().paths_size() == 0) {
     return status::InvalidArgument("update_mask", "is required: name the fields to change");
   }
@@ -581,7 +575,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
 
 absl::StatusOr<v1::Customer> CustomerArchive::RemoveContact(
     const auth::CallContext& call, const v1::RemoveContactRequest& request) {
-  if (absl::Status s = CheckId(request.contact_id(), "contact_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(request.contact_id(), "contact_id"); !s.ok()) return s;
   absl::StatusOr<v1::Customer> current = LoadForChange(call, request.customer_id(), "customer_id");
   if (!current.ok()) return current.status();
   v1::Customer after = *current;
@@ -609,7 +603,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::RemoveContact(
 
 absl::StatusOr<v1::ListCustomerAuditResponse> CustomerArchive::ListAudit(
     const auth::CallContext& call, const v1::ListCustomerAuditRequest& request) {
-  if (absl::Status s = CheckId(request.customer_id(), "customer_id"); !s.ok()) return s;
+  if (absl::Status s = ids::CheckUuid(request.customer_id(), "customer_id"); !s.ok()) return s;
   absl::Status status;
   const int page_size = PageSize(request.page_size(), "page_size", &status);
   if (!status.ok()) return status;
