@@ -104,7 +104,8 @@ void Relay::Loop() {
                                           {"retry_in_ms", wait.count()},
                                           {"error", published.status().ToString()}});
     } else if (failures > 0) {
-      log::Info("outbox.recovered", {{"schema", pool_.options().schema}, {"failed_rounds", failures}});
+      log::Info("outbox.recovered",
+                {{"schema", pool_.options().schema}, {"failed_rounds", failures}});
       failures = 0;
     }
     const bool more = published.ok() && *published == options_.batch_size;
@@ -157,10 +158,10 @@ absl::StatusOr<int64_t> Relay::TrimStreams() {
     std::lock_guard<std::mutex> lock(mu_);
     streams = streams_;
   }
-  const uint64_t now_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const uint64_t now_ms =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   const uint64_t retention_ms = static_cast<uint64_t>(options_.stream_retention.count());
   // Retention 0: no age condition (not "older than now", which would race with the clock).
   const std::pair<uint64_t, uint64_t> by_age = {

@@ -157,7 +157,8 @@ TEST_F(OutboxTest, StreamsAreTrimmedOnlyPastWhatEveryGroupHasAcknowledged) {
   };
   const std::vector<std::string> fast = read("fast", 6);
   ASSERT_EQ(fast.size(), 6u);
-  for (const std::string& id : fast) ASSERT_TRUE(redis_->Command({"XACK", stream_, "fast", id}).ok());
+  for (const std::string& id : fast)
+    ASSERT_TRUE(redis_->Command({"XACK", stream_, "fast", id}).ok());
   // "slow" has read four and acknowledged the first two only: entries 3 and 4 are still needed.
   const std::vector<std::string> slow = read("slow", 4);
   ASSERT_TRUE(redis_->Command({"XACK", stream_, "slow", slow[0], slow[1]}).ok());

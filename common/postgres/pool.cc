@@ -41,7 +41,8 @@ std::string WithConnectionDefaults(const std::string& uri) {
       {"connect_timeout", "5"},     {"keepalives", "1"},       {"keepalives_idle", "15"},
       {"keepalives_interval", "5"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},
   };
-  const bool is_uri = absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://");
+  const bool is_uri =
+      absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://");
   std::string out = uri;
   bool has_query = is_uri && uri.find('?') != std::string::npos;
   for (const auto& [key, value] : kDefaults) {

@@ -33,7 +33,8 @@ ChildResult RunChild(Body body) {
   ::close(pipe_fds[1]);
   ChildResult result;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) result.err.append(buffer, n);
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;)
+    result.err.append(buffer, n);
   ::close(pipe_fds[0]);
   ::waitpid(pid, &result.status, 0);
   return result;

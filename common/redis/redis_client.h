@@ -52,8 +52,9 @@ struct StreamEntry {
 // A broken connection is dropped and re-established on the next command (one retry for
 // idempotent use is up to the caller). Errors: UNAVAILABLE when Redis cannot be reached, times
 // out or answers with a transient error (LOADING after a restart, READONLY/MASTERDOWN during a
-// failover, BUSY, TRYAGAIN, CLUSTERDOWN); any other Redis error reply is returned as Reply::Type::kError by Command() and as
-// INTERNAL (or FAILED_PRECONDITION for stream-ID ordering errors) by the typed helpers.
+// failover, BUSY, TRYAGAIN, CLUSTERDOWN); any other Redis error reply is returned as
+// Reply::Type::kError by Command() and as INTERNAL (or FAILED_PRECONDITION for stream-ID ordering
+// errors) by the typed helpers.
 //
 //   auto client = RedisClient(options);
 //   auto reply = client.Command({"GET", "key"});

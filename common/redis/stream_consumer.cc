@@ -123,9 +123,9 @@ void StreamConsumer::Stop() {
 void StreamConsumer::ForgetDelivery(const std::vector<StreamEntry>& entries) {
   if (entries.empty()) return;
   // Our entries' counts in one call (ids come in stream order), then one XCLAIM per count.
-  auto r = client_.Command({"XPENDING", options_.stream, options_.group, entries.front().id,
-                            entries.back().id, absl::StrCat(entries.size() + 1),
-                            options_.consumer});
+  auto r =
+      client_.Command({"XPENDING", options_.stream, options_.group, entries.front().id,
+                       entries.back().id, absl::StrCat(entries.size() + 1), options_.consumer});
   if (!r.ok() || r->type != Reply::Type::kArray) return;  // Redis is down: nothing to undo
   std::map<int64_t, std::vector<std::string>> by_count;
   for (const Reply& item : r->elements) {
@@ -202,8 +202,8 @@ absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry
       fields.emplace_back("dead_letter_error", s.ToString());
       fields.emplace_back("dead_letter_source", absl::StrCat(options_.stream, "/", entry.id));
       // Capped, so that dead letters (copies of entries) do not keep data in Redis forever.
-      std::vector<std::string> add = {"XADD", options_.dead_letter_stream, "MAXLEN", "~",
-                                      absl::StrCat(kDeadLetterMaxLen), "*"};
+      std::vector<std::string> add = {"XADD", options_.dead_letter_stream,     "MAXLEN",
+                                      "~",    absl::StrCat(kDeadLetterMaxLen), "*"};
       for (auto& [key, value] : fields) add.insert(add.end(), {key, value});
       auto added = client_.Command(add);
       if (!added.ok()) return added.status();
@@ -246,9 +246,9 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   RefreshGroupInfo();
   if (retry_own_pending_) {
     // What a transient failure left pending to us, before anything new (keeps the order).
-    auto own = client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                                absl::StrCat(options_.batch_size), "STREAMS", options_.stream,
-                                "0"});
+    auto own =
+        client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                         absl::StrCat(options_.batch_size), "STREAMS", options_.stream, "0"});
     if (!own.ok()) return own.status();
     if (own->type == Reply::Type::kError) return absl::InternalError(own->str);
     std::vector<StreamEntry> entries;

@@ -161,7 +161,8 @@ TEST_F(StreamConsumerTest, TransientFailuresNeverDeadLetterAndEverythingIsApplie
   });
   ASSERT_TRUE(consumer.EnsureGroup().ok());
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) ids.push_back(*redis_->XAdd(stream_, "*", {{"n", std::to_string(i)}}));
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(*redis_->XAdd(stream_, "*", {{"n", std::to_string(i)}}));
   for (int round = 0; round < 12; ++round) {
     auto polled = consumer.PollOnce();
     EXPECT_TRUE(absl::IsUnavailable(polled.status())) << round << ": " << polled.status();

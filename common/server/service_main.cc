@@ -37,9 +37,9 @@ absl::Status MigrateWhenDatabaseComes(postgres::PgPool& pool,
   for (int attempt = 1;; ++attempt) {
     absl::Status migrated = postgres::ApplyMigrations(pool, migrations);
     if (!absl::IsUnavailable(migrated) && !absl::IsDeadlineExceeded(migrated)) return migrated;
-    log::Warn("migrations.waiting_for_database", {{"attempt", attempt},
-                                                  {"retry_in_ms", backoff.count()},
-                                                  {"error", migrated.ToString()}});
+    log::Warn(
+        "migrations.waiting_for_database",
+        {{"attempt", attempt}, {"retry_in_ms", backoff.count()}, {"error", migrated.ToString()}});
     if (TerminationRequestedWithin(backoff)) {
       return absl::CancelledError("stopped while waiting for the database");
     }

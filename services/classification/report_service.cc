@@ -54,39 +54,39 @@ auth::RoleTable ReportRoleTable() {
 grpc::Status ReportService::GetTierDistribution(grpc::ServerContext* context,
                                                 const v1::GetTierDistributionRequest* request,
                                                 v1::GetTierDistributionResponse* response) {
-  return ServeRpc(
-      authorizer_, context, "GetTierDistribution", response,
-      [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierDistributionResponse> {
-        const Micros now = clock_();
-        absl::StatusOr<Micros> at = TimeOf(request->as_of(), request->has_as_of(), "as_of", now);
-        if (!at.ok()) return at.status();
-        absl::StatusOr<Snapshot> s = SnapshotAt(pool_, *at, !request->has_as_of());
-        if (!s.ok()) return s.status();
-        // rank → (customers, revenue); money summed in 128 bits, reported clamped.
-        std::map<int, std::pair<int64_t, absl::int128>> by_tier;
-        absl::int128 total = 0;
-        for (const auto& [id, tier] : s->tiers) {
-          const int64_t revenue = s->revenue.count(id) ? s->revenue.at(id) : 0;
-          by_tier[TierRank(tier)].first += 1;
-          by_tier[TierRank(tier)].second += revenue;
-          total += revenue;
-        }
-        v1::GetTierDistributionResponse out;
-        for (const auto& [rank, counts] : by_tier) {
-          v1::TierShare* share = out.add_tiers();
-          share->set_tier(rank >= 0 ? Tiers()[rank] : "?");
-          share->set_customers(counts.first);
-          share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
-          share->mutable_revenue()->set_currency("CNY");
-          share->set_revenue_share_permille(
-              total > 0 ? static_cast<int32_t>(counts.second * 1000 / total) : 0);
-        }
-        out.set_customers(static_cast<int64_t>(s->tiers.size()));
-        out.mutable_revenue()->set_minor_units(ClampToInt64(total));
-        out.mutable_revenue()->set_currency("CNY");
-        store::SetTimestamp(*at, out.mutable_as_of());
-        return out;
-      });
+  return ServeRpc(authorizer_, context, "GetTierDistribution", response,
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierDistributionResponse> {
+                    const Micros now = clock_();
+                    absl::StatusOr<Micros> at =
+                        TimeOf(request->as_of(), request->has_as_of(), "as_of", now);
+                    if (!at.ok()) return at.status();
+                    absl::StatusOr<Snapshot> s = SnapshotAt(pool_, *at, !request->has_as_of());
+                    if (!s.ok()) return s.status();
+                    // rank → (customers, revenue); money summed in 128 bits, reported clamped.
+                    std::map<int, std::pair<int64_t, absl::int128>> by_tier;
+                    absl::int128 total = 0;
+                    for (const auto& [id, tier] : s->tiers) {
+                      const int64_t revenue = s->revenue.count(id) ? s->revenue.at(id) : 0;
+                      by_tier[TierRank(tier)].first += 1;
+                      by_tier[TierRank(tier)].second += revenue;
+                      total += revenue;
+                    }
+                    v1::GetTierDistributionResponse out;
+                    for (const auto& [rank, counts] : by_tier) {
+                      v1::TierShare* share = out.add_tiers();
+                      share->set_tier(rank >= 0 ? Tiers()[rank] : "?");
+                      share->set_customers(counts.first);
+                      share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
+                      share->mutable_revenue()->set_currency("CNY");
+                      share->set_revenue_share_permille(
+                          total > 0 ? static_cast<int32_t>(counts.second * 1000 / total) : 0);
+                    }
+                    out.set_customers(static_cast<int64_t>(s->tiers.size()));
+                    out.mutable_revenue()->set_minor_units(ClampToInt64(total));
+                    out.mutable_revenue()->set_currency("CNY");
+                    store::SetTimestamp(*at, out.mutable_as_of());
+                    return out;
+                  });
 }
 
 grpc::Status ReportService::GetTransitionMatrix(grpc::ServerContext* context,

@@ -50,59 +50,59 @@ CreditServer::CreditServer(server::ServiceDeps& deps, CreditStore::Clock clock)
       credit_service(desk, credit_authorizer) {}
 
 server::ServiceDefinition CreditDefinition() {
-  return {.name = "credit",
-          .default_port = 50053,
-          .migrations = Migrations(),
-          .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-            auto credit = std::make_shared<CreditServer>(deps, Now);
-            credit->ingest_service.set_idle_timeout(
-                std::chrono::seconds(IngestIdleTimeoutSeconds()));
-            auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
-            if (!redis.ok()) return redis.status();
-            redis->password = deps.config.redis_password;
-            char host[128] = {0};
-            gethostname(host, sizeof(host) - 1);
-            auto consumer = std::make_shared<redis::StreamConsumer>(
-                *redis,
-                redis::ConsumerOptions{
-                    .stream = absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"),
-                    .group = "credit",
-                    .consumer = absl::StrCat(host, "-", getpid()),
-                    .dead_letter_stream =
-                        absl::StrCat(deps.config.redis_prefix, ":credit.dead_letter")},
-                [credit](const redis::StreamEntry& entry) {
-                  return HandleCustomerChanged(credit->store, entry);
-                });
-            consumer->Start();
-            auto consumer_metrics = server::ExportConsumerMetrics(
-                "credit", absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"),
-                "credit", consumer);
-            auto sweep = std::make_shared<server::PeriodicTask>(
-                "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
-                  absl::StatusOr<int> changed = credit->store.SweepHolds();
-                  if (!changed.ok()) return changed.status();
-                  if (*changed > 0) log::Info("credit.auto_holds", {{"changed", *changed}});
-                  return absl::OkStatus();
-                });
-            server::ServiceBundle bundle;
-            bundle.services.emplace_back(&credit->ingest_service,
-                                         v1::LedgerIngestService::service_full_name());
-            bundle.services.emplace_back(&credit->credit_service,
-                                         v1::CreditService::service_full_name());
-            // The consumer and the sweep hold the server by shared_ptr, so it outlives them.
-            bundle.keep_alive.push_back(credit);
-            bundle.keep_alive.push_back(consumer);
-            bundle.keep_alive.push_back(sweep);
-            bundle.keep_alive.push_back(consumer_metrics);
-            return bundle;
-          },
-          .register_flags =
-              [](config::ConfigParser& parser) {
-                parser.AddInt("ingest_idle_timeout_s", &IngestIdleTimeoutSeconds(), 120,
-                              "an IngestEvents stream that sends nothing for this long ends "
-                              "with DEADLINE_EXCEEDED",
-                              1, 86400);
-              }};
+  return {
+      .name = "credit",
+      .default_port = 50053,
+      .migrations = Migrations(),
+      .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
+        auto credit = std::make_shared<CreditServer>(deps, Now);
+        credit->ingest_service.set_idle_timeout(std::chrono::seconds(IngestIdleTimeoutSeconds()));
+        auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
+        if (!redis.ok()) return redis.status();
+        redis->password = deps.config.redis_password;
+        char host[128] = {0};
+        gethostname(host, sizeof(host) - 1);
+        auto consumer = std::make_shared<redis::StreamConsumer>(
+            *redis,
+            redis::ConsumerOptions{
+                .stream = absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"),
+                .group = "credit",
+                .consumer = absl::StrCat(host, "-", getpid()),
+                .dead_letter_stream =
+                    absl::StrCat(deps.config.redis_prefix, ":credit.dead_letter")},
+            [credit](const redis::StreamEntry& entry) {
+              return HandleCustomerChanged(credit->store, entry);
+            });
+        consumer->Start();
+        auto consumer_metrics = server::ExportConsumerMetrics(
+            "credit", absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"), "credit",
+            consumer);
+        auto sweep = std::make_shared<server::PeriodicTask>(
+            "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
+              absl::StatusOr<int> changed = credit->store.SweepHolds();
+              if (!changed.ok()) return changed.status();
+              if (*changed > 0) log::Info("credit.auto_holds", {{"changed", *changed}});
+              return absl::OkStatus();
+            });
+        server::ServiceBundle bundle;
+        bundle.services.emplace_back(&credit->ingest_service,
+                                     v1::LedgerIngestService::service_full_name());
+        bundle.services.emplace_back(&credit->credit_service,
+                                     v1::CreditService::service_full_name());
+        // The consumer and the sweep hold the server by shared_ptr, so it outlives them.
+        bundle.keep_alive.push_back(credit);
+        bundle.keep_alive.push_back(consumer);
+        bundle.keep_alive.push_back(sweep);
+        bundle.keep_alive.push_back(consumer_metrics);
+        return bundle;
+      },
+      .register_flags =
+          [](config::ConfigParser& parser) {
+            parser.AddInt("ingest_idle_timeout_s", &IngestIdleTimeoutSeconds(), 120,
+                          "an IngestEvents stream that sends nothing for this long ends "
+                          "with DEADLINE_EXCEEDED",
+                          1, 86400);
+          }};
 }
 
 }  // namespace tierwise::credit
