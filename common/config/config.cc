@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/time/business_calendar.h"
 
 namespace tierwise::config {
 namespace {
@@ -212,6 +213,9 @@ void ServiceConfig::Register(ConfigParser& parser, absl::string_view service_nam
   parser.AddInt("max_threads", &max_threads, 256,
                 "threads serving gRPC calls; calls beyond get RESOURCE_EXHAUSTED", 8, 100000);
   parser.AddBool("migrate_only", &migrate_only, false, "apply database migrations and exit");
+  parser.AddString("business_time_zone", &business_time_zone, "UTC",
+                   "IANA time zone of the company's calendar days and months (e.g. Asia/Shanghai)",
+                   [](const std::string& v) { return time::BusinessCalendar::Load(v).status(); });
 }
 
 absl::Status ServiceConfig::Validate() const {

@@ -80,6 +80,9 @@ struct ServiceConfig {
   int resource_quota_mb = 256;
   int max_threads = 256;
   bool migrate_only = false;
+  // The IANA time zone of the company's calendar (overdue days, month ends, follow-up days,
+  // dates without a time). See common/time/business_calendar.h.
+  std::string business_time_zone;
 
   // Registers the shared options with defaults for this service.
   void Register(ConfigParser& parser, absl::string_view service_name, int default_port);

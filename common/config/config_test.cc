@@ -101,6 +101,32 @@ TEST(ConfigTest, ValidateRequiresDatabaseTokensAndConsistentTls) {
   EXPECT_TRUE(migrate.Validate().ok()) << "migrations need no tokens";
 }
 
+TEST(ConfigTest, BusinessTimeZoneIsAnIanaNameDefaultingToUtc) {
+  {
+    ConfigParser parser;
+    ServiceConfig config;
+    config.Register(parser, "credit", 50053);
+    ASSERT_TRUE(parser.Parse({}, FakeEnv({})).ok());
+    EXPECT_EQ(config.business_time_zone, "UTC");
+  }
+  {
+    ConfigParser parser;
+    ServiceConfig config;
+    config.Register(parser, "credit", 50053);
+    ASSERT_TRUE(
+        parser.Parse({}, FakeEnv({{"TIERWISE_BUSINESS_TIME_ZONE", "Asia/Shanghai"}})).ok());
+    EXPECT_EQ(config.business_time_zone, "Asia/Shanghai");
+  }
+  ConfigParser parser;
+  ServiceConfig config;
+  config.Register(parser, "credit", 50053);
+  absl::Status s = parser.Parse({"--business_time_zone=Asia/Shangai"}, FakeEnv({}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--business_time_zone (TIERWISE_BUSINESS_TIME_ZONE)"),
+            std::string::npos)
+      << s;
+}
+
 TEST(ConfigTest, HelpIsReported) {
   ConfigParser parser;
   ServiceConfig config;

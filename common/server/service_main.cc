@@ -90,7 +90,8 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
   }
   outbox::Relay relay(pool, redis,
                       {.poll_interval = std::chrono::milliseconds(config.outbox_poll_ms)});
-  ServiceDeps deps{config, pool, redis, relay, *tokens};
+  ServiceDeps deps{config, pool, redis, relay, *tokens,
+                   *time::BusinessCalendar::Load(config.business_time_zone)};
   absl::StatusOr<ServiceBundle> bundle = definition.build(deps);
   if (!bundle.ok()) {
     log::Error("service.build_failed", {{"error", bundle.status().ToString()}});

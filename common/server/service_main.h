@@ -14,6 +14,7 @@
 #include "common/postgres/migrations.h"
 #include "common/postgres/pool.h"
 #include "common/redis/redis_client.h"
+#include "common/time/business_calendar.h"
 
 namespace tierwise::server {
 
@@ -24,6 +25,8 @@ struct ServiceDeps {
   redis::RedisClient& redis;
   outbox::Relay& relay;
   std::shared_ptr<const auth::TokenStore> tokens;
+  // The company's calendar (--business_time_zone); tests may replace it before building.
+  time::BusinessCalendar calendar = time::BusinessCalendar::Utc();
 };
 
 // A built service: the gRPC services to host (with their full names for health) and anything
