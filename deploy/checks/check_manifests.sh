@@ -230,7 +230,7 @@ check "Dockerfile structure" node "${CHECKS_DIR}/policy.js" dockerfile "$DOCKERF
 
 # The build stage installs the packages of TW_PACKAGES (deploy/local/lib.sh) that the build
 # needs: all but these, which only running and testing locally need.
-RUN_ONLY_PACKAGES="postgresql-15 redis-server redis-tools openssl python3"
+RUN_ONLY_PACKAGES="postgresql-15 redis-server redis-tools openssl python3 tzdata"
 build_packages_match() {
   local pkg missing=() stage_pkgs
   stage_pkgs=" $(node "${CHECKS_DIR}/policy.js" dockerfile-packages "$DOCKERFILE" build | tr '\n' ' ') "

@@ -27,7 +27,7 @@ TW_PACKAGES=(
   cmake make g++ pkg-config ccache libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libpqxx-dev libspdlog-dev libgtest-dev
   libgmock-dev libbenchmark-dev grpc-proto libssl-dev
-  postgresql-15 redis-server redis-tools openssl python3
+  postgresql-15 redis-server redis-tools openssl python3 tzdata
 )
 
 tw_log() { printf '[tierwise] %s\n' "$*" >&2; }

@@ -10,7 +10,8 @@
 #   TIERWISE_PG_PORT (55432), TIERWISE_REDIS_PORT (56379),
 #   TIERWISE_PROFILE_PORT (50051), TIERWISE_INTERACTION_PORT (50052),
 #   TIERWISE_CREDIT_PORT (50053), TIERWISE_CLASSIFICATION_PORT (50054),
-#   TIERWISE_BUILD_DIR (build)
+#   TIERWISE_BUILD_DIR (build),
+#   TIERWISE_BUSINESS_TIME_ZONE (Asia/Shanghai): the company's calendar, an IANA name
 set -euo pipefail
 
 # shellcheck source=deploy/local/lib.sh
@@ -35,6 +36,8 @@ PG_URI="$(tw_pg_uri "$PG_PORT")"
 REDIS_ADDR="127.0.0.1:${REDIS_PORT}"
 TOKENS_FILE="${TW_STATE_DIR}/tokens"
 ENV_FILE="${TW_STATE_DIR}/local.env"
+# The company's calendar: overdue days, month-end statements, follow-up days, dates in imports.
+BUSINESS_TIME_ZONE="${TIERWISE_BUSINESS_TIME_ZONE:-Asia/Shanghai}"
 LOG_DIR="${TW_STATE_DIR}/logs"
 RUN_DIR="${TW_STATE_DIR}/run"
 
@@ -163,6 +166,7 @@ service_port() {
     env_line TIERWISE_PG_URI "$PG_URI"
     env_line TIERWISE_REDIS_ADDR "$REDIS_ADDR"
     env_line TIERWISE_TOKENS_FILE "$TOKENS_FILE"
+    env_line TIERWISE_BUSINESS_TIME_ZONE "$BUSINESS_TIME_ZONE"
     for entry in $PRINCIPALS $SERVICE_PRINCIPALS; do
       IFS=: read -r name _ suffix <<<"$entry"
       env_line "TIERWISE_${suffix}_TOKEN" "${TOKEN[$name]}"
@@ -216,6 +220,7 @@ for entry in $TW_SERVICES; do
   # Metrics on loopback only, next to the gRPC port (+1000).
   svc_env=(env "TIERWISE_PG_URI=${PG_URI}" "TIERWISE_REDIS_ADDR=${REDIS_ADDR}"
     "TIERWISE_TOKENS_FILE=${TOKENS_FILE}" "TIERWISE_LOG_FORMAT=text"
+    "TIERWISE_BUSINESS_TIME_ZONE=${BUSINESS_TIME_ZONE}"
     "TIERWISE_METRICS_LISTEN=127.0.0.1:$((port + 1000))")
   if [ "$svc" = interaction ]; then
     # The token goes through the environment, not the command line (ps shows arguments).

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "services/cli/env.h"
 
 namespace tierwise::cli {
@@ -97,6 +98,12 @@ class CliContext {
   // kExitUsage.
   int UsageError(absl::string_view message);
 
+  // The company's calendar (TIERWISE_BUSINESS_TIME_ZONE, UTC when unset): a bare date on the
+  // command line or in an import file is that day from its local midnight, and "today" is the
+  // local day. Set by the dispatcher.
+  const absl::TimeZone& business_zone() const { return business_zone_; }
+  void set_business_zone(absl::TimeZone zone) { business_zone_ = zone; }
+
   // Set by the dispatcher: the usage text of the command being run.
   void set_command_usage(std::string usage) { command_usage_ = std::move(usage); }
 
@@ -107,6 +114,7 @@ class CliContext {
   std::ostream& err_;
   std::string token_;
   std::string command_usage_;
+  absl::TimeZone business_zone_ = absl::UTCTimeZone();
   std::optional<Service> primary_service_;
   std::map<Service, std::shared_ptr<grpc::Channel>> channels_;
 };

@@ -169,7 +169,15 @@ int RunCli(const std::vector<std::string>& raw_args, std::ostream& out, std::ost
     err << "tierwise: " << env.status().message() << "\n";
     return kExitUsage;
   }
+  const std::string zone_name = env->GetOr("TIERWISE_BUSINESS_TIME_ZONE", "UTC");
+  absl::TimeZone business_zone;
+  if (!absl::LoadTimeZone(zone_name, &business_zone)) {
+    err << "tierwise: TIERWISE_BUSINESS_TIME_ZONE: unknown IANA time zone '" << zone_name
+        << "' (e.g. Asia/Shanghai)\n";
+    return kExitUsage;
+  }
   CliContext ctx(*std::move(options), *std::move(env), out, err);
+  ctx.set_business_zone(business_zone);
   ctx.set_command_usage(CommandUsage(*command));
   return command->run(ctx, *parsed);
 }

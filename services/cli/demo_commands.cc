@@ -162,7 +162,7 @@ int DemoLedger(CliContext& ctx, const ParsedArgs& args) {
     return ctx.UsageError(absl::StrCat("--months needs a number from 1 to ", kMaxMonths));
   }
   options.months = *months;
-  options.end = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  options.end = absl::ToCivilDay(absl::Now(), ctx.business_zone());
   if (std::optional<std::string> end = args.Get("end"); end.has_value()) {
     if (end->size() != 10 || !absl::ParseCivilTime(*end, &options.end) ||
         options.end.year() < 2001 || options.end.year() > 2099) {
@@ -187,7 +187,7 @@ int DemoLedger(CliContext& ctx, const ParsedArgs& args) {
     LedgerRecord record;
     std::string origin;
     while (source.Next(&record, &origin)) {
-      out << EventToCsvLine(*record.event);
+      out << EventToCsvLine(*record.event, ctx.business_zone());
       ++written;
     }
     if (*csv != "-") {

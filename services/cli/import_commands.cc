@@ -79,7 +79,8 @@ class FileSource final : public RecordSource {
 // Opens FILE... with their readers; a message for a file that cannot be read, an unknown format
 // or a bad CSV header (nothing has been sent then).
 absl::StatusOr<std::vector<FileSource::File>> OpenFiles(const std::vector<std::string>& names,
-                                                        std::optional<InputFormat> forced) {
+                                                        std::optional<InputFormat> forced,
+                                                        const absl::TimeZone& business_zone) {
   std::vector<FileSource::File> files;
   int stdin_uses = 0;
   for (const std::string& name : names) {
@@ -106,13 +107,13 @@ absl::StatusOr<std::vector<FileSource::File>> OpenFiles(const std::vector<std::s
       file.owned = std::move(in);
     }
     if (*format == InputFormat::kCsv) {
-      absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(*file.in);
+      absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(*file.in, business_zone);
       if (!reader.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(name, ": ", reader.status().message()));
       }
       file.reader = *std::move(reader);
     } else {
-      file.reader = NewJsonlReader(*file.in);
+      file.reader = NewJsonlReader(*file.in, business_zone);
     }
     files.push_back(std::move(file));
   }
@@ -130,7 +131,8 @@ int Import(CliContext& ctx, const ParsedArgs& args) {
   absl::StatusOr<LedgerPushOptions> push = ParseLedgerPushOptions(ctx, args);
   if (!push.ok()) return ctx.UsageError(push.status().message());
 
-  absl::StatusOr<std::vector<FileSource::File>> files = OpenFiles(args.positional(), format);
+  absl::StatusOr<std::vector<FileSource::File>> files =
+      OpenFiles(args.positional(), format, ctx.business_zone());
   if (!files.ok()) {
     ctx.err() << "tierwise: " << files.status().message() << "\n";
     return kExitUsage;

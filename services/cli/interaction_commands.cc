@@ -53,7 +53,9 @@ std::vector<OptionSpec> WithPages(std::vector<OptionSpec> options) {
   return options;
 }
 
-absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }
+absl::CivilDay Today(const CliContext& ctx) {
+  return absl::ToCivilDay(absl::Now(), ctx.business_zone());
+}
 
 Date ToDate(absl::CivilDay day) {
   Date date;
@@ -75,9 +77,10 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view option, absl::string_v
   return day;
 }
 
-absl::StatusOr<google::protobuf::Timestamp> ParseTime(absl::string_view option,
+absl::StatusOr<google::protobuf::Timestamp> ParseTime(const CliContext& ctx,
+                                                      absl::string_view option,
                                                       absl::string_view text) {
-  absl::StatusOr<google::protobuf::Timestamp> time = ParseTimestamp(text);
+  absl::StatusOr<google::protobuf::Timestamp> time = ParseTimestamp(text, ctx.business_zone());
   if (!time.ok())
     return absl::InvalidArgumentError(absl::StrCat(option, ": ", time.status().message()));
   return time;
@@ -122,7 +125,8 @@ const std::vector<OptionSpec>& RecordOptions() {
 
 // Sets the fields of `record` that the record options name; returns how many were given.
 // InvalidArgument names the option.
-absl::StatusOr<int> ApplyRecordOptions(const ParsedArgs& args, v1::Interaction* record) {
+absl::StatusOr<int> ApplyRecordOptions(const CliContext& ctx, const ParsedArgs& args,
+                                       v1::Interaction* record) {
   int given = 0;
   if (std::optional<std::string> text = args.Get("channel"); text.has_value()) {
     absl::StatusOr<v1::Channel> channel =
@@ -132,7 +136,7 @@ absl::StatusOr<int> ApplyRecordOptions(const ParsedArgs& args, v1::Interaction* 
     ++given;
   }
   if (std::optional<std::string> text = args.Get("occurred-at"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime("--occurred-at", *text);
+    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--occurred-at", *text);
     if (!time.ok()) return time.status();
     *record->mutable_occurred_at() = *time;
     ++given;
@@ -211,7 +215,7 @@ int Log(CliContext& ctx, const ParsedArgs& args) {
   if (args.positional().size() != 1) return ctx.UsageError("give exactly one CUSTOMER");
   v1::LogInteractionRequest request;
   v1::Interaction* record = request.mutable_interaction();
-  absl::StatusOr<int> given = ApplyRecordOptions(args, record);
+  absl::StatusOr<int> given = ApplyRecordOptions(ctx, args, record);
   if (!given.ok()) return ctx.UsageError(given.status().message());
   if (!args.Has("channel")) {
     return ctx.UsageError(
@@ -220,7 +224,7 @@ int Log(CliContext& ctx, const ParsedArgs& args) {
   if (!args.Has("summary")) return ctx.UsageError("--summary is required");
   if (!record->has_occurred_at()) *record->mutable_occurred_at() = Now();
   if (std::optional<std::string> text = args.Get("recorded-at"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime("--recorded-at", *text);
+    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--recorded-at", *text);
     if (!time.ok()) return ctx.UsageError(time.status().message());
     *record->mutable_recorded_at() = *time;
   }
@@ -255,12 +259,12 @@ int List(CliContext& ctx, const ParsedArgs& args) {
     return ctx.UsageError("give --customer, --owner or both");
   }
   if (std::optional<std::string> text = args.Get("from"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime("--from", *text);
+    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--from", *text);
     if (!time.ok()) return ctx.UsageError(time.status().message());
     *request.mutable_from_time() = *time;
   }
   if (std::optional<std::string> text = args.Get("to"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime("--to", *text);
+    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--to", *text);
     if (!time.ok()) return ctx.UsageError(time.status().message());
     // A bare date is the whole day: up to the next midnight (the request's bound is exclusive).
     if (absl::StripAsciiWhitespace(*text).size() == 10) time->set_seconds(time->seconds() + 86400);
@@ -302,7 +306,7 @@ int Correct(CliContext& ctx, const ParsedArgs& args) {
     return ctx.UsageError("--reason is required");
   }
   v1::Interaction changes;
-  absl::StatusOr<int> given = ApplyRecordOptions(args, &changes);
+  absl::StatusOr<int> given = ApplyRecordOptions(ctx, args, &changes);
   if (!given.ok()) return ctx.UsageError(given.status().message());
   if (*given == 0) return ctx.UsageError("nothing to correct: give at least one field option");
 
@@ -334,7 +338,7 @@ int Correct(CliContext& ctx, const ParsedArgs& args) {
   record->clear_recorded_by();
   record->clear_correction_reason();
   // Applied again onto the fetched record, so that an option given as "" clears the field.
-  absl::StatusOr<int> applied = ApplyRecordOptions(args, record);
+  absl::StatusOr<int> applied = ApplyRecordOptions(ctx, args, record);
   if (!applied.ok()) return ctx.UsageError(applied.status().message());
   grpc::ClientContext call;
   ctx.PrepareCall(&call);
@@ -344,7 +348,7 @@ int Correct(CliContext& ctx, const ParsedArgs& args) {
 
 int Due(CliContext& ctx, const ParsedArgs& args) {
   if (!args.positional().empty()) return ctx.UsageError("no positional arguments expected");
-  absl::CivilDay from = Today();
+  absl::CivilDay from = Today(ctx);
   if (std::optional<std::string> text = args.Get("from"); text.has_value()) {
     absl::StatusOr<absl::CivilDay> day = ParseDay("--from", *text);
     if (!day.ok()) return ctx.UsageError(day.status().message());
@@ -429,7 +433,7 @@ int ComplaintOpen(CliContext& ctx, const ParsedArgs& args) {
   complaint->set_subject(*subject);
   complaint->set_description(args.Get("description").value_or(""));
   if (std::optional<std::string> text = args.Get("received-at"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime("--received-at", *text);
+    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--received-at", *text);
     if (!time.ok()) return ctx.UsageError(time.status().message());
     *complaint->mutable_received_at() = *time;
   }

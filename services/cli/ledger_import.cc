@@ -71,7 +71,8 @@ std::optional<bool> ParseBool(absl::string_view text) {
 // Reads the row's values, trimmed, and reports the first conversion problem.
 class RowConverter {
  public:
-  RowConverter(const LedgerRow& row, RowError* error) : row_(row), error_(error) {}
+  RowConverter(const LedgerRow& row, const absl::TimeZone& business_zone, RowError* error)
+      : row_(row), business_zone_(business_zone), error_(error) {}
 
   std::string Get(const std::string& column) const {
     auto it = row_.find(column);
@@ -101,7 +102,7 @@ class RowConverter {
     const std::string text = Get(column);
     *present = !text.empty();
     if (text.empty()) return true;
-    absl::StatusOr<google::protobuf::Timestamp> parsed = ParseTimestamp(text);
+    absl::StatusOr<google::protobuf::Timestamp> parsed = ParseTimestamp(text, business_zone_);
     if (!parsed.ok()) return Fail(column, std::string(parsed.status().message()));
     *timestamp = *parsed;
     return true;
@@ -109,6 +110,7 @@ class RowConverter {
 
  private:
   const LedgerRow& row_;
+  const absl::TimeZone& business_zone_;
   RowError* error_;
 };
 
@@ -130,7 +132,8 @@ std::string CsvField(absl::string_view value) {
 
 class CsvReader final : public LedgerReader {
  public:
-  explicit CsvReader(std::istream& in) : in_(in) {}
+  CsvReader(std::istream& in, const absl::TimeZone& business_zone)
+      : in_(in), business_zone_(business_zone) {}
 
   absl::Status ReadHeader() {
     std::vector<std::string> fields;
@@ -198,7 +201,7 @@ class CsvReader final : public LedgerReader {
       return true;
     }
     v1::LedgerEventInput event;
-    if (RowToEvent(row, &event, &record->error)) record->event = std::move(event);
+    if (RowToEvent(row, business_zone_, &event, &record->error)) record->event = std::move(event);
     return true;
   }
 
@@ -280,6 +283,7 @@ class CsvReader final : public LedgerReader {
   }
 
   std::istream& in_;
+  const absl::TimeZone business_zone_;
   std::vector<std::string> columns_;
   int line_ = 0;
   int64_t bytes_ = 0;
@@ -508,7 +512,8 @@ class JsonObjectParser {
 
 class JsonlReader final : public LedgerReader {
  public:
-  explicit JsonlReader(std::istream& in) : in_(in) {}
+  JsonlReader(std::istream& in, const absl::TimeZone& business_zone)
+      : in_(in), business_zone_(business_zone) {}
 
   bool Next(LedgerRecord* record) override {
     std::string line;
@@ -528,7 +533,7 @@ class JsonlReader final : public LedgerReader {
   int64_t bytes_read() const override { return bytes_; }
 
  private:
-  static void Convert(const std::string& line, LedgerRecord* record) {
+  void Convert(const std::string& line, LedgerRecord* record) {
     std::vector<std::pair<std::string, JsonValue>> members;
     std::string error;
     if (!JsonObjectParser(line).Parse(&members, &error)) {
@@ -566,7 +571,7 @@ class JsonlReader final : public LedgerReader {
       }
     }
     v1::LedgerEventInput event;
-    if (RowToEvent(row, &event, &record->error)) record->event = std::move(event);
+    if (RowToEvent(row, business_zone_, &event, &record->error)) record->event = std::move(event);
   }
 
   // {"order": {...}} and friends: protobuf JSON of a LedgerEventInput.
@@ -585,6 +590,7 @@ class JsonlReader final : public LedgerReader {
   }
 
   std::istream& in_;
+  const absl::TimeZone business_zone_;
   int line_ = 0;
   int64_t bytes_ = 0;
 };
@@ -616,8 +622,9 @@ const std::vector<std::string>& LedgerColumns() {
   return kColumns;
 }
 
-bool RowToEvent(const LedgerRow& row, v1::LedgerEventInput* event, RowError* error) {
-  RowConverter in(row, error);
+bool RowToEvent(const LedgerRow& row, const absl::TimeZone& business_zone,
+                v1::LedgerEventInput* event, RowError* error) {
+  RowConverter in(row, business_zone, error);
   const std::string type = absl::AsciiStrToLower(in.Get("type"));
   Kind kind;
   bool is_return_type = false;
@@ -750,26 +757,28 @@ const std::string& EventIdOf(const v1::LedgerEventInput& event) {
   return kEmpty;
 }
 
-absl::StatusOr<std::unique_ptr<LedgerReader>> NewCsvReader(std::istream& in) {
-  auto reader = std::make_unique<CsvReader>(in);
+absl::StatusOr<std::unique_ptr<LedgerReader>> NewCsvReader(std::istream& in,
+                                                           const absl::TimeZone& business_zone) {
+  auto reader = std::make_unique<CsvReader>(in, business_zone);
   if (absl::Status status = reader->ReadHeader(); !status.ok()) return status;
   return reader;
 }
 
-std::unique_ptr<LedgerReader> NewJsonlReader(std::istream& in) {
-  return std::make_unique<JsonlReader>(in);
+std::unique_ptr<LedgerReader> NewJsonlReader(std::istream& in,
+                                             const absl::TimeZone& business_zone) {
+  return std::make_unique<JsonlReader>(in, business_zone);
 }
 
 std::string CsvHeaderLine() { return absl::StrCat(absl::StrJoin(LedgerColumns(), ","), "\n"); }
 
-std::string EventToCsvLine(const v1::LedgerEventInput& event) {
+std::string EventToCsvLine(const v1::LedgerEventInput& event, const absl::TimeZone& business_zone) {
   std::map<std::string, std::string> values;
   auto money = [&](const char* column, const tierwise::type::v1::Money& m) {
     values[column] = FormatAmount(m.minor_units(), m.currency());
     if (!m.currency().empty()) values["currency"] = m.currency();
   };
   auto time = [&](const char* column, const google::protobuf::Timestamp& t) {
-    values[column] = FormatTimestamp(t);
+    values[column] = FormatTimestamp(t, business_zone);
   };
   switch (event.event_case()) {
     case v1::LedgerEventInput::kOrder: {

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "tierwise/credit/v1/credit.pb.h"
 
 // Reading the ERP's orders, cancellations and payments from CSV and JSON Lines files into
@@ -27,7 +28,7 @@
 //                 for an empty document_no)
 //   amount        decimal, see ParseAmount (cancellations: empty = the whole remaining order)
 //   currency      ISO 4217, default CNY
-//   occurred_at   RFC 3339 or YYYY-MM-DD (00:00 UTC)
+//   occurred_at   RFC 3339 or YYYY-MM-DD (00:00 of that day in the business time zone)
 //   margin, cost  orders: gross margin or cost, decimals like amount
 //   product_line  orders
 //   terms         orders: prepaid, net30, monthly, monthly+15 (empty: the account's terms)
@@ -60,8 +61,8 @@ using LedgerRow = std::map<std::string, std::string>;
 // terms and booleans, the type, stray values in columns that do not apply) and leaves the rest
 // (required fields, positive amounts, known customers) to the server, so that its answer names
 // the field. On error returns false and fills `*error`.
-bool RowToEvent(const LedgerRow& row, tierwise::credit::v1::LedgerEventInput* event,
-                RowError* error);
+bool RowToEvent(const LedgerRow& row, const absl::TimeZone& business_zone,
+                tierwise::credit::v1::LedgerEventInput* event, RowError* error);
 
 // The CSV column a server error field such as "order.amount.minor_units" or
 // "payment.payment_no" came from ("amount", "document_no"); "" when none does.
@@ -93,16 +94,18 @@ class LedgerReader {
 // InvalidArgument naming the problem for an empty input, an unknown or repeated column, or a
 // header without type, event_id and external_ref or customer_id. Rows with another number of
 // fields than the header, or a broken quote, come back as records with a "csv" error.
-absl::StatusOr<std::unique_ptr<LedgerReader>> NewCsvReader(std::istream& in);
+absl::StatusOr<std::unique_ptr<LedgerReader>> NewCsvReader(std::istream& in,
+                                                           const absl::TimeZone& business_zone);
 
 // A JSON Lines reader: one object per line, either flat with the column names as keys (values
 // are strings, numbers — read digit by digit, never as floating point — booleans or null), or a
 // LedgerEventInput in protobuf JSON ({"order": {...}}, {"payment": {...}}, ...).
-std::unique_ptr<LedgerReader> NewJsonlReader(std::istream& in);
+std::unique_ptr<LedgerReader> NewJsonlReader(std::istream& in, const absl::TimeZone& business_zone);
 
 // CSV output in the import format: the header line, and one line per event (both end in "\n").
 std::string CsvHeaderLine();
-std::string EventToCsvLine(const tierwise::credit::v1::LedgerEventInput& event);
+std::string EventToCsvLine(const tierwise::credit::v1::LedgerEventInput& event,
+                           const absl::TimeZone& business_zone);
 
 }  // namespace tierwise::cli
 

@@ -27,7 +27,7 @@ std::vector<LedgerRecord> ReadAll(LedgerReader& reader) {
 
 std::vector<LedgerRecord> ReadCsv(const std::string& text) {
   std::istringstream in(text);
-  absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(in);
+  absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(in, absl::UTCTimeZone());
   EXPECT_TRUE(reader.ok()) << reader.status();
   if (!reader.ok()) return {};
   std::vector<LedgerRecord> records = ReadAll(**reader);
@@ -37,14 +37,14 @@ std::vector<LedgerRecord> ReadCsv(const std::string& text) {
 
 std::string CsvHeaderError(const std::string& text) {
   std::istringstream in(text);
-  absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(in);
+  absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(in, absl::UTCTimeZone());
   EXPECT_FALSE(reader.ok());
   return reader.ok() ? "" : std::string(reader.status().message());
 }
 
 std::vector<LedgerRecord> ReadJsonl(const std::string& text) {
   std::istringstream in(text);
-  std::unique_ptr<LedgerReader> reader = NewJsonlReader(in);
+  std::unique_ptr<LedgerReader> reader = NewJsonlReader(in, absl::UTCTimeZone());
   return ReadAll(*reader);
 }
 
@@ -94,6 +94,29 @@ TEST(CsvReaderTest, ReadsOrdersCancellationsAndPayments) {
   ASSERT_TRUE(records[3].event.has_value()) << records[3].error.message;
   EXPECT_TRUE(records[3].event->cancellation().is_return());
   EXPECT_FALSE(records[3].event->cancellation().has_amount());
+}
+
+TEST(CsvReaderTest, ADateWithoutTimeIsThatDayInTheBusinessTimeZone) {
+  absl::TimeZone shanghai;
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai));
+  std::istringstream in(absl::StrCat(kHeader,
+                                     "order,e1,ERP-C00001,SO-1,,100,,2026-03-01,,,,net30,"
+                                     "2026-03-31,2026-03-01T23:59:00+08:00,\n"));
+  absl::StatusOr<std::unique_ptr<LedgerReader>> reader = NewCsvReader(in, shanghai);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::vector<LedgerRecord> records = ReadAll(**reader);
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_TRUE(records[0].event.has_value()) << records[0].error.message;
+  const v1::OrderEvent& order = records[0].event->order();
+  // 2026-03-01 00:00 in Shanghai is 2026-02-28T16:00:00Z, not 2026-03-01T00:00:00Z.
+  EXPECT_EQ(order.occurred_at().seconds(), 1772294400);
+  EXPECT_EQ(order.due_date().seconds(), 1772294400 + 30 * 86400);
+  // A time with an offset stays what it says: the last minute of the same local day.
+  EXPECT_EQ(order.invoiced_at().seconds(), 1772294400 + 86400 - 60);
+  // Written back in the same zone, the dates stay dates.
+  const std::string line = EventToCsvLine(*records[0].event, shanghai);
+  EXPECT_NE(line.find(",2026-03-01,"), std::string::npos) << line;
+  EXPECT_NE(line.find(",2026-03-31,"), std::string::npos) << line;
 }
 
 TEST(CsvReaderTest, BadRowsComeBackWithTheirLineAndColumn) {
@@ -259,7 +282,7 @@ TEST(LedgerCsvWriterTest, WrittenRowsReadBackAsTheSameEvents) {
   std::string csv = CsvHeaderLine();
   for (const LedgerRecord& record : original) {
     ASSERT_TRUE(record.event.has_value()) << record.error.message;
-    csv += EventToCsvLine(*record.event);
+    csv += EventToCsvLine(*record.event, absl::UTCTimeZone());
   }
   std::vector<LedgerRecord> again = ReadCsv(csv);
   ASSERT_EQ(again.size(), original.size());

@@ -183,14 +183,16 @@ std::string FormatTerms(const v1::PaymentTerms& terms) {
   }
 }
 
-absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text) {
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
+                                                           const absl::TimeZone& business_zone) {
   const std::string trimmed(absl::StripAsciiWhitespace(text));
   absl::Time time;
   std::string error;
   bool parsed = false;
   if (trimmed.size() == 10) {
-    // A bare date: 00:00 UTC. absl rejects impossible dates ("2026-02-30") itself.
-    parsed = absl::ParseTime("%Y-%m-%d", trimmed, absl::UTCTimeZone(), &time, &error);
+    // A bare date: the company's day, from its local midnight. absl rejects impossible dates
+    // ("2026-02-30") itself.
+    parsed = absl::ParseTime("%Y-%m-%d", trimmed, business_zone, &time, &error);
   } else {
     std::string normalized = trimmed;
     // RFC 3339 allows a space for the T and lower-case t/z.
@@ -222,11 +224,13 @@ absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view tex
   return timestamp;
 }
 
-std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp,
+                            const absl::TimeZone& business_zone) {
   const absl::Time time =
       absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-  if (timestamp.nanos() == 0 && timestamp.seconds() % 86400 == 0) {
-    return absl::FormatTime("%Y-%m-%d", time, absl::UTCTimeZone());
+  const absl::CivilDay day = absl::ToCivilDay(time, business_zone);
+  if (absl::FromCivil(day, business_zone) == time) {
+    return absl::FormatTime("%Y-%m-%d", time, business_zone);
   }
   return absl::FormatTime(timestamp.nanos() == 0 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%E*SZ",
                           time, absl::UTCTimeZone());

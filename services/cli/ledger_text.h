@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "tierwise/credit/v1/credit.pb.h"
 
 // Money, payment terms and times as people and ERP exports write them, and back. Amounts are
@@ -38,11 +39,15 @@ absl::StatusOr<tierwise::credit::v1::PaymentTerms> ParseTerms(absl::string_view 
 std::string FormatTerms(const tierwise::credit::v1::PaymentTerms& terms);
 
 // A time: RFC 3339 ("2026-03-05T10:00:00+08:00", "2026-03-05T02:00:00Z", fractions allowed, a
-// space instead of the T too) or a bare date "2026-03-05", which means 00:00 UTC. A date-time
-// without a zone offset is rejected (it would be ambiguous), as are impossible dates.
-absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text);
-// "2026-03-05" for 00:00:00 UTC, else RFC 3339 in UTC ("2026-03-05T02:00:00Z").
-std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
+// space instead of the T too) or a bare date "2026-03-05", which means 00:00 of that day in
+// `business_zone` (the company's calendar, TIERWISE_BUSINESS_TIME_ZONE). A date-time without a
+// zone offset is rejected (it would be ambiguous), as are impossible dates.
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
+                                                           const absl::TimeZone& business_zone);
+// "2026-03-05" for 00:00:00 of a day in `business_zone`, else RFC 3339 in UTC
+// ("2026-03-05T02:00:00Z"): what ParseTimestamp reads back as the same instant.
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp,
+                            const absl::TimeZone& business_zone);
 
 }  // namespace tierwise::cli
 

@@ -148,7 +148,7 @@ TEST(ParseTermsTest, FormatRoundTrips) {
 }
 
 int64_t Seconds(absl::string_view text) {
-  absl::StatusOr<google::protobuf::Timestamp> timestamp = ParseTimestamp(text);
+  absl::StatusOr<google::protobuf::Timestamp> timestamp = ParseTimestamp(text, absl::UTCTimeZone());
   EXPECT_TRUE(timestamp.ok()) << text << ": " << timestamp.status();
   return timestamp.ok() ? timestamp->seconds() : -1;
 }
@@ -161,32 +161,56 @@ TEST(ParseTimestampTest, DatesAreMidnightUtcAndRfc3339KeepsItsOffset) {
   EXPECT_EQ(Seconds("2026-03-05 08:00:00+08:00"), k20260305);
   EXPECT_EQ(Seconds("2026-03-04T19:00:00-05:00"), k20260305);
   EXPECT_EQ(Seconds("2026-03-05t00:00:00z"), k20260305);
-  absl::StatusOr<google::protobuf::Timestamp> fraction = ParseTimestamp("2026-03-05T00:00:01.25Z");
+  absl::StatusOr<google::protobuf::Timestamp> fraction =
+      ParseTimestamp("2026-03-05T00:00:01.25Z", absl::UTCTimeZone());
   ASSERT_TRUE(fraction.ok()) << fraction.status();
   EXPECT_EQ(fraction->seconds(), k20260305 + 1);
   EXPECT_EQ(fraction->nanos(), 250000000);
 }
 
 TEST(ParseTimestampTest, RejectsAmbiguousAndImpossibleTimes) {
-  EXPECT_THAT(std::string(ParseTimestamp("2026-03-05T10:00:00").status().message()),
-              HasSubstr("no time zone"));
+  EXPECT_THAT(
+      std::string(ParseTimestamp("2026-03-05T10:00:00", absl::UTCTimeZone()).status().message()),
+      HasSubstr("no time zone"));
   for (absl::string_view text :
        {"", "2026-02-30", "2026-13-01", "2026-3-5", "05.03.2026", "2026-03-05T25:00:00Z",
         "2026-02-30T10:00:00Z", "yesterday", "2026-03-05T10:00Z"}) {
-    EXPECT_FALSE(ParseTimestamp(text).ok()) << text;
+    EXPECT_FALSE(ParseTimestamp(text, absl::UTCTimeZone()).ok()) << text;
   }
 }
 
 TEST(FormatTimestampTest, DateWhenMidnightElseRfc3339Utc) {
   google::protobuf::Timestamp timestamp;
   timestamp.set_seconds(1772668800);
-  EXPECT_EQ(FormatTimestamp(timestamp), "2026-03-05");
+  EXPECT_EQ(FormatTimestamp(timestamp, absl::UTCTimeZone()), "2026-03-05");
   timestamp.set_seconds(1772668800 + 2 * 3600);
-  EXPECT_EQ(FormatTimestamp(timestamp), "2026-03-05T02:00:00Z");
+  EXPECT_EQ(FormatTimestamp(timestamp, absl::UTCTimeZone()), "2026-03-05T02:00:00Z");
   timestamp.set_nanos(500000000);
-  EXPECT_EQ(FormatTimestamp(timestamp), "2026-03-05T02:00:00.5Z");
+  EXPECT_EQ(FormatTimestamp(timestamp, absl::UTCTimeZone()), "2026-03-05T02:00:00.5Z");
   for (absl::string_view text : {"2026-03-05", "2026-03-05T02:00:00Z", "2026-03-05T02:00:00.5Z"}) {
-    EXPECT_EQ(FormatTimestamp(*ParseTimestamp(text)), text);
+    EXPECT_EQ(FormatTimestamp(*ParseTimestamp(text, absl::UTCTimeZone()), absl::UTCTimeZone()),
+              text);
+  }
+}
+
+TEST(ParseTimestampTest, ADateIsTheBusinessDayFromItsLocalMidnight) {
+  absl::TimeZone shanghai;
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai));
+  // 2026-03-01 in Shanghai starts at 2026-02-28T16:00:00Z.
+  absl::StatusOr<google::protobuf::Timestamp> day = ParseTimestamp("2026-03-01", shanghai);
+  ASSERT_TRUE(day.ok()) << day.status();
+  EXPECT_EQ(day->seconds(), 1772294400);  // 2026-02-28T16:00:00Z
+  EXPECT_EQ(FormatTimestamp(*day, shanghai), "2026-03-01");
+  // The same instant is not a date in UTC; UTC midnight is not one in Shanghai.
+  EXPECT_EQ(FormatTimestamp(*day, absl::UTCTimeZone()), "2026-02-28T16:00:00Z");
+  google::protobuf::Timestamp utc_midnight;
+  utc_midnight.set_seconds(1772323200);  // 2026-03-01T00:00:00Z = 08:00 in Shanghai
+  EXPECT_EQ(FormatTimestamp(utc_midnight, shanghai), "2026-03-01T00:00:00Z");
+  // An explicit offset does not depend on the zone.
+  EXPECT_EQ(ParseTimestamp("2026-03-01T00:00:00Z", shanghai)->seconds(), 1772323200);
+  // Round trip through the CSV form in the business zone.
+  for (absl::string_view text : {"2026-03-01", "2026-02-28T16:00:01Z", "2026-12-31"}) {
+    EXPECT_EQ(FormatTimestamp(*ParseTimestamp(text, shanghai), shanghai), text);
   }
 }
 
