@@ -18,6 +18,10 @@
 //           INSERT per row (--baseline=multirow,per_row).
 //   check   CheckCredit for a random customer and order amount, --concurrency calls in flight,
 //           next to grpc.health.v1.Health/Check on the credit server.
+//   depth   Whether history costs reads: --depth_customers customers per --depth_facts length
+//           (default 10 and 5,000 facts) get five years of orders, all paid but the last two,
+//           through IngestEvents; then CheckCredit and GetCreditAccount on each group next to
+//           the health check, and the long history's calls/s over the short one's.
 //
 // Output: a table per scenario — events/s and per-batch p50/p99/max latency with the ratio
 // service/baseline; calls/s and p50/p90/p99/max with the ratio to the health check — and with
@@ -81,9 +85,10 @@ ABSL_FLAG(int64_t, customers, 200, "customers to create through the profile serv
 ABSL_FLAG(int32_t, seed_concurrency, 16, "CreateCustomer calls in flight while creating them");
 ABSL_FLAG(double, known_timeout_s, 60,
           "wait at most this long for the credit service to know the new customers");
-ABSL_FLAG(std::string, scenarios, "ingest,check",
+ABSL_FLAG(std::string, scenarios, "ingest,check,depth",
           "comma-separated, run in this order: ingest (IngestEvents and the baseline), check "
-          "(CheckCredit and the health check)");
+          "(CheckCredit and the health check), depth (CheckCredit and GetCreditAccount for "
+          "short and long histories)");
 ABSL_FLAG(std::string, batch_sizes, "1,100,1000", "events per message / per baseline transaction");
 ABSL_FLAG(int32_t, streams, 4,
           "IngestEvents streams (and baseline writer threads), one batch in flight each");
@@ -104,6 +109,9 @@ ABSL_FLAG(std::string, cpu_pids, "",
           "name=pid,... of local processes whose CPU (with their descendants) is shown per "
           "measured event, e.g. credit=1234,postgres=987 (the postmaster)");
 ABSL_FLAG(bool, json, false, "also print one JSON object per row");
+ABSL_FLAG(std::string, depth_facts, "10,5000",
+          "depth scenario: ledger lengths (facts per customer, even numbers) to compare");
+ABSL_FLAG(int32_t, depth_customers, 8, "depth scenario: customers per ledger length");
 
 namespace tierwise::bench {
 namespace {
@@ -370,6 +378,81 @@ void RunStream(credit::LedgerIngestService::Stub& stub, const std::string& token
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Depth scenario: customers with long and short histories
+// ---------------------------------------------------------------------------------------------
+
+// Five years of one customer's history in `facts` events (an even number >= 4): orders spread
+// evenly up to today, each paid in full half a step later, except the last two orders, which stay
+// open. Sent in time order over one IngestEvents stream, 1,000 events per message. Returns how
+// many were APPLIED; `problem` says why not all were.
+int64_t FeedHistory(credit::LedgerIngestService::Stub& stub, const std::string& token,
+                    const std::string& run_id, const std::string& ref, size_t index, int facts,
+                    const std::string& currency, std::string* problem) {
+  constexpr int64_t kSpanUs = 5LL * 365 * 86400 * 1000000;
+  const int orders = facts / 2 + 1;
+  const int64_t step = kSpanUs / orders;
+  const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  auto set_time = [](int64_t us, google::protobuf::Timestamp* ts) {
+    ts->set_seconds(us / 1000000);
+    ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  };
+  std::vector<credit::LedgerEventInput> events;
+  for (int i = 0; i < orders; ++i) {
+    const int64_t at = now_us - kSpanUs + static_cast<int64_t>(i) * step;
+    const uint64_t bits =
+        SplitMix64((static_cast<uint64_t>(index) << 40) ^ static_cast<uint64_t>(i));
+    const int64_t amount = 1000 + static_cast<int64_t>(bits % 5000000);
+    const std::string order_no = absl::StrCat("HO-", run_id, "-", index, "-", i);
+    credit::OrderEvent& o = *events.emplace_back().mutable_order();
+    o.set_event_id(absl::StrCat("HE-", run_id, "-", index, "-o", i));
+    o.set_external_ref(ref);
+    o.set_order_no(order_no);
+    o.mutable_amount()->set_minor_units(amount);
+    o.mutable_amount()->set_currency(currency);
+    o.mutable_cost()->set_minor_units(amount / 10 * 8);
+    o.mutable_cost()->set_currency(currency);
+    o.set_product_line(kProductLines[(bits >> 32) % std::size(kProductLines)]);
+    set_time(at, o.mutable_occurred_at());
+    if (i >= orders - 2) continue;
+    credit::PaymentEvent& p = *events.emplace_back().mutable_payment();
+    p.set_event_id(absl::StrCat("HE-", run_id, "-", index, "-p", i));
+    p.set_external_ref(ref);
+    p.set_payment_no(absl::StrCat("HR-", run_id, "-", index, "-", i));
+    p.mutable_amount()->set_minor_units(amount);
+    p.mutable_amount()->set_currency(currency);
+    p.set_order_no(order_no);
+    set_time(at + step / 2, p.mutable_occurred_at());
+  }
+  grpc::ClientContext context;
+  client::Authorize(context, token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+  auto stream = stub.IngestEvents(&context);
+  int64_t applied = 0;
+  for (size_t from = 0; from < events.size(); from += 1000) {
+    credit::IngestEventsRequest request;
+    for (size_t i = from; i < std::min(events.size(), from + 1000); ++i) {
+      *request.add_events() = events[i];
+    }
+    credit::IngestEventsResponse response;
+    if (!stream->Write(request) || !stream->Read(&response)) break;
+    for (const credit::IngestResult& r : response.results()) {
+      if (r.outcome() == credit::INGEST_OUTCOME_APPLIED && !r.duplicate()) {
+        ++applied;
+      } else if (problem->empty()) {
+        *problem = absl::StrCat(credit::IngestOutcome_Name(r.outcome()), " ", r.error_field(), " ",
+                                r.error_message());
+      }
+    }
+  }
+  stream->WritesDone();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok() && problem->empty()) *problem = status.error_message();
+  return applied;
+}
+
 std::string LiteralTime(int64_t micros) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", absl::FromUnixMicros(micros),
                           absl::UTCTimeZone());
@@ -518,6 +601,7 @@ struct CheckRow {
   int64_t warned = 0;
   int64_t blocked = 0;
   int64_t ledger_events = 0;  // sum of events_applied over successful checks
+  int depth = 0;              // depth scenario: facts per customer of the called accounts
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -609,11 +693,11 @@ double HealthRate(const std::vector<CheckRow>& rows) {
 
 void PrintCheckTable(const std::vector<CheckRow>& rows, const CpuMeter& cpu) {
   const double health_rate = HealthRate(rows);
-  std::printf("%-18s %9s %7s %10s %9s %9s %9s %9s %9s\n", "scenario", "calls", "errors", "calls/s",
+  std::printf("%-20s %9s %7s %10s %9s %9s %9s %9s %9s\n", "scenario", "calls", "errors", "calls/s",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "vs health");
   for (const CheckRow& row : rows) {
     const LoadResult& r = row.result;
-    std::printf("%-18s %9lld %7lld %10.1f %9s %9s %9s %9s %9s\n", row.scenario.c_str(),
+    std::printf("%-20s %9lld %7lld %10.1f %9s %9s %9s %9s %9s\n", row.scenario.c_str(),
                 static_cast<long long>(r.calls), static_cast<long long>(r.errors),
                 r.CallsPerSecond(), Ms(r.PercentileMs(0.50)).c_str(),
                 Ms(r.PercentileMs(0.90)).c_str(), Ms(r.PercentileMs(0.99)).c_str(),
@@ -634,6 +718,26 @@ void PrintCheckTable(const std::vector<CheckRow>& rows, const CpuMeter& cpu) {
           static_cast<long long>(row.blocked),
           ok > 0 ? static_cast<double>(row.ledger_events) / static_cast<double>(ok) : 0.0);
     }
+  }
+  // Depth rows: the same call on the longest history over the shortest (1 = history costs
+  // nothing).
+  for (const CheckRow& deep : rows) {
+    if (deep.depth == 0) continue;
+    const std::string call = deep.scenario.substr(0, deep.scenario.find('@'));
+    const CheckRow* shallow = nullptr;
+    for (const CheckRow& row : rows) {
+      if (row.depth > 0 && row.depth < deep.depth &&
+          row.scenario.substr(0, row.scenario.find('@')) == call &&
+          (shallow == nullptr || row.depth < shallow->depth)) {
+        shallow = &row;
+      }
+    }
+    if (shallow == nullptr) continue;
+    std::printf("  %s: %d facts per customer at %s x the calls/s of %d facts (p50 %s vs %s ms)\n",
+                call.c_str(), deep.depth,
+                Ratio(deep.result.CallsPerSecond(), shallow->result.CallsPerSecond()).c_str(),
+                shallow->depth, Ms(deep.result.PercentileMs(0.50)).c_str(),
+                Ms(shallow->result.PercentileMs(0.50)).c_str());
   }
   if (cpu.probes().empty()) return;
   std::printf("\n%-18s", "CPU µs per call");
@@ -838,8 +942,9 @@ int Main() {
   const std::vector<std::string> scenarios =
       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipWhitespace());
   for (const std::string& scenario : scenarios) {
-    if (scenario != "ingest" && scenario != "check") {
-      std::fprintf(stderr, "error: unknown scenario %s (known: ingest,check)\n", scenario.c_str());
+    if (scenario != "ingest" && scenario != "check" && scenario != "depth") {
+      std::fprintf(stderr, "error: unknown scenario %s (known: ingest,check,depth)\n",
+                   scenario.c_str());
       return 2;
     }
   }
@@ -875,6 +980,28 @@ int Main() {
   }
   if (admin_token.empty()) {
     std::fprintf(stderr, "error: no admin token (--admin_token or $TIERWISE_ADMIN_TOKEN)\n");
+    return 2;
+  }
+  std::vector<int> depths;
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_depth_facts), ',', absl::SkipWhitespace())) {
+    int facts = 0;
+    if (!absl::SimpleAtoi(part, &facts) || facts < 4 || facts % 2 != 0 || facts > 1000000) {
+      std::fprintf(stderr, "error: --depth_facts needs even numbers from 4 to 1000000\n");
+      return 2;
+    }
+    depths.push_back(facts);
+  }
+  const bool depth_wanted =
+      std::find(scenarios.begin(), scenarios.end(), "depth") != scenarios.end();
+  const int depth_customers = absl::GetFlag(FLAGS_depth_customers);
+  const int64_t reserved =
+      depth_wanted ? static_cast<int64_t>(depths.size()) * std::max(depth_customers, 0) : 0;
+  if (depth_wanted && (depth_customers < 1 || customers <= reserved)) {
+    std::fprintf(stderr,
+                 "error: the depth scenario needs --depth_customers >= 1 and --customers above "
+                 "%lld (the customers with a history of their own)\n",
+                 static_cast<long long>(reserved));
     return 2;
   }
   const bool ingest_wanted =
@@ -952,8 +1079,15 @@ int Main() {
   }
   failed = failed || known.size() < seeded.created.size();
   if (currency.empty()) currency = "CNY";
+  // The depth scenario's customers (the last ones) get histories of their own; the random feeds
+  // and checks use the others.
+  const size_t reserved_from = known.size() > static_cast<size_t>(reserved)
+                                   ? known.size() - static_cast<size_t>(reserved)
+                                   : known.size();
+  const std::vector<KnownCustomer> history_customers(
+      known.begin() + static_cast<ptrdiff_t>(reserved_from), known.end());
   std::vector<std::string> refs;
-  for (const KnownCustomer& c : known) refs.push_back(c.external_ref);
+  for (size_t i = 0; i < reserved_from; ++i) refs.push_back(known[i].external_ref);
   std::printf("\n");
   std::fflush(stdout);
 
@@ -1056,7 +1190,7 @@ int Main() {
         } else {
           start = [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
             if (g_interrupted.load()) return false;
-            std::uniform_int_distribution<size_t> pick(0, known.size() - 1);
+            std::uniform_int_distribution<size_t> pick(0, reserved_from - 1);
             std::uniform_int_distribution<int64_t> amount(10000, 20000000);  // 100 .. 200,000
             credit::CheckCreditRequest request;
             request.set_customer_id(known[pick(rng)].id);
@@ -1096,6 +1230,83 @@ int Main() {
         row.blocked = blocked.load();
         row.ledger_events = ledger_events.load();
         check_rows.push_back(std::move(row));
+      }
+    } else if (scenario == "depth") {
+      // Histories first: depth_customers customers per ledger length, each fed its own years.
+      std::vector<std::vector<std::string>> ids_by_depth(depths.size());
+      for (size_t d = 0; d < depths.size() && !g_interrupted.load(); ++d) {
+        std::fprintf(stderr, "depth: feeding %d customers %d facts each\n", depth_customers,
+                     depths[d]);
+        for (int k = 0; k < depth_customers; ++k) {
+          const size_t index = d * static_cast<size_t>(depth_customers) + static_cast<size_t>(k);
+          const KnownCustomer& c = history_customers[index];
+          std::string problem;
+          const int64_t applied = FeedHistory(*ingest_stubs[0], erp_token, run_id, c.external_ref,
+                                              index, depths[d], currency, &problem);
+          if (applied != depths[d]) {
+            std::fprintf(stderr, "depth: %s got %lld of %d events applied (%s)\n",
+                         c.external_ref.c_str(), static_cast<long long>(applied), depths[d],
+                         problem.c_str());
+            failed = true;
+          }
+          ids_by_depth[d].push_back(c.id);
+        }
+      }
+      const std::string health_service = absl::GetFlag(FLAGS_health_service);
+      const size_t queues = std::min<size_t>(static_cast<size_t>(channels), credit_stubs.size());
+      auto measure = [&](const std::string& name, int depth, StartFn start) {
+        std::fprintf(stderr, "running %s\n", name.c_str());
+        CheckRow row;
+        row.scenario = name;
+        row.depth = depth;
+        std::vector<double> cpu_from;
+        std::thread sampler([&] {
+          std::this_thread::sleep_for(absl::ToChronoNanoseconds(warmup));
+          cpu_from = cpu.Sample();
+        });
+        row.result = RunLoad(std::move(start), queues, concurrency, warmup, duration);
+        sampler.join();
+        row.cpu_s = CpuMeter::Delta(cpu_from, cpu.Sample());
+        check_rows.push_back(std::move(row));
+      };
+      if (!g_interrupted.load()) {
+        measure("health_check", 0, [&](size_t channel, Rng&, grpc::CompletionQueue& cq) {
+          if (g_interrupted.load()) return false;
+          health::HealthCheckRequest request;
+          request.set_service(health_service);
+          StartUnary(*health_stubs[channel], &health::Health::Stub::PrepareAsyncCheck,
+                     std::move(request), admin, cq);
+          return true;
+        });
+      }
+      for (size_t d = 0; d < depths.size() && !g_interrupted.load(); ++d) {
+        const std::vector<std::string>& ids = ids_by_depth[d];
+        measure(absl::StrCat("check_credit@", depths[d]), depths[d],
+                [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
+                  if (g_interrupted.load()) return false;
+                  std::uniform_int_distribution<size_t> pick(0, ids.size() - 1);
+                  std::uniform_int_distribution<int64_t> amount(10000, 20000000);
+                  credit::CheckCreditRequest request;
+                  request.set_customer_id(ids[pick(rng)]);
+                  request.mutable_order_amount()->set_minor_units(amount(rng));
+                  request.mutable_order_amount()->set_currency(currency);
+                  StartUnary(*credit_stubs[channel],
+                             &credit::CreditService::Stub::PrepareAsyncCheckCredit,
+                             std::move(request), admin, cq);
+                  return true;
+                });
+        if (g_interrupted.load()) break;
+        measure(absl::StrCat("get_account@", depths[d]), depths[d],
+                [&](size_t channel, Rng& rng, grpc::CompletionQueue& cq) {
+                  if (g_interrupted.load()) return false;
+                  std::uniform_int_distribution<size_t> pick(0, ids.size() - 1);
+                  credit::GetCreditAccountRequest request;
+                  request.set_customer_id(ids[pick(rng)]);
+                  StartUnary(*credit_stubs[channel],
+                             &credit::CreditService::Stub::PrepareAsyncGetCreditAccount,
+                             std::move(request), admin, cq);
+                  return true;
+                });
       }
     }
   }
