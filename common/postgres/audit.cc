@@ -1,0 +1,64 @@
+#include "common/postgres/audit.h"
+
+#include "common/postgres/text_array.h"
+
+namespace tierwise::postgres {
+
+void WriteAudit(pqxx::transaction_base& tx, const AuditRow& row) {
+  tx.exec_params(
+      "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, entity,"
+      " entity_id, fields, note)"
+      " VALUES (NULLIF($1, '')::uuid, $2, $3, $4, $5, $6, $7, $8::text[], $9)",
+      row.customer_id, row.action, row.actor, row.actor_role, row.request_id, row.entity,
+      row.entity_id, ToTextArray(row.fields), row.note);
+}
+
+Migration AuditMigration() {
+  return {901, "audit_log",
+          R"sql(
+CREATE TABLE IF NOT EXISTS audit_log (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  customer_id uuid,
+  action text NOT NULL,
+  actor text NOT NULL,
+  actor_role text NOT NULL DEFAULT '',
+  request_id text NOT NULL DEFAULT '',
+  entity text NOT NULL DEFAULT '',
+  entity_id text NOT NULL DEFAULT '',
+  fields text[] NOT NULL DEFAULT '{}',
+  note text NOT NULL DEFAULT ''
+);
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'audit_log' AND column_name = 'role') THEN
+    ALTER TABLE audit_log RENAME COLUMN role TO actor_role;
+  END IF;
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'audit_log' AND column_name = 'detail') THEN
+    ALTER TABLE audit_log RENAME COLUMN detail TO note;
+  END IF;
+END $$;
+ALTER TABLE audit_log ALTER COLUMN customer_id DROP NOT NULL;
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS actor_role text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS request_id text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS entity text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS entity_id text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS fields text[] NOT NULL DEFAULT '{}';
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS note text NOT NULL DEFAULT '';
+ALTER TABLE audit_log ALTER COLUMN actor_role SET DEFAULT '';
+ALTER TABLE audit_log ALTER COLUMN entity SET DEFAULT '';
+ALTER TABLE audit_log ALTER COLUMN entity_id SET DEFAULT '';
+ALTER TABLE audit_log ALTER COLUMN note SET DEFAULT '';
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema()
+                 AND tablename = 'audit_log' AND indexdef LIKE '%(customer_id%') THEN
+    CREATE INDEX audit_log_by_customer ON audit_log (customer_id, id DESC);
+  END IF;
+END $$;
+)sql"};
+}
+
+}  // namespace tierwise::postgres
