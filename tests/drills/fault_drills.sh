@@ -97,6 +97,8 @@ cp "$CLI" "${TMP}/bin/tierwise" || exit 1
 CLI="${TMP}/bin/tierwise"
 SVC_TOKEN="$(e2e_token svc)"
 printf '%s\n' "svc.interaction viewer ${SVC_TOKEN}" >>"${TMP}/tokens"
+# The company's calendar of the shipped configs, for the CLI (services: service_env).
+export TIERWISE_BUSINESS_TIME_ZONE=Asia/Shanghai
 
 CUSTOMERS="${TIERWISE_DRILL_CUSTOMERS:-40}"
 MONTHS="${TIERWISE_DRILL_MONTHS:-120}"
@@ -191,6 +193,7 @@ service_env() { # service_env SVC: the env(1) arguments of the service
   echo "TIERWISE_TOKENS_FILE=${TMP}/tokens"
   echo "TIERWISE_LOG_FORMAT=text"
   echo "TIERWISE_METRICS_LISTEN=127.0.0.1:0"
+  echo "TIERWISE_BUSINESS_TIME_ZONE=Asia/Shanghai" # as the shipped configs
   if [ "$svc" = interaction ]; then
     echo "TIERWISE_CLASSIFICATION_ADDR=127.0.0.1:${CLASSIFICATION_PORT}"
     echo "TIERWISE_CLASSIFICATION_TOKEN=${SVC_TOKEN}"
