@@ -37,6 +37,7 @@ namespace {
 
 using testutil::ClassificationInstance;
 using testutil::CustomerCreated;
+using testutil::CustomerImported;
 using testutil::kTestNow;
 using testutil::LedgerCancellation;
 using testutil::LedgerOrder;
@@ -790,6 +791,138 @@ TEST_F(CacheFallbackTest, ARedisRestartedWithOldDataDoesNotServeTiersThatChanged
   EXPECT_EQ(Get(top_).tier(), "B");
   EXPECT_EQ(Get(challenger_).tier(), "A");
   EXPECT_EQ(Cached(top_), "B");
+}
+
+// Day-one adoption: an archive created today for a customer whose history was imported counts
+// its relationship from the earliest of the first order in the ledger, the first transaction
+// date and the creation, so the largest customer is neither held at C by probation nor new.
+TEST(DayOneAdoptionTest, ImportedHistoryCountsFromTheFirstOrder) {
+  auto shanghai = time::BusinessCalendar::Load("Asia/Shanghai");
+  ASSERT_TRUE(shanghai.ok()) << shanghai.status();
+  ClassificationInstance c(kTestNow, nullptr, *shanghai);
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrFormat("00000000-0000-0000-0000-%012d", i + 1);
+    ASSERT_TRUE(c.Deliver(CustomerCreated(id, kTestNow - 900 * kDay)).ok());
+    ASSERT_TRUE(
+        c.Deliver(LedgerOrder(id, absl::StrCat("e", i), 1000 + i, kTestNow - 30 * kDay)).ok());
+  }
+  const std::string imported = "00000000-0000-0000-0000-0000000000aa";
+  ASSERT_TRUE(c.Deliver(CustomerCreated(imported, kTestNow - 3600LL * 1000000)).ok());
+  ASSERT_TRUE(c.Deliver(LedgerOrder(imported, "imp-1", 50000, kTestNow - 200 * kDay)).ok());
+  ASSERT_TRUE(c.Deliver(LedgerOrder(imported, "imp-2", 50000, kTestNow - 20 * kDay)).ok());
+  v1::GetTierRequest request;
+  request.set_customer_id(imported);
+  v1::Tier tier;
+  ASSERT_TRUE(c.tiers().GetTier(H::Context(H::kAdmin).get(), request, &tier).ok());
+  EXPECT_EQ(tier.tier(), "A");
+  EXPECT_EQ(tier.relationship(), "developing");  // 200 days: past six months, under a year
+  EXPECT_NE(tier.behaviour(), "new");
+  EXPECT_EQ(c.Outcomes()[imported].gate, "");
+
+  // The first transaction date alone (no orders yet) also counts: 2 years back is long-term.
+  const std::string dated = "00000000-0000-0000-0000-0000000000bb";
+  const absl::CivilDay two_years_back = shanghai->DayOf(kTestNow) - 730;
+  ASSERT_TRUE(c.Deliver(CustomerImported(dated, kTestNow - 3600LL * 1000000, two_years_back)).ok());
+  request.set_customer_id(dated);
+  ASSERT_TRUE(c.tiers().GetTier(H::Context(H::kAdmin).get(), request, &tier).ok());
+  EXPECT_EQ(tier.relationship(), "long_term");
+}
+
+// Incremental metrics: after every new event, the metrics stored for its customer (refreshed
+// from the recent part of the ledger and what was stored before) equal those computed from the
+// customer's whole ledger at that moment. Random sequences over two and a half years, in the
+// Shanghai calendar: orders inside and far outside the window, a few dated ahead of the clock,
+// partial and full cancellations (some before their order, some of orders long gone),
+// redeliveries, and the periodic maintenance.
+TEST(IncrementalMetricsTest, StoredMetricsEqualTheWholeLedgerAfterEveryEvent) {
+  auto shanghai = time::BusinessCalendar::Load("Asia/Shanghai");
+  ASSERT_TRUE(shanghai.ok()) << shanghai.status();
+  ClassificationInstance run(kTestNow - 900 * kDay, nullptr, *shanghai);
+  std::mt19937_64 rng(2024);
+  std::vector<std::string> ids;
+  for (int c = 0; c < 4; ++c) {
+    ids.push_back(CustomerId(0x9000 + c));
+    ASSERT_TRUE(run.Deliver(CustomerCreated(ids[c], kTestNow - 1200 * kDay)).ok());
+  }
+  std::vector<std::vector<std::string>> orders(ids.size());  // order event ids per customer
+  std::vector<redis::StreamEntry> delivered;
+  int checked = 0;
+  for (int i = 0; i < 500; ++i) {
+    // The clock moves on by up to three days (and some seconds), maintenance now and then.
+    run.set_now(run.now() + static_cast<Micros>(rng() % (3 * 86400)) * 1000000);
+    if (i % 25 == 0) ASSERT_TRUE(run.engine().Maintain().ok());
+    const size_t c = rng() % ids.size();
+    const std::string event_id = absl::StrCat("p-", i);
+    redis::StreamEntry entry;
+    const int dice = static_cast<int>(rng() % 100);
+    if (dice < 10 && !delivered.empty()) {
+      entry = delivered[rng() % delivered.size()];  // redelivered: changes nothing
+    } else if (dice < 25 && !orders[c].empty()) {
+      const std::string& order = orders[c][rng() % orders[c].size()];
+      const int64_t amount = rng() % 3 == 0 ? 0 : static_cast<int64_t>(rng() % 40000);
+      entry = LedgerCancellation(ids[c], event_id, order, amount,
+                                 run.now() - static_cast<Micros>(rng() % 30) * kDay);
+    } else if (dice < 30) {
+      // A cancellation ahead of its order, which comes later as "<id>-late".
+      entry = LedgerCancellation(ids[c], event_id, event_id + "-late", 0, run.now());
+      orders[c].push_back(event_id + "-late");
+      delivered.push_back(LedgerOrder(ids[c], event_id + "-late", 50000,
+                                      run.now() - static_cast<Micros>(rng() % 200) * kDay));
+    } else {
+      // Mostly recent orders; some from long ago (an imported history); a few ahead of the
+      // clock by some hours.
+      Micros at = run.now() - static_cast<Micros>(rng() % 120) * kDay;
+      if (dice > 90) at = run.now() - static_cast<Micros>(400 + rng() % 400) * kDay;
+      if (dice == 30) at = run.now() + static_cast<Micros>(rng() % 20) * 3600 * 1000000;
+      at += static_cast<Micros>(rng() % 86400) * 1000000;
+      entry = LedgerOrder(ids[c], event_id, 10000 + static_cast<int64_t>(rng() % 90000), at,
+                          rng() % 2 == 0 ? "AA" : "A");
+      orders[c].push_back(event_id);
+    }
+    bool fresh = false;
+    ASSERT_TRUE(run.harness()
+                    .pool()
+                    .Transact([&](pqxx::work& tx) {
+                      fresh = tx.exec_params("SELECT 1 FROM ledger_entries WHERE event_id = $1",
+                                             entry.Field("event_id"))
+                                  .empty();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    ASSERT_TRUE(run.Deliver(entry).ok()) << entry.Field("event_id");
+    delivered.push_back(entry);
+    if (!fresh) continue;
+    // The customer's stored metrics against its whole ledger, now.
+    events::v1::LedgerEvent event;
+    ASSERT_TRUE(event.ParseFromString(entry.Field("payload")));
+    const std::string& id = event.customer_id();
+    std::map<std::string, CustomerMetrics> stored;
+    std::vector<LedgerEntry> ledger;
+    ASSERT_TRUE(run.harness()
+                    .pool()
+                    .Transact([&](pqxx::work& tx) {
+                      stored = store::LoadMetricsOf(tx, {id});
+                      ledger = store::LoadLedger(tx, id);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    ASSERT_EQ(stored.count(id), 1u);
+    const CustomerMetrics& got = stored[id];
+    const CustomerMetrics want = ComputeMetrics(ledger, run.now(), *shanghai);
+    const std::string at = absl::StrCat("event ", i, " (", entry.Field("event_id"), ")");
+    EXPECT_EQ(got.revenue_12m, want.revenue_12m) << at;
+    EXPECT_EQ(got.margin_12m, want.margin_12m) << at;
+    EXPECT_EQ(got.orders_12m, want.orders_12m) << at;
+    EXPECT_EQ(got.revenue_last_6m, want.revenue_last_6m) << at;
+    EXPECT_EQ(got.revenue_prev_6m, want.revenue_prev_6m) << at;
+    EXPECT_EQ(got.renewal_permille, want.renewal_permille) << at;
+    EXPECT_EQ(got.first_order_at, want.first_order_at) << at;
+    EXPECT_EQ(got.last_order_at, want.last_order_at) << at;
+    EXPECT_EQ(got.next_window_exit, want.next_window_exit) << at;
+    ++checked;
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(checked, 300);
 }
 
 }  // namespace

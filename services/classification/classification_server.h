@@ -10,6 +10,7 @@
 #include "services/classification/classification_service.h"
 #include "services/classification/report_service.h"
 #include "services/classification/tier_engine.h"
+#include "services/classification/writer.h"
 
 namespace tierwise::classification {
 
@@ -19,9 +20,12 @@ struct ClassificationServer {
   // Redis), so that concurrent lookups do not queue behind one connection.
   // `local_cache_entries`: tiers kept in process (coherent through Redis's client tracking,
   // see TrackedCache), 0 for none.
+  // `leading`: whether this replica is the writer now (see writer.h); null: always (one
+  // replica alone, as the in-process tests run it).
   ClassificationServer(server::ServiceDeps& deps, std::function<Micros()> clock,
                        int cache_read_connections = kDefaultCacheReadConnections,
-                       int local_cache_entries = kDefaultLocalCacheEntries);
+                       int local_cache_entries = kDefaultLocalCacheEntries,
+                       std::function<bool()> leading = nullptr);
 
   static constexpr int kDefaultCacheReadConnections = 8;
   static constexpr int kDefaultLocalCacheEntries = 100000;
@@ -30,6 +34,7 @@ struct ClassificationServer {
   std::unique_ptr<redis::TrackedCache> local_tiers;  // null when off
   TierEngine engine;
   JobRunner jobs;
+  Writer writer;
   auth::Authorizer rule_set_authorizer;
   auth::Authorizer tier_authorizer;
   auth::Authorizer report_authorizer;
@@ -55,9 +60,13 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
                                       const std::string& consumer,
                                       const redis::ConsumerOptions& base = {});
 
-// Port 50054; the StreamInputs consumers; periodic maintenance
-// (window slides, pin expiry, time-only changes) every minute and a full reclassification every
-// --reclassify_interval_s (0 = never).
+// Port 50054. Replicas elect one writer with a PostgreSQL advisory lock (LeaderLease, key of
+// the schema); the writer loads its state fresh and runs the StreamInputs consumers (member
+// "writer", so a successor first takes over what its predecessor left pending), the periodic
+// maintenance (window slides, pin expiry, time-only changes) every minute, a full
+// reclassification every --reclassify_interval_s (0 = never) and the write requests of the
+// standbys (Writer::ApplyPending). Every replica serves reads and is SERVING; the gauge
+// tierwise_classification_leader is 1 on the writer.
 server::ServiceDefinition ClassificationDefinition();
 
 }  // namespace tierwise::classification

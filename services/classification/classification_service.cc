@@ -79,68 +79,6 @@ auth::RoleTable ClassificationRoleTable() {
           {"UpdateServicePolicy", {Role::kAdmin}}};
 }
 
-JobRunner::~JobRunner() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-}
-
-absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason) {
-  v1::Job job;
-  job.set_id(ids::NewUuid());
-  job.set_state("running");
-  store::SetTimestamp(clock_(), job.mutable_start_time());
-  if (absl::Status s = InTx(pool_,
-                            [&](pqxx::work& tx) {
-                              store::SaveJob(tx, job);
-                              return absl::OkStatus();
-                            });
-      !s.ok()) {
-    return s;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  threads_.emplace_back([this, job, reason]() mutable {
-    absl::StatusOr<int64_t> changed =
-        engine_.ReclassifyAll(reason, [&](int64_t processed, int64_t total) {
-          job.set_processed(processed);
-          job.set_total(total);
-          (void)InTx(pool_, [&](pqxx::work& tx) {
-            store::SaveJob(tx, job);
-            return absl::OkStatus();
-          });
-        });
-    job.set_state(changed.ok() ? "done" : "failed");
-    if (changed.ok()) {
-      job.set_changed(*changed);
-      job.set_processed(job.total());
-    } else {
-      job.set_error(changed.status().ToString());
-    }
-    store::SetTimestamp(clock_(), job.mutable_end_time());
-    (void)InTx(pool_, [&](pqxx::work& tx) {
-      store::SaveJob(tx, job);
-      return absl::OkStatus();
-    });
-  });
-  return job;
-}
-
-absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
-  if (absl::Status s = CheckId(id, "id"); !s.ok()) return s;
-  std::optional<v1::Job> job;
-  if (absl::Status s = InTx(pool_,
-                            [&](pqxx::work& tx) {
-                              job = store::LoadJob(tx, id);
-                              return absl::OkStatus();
-                            });
-      !s.ok()) {
-    return s;
-  }
-  if (!job.has_value()) return absl::NotFoundError(absl::StrCat("no job ", id));
-  return *job;
-}
-
 // ---- RuleSetService ----
 
 grpc::Status RuleSetService::CreateRuleSet(grpc::ServerContext* context,
@@ -198,7 +136,7 @@ grpc::Status RuleSetService::ActivateRuleSet(grpc::ServerContext* context,
                     if (request->version() <= 0) {
                       return status::InvalidArgument("version", "is required");
                     }
-                    return engine_.ActivateRuleSet(request->version(), c.principal.name);
+                    return writer_.ActivateRuleSet(request->version(), c.principal.name);
                   });
 }
 
@@ -278,7 +216,7 @@ grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,
                       return status::InvalidArgument("expire_time",
                                                      "is required and in the future");
                     }
-                    return engine_.Pin(request->customer_id(), request->tier(), reason, expires,
+                    return writer_.Pin(request->customer_id(), request->tier(), reason, expires,
                                        c.principal.name);
                   });
 }
@@ -291,7 +229,7 @@ grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return engine_.Unpin(request->customer_id(), request->reason(),
+                    return writer_.Unpin(request->customer_id(), request->reason(),
                                          c.principal.name);
                   });
 }
@@ -304,22 +242,25 @@ grpc::Status ClassificationService::Reclassify(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return engine_.Reclassify(request->customer_id(), "RECLASSIFY",
-                                              c.principal.name);
+                    return writer_.Reclassify(request->customer_id(), c.principal.name);
                   });
 }
 
 grpc::Status ClassificationService::StartFullReclassification(
     grpc::ServerContext* context, const v1::StartFullReclassificationRequest* request,
     v1::Job* response) {
-  return ServeRpc(authorizer_, context, "StartFullReclassification", response,
-                  [&](const auth::CallContext&) { return jobs_.Start("RECLASSIFY"); });
+  return ServeRpc(
+      authorizer_, context, "StartFullReclassification", response,
+      [&](const auth::CallContext&) { return writer_.StartFullReclassification("RECLASSIFY"); });
 }
 
 grpc::Status ClassificationService::GetJob(grpc::ServerContext* context,
                                            const v1::GetJobRequest* request, v1::Job* response) {
   return ServeRpc(authorizer_, context, "GetJob", response,
-                  [&](const auth::CallContext&) { return jobs_.Get(request->id()); });
+                  [&](const auth::CallContext&) -> absl::StatusOr<v1::Job> {
+                    if (absl::Status s = CheckId(request->id(), "id"); !s.ok()) return s;
+                    return jobs_.Get(request->id());
+                  });
 }
 
 grpc::Status ClassificationService::GetServicePolicy(grpc::ServerContext* context,

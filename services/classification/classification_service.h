@@ -10,6 +10,7 @@
 #include "common/auth/auth.h"
 #include "services/classification/tier_desk.h"
 #include "services/classification/tier_engine.h"
+#include "services/classification/writer.h"
 #include "tierwise/classification/v1/classification.grpc.pb.h"
 
 namespace tierwise::classification {
@@ -17,28 +18,11 @@ namespace tierwise::classification {
 auth::RoleTable RuleSetRoleTable();
 auth::RoleTable ClassificationRoleTable();
 
-// Runs full reclassifications in the background and records their progress. Joins its
-// threads on destruction.
-class JobRunner {
- public:
-  JobRunner(postgres::PgPool& pool, TierEngine& engine, std::function<Micros()> clock)
-      : pool_(pool), engine_(engine), clock_(std::move(clock)) {}
-  ~JobRunner();
-  absl::StatusOr<v1::Job> Start(const std::string& reason);
-  absl::StatusOr<v1::Job> Get(const std::string& id);
-
- private:
-  postgres::PgPool& pool_;
-  TierEngine& engine_;
-  const std::function<Micros()> clock_;
-  std::mutex mu_;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-};
-
 class RuleSetService final : public v1::RuleSetService::Service {
  public:
-  RuleSetService(TierEngine& engine, postgres::PgPool& pool, const auth::Authorizer& authorizer)
-      : engine_(engine), pool_(pool), authorizer_(authorizer) {}
+  RuleSetService(TierEngine& engine, Writer& writer, postgres::PgPool& pool,
+                 const auth::Authorizer& authorizer)
+      : engine_(engine), writer_(writer), pool_(pool), authorizer_(authorizer) {}
 
   grpc::Status CreateRuleSet(grpc::ServerContext* context, const v1::CreateRuleSetRequest* request,
                              v1::RuleSet* response) override;
@@ -55,15 +39,17 @@ class RuleSetService final : public v1::RuleSetService::Service {
 
  private:
   TierEngine& engine_;
+  Writer& writer_;  // activation, on any replica
   postgres::PgPool& pool_;
   const auth::Authorizer& authorizer_;
 };
 
 class ClassificationService final : public v1::ClassificationService::Service {
  public:
-  ClassificationService(TierEngine& engine, JobRunner& jobs, postgres::PgPool& pool,
+  ClassificationService(TierEngine& engine, Writer& writer, JobRunner& jobs, postgres::PgPool& pool,
                         const auth::Authorizer& authorizer, std::function<Micros()> clock)
       : engine_(engine),
+        writer_(writer),
         jobs_(jobs),
         pool_(pool),
         authorizer_(authorizer),
@@ -99,6 +85,7 @@ class ClassificationService final : public v1::ClassificationService::Service {
 
  private:
   TierEngine& engine_;
+  Writer& writer_;  // pins, reclassification, full runs: on any replica
   JobRunner& jobs_;
   postgres::PgPool& pool_;
   const auth::Authorizer& authorizer_;

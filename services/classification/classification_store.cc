@@ -78,7 +78,11 @@ std::optional<CustomerFacts> FactsOfRow(const pqxx::row& r) {
   f.metrics.complaints_12m = col(17).as<int>();
   f.metrics.open_complaints = col(18).as<int>();
   f.metrics.sla_breaches_12m = col(19).as<int>();
-  if (f.since == 0) f.since = f.metrics.first_order_at;
+  // Relationship start: the earliest known of the profile's (first transaction date or
+  // creation) and the first order in the ledger.
+  if (f.since == 0 || (f.metrics.first_order_at != 0 && f.metrics.first_order_at < f.since)) {
+    f.since = f.metrics.first_order_at;
+  }
   return f;
 }
 
@@ -164,6 +168,52 @@ std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
                         " FROM ledger_entries WHERE customer_id = ANY($1::uuid[]) ORDER BY ctid"),
            postgres::ToTextArray(customer_ids))) {
     out[r[0].as<std::string>()].push_back(LedgerOfRow(r, 1));
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<LedgerEntry>> LoadRecentLedgers(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids, Micros since) {
+  std::map<std::string, std::vector<LedgerEntry>> out;
+  // Two index range reads: the recent entries, and older cancellations of recent orders.
+  for (const auto& r : tx.exec_params(
+           absl::StrCat(
+               "WITH recent AS (SELECT ctid AS pos, customer_id, event_id, kind, document_no,"
+               " amount, margin, ",
+               MicrosOf("occurred_at"),
+               " AS at_us FROM ledger_entries WHERE customer_id = ANY($1::uuid[])"
+               " AND occurred_at >= ",
+               Ts(2),
+               ") SELECT customer_id::text, event_id, kind, document_no, amount, margin, at_us"
+               " FROM (SELECT * FROM recent UNION ALL SELECT c.ctid, c.customer_id, c.event_id,"
+               " c.kind, c.document_no, c.amount, c.margin, ",
+               MicrosOf("c.occurred_at"),
+               " FROM (SELECT DISTINCT customer_id, document_no FROM recent WHERE kind = 1) o"
+               " JOIN ledger_entries c ON c.customer_id = o.customer_id AND c.document_no ="
+               " o.document_no AND c.kind = 2 AND c.occurred_at < ",
+               Ts(2), ") e ORDER BY pos"),
+           postgres::ToTextArray(customer_ids), since)) {
+    out[r[0].as<std::string>()].push_back(LedgerOfRow(r, 1));
+  }
+  return out;
+}
+
+std::map<std::string, OrderSpan> LoadOrderSpans(pqxx::work& tx,
+                                                const std::vector<std::string>& customer_ids,
+                                                Micros now) {
+  std::map<std::string, OrderSpan> out;
+  const auto edge = [](const char* direction) {
+    return absl::StrCat("(SELECT ", MicrosOf("occurred_at"),
+                        " FROM ledger_entries WHERE customer_id = k.id AND kind = 1"
+                        " AND occurred_at <= ",
+                        Ts(2), " ORDER BY occurred_at ", direction, " LIMIT 1)");
+  };
+  for (const auto& r : tx.exec_params(
+           absl::StrCat("SELECT * FROM (SELECT k.id::text, ", edge("ASC"), " AS first_at, ",
+                        edge("DESC"), " AS last_at FROM unnest($1::uuid[]) AS k(id)) s",
+                        " WHERE first_at IS NOT NULL"),
+           postgres::ToTextArray(customer_ids), now)) {
+    out[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
   }
   return out;
 }
@@ -255,7 +305,10 @@ void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& cust
                             std::map<std::string, std::vector<InteractionFact>>* interactions,
                             std::map<std::string, std::vector<ComplaintFact>>* complaints) {
   for (const auto& r : tx.exec_params(InteractionFactsQuery("customer_id = ANY($1::uuid[])"),
-                                      postgres::ToTextArray(customer_ids), now - kYear)) {
+                                      postgres::ToTextArray(customer_ids),
+                                      // A superset of the window (a local year may span 366
+                                      // days and part of two more); the domain filters exactly.
+                                      now - kYear - 3 * kDay)) {
     const std::string id = r[0].as<std::string>();
     AddInteractionRow(r, &(*interactions)[id], &(*complaints)[id]);
   }
@@ -699,6 +752,78 @@ std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id) {
   if (const int64_t end = r[0][6].as<int64_t>(); end != 0) SetTimestamp(end, j.mutable_end_time());
   j.set_error(r[0][7].as<std::string>());
   return j;
+}
+
+int64_t BumpWriterEpoch(pqxx::work& tx, const std::string& holder) {
+  return tx
+      .exec_params1(
+          "UPDATE writer SET epoch = epoch + 1, holder = $1, elected_at = now() WHERE id = 1"
+          " RETURNING epoch",
+          holder)[0]
+      .as<int64_t>();
+}
+
+bool WriterEpochIs(pqxx::work& tx, int64_t epoch) {
+  const pqxx::result r = tx.exec("SELECT epoch FROM writer WHERE id = 1 FOR SHARE");
+  return !r.empty() && r[0][0].as<int64_t>() == epoch;
+}
+
+int64_t ActiveRuleSetVersion(pqxx::work& tx) {
+  const pqxx::result r = tx.exec("SELECT version FROM rule_sets WHERE active");
+  return r.empty() ? 0 : r[0][0].as<int64_t>();
+}
+
+int64_t AppliedRuleSetVersion(pqxx::work& tx) {
+  const pqxx::result r = tx.exec("SELECT applied_rule_set_version FROM writer WHERE id = 1");
+  return r.empty() ? 0 : r[0][0].as<int64_t>();
+}
+
+void SetAppliedRuleSetVersion(pqxx::work& tx, int64_t version) {
+  tx.exec_params("UPDATE writer SET applied_rule_set_version = $1 WHERE id = 1", version);
+}
+
+int64_t InsertWriteRequest(pqxx::work& tx, const std::string& kind, const std::string& payload,
+                           const std::string& actor) {
+  return tx
+      .exec_params1(
+          "INSERT INTO write_requests (kind, payload, actor) VALUES ($1, $2, $3) RETURNING id",
+          kind, postgres::Bytes(payload), actor)[0]
+      .as<int64_t>();
+}
+
+std::vector<WriteRequest> PendingWriteRequests(pqxx::work& tx, int limit) {
+  std::vector<WriteRequest> out;
+  for (const auto& r :
+       tx.exec_params("SELECT id, kind, payload, actor FROM write_requests WHERE done_at IS NULL"
+                      " ORDER BY id LIMIT $1",
+                      limit)) {
+    pqxx::binarystring payload(r[2]);
+    out.push_back(
+        {r[0].as<int64_t>(), r[1].as<std::string>(), payload.str(), r[3].as<std::string>()});
+  }
+  return out;
+}
+
+void FinishWriteRequest(pqxx::work& tx, int64_t id, const std::string& result, int code,
+                        const std::string& message) {
+  tx.exec_params(
+      "UPDATE write_requests SET done_at = now(), result = $2, error_code = $3,"
+      " error_message = $4 WHERE id = $1",
+      id, postgres::Bytes(result), code, message);
+}
+
+std::optional<WriteOutcome> LoadWriteOutcome(pqxx::work& tx, int64_t id) {
+  const pqxx::result r = tx.exec_params(
+      "SELECT done_at IS NOT NULL, result, error_code, error_message FROM write_requests"
+      " WHERE id = $1",
+      id);
+  if (r.empty()) return std::nullopt;
+  WriteOutcome o;
+  o.done = r[0][0].as<bool>();
+  if (!r[0][1].is_null()) o.result = pqxx::binarystring(r[0][1]).str();
+  o.code = r[0][2].as<int>();
+  o.message = r[0][3].as<std::string>();
+  return o;
 }
 
 }  // namespace tierwise::classification::store

@@ -105,6 +105,15 @@ std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
 // Every stored ledger entry of the customers, per customer (in storage order, as LoadLedger).
 std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
     pqxx::work& tx, const std::vector<std::string>& customer_ids);
+// The entries dated at or after `since` of the customers, and the cancellations of those
+// orders whatever their date, per customer, in storage order (see ComputeRecentMetrics).
+std::map<std::string, std::vector<LedgerEntry>> LoadRecentLedgers(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids, Micros since);
+// The first and last order dated at or before `now` of each customer's whole ledger (two index
+// lookups each; customers without one are absent).
+std::map<std::string, OrderSpan> LoadOrderSpans(pqxx::work& tx,
+                                                const std::vector<std::string>& customer_ids,
+                                                Micros now);
 // The facts AddInteractionMetrics needs at `now`, per customer: current rated interactions of
 // the window, complaints open or opened in it.
 void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
@@ -127,6 +136,41 @@ void SaveMetricsBatch(pqxx::work& tx,
 // LoadFacts of each of the customers (the unknown and removed ones are absent).
 std::map<std::string, CustomerFacts> LoadFactsOf(pqxx::work& tx,
                                                  const std::vector<std::string>& customer_ids);
+
+// ---- The single writer (migrations/005, see writer.h) ----
+
+// Starts a writer term: the epoch after the bump (waits for write transactions of the previous
+// term that still hold the row).
+int64_t BumpWriterEpoch(pqxx::work& tx, const std::string& holder);
+// True when `epoch` is still the current term; holds the row FOR SHARE until commit, so a new
+// term cannot start before this transaction ends.
+bool WriterEpochIs(pqxx::work& tx, int64_t epoch);
+// The version of the active rule set (0: none) and the one the writer last applied.
+int64_t ActiveRuleSetVersion(pqxx::work& tx);
+int64_t AppliedRuleSetVersion(pqxx::work& tx);
+void SetAppliedRuleSetVersion(pqxx::work& tx, int64_t version);
+
+struct WriteRequest {
+  int64_t id = 0;
+  std::string kind;
+  std::string payload;
+  std::string actor;
+};
+int64_t InsertWriteRequest(pqxx::work& tx, const std::string& kind, const std::string& payload,
+                           const std::string& actor);
+// Not yet applied, in id order.
+std::vector<WriteRequest> PendingWriteRequests(pqxx::work& tx, int limit);
+// Records the outcome (`code` an absl::StatusCode, 0 = OK with `result`).
+void FinishWriteRequest(pqxx::work& tx, int64_t id, const std::string& result, int code,
+                        const std::string& message);
+struct WriteOutcome {
+  bool done = false;
+  std::string result;
+  int code = 0;
+  std::string message;
+};
+// nullopt when there is no such request.
+std::optional<WriteOutcome> LoadWriteOutcome(pqxx::work& tx, int64_t id);
 
 using time::SetTimestamp;
 using time::ToMicros;

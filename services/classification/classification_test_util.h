@@ -48,6 +48,22 @@ inline redis::StreamEntry CustomerCreated(const std::string& customer_id, Micros
   return EntryOf(e, e.event_id());
 }
 
+// CustomerChanged CREATED for an archive created at `created` whose first transaction (a date
+// in the business calendar) was on `first_transaction` (no date when year is 0).
+inline redis::StreamEntry CustomerImported(const std::string& customer_id, Micros created,
+                                           absl::CivilDay first_transaction, int64_t version = 1) {
+  events::v1::CustomerChanged e;
+  e.set_event_id(absl::StrCat("cc-", customer_id, "-", version));
+  e.set_customer_id(customer_id);
+  e.set_change_type(events::v1::CUSTOMER_CHANGE_TYPE_CREATED);
+  e.set_version(version);
+  time::SetTimestamp(created, e.mutable_create_time());
+  e.mutable_first_transaction_date()->set_year(static_cast<int>(first_transaction.year()));
+  e.mutable_first_transaction_date()->set_month(first_transaction.month());
+  e.mutable_first_transaction_date()->set_day(first_transaction.day());
+  return EntryOf(e, e.event_id());
+}
+
 // A LedgerEvent as the credit service publishes it once it applied the ERP event; the credit
 // figures are those after the event.
 inline events::v1::LedgerEvent LedgerFact(events::v1::LedgerEventKind kind,
@@ -117,12 +133,14 @@ struct TierOutcome {
 // the three gRPC services started, and a clock the test moves.
 class ClassificationInstance {
  public:
-  // `cache`, when set, is the Redis of the tier cache instead of the harness's.
-  explicit ClassificationInstance(Micros now = kTestNow, redis::RedisClient* cache = nullptr)
+  // `cache`, when set, is the Redis of the tier cache instead of the harness's; `calendar` the
+  // business calendar.
+  explicit ClassificationInstance(Micros now = kTestNow, redis::RedisClient* cache = nullptr,
+                                  time::BusinessCalendar calendar = time::BusinessCalendar::Utc())
       : now_(now),
         deps_(std::make_unique<server::ServiceDeps>(server::ServiceDeps{
             harness_.deps().config, harness_.pool(), cache != nullptr ? *cache : harness_.redis(),
-            harness_.relay(), harness_.deps().tokens})),
+            harness_.relay(), harness_.deps().tokens, std::move(calendar)})),
         server_(std::make_unique<ClassificationServer>(*deps_, [this] { return now_.load(); })) {
     absl::Status loaded = server_->engine.Load();
     EXPECT_TRUE(loaded.ok()) << loaded;

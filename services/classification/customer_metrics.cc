@@ -20,9 +20,39 @@ int64_t Held(absl::int128 sum, const char* figure, std::string* out_of_range) {
   return sum > kMax ? kMax : kMin;
 }
 
+// When a fact dated `at` leaves the trailing 12 months: local 00:00 of its day a year on.
+Micros WindowExit(Micros at, const time::BusinessCalendar& calendar) {
+  return calendar.StartOf(AddMonths(calendar.DayOf(at), 12));
+}
+
 }  // namespace
 
-CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now) {
+absl::CivilDay AddMonths(absl::CivilDay day, int months) {
+  const absl::CivilMonth month = absl::CivilMonth(day) + months;
+  const absl::CivilDay last = absl::CivilDay(month + 1) - 1;
+  const absl::CivilDay wanted(month.year(), month.month(), day.day());
+  // CivilDay normalises Feb 31 to Mar 3; hold it at the month's last day instead.
+  return absl::CivilMonth(wanted) != month ? last : wanted;
+}
+
+int64_t WholeMonthsBetween(absl::CivilDay from, absl::CivilDay to) {
+  int64_t months = absl::CivilMonth(to) - absl::CivilMonth(from);
+  if (months > 0 && AddMonths(from, static_cast<int>(months)) > to) --months;
+  if (months < 0 && AddMonths(from, static_cast<int>(months)) < to) ++months;
+  return months;
+}
+
+Micros WindowReadStart(Micros now, const time::BusinessCalendar& calendar) {
+  return calendar.StartOf(AddMonths(calendar.DayOf(now), -12) - 1);
+}
+
+CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now,
+                               const time::BusinessCalendar& calendar) {
+  return ComputeRecentMetrics(entries, OrderSpan(), now, calendar);
+}
+
+CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, const OrderSpan& span,
+                                     Micros now, const time::BusinessCalendar& calendar) {
   struct Order {
     Micros at = 0;
     int64_t amount = 0;
@@ -49,7 +79,10 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
   // Sums in 128 bits, checked into int64 once at the end.
   absl::int128 revenue_12m = 0, margin_12m = 0, revenue_last_6m = 0, revenue_prev_6m = 0;
   std::set<int64_t> active_months;
-  const Micros window_start = now - kYear;
+  const absl::CivilDay today = calendar.DayOf(now);
+  const auto changes_at = [&m, now](Micros at) {
+    if (at > now && (m.next_window_exit == 0 || at < m.next_window_exit)) m.next_window_exit = at;
+  };
   for (const auto& [no, o] : orders) {
     if (o.at > now) {
       // Dated ahead of `now` (a clock ahead of ours, a date-only value from a later time zone):
@@ -59,7 +92,8 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
     }
     if (m.first_order_at == 0 || o.at < m.first_order_at) m.first_order_at = o.at;
     m.last_order_at = std::max(m.last_order_at, o.at);
-    if (o.at <= window_start) continue;
+    const absl::CivilDay day = calendar.DayOf(o.at);
+    if (today >= AddMonths(day, 12)) continue;  // left the window
     const int64_t net = o.amount - o.cancelled;
     if (net <= 0) continue;  // fully cancelled orders do not count
     revenue_12m += net;
@@ -67,21 +101,36 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
     // margin × net overflows 64 bits for orders of some ten million).
     margin_12m += o.amount == 0 ? 0 : absl::int128(o.margin) * net / o.amount;
     ++m.orders_12m;
-    if (o.at > now - kYear / 2) {
+    if (today < AddMonths(day, 6)) {
       revenue_last_6m += net;
     } else {
       revenue_prev_6m += net;
     }
-    active_months.insert((now - o.at) / (kYear / 12));
-    const Micros exit = o.at + kYear;
-    if (m.next_window_exit == 0 || exit < m.next_window_exit) m.next_window_exit = exit;
+    const int64_t back = WholeMonthsBetween(day, today);
+    active_months.insert(back);
+    // It leaves the window, moves to the six months before, or one month further back.
+    changes_at(WindowExit(o.at, calendar));
+    if (today < AddMonths(day, 6)) changes_at(calendar.StartOf(AddMonths(day, 6)));
+    changes_at(calendar.StartOf(AddMonths(day, static_cast<int>(back) + 1)));
   }
+  // The older part of the ledger: its first and last order.
+  if (span.first_order_at != 0 &&
+      (m.first_order_at == 0 || span.first_order_at < m.first_order_at)) {
+    m.first_order_at = span.first_order_at;
+  }
+  if (span.last_order_at <= now) m.last_order_at = std::max(m.last_order_at, span.last_order_at);
   m.revenue_12m = Held(revenue_12m, "revenue_12m", &m.out_of_range);
   m.margin_12m = Held(margin_12m, "margin_12m", &m.out_of_range);
   m.revenue_last_6m = Held(revenue_last_6m, "revenue_last_6m", &m.out_of_range);
   m.revenue_prev_6m = Held(revenue_prev_6m, "revenue_prev_6m", &m.out_of_range);
   if (m.first_order_at != 0) {
-    const int64_t months = std::clamp<int64_t>((now - m.first_order_at) / (kYear / 12) + 1, 1, 12);
+    const absl::CivilDay first_day = calendar.DayOf(m.first_order_at);
+    const int64_t since_first = WholeMonthsBetween(first_day, today);
+    const int64_t months = std::clamp<int64_t>(since_first + 1, 1, 12);
+    // The renewal rate's denominator grows by a month until it reaches twelve.
+    if (since_first + 1 < 12 && !active_months.empty()) {
+      changes_at(calendar.StartOf(AddMonths(first_day, static_cast<int>(since_first) + 1)));
+    }
     m.renewal_permille = static_cast<int>(
         std::min<int64_t>(1000, static_cast<int64_t>(active_months.size()) * 1000 / months));
   }
@@ -90,8 +139,10 @@ CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros n
 
 void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
                            const std::vector<ComplaintFact>& complaints, Micros now,
-                           CustomerMetrics* m) {
-  const Micros window_start = now - kYear;
+                           CustomerMetrics* m, const time::BusinessCalendar& calendar) {
+  const absl::CivilDay today = calendar.DayOf(now);
+  // In the window from its instant until local 00:00 of its day a year on.
+  const auto in_window = [&](Micros at) { return today < AddMonths(calendar.DayOf(at), 12); };
   const auto leaves_at = [m](Micros exit) {
     if (m->next_window_exit == 0 || exit < m->next_window_exit) m->next_window_exit = exit;
   };
@@ -99,13 +150,13 @@ void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
   int64_t sum = 0;
   int count = 0;
   for (const InteractionFact& i : interactions) {
-    if (i.superseded || i.satisfaction < 1 || i.satisfaction > 5 || i.occurred_at <= window_start ||
+    if (i.superseded || i.satisfaction < 1 || i.satisfaction > 5 || !in_window(i.occurred_at) ||
         !seen.insert(i.interaction_id).second) {
       continue;
     }
     sum += i.satisfaction;
     ++count;
-    leaves_at(i.occurred_at + kYear);
+    leaves_at(WindowExit(i.occurred_at, calendar));
   }
   m->satisfaction_count_12m = count;
   m->satisfaction_x100.reset();
@@ -118,10 +169,10 @@ void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
   for (const ComplaintFact& c : complaints) {
     if (!seen.insert(c.complaint_id).second) continue;
     if (c.open) ++m->open_complaints;
-    if (c.opened_at <= window_start) continue;
+    if (!in_window(c.opened_at)) continue;
     ++m->complaints_12m;
     m->sla_breaches_12m += (c.response_breached ? 1 : 0) + (c.resolution_breached ? 1 : 0);
-    leaves_at(c.opened_at + kYear);
+    leaves_at(WindowExit(c.opened_at, calendar));
   }
 }
 

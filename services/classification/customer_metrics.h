@@ -8,17 +8,31 @@
 #include <vector>
 
 #include "absl/numeric/int128.h"
+#include "absl/time/civil_time.h"
+#include "common/time/business_calendar.h"
 
 // Per-customer metrics over a trailing 12-month window, computed from the ledger events the
 // credit service publishes and the interaction and complaint facts the interaction service
 // publishes. Pure: the window is relative to `now`, so the same entries give different revenue
 // (or satisfaction) as time passes (an old order leaving the window). Money in minor units,
 // time in microseconds since the epoch.
+//
+// Windows are business-calendar ones (see common/time/business_calendar.h): an order placed on
+// local day D counts in the trailing 12 months up to the day before D + 12 months (local 00:00
+// of that day is its exit), in the last 6 months up to the day before D + 6 months; its month
+// "back" for the renewal rate is the number of whole calendar months from D to today.
 namespace tierwise::classification {
 
 using Micros = int64_t;
 inline constexpr Micros kDay = 86400LL * 1000000;
 inline constexpr Micros kYear = 365 * kDay;
+
+// The local day `months` calendar months after `day` (negative: before), held at the last day of
+// a shorter month: Aug 31 + 6 months = Feb 28 (or 29), as PostgreSQL's date + interval.
+absl::CivilDay AddMonths(absl::CivilDay day, int months);
+// Whole calendar months from `from` to `to` (0 when `to` is before AddMonths(from, 1)); negative
+// when `to` is earlier.
+int64_t WholeMonthsBetween(absl::CivilDay from, absl::CivilDay to);
 
 struct LedgerEntry {
   enum class Kind { kOrder = 1, kCancellation = 2, kPayment = 3 };
@@ -61,8 +75,11 @@ struct CustomerMetrics {
   int renewal_permille = 0;  // months with an order / months since the first (≤ 12)
   Micros first_order_at = 0;
   Micros last_order_at = 0;
-  // Earliest moment at which an order, rated interaction or complaint now in the window leaves
-  // it, or an order dated after `now` enters it (0: none).
+  // Earliest moment after `now` at which a figure above changes with time alone (0: none): an
+  // order, rated interaction or complaint leaves the window, an order moves from the last six
+  // months to the six before or one calendar month further back, the months since the first
+  // order grow (under twelve), or an order dated after `now` enters. Until then the stored
+  // metrics are exact without a refresh; the periodic maintenance refreshes them then.
   Micros next_window_exit = 0;
 
   // From the interaction service. Average satisfaction ×100 (rounded half up) of the rated
@@ -79,14 +96,34 @@ struct CustomerMetrics {
 };
 
 // The ledger part: revenue, margin, orders, renewal, first/last order.
-CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now);
+CustomerMetrics ComputeMetrics(
+    const std::vector<LedgerEntry>& entries, Micros now,
+    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
+
+// The first and last order (dated at or before `now`) of a customer's whole ledger.
+struct OrderSpan {
+  Micros first_order_at = 0;
+  Micros last_order_at = 0;
+};
+
+// The same from the recent part of a ledger: `entries` are the customer's entries dated on or
+// after WindowReadStart(now) (and the cancellations of those orders), `span` the first and last
+// order of its whole ledger (two index lookups). Everything else depends on the window alone,
+// so this equals ComputeMetrics over the whole ledger as long as order numbers are not reused
+// more than a year apart.
+CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, const OrderSpan& span,
+                                     Micros now, const time::BusinessCalendar& calendar);
+// The first instant whose orders may still count in the window at `now` (local 00:00 of the
+// day before the day 12 months back): what ComputeRecentMetrics needs read.
+Micros WindowReadStart(Micros now, const time::BusinessCalendar& calendar);
 
 // Adds the interaction part to `m` (computed by ComputeMetrics at the same `now`) and moves
 // m->next_window_exit earlier when a rating or complaint leaves the window first. Interactions
 // dated after `now` (a clock ahead of ours) count at once.
 void AddInteractionMetrics(const std::vector<InteractionFact>& interactions,
                            const std::vector<ComplaintFact>& complaints, Micros now,
-                           CustomerMetrics* m);
+                           CustomerMetrics* m,
+                           const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 // A money total summed in 128 bits (many customers near the per-customer maximum), reported at
 // the int64 bound it passed rather than wrapped.

@@ -20,12 +20,13 @@ struct Snapshot {
   std::map<std::string, int64_t> revenue;    // customer → trailing 12-month revenue then
 };
 
-absl::StatusOr<Snapshot> SnapshotAt(postgres::PgPool& pool, Micros at, bool current_tiers) {
+absl::StatusOr<Snapshot> SnapshotAt(postgres::PgPool& pool, Micros at, bool current_tiers,
+                                    const time::BusinessCalendar& calendar) {
   Snapshot s;
   absl::Status status = pool.Transact([&](pqxx::work& tx) -> absl::Status {
     s.tiers = store::TiersAt(tx, current_tiers ? 0 : at);
     for (const std::string& id : store::AllCustomers(tx)) {
-      s.revenue[id] = ComputeMetrics(store::LoadLedger(tx, id), at).revenue_12m;
+      s.revenue[id] = ComputeMetrics(store::LoadLedger(tx, id), at, calendar).revenue_12m;
     }
     return absl::OkStatus();
   });
@@ -54,39 +55,39 @@ auth::RoleTable ReportRoleTable() {
 grpc::Status ReportService::GetTierDistribution(grpc::ServerContext* context,
                                                 const v1::GetTierDistributionRequest* request,
                                                 v1::GetTierDistributionResponse* response) {
-  return ServeRpc(authorizer_, context, "GetTierDistribution", response,
-                  [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierDistributionResponse> {
-                    const Micros now = clock_();
-                    absl::StatusOr<Micros> at =
-                        TimeOf(request->as_of(), request->has_as_of(), "as_of", now);
-                    if (!at.ok()) return at.status();
-                    absl::StatusOr<Snapshot> s = SnapshotAt(pool_, *at, !request->has_as_of());
-                    if (!s.ok()) return s.status();
-                    // rank → (customers, revenue); money summed in 128 bits, reported clamped.
-                    std::map<int, std::pair<int64_t, absl::int128>> by_tier;
-                    absl::int128 total = 0;
-                    for (const auto& [id, tier] : s->tiers) {
-                      const int64_t revenue = s->revenue.count(id) ? s->revenue.at(id) : 0;
-                      by_tier[TierRank(tier)].first += 1;
-                      by_tier[TierRank(tier)].second += revenue;
-                      total += revenue;
-                    }
-                    v1::GetTierDistributionResponse out;
-                    for (const auto& [rank, counts] : by_tier) {
-                      v1::TierShare* share = out.add_tiers();
-                      share->set_tier(rank >= 0 ? Tiers()[rank] : "?");
-                      share->set_customers(counts.first);
-                      share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
-                      share->mutable_revenue()->set_currency("CNY");
-                      share->set_revenue_share_permille(
-                          total > 0 ? static_cast<int32_t>(counts.second * 1000 / total) : 0);
-                    }
-                    out.set_customers(static_cast<int64_t>(s->tiers.size()));
-                    out.mutable_revenue()->set_minor_units(ClampToInt64(total));
-                    out.mutable_revenue()->set_currency("CNY");
-                    store::SetTimestamp(*at, out.mutable_as_of());
-                    return out;
-                  });
+  return ServeRpc(
+      authorizer_, context, "GetTierDistribution", response,
+      [&](const auth::CallContext&) -> absl::StatusOr<v1::GetTierDistributionResponse> {
+        const Micros now = clock_();
+        absl::StatusOr<Micros> at = TimeOf(request->as_of(), request->has_as_of(), "as_of", now);
+        if (!at.ok()) return at.status();
+        absl::StatusOr<Snapshot> s = SnapshotAt(pool_, *at, !request->has_as_of(), calendar_);
+        if (!s.ok()) return s.status();
+        // rank → (customers, revenue); money summed in 128 bits, reported clamped.
+        std::map<int, std::pair<int64_t, absl::int128>> by_tier;
+        absl::int128 total = 0;
+        for (const auto& [id, tier] : s->tiers) {
+          const int64_t revenue = s->revenue.count(id) ? s->revenue.at(id) : 0;
+          by_tier[TierRank(tier)].first += 1;
+          by_tier[TierRank(tier)].second += revenue;
+          total += revenue;
+        }
+        v1::GetTierDistributionResponse out;
+        for (const auto& [rank, counts] : by_tier) {
+          v1::TierShare* share = out.add_tiers();
+          share->set_tier(rank >= 0 ? Tiers()[rank] : "?");
+          share->set_customers(counts.first);
+          share->mutable_revenue()->set_minor_units(ClampToInt64(counts.second));
+          share->mutable_revenue()->set_currency("CNY");
+          share->set_revenue_share_permille(
+              total > 0 ? static_cast<int32_t>(counts.second * 1000 / total) : 0);
+        }
+        out.set_customers(static_cast<int64_t>(s->tiers.size()));
+        out.mutable_revenue()->set_minor_units(ClampToInt64(total));
+        out.mutable_revenue()->set_currency("CNY");
+        store::SetTimestamp(*at, out.mutable_as_of());
+        return out;
+      });
 }
 
 grpc::Status ReportService::GetTransitionMatrix(grpc::ServerContext* context,
@@ -103,9 +104,9 @@ grpc::Status ReportService::GetTransitionMatrix(grpc::ServerContext* context,
             TimeOf(request->to_time(), request->has_to_time(), "to_time", now);
         if (!to.ok()) return to.status();
         if (*to < *from) return status::InvalidArgument("to_time", "must not be before from_time");
-        absl::StatusOr<Snapshot> before = SnapshotAt(pool_, *from, false);
+        absl::StatusOr<Snapshot> before = SnapshotAt(pool_, *from, false, calendar_);
         if (!before.ok()) return before.status();
-        absl::StatusOr<Snapshot> after = SnapshotAt(pool_, *to, !request->has_to_time());
+        absl::StatusOr<Snapshot> after = SnapshotAt(pool_, *to, !request->has_to_time(), calendar_);
         if (!after.ok()) return after.status();
         v1::GetTransitionMatrixResponse out;
         std::map<std::pair<std::string, std::string>, int64_t> matrix;
@@ -156,7 +157,7 @@ grpc::Status ReportService::GetParetoCurve(grpc::ServerContext* context,
                       return status::InvalidArgument("points", "must be within 0..100");
                     }
                     const int points = request->points() == 0 ? 20 : request->points();
-                    absl::StatusOr<Snapshot> s = SnapshotAt(pool_, clock_(), true);
+                    absl::StatusOr<Snapshot> s = SnapshotAt(pool_, clock_(), true, calendar_);
                     if (!s.ok()) return s.status();
                     std::vector<int64_t> revenues;
                     absl::int128 total = 0;

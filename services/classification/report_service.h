@@ -19,8 +19,12 @@ auth::RoleTable ReportRoleTable();
 class ReportService final : public v1::ReportService::Service {
  public:
   ReportService(postgres::PgPool& pool, const auth::Authorizer& authorizer,
-                std::function<Micros()> clock)
-      : pool_(pool), authorizer_(authorizer), clock_(std::move(clock)) {}
+                std::function<Micros()> clock,
+                time::BusinessCalendar calendar = time::BusinessCalendar::Utc())
+      : pool_(pool),
+        authorizer_(authorizer),
+        clock_(std::move(clock)),
+        calendar_(std::move(calendar)) {}
 
   grpc::Status GetTierDistribution(grpc::ServerContext* context,
                                    const v1::GetTierDistributionRequest* request,
@@ -36,6 +40,7 @@ class ReportService final : public v1::ReportService::Service {
   postgres::PgPool& pool_;
   const auth::Authorizer& authorizer_;
   const std::function<Micros()> clock_;
+  const time::BusinessCalendar calendar_;
 };
 
 }  // namespace tierwise::classification

@@ -1,6 +1,7 @@
 #include "services/classification/tier_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <limits>
 #include <map>
@@ -12,7 +13,6 @@
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -103,15 +103,27 @@ void TierEngine::RebuildIndexLocked(pqxx::work& tx) {
   index_->Reset(store::LoadRevenues(tx));
 }
 
+absl::Status TierEngine::WriteTx(const std::function<absl::Status(pqxx::work&)>& fn) {
+  const int64_t epoch = writer_epoch_.load();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (epoch != 0 && !store::WriterEpochIs(tx, epoch)) {
+      // Transient for the stream consumers: the entries stay pending for the new writer.
+      return absl::UnavailableError("this replica is no longer the classification writer");
+    }
+    return fn(tx);
+  });
+}
+
 absl::Status TierEngine::Load() {
   std::lock_guard<std::mutex> lock(mu_);
-  return InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  return WriteTx([&](pqxx::work& tx) -> absl::Status {
     std::optional<v1::RuleSet> active = store::LoadRuleSet(tx, 0);
     if (!active.has_value()) {
       v1::RuleSet rs = DefaultRuleSet();
       const int64_t version = store::InsertRuleSet(tx, rs, "system");
       store::ActivateRuleSet(tx, version);
       active = store::LoadRuleSet(tx, version);
+      store::SetAppliedRuleSetVersion(tx, version);  // nothing evaluated yet under another
     }
     rule_set_ = *active;
     RebuildIndexLocked(tx);
@@ -122,21 +134,21 @@ absl::Status TierEngine::Load() {
 v1::Tier TierEngine::Compute(const CustomerFacts& facts, const store::StoredTier* current,
                              Micros now, std::string* gate) const {
   const std::string current_tier = current != nullptr ? current->tier.tier() : "";
-  const Score score = ScoreCustomer(rule_set_, facts, now);
+  const Score score = ScoreCustomer(rule_set_, facts, now, options_.calendar);
   std::string tier;
   if (rule_set_.method() == v1::METHOD_ABC_PARETO) {
     tier = ParetoTier(rule_set_, *index_, facts, current_tier);
   } else {
     tier = ThresholdTier(rule_set_, facts, score.score, current_tier);
   }
-  tier = ApplyGates(rule_set_, tier, facts, now, gate);
+  tier = ApplyGates(rule_set_, tier, facts, now, gate, options_.calendar);
   const bool pinned = current != nullptr && !current->pin_tier.empty() &&
                       (current->pin_expires == 0 || current->pin_expires > now);
   if (pinned) {
     tier = current->pin_tier;
     *gate = "pin";
   }
-  const Dimensions dims = DimensionsOf(facts, now);
+  const Dimensions dims = DimensionsOf(facts, now, options_.calendar);
   v1::Tier t;
   t.set_customer_id(facts.customer_id);
   t.set_tier(tier);
@@ -165,7 +177,7 @@ std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& fa
     next->pin_expires = current->pin_expires;
   }
   next->tier = Compute(facts, current, now, &next->gate);
-  next->next_review = NextTimeChange(rule_set_, facts, now);
+  next->next_review = NextTimeChange(rule_set_, facts, now, options_.calendar);
   if (!next->tier.pinned()) {
     next->pin_tier.clear();
     next->pin_reason.clear();
@@ -278,7 +290,11 @@ int64_t TierEngine::RefreshAndEvaluateLocked(
     const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
     Micros now, std::vector<v1::Tier>* evaluated) {
   if (customers.empty()) return 0;
-  const auto ledgers = store::LoadLedgers(tx, customers);
+  // The recent part of each ledger and the first and last order: the cost of an event does
+  // not grow with the customer's history (see ComputeRecentMetrics).
+  const auto ledgers =
+      store::LoadRecentLedgers(tx, customers, WindowReadStart(now, options_.calendar));
+  const auto spans = store::LoadOrderSpans(tx, customers, now);
   std::map<std::string, std::vector<InteractionFact>> interactions;
   std::map<std::string, std::vector<ComplaintFact>> complaints;
   store::LoadInteractionFactsOf(tx, customers, now, &interactions, &complaints);
@@ -305,11 +321,14 @@ int64_t TierEngine::RefreshAndEvaluateLocked(
       const auto figures = credit_by_event.find(newest->event_id);
       if (figures != credit_by_event.end()) credit[id] = figures->second;
     }
-    CustomerMetrics m = ComputeMetrics(ledger, now);
+    const auto span = spans.find(id);
+    CustomerMetrics m = ComputeRecentMetrics(
+        ledger, span != spans.end() ? span->second : OrderSpan(), now, options_.calendar);
     const auto i = interactions.find(id);
     const auto c = complaints.find(id);
     AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
-                          c != complaints.end() ? c->second : kNoComplaints, now, &m);
+                          c != complaints.end() ? c->second : kNoComplaints, now, &m,
+                          options_.calendar);
     metrics.emplace_back(id, std::move(m));
   }
   store::SaveMetricsBatch(tx, metrics, credit);
@@ -594,13 +613,13 @@ absl::Status TierEngine::ApplyInOneTransaction(
     const std::function<absl::Status(pqxx::work&, std::vector<v1::Tier>*)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<v1::Tier> evaluated;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     evaluated.clear();
     return fn(tx, &evaluated);
   });
   if (!s.ok()) {
     // The ranking moved ahead of the rolled-back transaction: put it back.
-    (void)InTx(pool_, [&](pqxx::work& tx) {
+    (void)WriteTx([&](pqxx::work& tx) {
       RebuildIndexLocked(tx);
       return absl::OkStatus();
     });
@@ -617,13 +636,16 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
       !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id())) {
     return absl::InvalidArgumentError("not a CustomerChanged event");
   }
+  // The relationship starts at the earliest of the archive's creation and the first
+  // transaction date (local 00:00 of that business day); the first order in the ledger joins
+  // them when the facts are read (store::LoadFacts), so an imported history counts from day one.
   Micros since = store::ToMicros(event.create_time());
   if (event.has_first_transaction_date() && event.first_transaction_date().year() > 0) {
-    std::tm tm{};
-    tm.tm_year = event.first_transaction_date().year() - 1900;
-    tm.tm_mon = event.first_transaction_date().month() - 1;
-    tm.tm_mday = event.first_transaction_date().day();
-    since = static_cast<Micros>(timegm(&tm)) * 1000000;
+    const absl::CivilDay day(event.first_transaction_date().year(),
+                             event.first_transaction_date().month(),
+                             event.first_transaction_date().day());
+    const Micros first = options_.calendar.StartOf(day);
+    if (since <= 0 || first < since) since = first;
   }
   const bool removed = event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_DELETED ||
                        event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
@@ -704,17 +726,22 @@ bool SameEvaluation(const store::StoredTier& a, const store::StoredTier& b) {
   v1::Tier y = b.tier;
   x.clear_evaluated_at();
   y.clear_evaluated_at();
-  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+  // Tier has no map fields, so equal messages serialize to equal bytes; far cheaper than the
+  // reflection of MessageDifferencer over a million customers.
+  return x.SerializeAsString() == y.SerializeAsString();
 }
 
 }  // namespace
 
 absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     const std::string& reason, const std::function<void(int64_t, int64_t)>& progress) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // One full run at a time; events and maintenance go on between its batches (each batch holds
+  // the evaluation lock only for its own transaction): the ranking moves with them, and every
+  // batch is evaluated against the ranking as it is then.
+  std::lock_guard<std::mutex> full(full_mu_);
   const Micros now = options_.clock();
   std::vector<std::string> ids;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     ids.clear();
     for (const auto& [id, revenue] : store::LoadRevenues(tx)) ids.push_back(id);
     return absl::OkStatus();
@@ -728,51 +755,86 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
         ids.begin() + static_cast<std::ptrdiff_t>(start),
         ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kBatch)));
   };
-  // Pass 1: metrics at `now` for everyone, so the ranking sees every slide at once.
-  for (size_t start = 0; start < ids.size(); start += kBatch) {
-    const std::vector<std::string> batch = batch_of(start);
-    s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-      const auto ledgers = store::LoadLedgers(tx, batch);
+  const auto started = std::chrono::steady_clock::now();
+  const auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
+  };
+  // Pass 1: the stored metrics are exact until their next_window_exit (see CustomerMetrics);
+  // those that time moved on are refreshed now, so the ranking sees every slide at once. The
+  // others are not read: the run costs a pass over the stored metrics, not over the ledgers.
+  for (size_t round = 0; round <= ids.size() / kBatch; ++round) {
+    std::vector<std::string> batch;
+    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+      batch = store::CustomersWithExpiredWindow(tx, now, static_cast<int>(kBatch));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    if (batch.empty()) break;
+    // The evaluation lock before the connection, as for events.
+    std::unique_lock<std::mutex> lock(mu_);
+    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+      const auto ledgers =
+          store::LoadRecentLedgers(tx, batch, WindowReadStart(now, options_.calendar));
       std::map<std::string, std::vector<InteractionFact>> interactions;
       std::map<std::string, std::vector<ComplaintFact>> complaints;
       store::LoadInteractionFactsOf(tx, batch, now, &interactions, &complaints);
       const auto stored = store::LoadMetricsOf(tx, batch);
+      const auto spans = store::LoadOrderSpans(tx, batch, now);
       std::vector<std::pair<std::string, CustomerMetrics>> moved;
       static const std::vector<LedgerEntry> kNoLedger;
       static const std::vector<InteractionFact> kNoInteractions;
       static const std::vector<ComplaintFact> kNoComplaints;
       for (const std::string& id : batch) {
         const auto l = ledgers.find(id);
-        CustomerMetrics m = ComputeMetrics(l != ledgers.end() ? l->second : kNoLedger, now);
+        const auto span = spans.find(id);
+        CustomerMetrics m = ComputeRecentMetrics(l != ledgers.end() ? l->second : kNoLedger,
+                                                 span != spans.end() ? span->second : OrderSpan(),
+                                                 now, options_.calendar);
         const auto i = interactions.find(id);
         const auto c = complaints.find(id);
         AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
-                              c != complaints.end() ? c->second : kNoComplaints, now, &m);
+                              c != complaints.end() ? c->second : kNoComplaints, now, &m,
+                              options_.calendar);
         const auto before = stored.find(id);
         if (before == stored.end() || !SameMetrics(before->second, m)) {
           moved.emplace_back(id, std::move(m));
         }
       }
       store::SaveMetricsBatch(tx, moved);
+      // The ranking follows at once for a few moves, as it does for an event. Many (a backfill)
+      // wait for the rebuild of pass 2, as each Upsert shifts the ranking's vector; an event
+      // meanwhile is evaluated against the older ranking and again in pass 3.
+      if (moved.size() <= 1000) {
+        for (const auto& [id, m] : moved) index_->Upsert(id, m.revenue_12m);
+      }
       return absl::OkStatus();
     });
+    lock.unlock();
     if (!s.ok()) return s;
   }
+  const int64_t metrics_ms = ms_since(started);
   // Pass 2: the ranking; pass 3: every customer against it.
-  s = InTx(pool_, [&](pqxx::work& tx) {
+  std::unique_lock<std::mutex> lock(mu_);
+  s = WriteTx([&](pqxx::work& tx) {
     RebuildIndexLocked(tx);
     return absl::OkStatus();
   });
+  lock.unlock();
   if (!s.ok()) return s;
   int64_t changed_count = 0;
   for (size_t start = 0; start < ids.size(); start += kBatch) {
     const std::vector<std::string> batch = batch_of(start);
     std::vector<v1::Tier> written;
     int64_t changes_in_batch = 0;
-    s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    lock.lock();
+    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
       written.clear();
       const auto facts = store::LoadFactsOf(tx, batch);
-      const auto current = store::LoadTiersOf(tx, batch, /*for_update=*/true);
+      // No row locks: the batch holds the evaluation lock, and only the writer (this replica,
+      // fenced by its term) writes tiers; locking every row would write every row.
+      const auto current = store::LoadTiersOf(tx, batch, /*for_update=*/false);
       std::vector<store::StoredTier> writes;
       std::vector<v1::TierChange> changes;
       for (const std::string& id : batch) {
@@ -795,39 +857,52 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
       changes_in_batch = static_cast<int64_t>(changes.size());
       return absl::OkStatus();
     });
+    lock.unlock();
     if (!s.ok()) return s;
     changed_count += changes_in_batch;
     WriteCache(written);
     if (progress) progress(std::min<int64_t>(total, start + kBatch), total);
   }
   if (options_.published) options_.published();
-  log::Info("classification.reclassified",
-            {{"reason", reason}, {"customers", total}, {"changed", changed_count}});
+  log::Info("classification.reclassified", {{"reason", reason},
+                                            {"customers", total},
+                                            {"changed", changed_count},
+                                            {"metrics_ms", metrics_ms},
+                                            {"total_ms", ms_since(started)}});
   return changed_count;
 }
 
 absl::StatusOr<int64_t> TierEngine::Maintain() {
   const Micros now = options_.clock();
   int64_t changes = 0;
-  absl::Status s =
-      ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
-        changes = RefreshAndEvaluateLocked(tx, store::CustomersWithExpiredWindow(tx, now, 500),
-                                           kWindowSlide, {}, {}, "", now, evaluated);
-        std::map<std::string, Cause> lapsed;
-        for (std::string& id : store::ExpiredPins(tx, now)) {
-          lapsed.emplace(std::move(id), Cause{kUnpin, ""});
-        }
-        changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
-        // Time alone moves a probation end or a dimension's threshold (reason WINDOW_SLIDE, or
-        // PROBATION_END when that is what changed the tier).
-        std::map<std::string, Cause> due;
-        for (std::string& id : store::CustomersDueForReview(tx, now, 500)) {
-          due.emplace(std::move(id), Cause{kWindowSlide, ""});
-        }
-        changes += EvaluateManyLocked(tx, due, "", now, evaluated);
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
+  // Rounds of up to kRound customers each (one transaction per round), until nothing is due or
+  // kMaxRounds passed: a month start or a backlog is worked off within a few minutes.
+  constexpr int kRound = 500;
+  constexpr int kMaxRounds = 40;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    size_t due_count = 0;
+    absl::Status s = ApplyInOneTransaction(
+        [&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+          const std::vector<std::string> slid = store::CustomersWithExpiredWindow(tx, now, kRound);
+          changes += RefreshAndEvaluateLocked(tx, slid, kWindowSlide, {}, {}, "", now, evaluated);
+          std::map<std::string, Cause> lapsed;
+          for (std::string& id : store::ExpiredPins(tx, now)) {
+            lapsed.emplace(std::move(id), Cause{kUnpin, ""});
+          }
+          changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
+          // Time alone moves a probation end or a dimension's threshold (reason WINDOW_SLIDE,
+          // or PROBATION_END when that is what changed the tier).
+          std::map<std::string, Cause> due;
+          for (std::string& id : store::CustomersDueForReview(tx, now, kRound)) {
+            due.emplace(std::move(id), Cause{kWindowSlide, ""});
+          }
+          changes += EvaluateManyLocked(tx, due, "", now, evaluated);
+          due_count = std::max(slid.size(), due.size());
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    if (due_count < static_cast<size_t>(kRound)) break;
+  }
   return changes;
 }
 
@@ -880,7 +955,7 @@ absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const s
                                          const std::string& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
     if (!current.has_value()) {
       return absl::NotFoundError(absl::StrCat("no tier for customer ", customer_id));
@@ -902,7 +977,7 @@ absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
                                            const std::string& reason, const std::string& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
     if (!current.has_value() || current->pin_tier.empty()) {
       return absl::FailedPreconditionError("the customer's tier is not pinned");
@@ -940,23 +1015,56 @@ absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candida
 
 absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const std::string& actor) {
   std::optional<v1::RuleSet> rs;
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    if (!store::LoadRuleSet(tx, version).has_value()) {
+      return absl::NotFoundError(absl::StrCat("no rule set ", version));
+    }
+    store::ActivateRuleSet(tx, version);
+    rs = store::LoadRuleSet(tx, version);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  absl::StatusOr<int64_t> applied = ApplyActiveRuleSet();
+  if (!applied.ok()) return applied.status();
+  log::Info("classification.rule_set_activated", {{"version", version}, {"actor", actor}});
+  return *rs;
+}
+
+absl::StatusOr<int64_t> TierEngine::ApplyActiveRuleSet() {
+  std::optional<v1::RuleSet> active;
+  int64_t applied = 0;
+  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    active = store::LoadRuleSet(tx, 0);
+    applied = store::AppliedRuleSetVersion(tx);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!active.has_value()) return absl::FailedPreconditionError("no active rule set");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-      rs = store::LoadRuleSet(tx, version);
-      if (!rs.has_value()) return absl::NotFoundError(absl::StrCat("no rule set ", version));
-      store::ActivateRuleSet(tx, version);
-      rs = store::LoadRuleSet(tx, version);
+    if (active->version() == applied && rule_set_.version() == applied) return applied;
+  }
+  {
+    // The rule set and a ranking with its cut-offs together (events evaluate with both from
+    // now on, while the full run below goes through everyone).
+    std::lock_guard<std::mutex> lock(mu_);
+    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+      rule_set_ = *active;
+      RebuildIndexLocked(tx);
       return absl::OkStatus();
     });
-    if (!s.ok()) return s;
-    rule_set_ = *rs;
   }
+  if (!s.ok()) return s;
   absl::StatusOr<int64_t> changed = ReclassifyAll(kRuleActivation, nullptr);
   if (!changed.ok()) return changed.status();
-  log::Info("classification.rule_set_activated",
-            {{"version", version}, {"actor", actor}, {"changed", *changed}});
-  return *rs;
+  s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    store::SetAppliedRuleSetVersion(tx, active->version());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  log::Info("classification.rule_set_applied",
+            {{"version", active->version()}, {"changed", *changed}});
+  return active->version();
 }
 
 absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleSet& candidate,
@@ -998,12 +1106,12 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
   std::map<std::string, std::pair<int64_t, absl::int128>> distribution;
   absl::int128 total_revenue = 0;
   for (const auto& [f, current] : population) {
-    const Score score = ScoreCustomer(candidate, f, now);
+    const Score score = ScoreCustomer(candidate, f, now, options_.calendar);
     std::string tier = candidate.method() == v1::METHOD_ABC_PARETO
                            ? ParetoTier(candidate, index, f, current)
                            : ThresholdTier(candidate, f, score.score, current);
     std::string gate;
-    tier = ApplyGates(candidate, tier, f, now, &gate);
+    tier = ApplyGates(candidate, tier, f, now, &gate, options_.calendar);
     ++matrix[{current, tier}];
     distribution[tier].first += 1;
     distribution[tier].second += f.metrics.revenue_12m;

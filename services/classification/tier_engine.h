@@ -17,6 +17,7 @@
 #include "common/redis/redis_pool.h"
 #include "common/redis/stream_consumer.h"
 #include "common/redis/tracked_cache.h"
+#include "common/time/business_calendar.h"
 #include "services/classification/classification_store.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
@@ -32,6 +33,8 @@ struct EngineOptions {
   std::string redis_prefix;
   std::function<Micros()> clock;
   std::function<void()> published;  // after a commit that wrote outbox rows
+  // Local days and months of every calendar rule (windows, tenure, probation, recency).
+  time::BusinessCalendar calendar = time::BusinessCalendar::Utc();
   // Connections for GetTier's cache reads, so that lookups run in parallel; null: they share
   // the engine's RedisClient. Must talk to the same Redis and outlive the engine.
   redis::RedisPool* cache_reads = nullptr;
@@ -45,8 +48,20 @@ class TierEngine {
  public:
   TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options);
 
-  // Loads (or creates) the active rule set and the ranking. Call once before use.
+  // Loads (or creates) the active rule set and the ranking. Call once before use, and again
+  // when this replica becomes the writer (state fresh from PostgreSQL).
   absl::Status Load();
+
+  // The writer term (store::BumpWriterEpoch) this replica writes in: every write transaction
+  // first checks it is still current and fails UNAVAILABLE, changing nothing, once another
+  // replica was elected. 0 (the default, one replica alone): no check.
+  void set_writer_epoch(int64_t epoch) { writer_epoch_ = epoch; }
+  int64_t writer_epoch() const { return writer_epoch_.load(); }
+
+  // Applies the active rule set stored in PostgreSQL unless the writer applied it already
+  // (ActivateRuleSet here, or committed by another replica): loads it and reclassifies everyone
+  // (RULE_ACTIVATION), then records it as applied. Returns the version applied.
+  absl::StatusOr<int64_t> ApplyActiveRuleSet();
 
   // Stream handlers; idempotent (a redelivered entry changes nothing).
   absl::Status OnLedgerEvent(const redis::StreamEntry& entry);
@@ -77,7 +92,8 @@ class TierEngine {
   // Re-evaluates one customer (reason RECLASSIFY unless given).
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
                                       const std::string& actor);
-  // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all,
+  // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all
+  // (one run at a time; events are applied between its batches),
   // set-based: a few statements per batch of customers, and only the metrics and evaluations
   // that differ are written (so an unchanged customer keeps its evaluated_at and its cache
   // entry). Returns how many tiers changed; on unchanged data, none, and nothing is written.
@@ -162,6 +178,8 @@ class TierEngine {
   absl::Status ApplyInOneTransaction(
       const std::function<absl::Status(pqxx::work&, std::vector<v1::Tier>*)>& fn)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A write transaction of the current writer term (see set_writer_epoch).
+  absl::Status WriteTx(const std::function<absl::Status(pqxx::work&)>& fn);
   // Deletes the cache entries whose write-through failed, once Redis answers again (it may
   // come back with their old values); true when `customer_id`'s was one of them.
   bool DropMissedCacheWrites(const std::string& customer_id) ABSL_LOCKS_EXCLUDED(missed_mu_);
@@ -169,9 +187,11 @@ class TierEngine {
   postgres::PgPool& pool_;
   redis::RedisClient& redis_;
   const EngineOptions options_;
+  std::mutex full_mu_;  // one ReclassifyAll at a time; taken before mu_
   mutable std::mutex mu_;
   v1::RuleSet rule_set_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ParetoIndex> index_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> writer_epoch_{0};
   std::atomic<int64_t> cache_hits_{0};
   std::atomic<int64_t> cache_misses_{0};
   // Customers whose cache write failed (Redis away): their entries are dropped when it answers.

@@ -31,7 +31,8 @@ std::string Money(int64_t minor) {
 }
 
 // The value of a factor for a customer, or nullopt when unknown (the factor scores 0).
-std::optional<int64_t> FactorValue(v1::Factor f, const CustomerFacts& c, Micros now) {
+std::optional<int64_t> FactorValue(v1::Factor f, const CustomerFacts& c, Micros now,
+                                   const time::BusinessCalendar& calendar) {
   switch (f) {
     case v1::FACTOR_REVENUE_12M:
       return c.metrics.revenue_12m;
@@ -45,7 +46,7 @@ std::optional<int64_t> FactorValue(v1::Factor f, const CustomerFacts& c, Micros 
       if (!c.on_time_permille.has_value()) return std::nullopt;
       return *c.on_time_permille;
     case v1::FACTOR_TENURE_DAYS:
-      return c.since == 0 ? 0 : (now - c.since) / kDay;
+      return c.since == 0 ? 0 : std::max<int64_t>(0, calendar.DaysBetween(c.since, now));
     case v1::FACTOR_SATISFACTION:
       if (!c.metrics.satisfaction_x100.has_value()) return std::nullopt;
       return *c.metrics.satisfaction_x100;
@@ -230,11 +231,12 @@ absl::Status ValidateRuleSet(const v1::RuleSet& r, const std::string& prefix) {
   return v.ToStatus();
 }
 
-Score ScoreCustomer(const v1::RuleSet& r, const CustomerFacts& c, Micros now) {
+Score ScoreCustomer(const v1::RuleSet& r, const CustomerFacts& c, Micros now,
+                    const time::BusinessCalendar& calendar) {
   Score s;
   int64_t total = 0;
   for (const auto& factor : r.factors()) {
-    const std::optional<int64_t> value = FactorValue(factor.factor(), c, now);
+    const std::optional<int64_t> value = FactorValue(factor.factor(), c, now, calendar);
     const int points = FactorPoints(factor.factor(), value, factor.cap());
     v1::FactorContribution fc;
     fc.set_factor(v1::Factor_Name(factor.factor()).substr(7));  // drop "FACTOR_"
@@ -464,12 +466,12 @@ std::string ParetoTier(const v1::RuleSet& r, const ParetoIndex& index, const Cus
 }
 
 std::string ApplyGates(const v1::RuleSet& r, const std::string& tier, const CustomerFacts& c,
-                       Micros now, std::string* gate) {
+                       Micros now, std::string* gate, const time::BusinessCalendar& calendar) {
   gate->clear();
   const auto& g = r.gates();
   std::string out = tier;
   if (g.probation_months() > 0 && c.since != 0 &&
-      now - c.since < static_cast<Micros>(g.probation_months()) * (kYear / 12) &&
+      calendar.DayOf(now) < AddMonths(calendar.DayOf(c.since), g.probation_months()) &&
       TierRank(out) < TierRank(g.probation_tier())) {
     *gate = "probation";
     out = g.probation_tier();
@@ -485,7 +487,8 @@ std::string ApplyGates(const v1::RuleSet& r, const std::string& tier, const Cust
   return out;
 }
 
-Dimensions DimensionsOf(const CustomerFacts& c, Micros now) {
+Dimensions DimensionsOf(const CustomerFacts& c, Micros now,
+                        const time::BusinessCalendar& calendar) {
   Dimensions d;
   const CustomerMetrics& m = c.metrics;
   // Potential: growth of the last six months over the six before.
@@ -495,19 +498,21 @@ Dimensions DimensionsOf(const CustomerFacts& c, Micros now) {
     const int64_t growth = (m.revenue_last_6m - m.revenue_prev_6m) * 100 / m.revenue_prev_6m;
     d.potential = growth >= 20 ? "high" : growth >= -10 ? "medium" : "low";
   }
-  const int64_t tenure_days = c.since == 0 ? 0 : (now - c.since) / kDay;
-  d.relationship = tenure_days >= 3 * 365 ? "strategic_partner"
-                   : tenure_days >= 365   ? "long_term"
-                   : tenure_days >= 182   ? "developing"
-                                          : "new";
-  const int64_t recency = m.last_order_at == 0 ? -1 : (now - m.last_order_at) / kDay;
-  if (m.first_order_at == 0 || now - m.first_order_at < 90 * kDay) {
+  const absl::CivilDay today = calendar.DayOf(now);
+  const int64_t tenure_months =
+      c.since == 0 ? 0 : WholeMonthsBetween(calendar.DayOf(c.since), today);
+  d.relationship = tenure_months >= 36   ? "strategic_partner"
+                   : tenure_months >= 12 ? "long_term"
+                   : tenure_months >= 6  ? "developing"
+                                         : "new";
+  const int64_t recency = m.last_order_at == 0 ? -1 : calendar.DaysBetween(m.last_order_at, now);
+  if (m.first_order_at == 0 || calendar.DaysBetween(m.first_order_at, now) < 90) {
     d.behaviour = "new";
   } else if (recency > 365) {
     d.behaviour = "churned";
   } else if (recency > 180) {
     d.behaviour = "dormant";
-  } else if (tenure_days >= 365 && m.renewal_permille >= 500) {
+  } else if (tenure_months >= 12 && m.renewal_permille >= 500) {
     d.behaviour = "loyal";
   } else {
     d.behaviour = "active";
@@ -515,22 +520,28 @@ Dimensions DimensionsOf(const CustomerFacts& c, Micros now) {
   return d;
 }
 
-Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& c, Micros now) {
+Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& c, Micros now,
+                      const time::BusinessCalendar& calendar) {
   Micros next = 0;
   const auto consider = [&](Micros at) {
     if (at > now && (next == 0 || at < next)) next = at;
   };
   const CustomerMetrics& m = c.metrics;
+  // Every threshold is crossed at local 00:00 of a day.
+  const auto day_after = [&](Micros at, int days) {
+    consider(calendar.StartOf(calendar.DayOf(at) + days));
+  };
   if (c.since != 0) {
-    // Relationship developing, long-term, strategic partner; loyal needs a year.
-    for (int64_t days : {182, 365, 3 * 365}) consider(c.since + days * kDay);
+    // Relationship developing, long-term, strategic partner (loyal needs a year); probation.
+    const absl::CivilDay start = calendar.DayOf(c.since);
+    for (int months : {6, 12, 36}) consider(calendar.StartOf(AddMonths(start, months)));
     const int months = rule_set.gates().probation_months();
-    if (months > 0) consider(c.since + static_cast<Micros>(months) * (kYear / 12));
+    if (months > 0) consider(calendar.StartOf(AddMonths(start, months)));
   }
-  if (m.first_order_at != 0) consider(m.first_order_at + 90 * kDay);  // no longer new
+  if (m.first_order_at != 0) day_after(m.first_order_at, 90);  // no longer new
   if (m.last_order_at != 0) {
-    consider(m.last_order_at + 181 * kDay);  // dormant: more than 180 days since the last order
-    consider(m.last_order_at + 366 * kDay);  // churned: more than 365
+    day_after(m.last_order_at, 181);  // dormant: more than 180 days since the last order
+    day_after(m.last_order_at, 366);  // churned: more than 365
   }
   return next;
 }

@@ -34,7 +34,10 @@ absl::Status ValidateRuleSet(const v1::RuleSet& rule_set, const std::string& pre
 struct CustomerFacts {
   std::string customer_id;
   CustomerMetrics metrics;
-  Micros since = 0;  // tenure start: first transaction date, else first order, else creation
+  // Relationship start: the earliest of the first transaction date, the first order in the
+  // ledger and the archive's creation (0: none known). Tenure, probation and the relationship
+  // dimension count from it, in local days and months.
+  Micros since = 0;
   std::string credit_rating;  // "" when unknown
   int max_days_overdue = 0;
   std::optional<int> on_time_permille;
@@ -51,7 +54,8 @@ struct Score {
   int score = 0;
   std::vector<v1::FactorContribution> factors;
 };
-Score ScoreCustomer(const v1::RuleSet& rule_set, const CustomerFacts& facts, Micros now);
+Score ScoreCustomer(const v1::RuleSet& rule_set, const CustomerFacts& facts, Micros now,
+                    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 // The tier a threshold-based rule set (WEIGHTED_SCORE or THRESHOLDS) gives before gates, with
 // the hysteresis band applied against `current` ("" = none).
@@ -120,8 +124,11 @@ std::string ParetoTier(const v1::RuleSet& rule_set, const ParetoIndex& index,
 
 // Gates after the method: probation for new customers, then the credit cap. Returns the tier
 // and sets *gate to "probation" or "credit_cap" when one applied.
+// Probation lasts until local 00:00 of the day probation_months calendar months after the
+// relationship start's local day (Aug 31 + 6 months = Feb 28).
 std::string ApplyGates(const v1::RuleSet& rule_set, const std::string& tier,
-                       const CustomerFacts& facts, Micros now, std::string* gate);
+                       const CustomerFacts& facts, Micros now, std::string* gate,
+                       const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 struct Dimensions {
   std::string potential;  // high, medium, low
@@ -129,13 +136,19 @@ struct Dimensions {
       relationship;  // strategic_partner (≥ 3 y), long_term (1–3 y), developing, new (< 6 m)
   std::string behaviour;  // new, active, loyal, dormant, churned
 };
-Dimensions DimensionsOf(const CustomerFacts& facts, Micros now);
+// In local calendar terms: relationship new < 6 months ≤ developing < 12 months ≤ long_term
+// < 3 years ≤ strategic_partner from the relationship start's day; behaviour new while the first
+// order is fewer than 90 local days back, churned when the last is more than 365, dormant more
+// than 180 (an order at 23:59 is a day older at 00:00).
+Dimensions DimensionsOf(const CustomerFacts& facts, Micros now,
+                        const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 // "A · high potential · strategic partner"
 // The first moment after `now` at which the customer's evaluation may change with time alone:
 // probation ends, or a tenure or recency threshold of DimensionsOf is crossed. 0: none ahead.
 // (Scores of weighted rule sets that drift with time are left to the full reclassification.)
-Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& customer, Micros now);
+Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& customer, Micros now,
+                      const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 std::string CombinedLabel(const std::string& tier, const Dimensions& d);
 

@@ -36,7 +36,9 @@ TEST(MetricsTest, TrailingWindowRevenueMarginAndRenewal) {
   EXPECT_EQ(m.revenue_last_6m, 40000);
   EXPECT_EQ(m.first_order_at, kNow - 400 * kDay);
   EXPECT_EQ(m.last_order_at, kNow - 10 * kDay);
-  EXPECT_EQ(m.next_window_exit, kNow - 300 * kDay + kYear);
+  // The next change with time alone: O2 (2026-01-26) is one calendar month further back on
+  // 2026-11-26, four days on (it leaves the window on 2027-01-26).
+  EXPECT_EQ(m.next_window_exit, kNow + 4 * kDay);
   EXPECT_EQ(m.renewal_permille, 2 * 1000 / 12);
   // 66 days later O2 has left the window: the revenue slides with time alone.
   EXPECT_EQ(ComputeMetrics(entries, kNow + 66 * kDay).revenue_12m, 40000);
@@ -515,4 +517,189 @@ TEST(ClampToInt64Test, TotalsPastInt64AreHeldAtTheBoundNotWrapped) {
 }
 
 }  // namespace
+
+// The business calendar: days and months are Asia/Shanghai ones (UTC+8), whatever the UTC date.
+class CalendarRulesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = time::BusinessCalendar::Load("Asia/Shanghai");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    cal_ = *loaded;
+  }
+  // Local wall time in Shanghai as micros.
+  Micros At(int y, int mo, int d, int h = 0, int mi = 0) const {
+    return time::ToMicros(absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), cal_.zone()));
+  }
+  time::BusinessCalendar cal_ = time::BusinessCalendar::Utc();
+};
+
+TEST(AddMonthsTest, HoldsAtTheLastDayOfAShorterMonth) {
+  EXPECT_EQ(AddMonths(absl::CivilDay(2025, 8, 31), 6), absl::CivilDay(2026, 2, 28));
+  EXPECT_EQ(AddMonths(absl::CivilDay(2023, 8, 31), 6), absl::CivilDay(2024, 2, 29));
+  EXPECT_EQ(AddMonths(absl::CivilDay(2024, 2, 29), 12), absl::CivilDay(2025, 2, 28));
+  EXPECT_EQ(AddMonths(absl::CivilDay(2025, 1, 15), 12), absl::CivilDay(2026, 1, 15));
+  EXPECT_EQ(WholeMonthsBetween(absl::CivilDay(2025, 8, 31), absl::CivilDay(2026, 2, 27)), 5);
+  EXPECT_EQ(WholeMonthsBetween(absl::CivilDay(2025, 8, 31), absl::CivilDay(2026, 2, 28)), 6);
+  EXPECT_EQ(WholeMonthsBetween(absl::CivilDay(2025, 3, 15), absl::CivilDay(2025, 3, 15)), 0);
+}
+
+// A last order at 23:59 local is a day older than one a minute later at 00:00: 181 days back
+// is dormant, 180 is not, whatever time of today it is (and UTC sees both on the same day).
+TEST_F(CalendarRulesTest, RecencyCountsLocalDays) {
+  CustomerFacts c;
+  c.since = At(2024, 1, 1);
+  c.metrics.first_order_at = c.since;
+  const Micros now = At(2026, 6, 30, 7, 0);  // 2026-06-29 23:00 UTC
+  const absl::CivilDay today(2026, 6, 30);
+  const absl::CivilDay d181 = today - 181;
+  const Micros late = At(d181.year(), d181.month(), d181.day(), 23, 59);
+  const Micros midnight = late + 60 * 1000000LL;  // 00:00 of the next local day
+  c.metrics.last_order_at = late;
+  EXPECT_EQ(DimensionsOf(c, now, cal_).behaviour, "dormant");
+  c.metrics.last_order_at = midnight;
+  EXPECT_EQ(DimensionsOf(c, now, cal_).behaviour, "active");
+  // It turns dormant at local 00:00, 16:00 UTC the day before.
+  const Micros dormant_at = At(2026, 7, 1);
+  EXPECT_EQ(DimensionsOf(c, dormant_at - 1, cal_).behaviour, "active");
+  EXPECT_EQ(DimensionsOf(c, dormant_at, cal_).behaviour, "dormant");
+  EXPECT_EQ(NextTimeChange(DefaultRuleSet(), c, now, cal_), dormant_at);
+  // In UTC the two orders are both 180 days back at this instant.
+  EXPECT_EQ(DimensionsOf(c, now).behaviour, "active");
+  c.metrics.last_order_at = late;
+  EXPECT_EQ(DimensionsOf(c, now).behaviour, "active");
+}
+
+// "New" (first order fewer than 90 local days back) ends at local 00:00.
+TEST_F(CalendarRulesTest, NewCustomerForNinetyLocalDays) {
+  CustomerFacts c;
+  c.since = At(2026, 1, 10, 23, 59);
+  c.metrics.first_order_at = c.since;
+  c.metrics.last_order_at = c.since;
+  const Micros end = cal_.StartOf(absl::CivilDay(2026, 1, 10) + 90);
+  EXPECT_EQ(DimensionsOf(c, end - 1, cal_).behaviour, "new");
+  EXPECT_EQ(DimensionsOf(c, end, cal_).behaviour, "active");
+}
+
+// Six months of probation from Aug 31 end on Feb 28 at local 00:00.
+TEST_F(CalendarRulesTest, ProbationEndsAtTheMonthEndLocalMidnight) {
+  const v1::RuleSet r = DefaultRuleSet();
+  ASSERT_EQ(r.gates().probation_months(), 6);
+  CustomerFacts c;
+  c.since = At(2025, 8, 31, 15, 0);
+  std::string gate;
+  const Micros end = At(2026, 2, 28);
+  EXPECT_EQ(ApplyGates(r, "A", c, end - 60 * 1000000LL, &gate, cal_), "C");  // Feb 27, 23:59
+  EXPECT_EQ(gate, "probation");
+  EXPECT_EQ(ApplyGates(r, "A", c, end, &gate, cal_), "A");
+  EXPECT_EQ(gate, "");
+  EXPECT_EQ(NextTimeChange(r, c, At(2026, 2, 1), cal_), end);
+  EXPECT_EQ(DimensionsOf(c, end - 1, cal_).relationship, "new");
+  EXPECT_EQ(DimensionsOf(c, end, cal_).relationship, "developing");
+  // Tenure in local days: Aug 31 to Feb 28 is 181 days.
+  const Score s = [&] {
+    v1::RuleSet w = r;
+    w.set_method(v1::METHOD_WEIGHTED_SCORE);
+    w.clear_factors();
+    auto* f = w.add_factors();
+    f->set_factor(v1::FACTOR_TENURE_DAYS);
+    f->set_weight(100);
+    f->set_cap(181);
+    return ScoreCustomer(w, c, end, cal_);
+  }();
+  EXPECT_EQ(s.score, 100);
+}
+
+// An order counts in the trailing 12 months until local 00:00 of its day a year on, and is in
+// the last 6 months until its day 6 months on; the renewal months are calendar months back.
+TEST_F(CalendarRulesTest, TrailingWindowsAreLocalDays) {
+  // 2025-03-01 00:30 local = 2025-02-28 16:30 UTC.
+  const Micros placed = At(2025, 3, 1, 0, 30);
+  const std::vector<LedgerEntry> entries = {
+      {"e1", LedgerEntry::Kind::kOrder, "O1", 1000, 100, placed}};
+  const Micros exit = At(2026, 3, 1);
+  CustomerMetrics m = ComputeMetrics(entries, exit - 1, cal_);
+  EXPECT_EQ(m.revenue_12m, 1000);
+  EXPECT_EQ(m.revenue_prev_6m, 1000);
+  EXPECT_EQ(m.next_window_exit, exit);
+  EXPECT_EQ(ComputeMetrics(entries, exit, cal_).revenue_12m, 0);
+  // Six months on (Sep 1, local) it moves from the last six months to the six before.
+  EXPECT_EQ(ComputeMetrics(entries, At(2025, 8, 31, 23, 59), cal_).revenue_last_6m, 1000);
+  EXPECT_EQ(ComputeMetrics(entries, At(2025, 9, 1), cal_).revenue_last_6m, 0);
+  // Renewal: one active month of the two since the first order.
+  EXPECT_EQ(ComputeMetrics(entries, At(2025, 3, 31), cal_).renewal_permille, 1000);
+  EXPECT_EQ(ComputeMetrics(entries, At(2025, 4, 1), cal_).renewal_permille, 500);
+  // Ratings leave the window at the same local midnight.
+  CustomerMetrics i;
+  AddInteractionMetrics({{"i1", placed, 5, false}}, {}, exit - 1, &i, cal_);
+  EXPECT_EQ(i.satisfaction_count_12m, 1);
+  EXPECT_EQ(i.next_window_exit, exit);
+  CustomerMetrics j;
+  AddInteractionMetrics({{"i1", placed, 5, false}}, {}, exit, &j, cal_);
+  EXPECT_EQ(j.satisfaction_count_12m, 0);
+}
+
+// Property: with the Shanghai calendar, nothing of the evaluation changes with time before the
+// moment NextTimeChange names.
+TEST_F(CalendarRulesTest, NextTimeChangeIsExactInLocalTime) {
+  std::mt19937 rng(7);
+  const v1::RuleSet rs = DefaultRuleSet();
+  for (int round = 0; round < 200; ++round) {
+    CustomerFacts c;
+    const Micros now = At(2026, 6, 15, 12, 0) + static_cast<Micros>(rng() % 86400) * 1000000;
+    c.since = now - static_cast<Micros>(rng() % (1500 * 86400)) * 1000000;
+    c.metrics.first_order_at = c.since + static_cast<Micros>(rng() % 86400) * 1000000;
+    c.metrics.last_order_at = std::min(
+        now, c.metrics.first_order_at + static_cast<Micros>(rng() % (900 * 86400)) * 1000000);
+    const auto state = [&](Micros at) {
+      std::string gate;
+      const std::string tier = ApplyGates(rs, "A", c, at, &gate, cal_);
+      const Dimensions d = DimensionsOf(c, at, cal_);
+      return absl::StrCat(tier, gate, d.relationship, d.behaviour);
+    };
+    const Micros next = NextTimeChange(rs, c, now, cal_);
+    if (next == 0) continue;
+    EXPECT_EQ(state(now), state(next - 1)) << round;
+    if (state(next) != state(next - 1)) continue;
+    // A threshold that changes nothing visible (e.g. long_term while churned) is allowed, but it
+    // is a local midnight.
+    EXPECT_EQ(cal_.StartOf(cal_.DayOf(next)), next) << round;
+  }
+}
+
+// Property: the ledger metrics do not change with time alone before next_window_exit, so
+// stored metrics stay exact until the maintenance refreshes them then (and the full run need
+// not recompute the others).
+TEST_F(CalendarRulesTest, MetricsHoldUntilTheirNextChange) {
+  std::mt19937_64 rng(99);
+  const auto same = [](CustomerMetrics a, CustomerMetrics b) {
+    return a.revenue_12m == b.revenue_12m && a.margin_12m == b.margin_12m &&
+           a.orders_12m == b.orders_12m && a.revenue_prev_6m == b.revenue_prev_6m &&
+           a.revenue_last_6m == b.revenue_last_6m && a.renewal_permille == b.renewal_permille &&
+           a.first_order_at == b.first_order_at && a.last_order_at == b.last_order_at;
+  };
+  int moved = 0;
+  for (int round = 0; round < 100; ++round) {
+    const Micros now = At(2026, 6, 1) + static_cast<Micros>(rng() % (200 * 86400)) * 1000000;
+    std::vector<LedgerEntry> entries;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      const Micros at = now - static_cast<Micros>(rng() % (420 * 86400)) * 1000000 +
+                        (rng() % 10 == 0 ? static_cast<Micros>(rng() % 86400) * 1000000 : 0);
+      entries.push_back({absl::StrCat("e", i), LedgerEntry::Kind::kOrder, absl::StrCat("O", i),
+                         1000 + static_cast<int64_t>(rng() % 9000), 100, at});
+    }
+    const CustomerMetrics m = ComputeMetrics(entries, now, cal_);
+    if (m.next_window_exit == 0) continue;
+    ASSERT_GT(m.next_window_exit, now) << round;
+    for (int probe = 0; probe < 5; ++probe) {
+      const Micros t =
+          now + static_cast<Micros>(rng() % static_cast<uint64_t>(m.next_window_exit - now));
+      EXPECT_TRUE(same(ComputeMetrics(entries, t, cal_), m)) << round << " at +" << (t - now);
+    }
+    EXPECT_TRUE(same(ComputeMetrics(entries, m.next_window_exit - 1, cal_), m)) << round;
+    if (!same(ComputeMetrics(entries, m.next_window_exit, cal_), m)) ++moved;
+  }
+  EXPECT_GT(moved, 10) << "next_window_exit names moments where something changes";
+}
+
 }  // namespace tierwise::classification

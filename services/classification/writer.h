@@ -1,0 +1,102 @@
+#ifndef TIERWISE_SERVICES_CLASSIFICATION_WRITER_H_
+#define TIERWISE_SERVICES_CLASSIFICATION_WRITER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "common/postgres/pool.h"
+#include "services/classification/tier_engine.h"
+#include "tierwise/classification/v1/classification.pb.h"
+
+// One writer among the replicas. Exactly one replica at a time (the holder of the advisory lock,
+// see common/postgres/leader_lease.h and ClassificationDefinition) evaluates: it runs the stream
+// consumers, the minute's maintenance, full runs and rule activation, all through its
+// TierEngine. Every replica serves reads. The write RPCs work on any replica through Writer:
+// on the writer they go to the engine at once; on a standby they are committed to PostgreSQL
+// (write_requests, or the rule set's activation itself) and the writer applies them within
+// a poll interval (ApplyPending), while the standby waits for the outcome.
+namespace tierwise::classification {
+
+// Runs full reclassifications in the background and records their progress in `jobs`; one at a
+// time (a second waits for the first: both hold the engine's evaluation). Joins its threads on
+// destruction.
+class JobRunner {
+ public:
+  JobRunner(postgres::PgPool& pool, TierEngine& engine, std::function<Micros()> clock)
+      : pool_(pool), engine_(engine), clock_(std::move(clock)) {}
+  ~JobRunner();
+  // A new job, saved as running and started here.
+  absl::StatusOr<v1::Job> Start(const std::string& reason);
+  // A new job saved as running, to be started by Run (on the writer).
+  absl::StatusOr<v1::Job> Create();
+  // Runs a saved job in the background.
+  void Run(const v1::Job& job, const std::string& reason);
+  absl::StatusOr<v1::Job> Get(const std::string& id);
+
+ private:
+  postgres::PgPool& pool_;
+  TierEngine& engine_;
+  const std::function<Micros()> clock_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+};
+
+class Writer {
+ public:
+  struct Options {
+    // How long a standby waits for the writer to apply a request (a takeover included).
+    std::chrono::milliseconds wait{15000};
+    std::chrono::milliseconds poll{50};
+  };
+  // `leading`: whether this replica is the writer now (always true for a single replica).
+  Writer(postgres::PgPool& pool, TierEngine& engine, JobRunner& jobs, std::function<bool()> leading,
+         Options options);
+  Writer(postgres::PgPool& pool, TierEngine& engine, JobRunner& jobs, std::function<bool()> leading)
+      : Writer(pool, engine, jobs, std::move(leading), Options()) {}
+
+  bool leading() const { return leading_(); }
+
+  // The write RPCs, with TierEngine's contracts. On a standby: UNAVAILABLE when the writer has
+  // not applied the request within Options::wait (it stays queued and is applied later; the
+  // requests are idempotent, so a retry is harmless).
+  absl::StatusOr<v1::Tier> Pin(const std::string& customer_id, const std::string& tier,
+                               const std::string& reason, Micros expires, const std::string& actor);
+  absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
+                                 const std::string& actor);
+  absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& actor);
+  // Commits the activation (GetRuleSet(0) on every replica answers it from then on); on a
+  // standby waits up to Options::wait for the writer to have applied it.
+  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const std::string& actor);
+  // The job at once; the writer runs it.
+  absl::StatusOr<v1::Job> StartFullReclassification(const std::string& reason);
+
+  // On the writer (a no-op elsewhere): applies a rule set activated through a standby and the
+  // queued requests, in order. Periodic.
+  absl::Status ApplyPending();
+
+ private:
+  // Queues a request and waits for its outcome (the serialized result).
+  absl::StatusOr<std::string> Submit(const std::string& kind, const std::string& payload,
+                                     const std::string& actor);
+  // Applies one queued request on the writer: the serialized result, or the error.
+  absl::StatusOr<std::string> Apply(const std::string& kind, const std::string& payload,
+                                    const std::string& actor);
+
+  postgres::PgPool& pool_;
+  TierEngine& engine_;
+  JobRunner& jobs_;
+  const std::function<bool()> leading_;
+  const Options options_;
+  std::mutex apply_mu_;  // one ApplyPending at a time
+};
+
+}  // namespace tierwise::classification
+
+#endif  // TIERWISE_SERVICES_CLASSIFICATION_WRITER_H_
