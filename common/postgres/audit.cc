@@ -1,16 +1,28 @@
 #include "common/postgres/audit.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/postgres/text_array.h"
 
 namespace tierwise::postgres {
 
-void WriteAudit(pqxx::transaction_base& tx, const AuditRow& row) {
-  tx.exec_params(
+std::string AuditInsertSql(int first) {
+  auto p = [first](int i) { return absl::StrCat("$", first + i); };
+  return absl::StrCat(
       "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, entity,"
-      " entity_id, fields, note)"
-      " VALUES (NULLIF($1, '')::uuid, $2, $3, $4, $5, $6, $7, $8::text[], $9)",
-      row.customer_id, row.action, row.actor, row.actor_role, row.request_id, row.entity,
-      row.entity_id, ToTextArray(row.fields), row.note);
+      " entity_id, fields, note) VALUES (NULLIF(",
+      p(0), ", '')::uuid, ", p(1), ", ", p(2), ", ", p(3), ", ", p(4), ", ", p(5), ", ", p(6), ", ",
+      p(7), "::text[], ", p(8), ")");
+}
+
+std::vector<std::string> AuditParams(const AuditRow& row) {
+  return {row.customer_id, row.action, row.actor,     row.actor_role,
+          row.request_id,  row.entity, row.entity_id, ToTextArray(row.fields),
+          row.note};
+}
+
+void WriteAudit(pqxx::transaction_base& tx, const AuditRow& row) {
+  static const std::string kSql = AuditInsertSql(1);
+  tx.exec_params(kSql, pqxx::prepare::make_dynamic_params(AuditParams(row)));
 }
 
 Migration AuditMigration() {

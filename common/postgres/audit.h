@@ -31,6 +31,12 @@ struct AuditRow {
 
 void WriteAudit(pqxx::transaction_base& tx, const AuditRow& row);
 
+// For statements that write the audit row together with other work (a CTE, one round trip):
+// the INSERT taking the row's values from parameters $first .. $first+8, in AuditParams' order.
+std::string AuditInsertSql(int first);
+// customer_id, action, actor, actor_role, request_id, entity, entity_id, fields, note.
+std::vector<std::string> AuditParams(const AuditRow& row);
+
 // Version 901 of every service's migrations (added by RunServiceMain and the test harness, next
 // to the outbox's 900): creates audit_log in the shape above, or brings an older service table to
 // it (adds the missing columns, renames role → actor_role and detail → note).

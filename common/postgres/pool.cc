@@ -120,7 +120,9 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   cv_.notify_one();
 }
 
-absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::work&)>& fn, bool* retryable) {
+absl::Status PgPool::RunOnce(bool read,
+                             const std::function<absl::Status(pqxx::transaction_base&)>& fn,
+                             bool* retryable) {
   *retryable = false;
   auto acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
@@ -128,11 +130,16 @@ absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::work&)>& fn,
   absl::Status status;
   bool committing = false;
   try {
-    pqxx::work tx(*conn);
-    status = fn(tx);
-    if (status.ok()) {
-      committing = true;
-      tx.commit();
+    if (read) {
+      pqxx::nontransaction tx(*conn);
+      status = fn(tx);
+    } else {
+      pqxx::work tx(*conn);
+      status = fn(tx);
+      if (status.ok()) {
+        committing = true;
+        tx.commit();
+      }
     }
   } catch (const pqxx::broken_connection& e) {
     status = StatusFromException(e);
@@ -150,18 +157,28 @@ absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::work&)>& fn,
   return status;
 }
 
-absl::Status PgPool::Transact(const std::function<absl::Status(pqxx::work&)>& fn) {
+absl::Status PgPool::Run(bool read,
+                         const std::function<absl::Status(pqxx::transaction_base&)>& fn) {
   bool retryable = false;
-  absl::Status status = RunOnce(fn, &retryable);
+  absl::Status status = RunOnce(read, fn, &retryable);
   if (retryable) {
     log::Warn("postgres.reconnect", {{"schema", options_.schema}});
-    status = RunOnce(fn, &retryable);
+    status = RunOnce(read, fn, &retryable);
   }
   return status;
 }
 
+absl::Status PgPool::Transact(const std::function<absl::Status(pqxx::work&)>& fn) {
+  return Run(false, [&](pqxx::transaction_base& tx) { return fn(static_cast<pqxx::work&>(tx)); });
+}
+
+absl::Status PgPool::Read(const std::function<absl::Status(pqxx::nontransaction&)>& fn) {
+  return Run(
+      true, [&](pqxx::transaction_base& tx) { return fn(static_cast<pqxx::nontransaction&>(tx)); });
+}
+
 absl::Status PgPool::Ping() {
-  return Transact([](pqxx::work& tx) {
+  return Read([](pqxx::nontransaction& tx) {
     tx.exec("SELECT 1");
     return absl::OkStatus();
   });

@@ -59,6 +59,15 @@ class PgPool {
   absl::StatusOr<T> Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn);
   absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& fn);
 
+  // Statements without a transaction block: no BEGIN and no COMMIT, each statement commits on
+  // its own, so one statement costs one round trip instead of three. For reads (one statement,
+  // or several that need no common snapshot) and for a single write that stands alone (an
+  // audit row of a read); never for writes that must commit together. Retried once on a fresh
+  // connection when the connection breaks.
+  template <typename T>
+  absl::StatusOr<T> Read(const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& fn);
+  absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& fn);
+
   // SELECT 1 on a pooled connection, bounded by acquire_timeout.
   absl::Status Ping();
 
@@ -73,7 +82,9 @@ class PgPool {
   class Lease;
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
-  absl::Status RunOnce(const std::function<absl::Status(pqxx::work&)>& fn, bool* retryable);
+  absl::Status RunOnce(bool read, const std::function<absl::Status(pqxx::transaction_base&)>& fn,
+                       bool* retryable);
+  absl::Status Run(bool read, const std::function<absl::Status(pqxx::transaction_base&)>& fn);
 
   const PoolOptions options_;
   mutable std::mutex mu_;
@@ -93,6 +104,28 @@ absl::StatusOr<T> PgPool::Transact(const std::function<absl::StatusOr<T>(pqxx::w
   });
   if (!status.ok()) return status;
   return std::move(*result);
+}
+
+template <typename T>
+absl::StatusOr<T> PgPool::Read(const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& fn) {
+  std::optional<T> result;
+  absl::Status status = Read([&](pqxx::nontransaction& tx) -> absl::Status {
+    absl::StatusOr<T> r = fn(tx);
+    if (!r.ok()) return r.status();
+    result = std::move(*r);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return std::move(*result);
+}
+
+// Runs a statement prepared once per connection under `name` (libpqxx keeps the definition per
+// connection and prepares it on first use there), in a transaction or a Read.
+template <typename... Args>
+pqxx::result Prepared(pqxx::transaction_base& tx, const std::string& name, const std::string& sql,
+                      Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
 }
 
 }  // namespace tierwise::postgres

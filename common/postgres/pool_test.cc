@@ -32,6 +32,48 @@ TEST(PgPoolTest, TransactCommitsOnOkAndRollsBackOnError) {
   EXPECT_EQ(*count, 1);
 }
 
+TEST(PgPoolTest, ReadRunsEachStatementOnItsOwnWithoutATransactionBlock) {
+  testing::TestSchema schema("pool");
+  PgPool& pool = schema.pool();
+  // Inside a transaction block both statements share one transaction id; outside, each
+  // statement is a transaction of its own.
+  auto ids = [](pqxx::transaction_base& tx) {
+    const auto a = tx.exec("SELECT pg_current_xact_id()::text")[0][0].as<std::string>();
+    const auto b = tx.exec("SELECT pg_current_xact_id()::text")[0][0].as<std::string>();
+    return std::make_pair(a, b);
+  };
+  std::pair<std::string, std::string> in_read, in_transaction;
+  ASSERT_TRUE(pool.Read([&](pqxx::nontransaction& tx) {
+                    in_read = ids(tx);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(pool.Transact([&](pqxx::work& tx) {
+                    in_transaction = ids(tx);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_NE(in_read.first, in_read.second);
+  EXPECT_EQ(in_transaction.first, in_transaction.second);
+  // A prepared statement is prepared once per connection and runs in both.
+  auto sum = pool.Read<int>([](pqxx::nontransaction& tx) -> absl::StatusOr<int> {
+    return Prepared(tx, "pool_test_add", "SELECT $1::int + $2::int", 40, 2)[0][0].as<int>();
+  });
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, 42);
+  auto again = pool.Transact<int>([](pqxx::work& tx) -> absl::StatusOr<int> {
+    return Prepared(tx, "pool_test_add", "SELECT $1::int + $2::int", 1, 2)[0][0].as<int>();
+  });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 3);
+  // Errors map like Transact's.
+  absl::Status bad = pool.Read([](pqxx::nontransaction& tx) {
+    tx.exec("SELECT * FROM no_such_table");
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(PgPoolTest, SqlErrorsMapToStatusCodes) {
   testing::TestSchema schema("pool");
   ASSERT_TRUE(

@@ -9,6 +9,7 @@
 #include "common/log/log.h"
 #include "common/metrics/http_exporter.h"
 #include "common/metrics/metrics.h"
+#include "common/postgres/audit.h"
 #include "common/process/process_guard.h"
 #include "common/server/rpc.h"
 #include "common/server/server_runner.h"
@@ -66,6 +67,7 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
       {.uri = config.pg_uri, .schema = config.pg_schema, .size = config.pg_pool_size});
   std::vector<postgres::Migration> migrations = definition.migrations;
   migrations.push_back(outbox::TableMigration());
+  migrations.push_back(postgres::AuditMigration());
   if (absl::Status migrated = MigrateWhenDatabaseComes(pool, migrations); !migrated.ok()) {
     if (absl::IsCancelled(migrated)) {
       log::Info("service.exit", {{"reason", migrated.message()}});
@@ -90,8 +92,8 @@ int RunServiceMain(int argc, char** argv, ServiceDefinition definition) {
   }
   outbox::Relay relay(pool, redis,
                       {.poll_interval = std::chrono::milliseconds(config.outbox_poll_ms)});
-  ServiceDeps deps{config, pool, redis, relay, *tokens,
-                   *time::BusinessCalendar::Load(config.business_time_zone)};
+  ServiceDeps deps{config, pool,    redis,
+                   relay,  *tokens, *time::BusinessCalendar::Load(config.business_time_zone)};
   absl::StatusOr<ServiceBundle> bundle = definition.build(deps);
   if (!bundle.ok()) {
     log::Error("service.build_failed", {{"error", bundle.status().ToString()}});

@@ -39,7 +39,8 @@ struct ServiceBundle {
 struct ServiceDefinition {
   std::string name;  // "profile"
   int default_port = 0;
-  std::vector<postgres::Migration> migrations;  // the outbox table is added automatically
+  // The outbox (900) and audit_log (901) tables are added automatically.
+  std::vector<postgres::Migration> migrations;
   std::function<absl::StatusOr<ServiceBundle>(ServiceDeps&)> build;
   // Service-specific flags, registered before parsing (values land where the callback points).
   std::function<void(config::ConfigParser&)> register_flags;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
+#include "common/postgres/audit.h"
 #include "common/postgres/migrations.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +18,7 @@ ServiceHarness::ServiceHarness(std::vector<postgres::Migration> migrations,
                                absl::string_view schema_prefix)
     : schema_(schema_prefix, 8), redis_(NewRedisClient()), relay_(schema_.pool(), *redis_) {
   migrations.push_back(outbox::TableMigration());
+  migrations.push_back(postgres::AuditMigration());
   absl::Status migrated = postgres::ApplyMigrations(schema_.pool(), migrations);
   EXPECT_TRUE(migrated.ok()) << migrated;
   config_.redis_prefix = UniqueName("tw");

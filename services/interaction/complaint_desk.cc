@@ -330,12 +330,12 @@ absl::StatusOr<int> InteractionDesk::SweepBreaches() {
         if (changes.empty()) continue;
         c.set_version(c.version() + 1);
         store::UpdateComplaint(tx, c);
-        store::Audit(tx, {.actor = "system",
-                          .role = "system",
+        store::Audit(tx, {.customer_id = c.customer_id(),
                           .action = "sla_breach",
+                          .actor = "system",
+                          .actor_role = "system",
                           .entity = "complaint",
-                          .entity_id = c.id(),
-                          .customer_id = c.customer_id()});
+                          .entity_id = c.id()});
         EnqueueChanges(tx, options_.events_stream, c, changes, now);
         all.insert(all.end(), changes.begin(), changes.end());
       }

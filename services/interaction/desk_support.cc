@@ -6,14 +6,14 @@ namespace tierwise::interaction {
 
 store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std::string entity,
                           std::string entity_id, std::string customer_id, std::string detail) {
-  return {.actor = call.principal.name,
-          .role = std::string(auth::RoleName(call.principal.role)),
+  return {.customer_id = std::move(customer_id),
           .action = std::move(action),
+          .actor = call.principal.name,
+          .actor_role = std::string(auth::RoleName(call.principal.role)),
+          .request_id = call.request_id,
           .entity = std::move(entity),
           .entity_id = std::move(entity_id),
-          .customer_id = std::move(customer_id),
-          .request_id = call.request_id,
-          .detail = std::move(detail)};
+          .note = std::move(detail)};
 }
 
 absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,

@@ -46,6 +46,10 @@ FollowUp Base(const PlanCustomer& c, absl::string_view tier, FollowUpKind kind, 
 
 }  // namespace
 
+int64_t LocalDayOf(const time::BusinessCalendar& calendar, Micros t) {
+  return calendar.DayOf(t) - kEpoch;
+}
+
 int64_t DayOf(Micros t) {
   // Floor division, so instants before 1970 land on the right day too.
   return t >= 0 ? t / kMicrosPerDay : -((-t + kMicrosPerDay - 1) / kMicrosPerDay);
@@ -103,7 +107,9 @@ const TierPolicy* PolicyFor(const ServicePolicy& policy, absl::string_view tier)
   return fallback;
 }
 
-PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros now) {
+PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros now,
+                             const time::BusinessCalendar& calendar) {
+  auto day_of = [&](Micros t) { return LocalDayOf(calendar, t); };
   PlannedContacts out;
   // A follow-up never done is due from the day the plan started: the customer's current tier.
   const Micros plan_start = std::max(c.known_at, c.tier_since);
@@ -123,7 +129,7 @@ PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros 
     const Micros last = LastContactAtLeast(c.contacts, channel);
     out.push_back({.kind = v1::FOLLOW_UP_KIND_REGULAR,
                    .channel = channel,
-                   .due_day = last > 0 ? DayOf(last) + interval : DayOf(plan_start),
+                   .due_day = last > 0 ? day_of(last) + interval : day_of(plan_start),
                    .last = last,
                    .interval = interval,
                    .pool = pool});
@@ -133,7 +139,7 @@ PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros 
     out.push_back(
         {.kind = v1::FOLLOW_UP_KIND_EXECUTIVE,
          .channel = v1::CHANNEL_ON_SITE_VISIT,
-         .due_day = last > 0 ? DayOf(last) + p.executive_interval_days() : DayOf(plan_start),
+         .due_day = last > 0 ? day_of(last) + p.executive_interval_days() : day_of(plan_start),
          .last = last,
          .interval = p.executive_interval_days()});
   }
@@ -148,12 +154,13 @@ PlannedContacts PlanContacts(const PlanCustomer& c, const TierPolicy& p, Micros 
   return out;
 }
 
-FollowUp DescribeFollowUp(const PlanCustomer& c, const TierPolicy& p,
-                          const PlannedContact& planned) {
+FollowUp DescribeFollowUp(const PlanCustomer& c, const TierPolicy& p, const PlannedContact& planned,
+                          const time::BusinessCalendar& calendar) {
   const std::string tier = c.tier.empty() ? p.tier() : c.tier;
   FollowUp f = Base(c, tier, planned.kind, planned.channel, planned.due_day, planned.last);
   const std::string last =
-      planned.last > 0 ? absl::StrCat("; last ", DayText(DayOf(planned.last))) : "; no contact yet";
+      planned.last > 0 ? absl::StrCat("; last ", DayText(LocalDayOf(calendar, planned.last)))
+                       : "; no contact yet";
   switch (planned.kind) {
     case v1::FOLLOW_UP_KIND_REGULAR:
       f.set_potential_pool(planned.pool);
@@ -171,13 +178,46 @@ FollowUp DescribeFollowUp(const PlanCustomer& c, const TierPolicy& p,
   return f;
 }
 
-std::vector<FollowUp> PlanFollowUps(const PlanCustomer& c, const ServicePolicy& policy,
-                                    Micros now) {
+std::vector<FollowUp> PlanFollowUps(const PlanCustomer& c, const ServicePolicy& policy, Micros now,
+                                    const time::BusinessCalendar& calendar) {
   std::vector<FollowUp> out;
   const TierPolicy* p = PolicyFor(policy, c.tier);
   if (p == nullptr) return out;
-  for (const PlannedContact& planned : PlanContacts(c, *p, now)) {
-    out.push_back(DescribeFollowUp(c, *p, planned));
+  for (const PlannedContact& planned : PlanContacts(c, *p, now, calendar)) {
+    out.push_back(DescribeFollowUp(c, *p, planned, calendar));
+  }
+  return out;
+}
+
+StoredPlan PlanToStore(const PlanCustomer& c, const TierPolicy& p,
+                       const time::BusinessCalendar& calendar) {
+  StoredPlan out;
+  auto add = [&](const PlannedContact& planned, Micros from, Micros until) {
+    FollowUp described = DescribeFollowUp(c, p, planned, calendar);
+    out.push_back({.planned = planned,
+                   .valid_from = from,
+                   .valid_until = until,
+                   .tier = described.tier(),
+                   .reason = described.reason()});
+  };
+  // PlanContacts puts the customer in the pool exactly when now > pool_at (see there).
+  Micros pool_at = kValidForever;
+  if (p.pool_after_days() > 0) {
+    const Micros intent_base =
+        c.contacts.last_intent > 0 ? c.contacts.last_intent : std::max(c.known_at, c.tier_since);
+    pool_at = intent_base + p.pool_after_days() * kMicrosPerDay;
+  }
+  const bool pools = pool_at < kValidForever - 1;
+  // Before the pool (or forever): every kind as planned at pool_at (not yet pooled).
+  const Micros before = pools ? pool_at : 0;
+  for (const PlannedContact& planned : PlanContacts(c, p, before, calendar)) {
+    const bool regular = planned.kind == v1::FOLLOW_UP_KIND_REGULAR;
+    add(planned, 0, regular && pools ? pool_at + 1 : kValidForever);
+  }
+  if (pools) {
+    for (const PlannedContact& planned : PlanContacts(c, p, pool_at + 1, calendar)) {
+      if (planned.kind == v1::FOLLOW_UP_KIND_REGULAR) add(planned, pool_at + 1, kValidForever);
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
+#include "common/time/business_calendar.h"
 #include "tierwise/classification/v1/classification.pb.h"
 #include "tierwise/interaction/v1/interaction.pb.h"
 
@@ -24,6 +25,11 @@
 //   AGREED    the next follow-up date written on the latest interaction, if any.
 // A follow-up never done is due from the day the customer got its current tier (or became
 // known), so a tier change shows up at once as a due contact on the new plan.
+//
+// Days are local days of the business calendar (setting business_time_zone): a contact at
+// 00:30 Shanghai time on 11-02 counts on 11-02, and a follow-up due on day D is due from local
+// 00:00 of D and overdue from local 00:00 of D+1. Day numbers (int64) count local days from
+// 1970-01-01. Every function taking no calendar works in UTC.
 namespace tierwise::interaction {
 
 using Micros = int64_t;
@@ -34,6 +40,8 @@ inline constexpr Micros kMicrosPerDay = 86'400'000'000LL;
 
 // Days since 1970-01-01, UTC.
 int64_t DayOf(Micros t);
+// The local day (days since 1970-01-01) of an instant in the business calendar.
+int64_t LocalDayOf(const time::BusinessCalendar& calendar, Micros t);
 interaction::v1::Channel ChannelFromPolicy(absl::string_view name);
 // How close a contact is: in person 4, exhibition 3, phone 2, e-mail/IM 1, mail and other 0.
 int ChannelStrength(interaction::v1::Channel channel);
@@ -75,13 +83,35 @@ struct PlannedContact {
 };
 using PlannedContacts = absl::InlinedVector<PlannedContact, 3>;
 
-PlannedContacts PlanContacts(const PlanCustomer& customer, const TierPolicy& policy, Micros now);
-interaction::v1::FollowUp DescribeFollowUp(const PlanCustomer& customer, const TierPolicy& policy,
-                                           const PlannedContact& planned);
+PlannedContacts PlanContacts(
+    const PlanCustomer& customer, const TierPolicy& policy, Micros now,
+    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
+interaction::v1::FollowUp DescribeFollowUp(
+    const PlanCustomer& customer, const TierPolicy& policy, const PlannedContact& planned,
+    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 // Every follow-up the customer has under the policy, as of `now` (PlanContacts, described).
-std::vector<interaction::v1::FollowUp> PlanFollowUps(const PlanCustomer& customer,
-                                                     const ServicePolicy& policy, Micros now);
+std::vector<interaction::v1::FollowUp> PlanFollowUps(
+    const PlanCustomer& customer, const ServicePolicy& policy, Micros now,
+    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
+
+// The plan as stored state: PlanContacts for every `now` at once. Only the regular contact
+// depends on the clock (a C customer without intent drops into the potential pool once
+// pool_after_days have passed), so it comes as up to two rows, each valid for a range of
+// instants: for every now, the rows with valid_from <= now < valid_until are exactly
+// PlanContacts(customer, policy, now). Stored rows therefore change only when the customer's
+// contacts, tier, owner or the policy change, never with the clock.
+inline constexpr Micros kValidForever = INT64_MAX;
+struct StoredContact {
+  PlannedContact planned;
+  Micros valid_from = 0;
+  Micros valid_until = kValidForever;
+  std::string tier;    // as described: the policy's tier when the customer has none yet
+  std::string reason;  // DescribeFollowUp's text
+};
+using StoredPlan = absl::InlinedVector<StoredContact, 4>;
+StoredPlan PlanToStore(const PlanCustomer& customer, const TierPolicy& policy,
+                       const time::BusinessCalendar& calendar);
 
 }  // namespace tierwise::interaction
 

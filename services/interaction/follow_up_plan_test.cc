@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "absl/time/civil_time.h"
 
 namespace tierwise::interaction {
@@ -151,6 +153,96 @@ TEST(FollowUpPlan, DatesAndChannels) {
   EXPECT_EQ(ChannelFromPolicy("phone"), v1::CHANNEL_PHONE);
   EXPECT_GT(ChannelStrength(v1::CHANNEL_CUSTOMER_VISIT), ChannelStrength(v1::CHANNEL_PHONE));
   EXPECT_EQ(PolicyFor(Policy(), "K")->tier(), "C");
+}
+
+// Shanghai is UTC+8 all year: local midnight of a day is 16:00 UTC of the day before.
+time::BusinessCalendar Shanghai() { return *time::BusinessCalendar::Load("Asia/Shanghai"); }
+Micros LocalTime(int y, int m, int d, int hh, int mm) {
+  return time::ToMicros(absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), Shanghai().zone()));
+}
+
+TEST(FollowUpPlanCalendar, AContactCountsOnItsLocalDay) {
+  PlanCustomer b = Customer("B");
+  const Micros now = LocalTime(2026, 11, 2, 9, 0);
+  // 2026-10-31 23:59 and 2026-11-01 00:00 in Shanghai are both 2026-10-31 in UTC.
+  b.contacts.last_by_channel[v1::CHANNEL_PHONE] = LocalTime(2026, 10, 31, 23, 59);
+  const auto late_evening = PlanFollowUps(b, Policy(), now, Shanghai());
+  const FollowUp* regular = Find(late_evening, v1::FOLLOW_UP_KIND_REGULAR);
+  ASSERT_NE(regular, nullptr);
+  EXPECT_EQ(Text(regular->due_date()), "2026-11-30");
+  EXPECT_NE(regular->reason().find("last 2026-10-31"), std::string::npos) << regular->reason();
+  b.contacts.last_by_channel[v1::CHANNEL_PHONE] = LocalTime(2026, 11, 1, 0, 0);
+  const auto midnight = PlanFollowUps(b, Policy(), now, Shanghai());
+  regular = Find(midnight, v1::FOLLOW_UP_KIND_REGULAR);
+  ASSERT_NE(regular, nullptr);
+  EXPECT_EQ(Text(regular->due_date()), "2026-12-01");
+  EXPECT_NE(regular->reason().find("last 2026-11-01"), std::string::npos) << regular->reason();
+  // In UTC both contacts fall on 10-31.
+  const auto utc = PlanFollowUps(b, Policy(), now);
+  EXPECT_EQ(Text(Find(utc, v1::FOLLOW_UP_KIND_REGULAR)->due_date()), "2026-11-30");
+}
+
+TEST(FollowUpPlanCalendar, NeverContactedIsDueFromTheLocalDayOfTheTier) {
+  PlanCustomer c = Customer("A");
+  c.tier_since = LocalTime(2026, 3, 1, 0, 30);  // 2026-02-28 16:30 UTC
+  c.known_at = LocalTime(2026, 1, 1, 12, 0);
+  const auto plan = PlanFollowUps(c, Policy(), LocalTime(2026, 3, 2, 9, 0), Shanghai());
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(Text(Find(plan, v1::FOLLOW_UP_KIND_REGULAR)->due_date()), "2026-03-01");
+  EXPECT_EQ(Text(Find(plan, v1::FOLLOW_UP_KIND_EXECUTIVE)->due_date()), "2026-03-01");
+}
+
+// Every now: the stored rows valid at that instant are exactly PlanContacts at that instant.
+TEST(FollowUpPlanStored, TheRowsValidAtAnyMomentAreThePlanOfThatMoment) {
+  std::mt19937_64 rng(12);
+  const ServicePolicy policy = Policy();
+  const time::BusinessCalendar calendars[] = {time::BusinessCalendar::Utc(), Shanghai()};
+  const Micros base = Noon(2026, 1, 1);
+  auto some_time = [&] {
+    return base + static_cast<Micros>(rng() % (400 * kMicrosPerDay / 1000)) * 1000;
+  };
+  int pooled = 0;
+  for (int round = 0; round < 400; ++round) {
+    const char* tiers[] = {"A", "B", "C", "", "K"};
+    PlanCustomer c = Customer(tiers[rng() % 5]);
+    c.known_at = some_time();
+    c.tier_since = some_time();
+    for (int ch = 1; ch <= 7; ++ch) {
+      if (rng() % 2) c.contacts.last_by_channel[ch] = some_time();
+    }
+    if (rng() % 2) c.contacts.last_executive = some_time();
+    if (rng() % 2) c.contacts.last_intent = some_time();
+    if (rng() % 3 == 0) c.contacts.next_follow_up_day = DayOf(some_time());
+    const time::BusinessCalendar& calendar = calendars[rng() % 2];
+    const TierPolicy* p = PolicyFor(policy, c.tier);
+    ASSERT_NE(p, nullptr);
+    const StoredPlan stored = PlanToStore(c, *p, calendar);
+    std::vector<Micros> moments;
+    for (int i = 0; i < 20; ++i) moments.push_back(some_time() + 200 * kMicrosPerDay);
+    for (const StoredContact& row : stored) {
+      // Both sides of each boundary.
+      if (row.valid_from > 0) moments.insert(moments.end(), {row.valid_from - 1, row.valid_from});
+    }
+    for (Micros now : moments) {
+      std::vector<std::string> want, got;
+      for (const FollowUp& f : PlanFollowUps(c, policy, now, calendar)) {
+        want.push_back(f.ShortDebugString());
+      }
+      for (const StoredContact& row : stored) {
+        if (row.valid_from <= now && now < row.valid_until) {
+          FollowUp f = DescribeFollowUp(c, *p, row.planned, calendar);
+          EXPECT_EQ(f.tier(), row.tier);
+          EXPECT_EQ(f.reason(), row.reason);
+          got.push_back(f.ShortDebugString());
+          pooled += row.planned.pool ? 1 : 0;
+        }
+      }
+      std::sort(want.begin(), want.end());
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << "round " << round << " now " << now;
+    }
+  }
+  EXPECT_GT(pooled, 0);  // the pool rows were exercised
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include "services/interaction/interaction_desk.h"
 
 #include <algorithm>
-#include <string_view>
-#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +10,8 @@
 #include "common/paging/page_token.h"
 #include "common/status/status.h"
 #include "common/time/micros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/interaction/desk_support.h"
 #include "services/interaction/erasure.h"
 #include "services/interaction/interaction_rules.h"
@@ -66,7 +66,7 @@ struct ErasureCounts {
 
 // Scrubs the free text of every version of the customer's records, of its complaints and of its
 // audit details, in the transaction that records the event. The customer's row is locked
-// first: writers of its records lock it too (FOR SHARE), so a record written alongside is
+// first: writers of its records lock it too (FOR NO KEY UPDATE), so a record written alongside is
 // either refused (the customer is deleted) or committed before and scrubbed here. The erasure
 // is audited once, by the principal the event names. Returns whether the customer was not
 // erased before.
@@ -93,15 +93,15 @@ bool EraseCustomerText(pqxx::work& tx, const events::v1::CustomerChanged& e, Mic
       counts->interactions + counts->complaints + counts->request_keys + counts->audit_details;
   if (first || changed > 0) {
     store::Audit(
-        tx, {.actor = e.actor().empty() ? "system" : e.actor(),
-             .role = "system",
+        tx, {.customer_id = id,
              .action = "erase",
+             .actor = e.actor().empty() ? "system" : e.actor(),
+             .actor_role = "system",
              .entity = "customer",
              .entity_id = id,
-             .customer_id = id,
-             .detail = absl::StrCat("scrubbed ", counts->interactions, " record versions, ",
-                                    counts->complaints, " complaints, ", counts->request_keys,
-                                    " request keys, ", counts->audit_details, " audit details")});
+             .note = absl::StrCat("scrubbed ", counts->interactions, " record versions, ",
+                                  counts->complaints, " complaints, ", counts->request_keys,
+                                  " request keys, ", counts->audit_details, " audit details")});
   }
   return first;
 }
@@ -121,8 +121,8 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
                                                      const v1::LogInteractionRequest& request) {
   const Micros now = options_.clock();
   const v1::Interaction& in = request.interaction();
-  if (absl::Status s =
-          ValidateInteraction(in, now, call.principal.role == Role::kAdmin, "interaction");
+  if (absl::Status s = ValidateInteraction(in, now, call.principal.role == Role::kAdmin,
+                                           "interaction", options_.calendar);
       !s.ok()) {
     return s;
   }
@@ -139,6 +139,8 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
     log::Warn("interaction.tier_unavailable",
               {{"customer_id", in.customer_id()}, {"error", tier.status().message()}});
   }
+  // The plan is replanned with the record; the policy is cached, so usually this asks nobody.
+  const absl::StatusOr<ServicePolicy> policy = tiers_.Policy(call.request_id);
   const std::string key = RequestKey(call, request.request_id());
   v1::Interaction out;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
@@ -165,14 +167,25 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
       out.set_tier(*tier);
       out.set_tier_source(v1::TIER_SOURCE_CLASSIFICATION);
     } else {
-      out.set_tier(store::LastKnownTier(tx, in.customer_id()));
+      out.set_tier(customer->tier);  // the last TierChanged seen, read with the customer
       out.set_tier_source(out.tier().empty() ? v1::TIER_SOURCE_UNKNOWN
                                              : v1::TIER_SOURCE_LAST_KNOWN);
     }
-    store::InsertInteraction(tx, out, key);
-    store::RefreshContactState(tx, out.customer_id());
-    store::Audit(tx, AuditOf(call, "log", "interaction", out.id(), out.customer_id(),
-                             in.has_recorded_at() ? "recorded_at back-filled" : ""));
+    // One statement for the record, its audit row and the contact state; the plan from what
+    // it returns and the customer's row read above; then the event.
+    PlanCustomer planned{.customer_id = customer->customer_id,
+                         .external_ref = customer->external_ref,
+                         .owner = customer->owner,
+                         .tier = customer->tier,
+                         .tier_since = customer->tier_since,
+                         .known_at = customer->known_at};
+    planned.contacts =
+        store::LogInteraction(tx, out, key,
+                              AuditOf(call, "log", "interaction", out.id(), out.customer_id(),
+                                      in.has_recorded_at() ? "recorded_at back-filled" : ""));
+    std::vector<PlanCustomer> plan_customers;
+    if (!customer->former) plan_customers.push_back(std::move(planned));
+    ReplanLoaded(tx, {out.customer_id()}, plan_customers, policy.ok() ? &*policy : nullptr);
     outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
     return absl::OkStatus();
   });
@@ -274,6 +287,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     v.Add("reason", "must be at most 1000 bytes");
   }
   if (!v.empty()) return v.ToStatus();
+  const absl::StatusOr<ServicePolicy> policy = tiers_.Policy(call.request_id);
   // The corrected record keeps the original's customer: fill it in before validating.
   v1::Interaction in = request.interaction();
   v1::Interaction out;
@@ -284,7 +298,10 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     if (in.customer_id() != old->customer_id()) {
       return status::InvalidArgument("interaction.customer_id", "cannot change in a correction");
     }
-    if (absl::Status s = ValidateInteraction(in, now, false, "interaction"); !s.ok()) return s;
+    if (absl::Status s = ValidateInteraction(in, now, false, "interaction", options_.calendar);
+        !s.ok()) {
+      return s;
+    }
     auto already_corrected = [&] {
       return absl::FailedPreconditionError(
           absl::StrCat("id: interaction ", request.id(), " was already corrected by ",
@@ -322,6 +339,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     store::InsertInteraction(tx, out, "");
     store::MarkSuperseded(tx, old->id(), out.id());
     store::RefreshContactState(tx, out.customer_id());
+    Replan(tx, {out.customer_id()}, policy.ok() ? &*policy : nullptr);
     // Which fields changed, never their values nor the reason (both are in the record).
     const std::string changed = ChangedWritableFields(*old, out);
     store::Audit(
@@ -351,24 +369,27 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListDue(
     v.Add("to_date", "must be on or after from_date, within 366 days");
   }
   if (!v.empty()) return v.ToStatus();
-  return ListPlan(call, {request.owners().begin(), request.owners().end()}, from, to, false,
+  return ListPlan(call, {request.owners().begin(), request.owners().end()}, from, to, -1,
                   request.page_size(), paging::Fingerprint(request), request.page_token());
 }
 
 absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListOverdue(
     const auth::CallContext& call, const v1::ListOverdueFollowUpsRequest& request) {
-  int64_t as_of = DayOf(options_.clock());
+  // Today in the business calendar: a follow-up due on day D is overdue from local 00:00 of D+1.
+  int64_t as_of = LocalDayOf(options_.calendar, options_.clock());
   if (request.has_as_of()) {
     as_of = DayOfDate(request.as_of());
     if (as_of < 0) return status::InvalidArgument("as_of", "is not a valid date");
   }
-  return ListPlan(call, {request.owners().begin(), request.owners().end()}, 0, as_of, true,
-                  request.page_size(), paging::Fingerprint(request), request.page_token());
+  // Every due day before as_of; day numbers of valid dates are far above this floor.
+  constexpr int64_t kEarliestDay = -1'000'000;
+  return ListPlan(call, {request.owners().begin(), request.owners().end()}, kEarliestDay, as_of - 1,
+                  as_of, request.page_size(), paging::Fingerprint(request), request.page_token());
 }
 
 absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
     const auth::CallContext& call, std::vector<std::string> owners, int64_t from_day,
-    int64_t to_day, bool overdue, int requested_page_size, const std::string& fingerprint,
+    int64_t to_day, int64_t overdue_as_of, int requested_page_size, const std::string& fingerprint,
     const std::string& page_token) {
   if (IsRep(call)) {
     for (const std::string& o : owners) {
@@ -383,65 +404,123 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
       return status::InvalidArgument(absl::StrCat("owners[", i, "]"), "must be 1..64 bytes");
     }
   }
+  if (owners.size() > 100) return status::InvalidArgument("owners", "at most 100 owners");
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
   absl::StatusOr<int> page_size = paging::PageSize(requested_page_size, 100, 1000);
   if (!page_size.ok()) return page_size.status();
   absl::StatusOr<std::vector<std::string>> decoded =
       paging::DecodeToken(page_token, fingerprint, 3);
   if (!decoded.ok()) return decoded.status();
-  const std::vector<std::string>& cursor = *decoded;
-  absl::StatusOr<ServicePolicy> policy = tiers_.Policy(call.request_id);
-  if (!policy.ok()) return policy.status();
-  const Micros now = options_.clock();
-  absl::StatusOr<std::vector<PlanCustomer>> customers = pool_.Transact<std::vector<PlanCustomer>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<PlanCustomer>> {
-        return store::LoadPlanCustomers(tx, owners);
-      });
-  if (!customers.ok()) return customers.status();
-
-  // Due days first, for every customer; messages only for the page returned.
-  using Key = std::tuple<int64_t, std::string_view, int>;
-  struct Item {
-    Key key;
-    const PlanCustomer* customer;
-    const TierPolicy* policy;
-    PlannedContact planned;
-  };
-  std::vector<Item> items;
-  for (const PlanCustomer& c : *customers) {
-    const TierPolicy* p = PolicyFor(*policy, c.tier);
-    if (p == nullptr) continue;
-    for (const PlannedContact& planned : PlanContacts(c, *p, now)) {
-      const int64_t due = planned.due_day;
-      if (overdue ? due >= to_day : (due < from_day || due > to_day)) continue;
-      items.push_back({Key{due, c.customer_id, planned.kind}, &c, p, planned});
-    }
-  }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.key < b.key; });
-  auto begin = items.begin();
-  if (!cursor.empty()) {
-    int64_t due = 0;
-    int kind = 0;
-    if (!absl::SimpleAtoi(cursor[0], &due) || !absl::SimpleAtoi(cursor[2], &kind)) {
+  store::PlanPageQuery query{.owners = std::move(owners),
+                             .from_day = from_day,
+                             .to_day = to_day,
+                             .now = options_.clock(),
+                             .limit = *page_size + 1};
+  if (!decoded->empty()) {
+    const std::vector<std::string>& cursor = *decoded;
+    if (!absl::SimpleAtoi(cursor[0], &query.after_day) || !ids::IsUuid(cursor[1]) ||
+        !absl::SimpleAtoi(cursor[2], &query.after_kind)) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    const Key after{due, cursor[1], kind};
-    begin = std::upper_bound(items.begin(), items.end(), after,
-                             [](const Key& k, const Item& item) { return k < item.key; });
+    query.after_customer = cursor[1];
   }
+  absl::StatusOr<std::vector<v1::FollowUp>> rows = pool_.Transact<std::vector<v1::FollowUp>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::FollowUp>> {
+        return store::ListPlanPage(tx, query);
+      });
+  if (!rows.ok()) return rows.status();
   v1::ListFollowUpsResponse response;
-  auto it = begin;
-  for (; it != items.end() && response.follow_ups_size() < *page_size; ++it) {
-    v1::FollowUp* f = response.add_follow_ups();
-    *f = DescribeFollowUp(*it->customer, *it->policy, it->planned);
-    if (overdue) f->set_days_overdue(static_cast<int32_t>(to_day - it->planned.due_day));
+  const bool more = static_cast<int>(rows->size()) > *page_size;
+  if (more) rows->pop_back();
+  for (v1::FollowUp& f : *rows) {
+    if (overdue_as_of >= 0) {
+      f.set_days_overdue(static_cast<int32_t>(overdue_as_of - DayOfDate(f.due_date())));
+    }
+    *response.add_follow_ups() = std::move(f);
   }
-  if (it != items.end()) {
-    const Key& last = std::prev(it)->key;
+  if (more) {
+    const v1::FollowUp& last = response.follow_ups(response.follow_ups_size() - 1);
     response.set_next_page_token(paging::EncodeToken(
-        fingerprint, {absl::StrCat(std::get<0>(last)), std::string(std::get<1>(last)),
-                      absl::StrCat(std::get<2>(last))}));
+        fingerprint, {absl::StrCat(DayOfDate(last.due_date())), last.customer_id(),
+                      absl::StrCat(static_cast<int>(last.kind()))}));
   }
   return response;
+}
+
+std::string InteractionDesk::PolicyFingerprint(const ServicePolicy& policy) const {
+  // Due days depend on the calendar too: a new business time zone replans everyone.
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  policy.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return paging::FingerprintBytes(absl::StrCat(options_.calendar.name(), "\n", bytes));
+}
+
+void InteractionDesk::Replan(pqxx::work& tx, const std::vector<std::string>& customer_ids,
+                             const ServicePolicy* policy) const {
+  ReplanLoaded(tx, customer_ids, store::LoadPlanCustomersById(tx, customer_ids), policy);
+}
+
+void InteractionDesk::ReplanLoaded(pqxx::work& tx, const std::vector<std::string>& customer_ids,
+                                   const std::vector<PlanCustomer>& customers,
+                                   const ServicePolicy* policy) const {
+  if (policy == nullptr) {
+    // Customers that left lose their plan at once; the others keep the rows they have until
+    // ReplanStale plans them with a policy.
+    std::vector<std::string> gone;
+    for (const std::string& id : customer_ids) {
+      if (std::none_of(customers.begin(), customers.end(),
+                       [&](const PlanCustomer& c) { return c.customer_id == id; })) {
+        gone.push_back(id);
+      }
+    }
+    if (!gone.empty()) store::ReplacePlans(tx, gone, {}, "");
+    store::MarkPlansStale(tx, customer_ids);
+    return;
+  }
+  std::vector<store::PlanWrite> plans;
+  plans.reserve(customers.size());
+  for (const PlanCustomer& c : customers) {
+    store::PlanWrite plan{
+        .customer_id = c.customer_id, .owner = c.owner, .external_ref = c.external_ref};
+    if (const TierPolicy* p = PolicyFor(*policy, c.tier); p != nullptr) {
+      plan.rows = PlanToStore(c, *p, options_.calendar);
+    }
+    plans.push_back(std::move(plan));
+  }
+  store::ReplacePlans(tx, customer_ids, plans, PolicyFingerprint(*policy));
+}
+
+absl::StatusOr<int> InteractionDesk::ReplanStale(int batch) {
+  std::lock_guard<std::mutex> lock(sweep_mu_);
+  absl::StatusOr<ServicePolicy> policy = tiers_.Policy("");
+  if (!policy.ok()) return policy.status();
+  const std::string fingerprint = PolicyFingerprint(*policy);
+  // A policy this process has not caught up with yet: every customer planned under another
+  // one; otherwise only those marked stale (an index scan that finds nothing most of the time).
+  const bool everyone = fingerprint != caught_up_policy_;
+  std::string after;
+  int replanned = 0;
+  for (;;) {
+    std::vector<std::string> ids;
+    absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+      ids = store::LockStalePlans(tx, fingerprint, after, !everyone, batch);
+      if (!ids.empty()) Replan(tx, ids, &*policy);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    replanned += static_cast<int>(ids.size());
+    if (static_cast<int>(ids.size()) < batch) break;
+    after = ids.back();
+  }
+  if (everyone) {
+    caught_up_policy_ = fingerprint;
+    log::Info("interaction.plans_caught_up", {{"replanned", replanned}});
+  }
+  return replanned;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,6 +540,7 @@ absl::Status InteractionDesk::OnCustomerChanged(const redis::StreamEntry& entry)
                                                 : options_.clock();
   const bool erased = e.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
   const Micros now = options_.clock();
+  const absl::StatusOr<ServicePolicy> policy = tiers_.Policy("");
   ErasureCounts counts;
   bool first_erasure = false;
   absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
@@ -471,6 +551,8 @@ absl::Status InteractionDesk::OnCustomerChanged(const redis::StreamEntry& entry)
     // Erasure is final whatever the event's version; repeated on every delivery, where it
     // finds nothing left to change.
     if (erased) first_erasure = EraseCustomerText(tx, e, now, &counts);
+    // A new owner or external ref, or the customer leaving (deleted, erased, former).
+    Replan(tx, {e.customer_id()}, policy.ok() ? &*policy : nullptr);
     return absl::OkStatus();
   });
   if (status.ok() && erased) {
@@ -490,9 +572,13 @@ absl::Status InteractionDesk::OnTierChanged(const redis::StreamEntry& entry) {
       !e.has_changed_at()) {
     return absl::InvalidArgumentError("not a TierChanged event");
   }
+  const absl::StatusOr<ServicePolicy> policy = tiers_.Policy("");
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    // The customer's row first (as every writer of its plan takes it), then its tier.
+    store::FindCustomer(tx, e.customer_id(), /*for_write=*/true);
     if (store::UpsertTier(tx, e.customer_id(), e.tier(), time::ToMicros(e.changed_at()))) {
       log::Debug("interaction.plan_tier", {{"customer_id", e.customer_id()}, {"tier", e.tier()}});
+      Replan(tx, {e.customer_id()}, policy.ok() ? &*policy : nullptr);
     }
     return absl::OkStatus();
   });

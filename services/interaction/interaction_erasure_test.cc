@@ -181,21 +181,20 @@ class InteractionErasureTest : public ::testing::Test {
 
     // Audit rows as the service wrote them before it stopped writing values there.
     absl::Status written = harness_.pool().Transact([&](pqxx::work& tx) {
-      store::Audit(tx,
-                   {.actor = "rep.zhang",
-                    .role = "sales_rep",
-                    .action = "correct",
-                    .entity = "interaction",
-                    .entity_id = second.id(),
-                    .customer_id = customer,
-                    .detail = absl::StrCat("corrects ", first.id(), ": ", text.S("oldreason"))});
-      store::Audit(tx, {.actor = "manager.li",
-                        .role = "manager",
+      store::Audit(tx, {.customer_id = customer,
+                        .action = "correct",
+                        .actor = "rep.zhang",
+                        .actor_role = "sales_rep",
+                        .entity = "interaction",
+                        .entity_id = second.id(),
+                        .note = absl::StrCat("corrects ", first.id(), ": ", text.S("oldreason"))});
+      store::Audit(tx, {.customer_id = customer,
                         .action = "open",
+                        .actor = "manager.li",
+                        .actor_role = "manager",
                         .entity = "complaint",
                         .entity_id = w.complaint,
-                        .customer_id = customer,
-                        .detail = text.S("oldsubject")});
+                        .note = text.S("oldsubject")});
       return absl::OkStatus();
     });
     EXPECT_TRUE(written.ok()) << written;
@@ -374,7 +373,7 @@ TEST_F(InteractionErasureTest, ErasedCustomersTextIsGoneEverywhereAndTheFactsSta
                 c->has_resolved_at() && c->resolution() == kErasedText);
     // Audit rows keep who, when and what: every row is still there, one erase row added.
     const pqxx::result audit = tx.exec_params(
-        "SELECT actor, action, entity, detail FROM audit_log WHERE customer_id = $1 ORDER BY id",
+        "SELECT actor, action, entity, note FROM audit_log WHERE customer_id = $1 ORDER BY id",
         erased);
     std::vector<std::string> rows;
     for (const auto& r : audit) {
@@ -430,8 +429,8 @@ TEST_F(InteractionErasureTest, ErasedCustomersTextIsGoneEverywhereAndTheFactsSta
 }
 
 // A write of the customer's records that is in flight when the ERASED event comes: writers take
-// the customer's row FOR SHARE (FindCustomer for_write, as Log, Correct and the complaint calls
-// do), so the erasure waits for the write to commit and then scrubs it too.
+// the customer's row FOR NO KEY UPDATE (FindCustomer for_write, as Log, Correct and the
+// complaint calls do), so the erasure waits for the write to commit and then scrubs it too.
 TEST_F(InteractionErasureTest, ARecordWrittenDuringTheErasureIsScrubbedToo) {
   const std::string customer = ids::NewUuid();
   ASSERT_TRUE(Customer(customer, events::v1::CUSTOMER_CHANGE_TYPE_CREATED, 1).ok());

@@ -26,7 +26,8 @@ void CheckLength(status::ViolationList& v, const std::string& field, const std::
 }  // namespace
 
 absl::Status ValidateInteraction(const v1::Interaction& in, Micros now, bool may_set_recorded_at,
-                                 absl::string_view field_prefix) {
+                                 absl::string_view field_prefix,
+                                 const time::BusinessCalendar& calendar) {
   status::ViolationList v;
   auto f = [&](absl::string_view name) { return absl::StrCat(field_prefix, ".", name); };
   if (in.customer_id().empty()) {
@@ -65,7 +66,8 @@ absl::Status ValidateInteraction(const v1::Interaction& in, Micros now, bool may
     const int64_t day = DayOfDate(in.next_follow_up_date());
     if (day < 0) {
       v.Add(f("next_follow_up_date"), "is not a valid date");
-    } else if (occurred > 0 && (day < DayOf(occurred) || day > DayOf(occurred) + 731)) {
+    } else if (occurred > 0 && (day < LocalDayOf(calendar, occurred) ||
+                                day > LocalDayOf(calendar, occurred) + 731)) {
       v.Add(f("next_follow_up_date"), "must be on or after the contact, within two years");
     }
   }

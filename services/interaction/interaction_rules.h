@@ -18,11 +18,15 @@ inline constexpr Micros kLateAfter = 24LL * 3600 * 1'000'000;
 
 // Checks a record to be logged or to replace a version. `now` bounds occurred_at (a few
 // minutes of clock skew allowed); `may_set_recorded_at` is the admin back-fill of historical
-// records. Field paths are prefixed with `field` ("interaction").
-absl::Status ValidateInteraction(const v1::Interaction& in, Micros now, bool may_set_recorded_at,
-                                 absl::string_view field);
+// records. Field paths are prefixed with `field` ("interaction"). next_follow_up_date is a
+// local day of `calendar`: from the contact's local day to two years after it.
+absl::Status ValidateInteraction(
+    const v1::Interaction& in, Micros now, bool may_set_recorded_at, absl::string_view field,
+    const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
-// Entered more than 24 hours after the contact.
+// Entered more than 24 hours after the contact. Elapsed time, not calendar days (seed 002 asks
+// for entry "within 24 h"): a contact at 23:00 entered at 22:59 the next local day is on time,
+// one entered at 23:01 is late, in every business time zone.
 bool IsLateEntry(Micros occurred_at, Micros recorded_at);
 
 absl::Status ValidateNewComplaint(const v1::Complaint& in, Micros now, absl::string_view field);

@@ -3,9 +3,13 @@
 // real gRPC client path: deadline, token, request id).
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
+#include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -15,6 +19,7 @@
 #include "common/time/micros.h"
 #include "gtest/gtest.h"
 #include "services/interaction/interaction_server.h"
+#include "services/interaction/interaction_store.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::interaction {
@@ -50,6 +55,7 @@ class FakeClassification final : public ClassificationService::Service {
                        classification::v1::Tier* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     Remember(*context);
+    ++tier_calls_;
     if (down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "down for the test");
     auto it = tiers_.find(request->customer_id());
     if (it == tiers_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no tier");
@@ -73,12 +79,35 @@ class FakeClassification final : public ClassificationService::Service {
       t->set_response_sla_hours(response_h);
       t->set_resolution_sla_hours(resolution_h);
     };
-    add("A", 30, "on_site_visit", 90, 4, 24);
-    add("B", 30, "phone", 0, 24, 48);
-    add("C", 30, "mail", 0, 24, 48);
-    response->mutable_tiers(2)->set_pool_after_days(180);
-    response->mutable_tiers(2)->set_pool_interval_days(90);
+    switch (policy_variant_) {
+      case 0:
+        add("A", 30, "on_site_visit", 90, 4, 24);
+        add("B", 30, "phone", 0, 24, 48);
+        add("C", 30, "mail", 0, 24, 48);
+        response->mutable_tiers(2)->set_pool_after_days(180);
+        response->mutable_tiers(2)->set_pool_interval_days(90);
+        break;
+      case 1:  // shorter cadences, an earlier pool
+        add("A", 14, "on_site_visit", 60, 4, 24);
+        add("B", 21, "phone", 0, 24, 48);
+        add("C", 30, "mail", 0, 24, 48);
+        response->mutable_tiers(2)->set_pool_after_days(30);
+        response->mutable_tiers(2)->set_pool_interval_days(60);
+        break;
+      default:  // B gets an executive cadence, A is called, no C tier (unknown tiers: none)
+        add("A", 20, "phone", 0, 4, 24);
+        add("B", 45, "email_im", 120, 24, 48);
+        break;
+    }
     return grpc::Status::OK;
+  }
+  int tier_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tier_calls_;
+  }
+  void SetPolicyVariant(int variant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    policy_variant_ = variant;
   }
 
   void Set(const std::string& customer, const std::string& tier) {
@@ -109,13 +138,33 @@ class FakeClassification final : public ClassificationService::Service {
   std::mutex mu_;
   std::map<std::string, std::string> tiers_;
   bool down_ = false;
+  int policy_variant_ = 0;
+  int tier_calls_ = 0;
   std::string last_authorization_;
   std::string last_request_id_;
 };
 
 class InteractionServiceTest : public ::testing::Test {
  protected:
+  // The business time zone of the server under test.
+  virtual std::string Zone() const { return "UTC"; }
+  // Whether the directory keeps tiers in process (coherent through Redis client tracking).
+  virtual bool TierCache() const { return false; }
+
   void SetUp() override {
+    if (TierCache()) {
+      tier_cache_ = std::make_unique<redis::TrackedCache>(
+          harness_.deps().redis.options(), TierCacheKeyPrefix(harness_.deps().config.redis_prefix),
+          1000);
+      tier_cache_->Start();
+      for (int i = 0; i < 500 && !tier_cache_->coherent(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      ASSERT_TRUE(tier_cache_->coherent());
+    }
+    absl::StatusOr<time::BusinessCalendar> calendar = time::BusinessCalendar::Load(Zone());
+    ASSERT_TRUE(calendar.ok()) << calendar.status();
+    harness_.deps().calendar = *calendar;
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -124,7 +173,11 @@ class InteractionServiceTest : public ::testing::Test {
     ASSERT_NE(classification_server_, nullptr);
     auto directory = std::make_shared<ClassificationDirectory>(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
-        DirectoryOptions{.token = "svc-interaction-token", .policy_ttl = std::chrono::seconds(0)});
+        DirectoryOptions{
+            .token = "svc-interaction-token",
+            .policy_ttl = std::chrono::seconds(0),
+            .tier_cache = TierCache() ? tier_cache_.get() : nullptr,
+            .tier_key_prefix = TierCacheKeyPrefix(harness_.deps().config.redis_prefix)});
     server_ = std::make_unique<InteractionServer>(harness_.deps(), directory,
                                                   [this] { return now_.load(); });
     harness_.Start({{&server_->service, v1::InteractionService::service_full_name()}});
@@ -233,6 +286,7 @@ class InteractionServiceTest : public ::testing::Test {
 
   std::atomic<Micros> now_{Noon(2026, 11, 2)};
   FakeClassification classification_;
+  std::unique_ptr<redis::TrackedCache> tier_cache_;
   std::unique_ptr<grpc::Server> classification_server_;
   H harness_{Migrations(), "interaction"};
   std::unique_ptr<InteractionServer> server_;
@@ -629,6 +683,309 @@ TEST_F(InteractionServiceTest, AnATierComplaintRunsOnTheAClock) {
   // Opened after its deadline: the breach is recorded at once.
   EXPECT_TRUE(c.has_response_breached_at());
   EXPECT_EQ(*server_->desk.SweepBreaches(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored follow-up plans against plans computed from scratch
+// ---------------------------------------------------------------------------------------------
+
+// Every follow-up as a list returns it, in list order: pages of `page_size` through the overdue
+// list as of 2100 (every due day), for `owners` (empty = everyone).
+std::vector<v1::FollowUp> AllStored(v1::InteractionService::Stub& stub,
+                                    const std::vector<std::string>& owners, int page_size) {
+  std::vector<v1::FollowUp> out;
+  v1::ListOverdueFollowUpsRequest req;
+  for (const auto& o : owners) req.add_owners(o);
+  *req.mutable_as_of() = Day(2100, 1, 1);
+  req.set_page_size(page_size);
+  for (int page = 0; page < 1000; ++page) {
+    v1::ListFollowUpsResponse resp;
+    grpc::Status s = stub.ListOverdueFollowUps(H::Context(H::kManager).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    EXPECT_LE(resp.follow_ups_size(), page_size);
+    for (v1::FollowUp& f : *resp.mutable_follow_ups()) {
+      f.clear_days_overdue();
+      out.push_back(std::move(f));
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
+std::vector<std::string> Sorted(const std::vector<v1::FollowUp>& plan) {
+  std::vector<std::string> out;
+  for (const v1::FollowUp& f : plan) out.push_back(f.ShortDebugString());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(InteractionServiceTest, StoredPlansEqualPlansComputedFromScratch) {
+  std::mt19937 rng(20261202);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const std::vector<std::string> owners = {"rep.zhang", "rep.chen", "rep.wang"};
+  const std::vector<std::string> tiers = {"A", "B", "C", "K"};
+  std::vector<std::string> customers;
+  std::map<std::string, int64_t> versions;
+  std::vector<std::string> current;  // current versions of records
+  for (int i = 0; i < 8; ++i) {
+    customers.push_back(Known(owners[pick(3)], i % 4 == 0 ? "" : tiers[pick(4)]));
+    versions[customers.back()] = 1;
+  }
+  int checks = 0, steps_with_plans = 0;
+  auto check = [&] {
+    {
+      auto r = server_->desk.ReplanStale(3);
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+    absl::StatusOr<ServicePolicy> policy = server_->directory->Policy("");
+    ASSERT_TRUE(policy.ok());
+    const Micros now = now_.load();
+    absl::StatusOr<std::vector<PlanCustomer>> scratch =
+        harness_.deps().pool.Transact<std::vector<PlanCustomer>>(
+            [&](pqxx::work& tx) -> absl::StatusOr<std::vector<PlanCustomer>> {
+              return store::LoadPlanCustomers(tx, {});
+            });
+    ASSERT_TRUE(scratch.ok());
+    std::vector<v1::FollowUp> want;
+    for (const PlanCustomer& c : *scratch) {
+      for (v1::FollowUp& f : PlanFollowUps(c, *policy, now, harness_.deps().calendar)) {
+        want.push_back(std::move(f));
+      }
+    }
+    const std::vector<v1::FollowUp> everyone = AllStored(*stub_, {}, 7);
+    ASSERT_EQ(Sorted(everyone), Sorted(want)) << "check " << checks;
+    // List order: due day, customer, kind; a team's list is the same rows.
+    for (size_t i = 1; i < everyone.size(); ++i) {
+      const auto key = [](const v1::FollowUp& f) {
+        return std::make_tuple(DayOfDate(f.due_date()), f.customer_id(),
+                               static_cast<int>(f.kind()));
+      };
+      ASSERT_LT(key(everyone[i - 1]), key(everyone[i]));
+    }
+    std::vector<v1::FollowUp> team = AllStored(*stub_, {"rep.chen", "rep.zhang", "rep.wang"}, 4);
+    ASSERT_EQ(Sorted(team), Sorted(everyone));
+    std::vector<v1::FollowUp> zhang;
+    for (const v1::FollowUp& f : want) {
+      if (f.owner() == "rep.zhang") zhang.push_back(f);
+    }
+    ASSERT_EQ(Sorted(AllStored(*stub_, {"rep.zhang"}, 3)), Sorted(zhang));
+    if (!want.empty()) ++steps_with_plans;
+    ++checks;
+  };
+  for (int step = 0; step < 160; ++step) {
+    const std::string& customer = customers[pick(static_cast<int>(customers.size()))];
+    switch (pick(8)) {
+      case 0:
+      case 1: {  // a contact
+        v1::Interaction in = Record(customer, now_.load() - pick(90 * 24) * kHour,
+                                    static_cast<v1::Channel>(1 + pick(7)));
+        in.set_executive_contact(pick(4) == 0);
+        in.set_purchase_intent(pick(3) == 0);
+        if (pick(3) == 0) {
+          *in.mutable_next_follow_up_date() = DateOfDay(
+              LocalDayOf(harness_.deps().calendar, time::ToMicros(in.occurred_at())) + pick(60));
+        }
+        v1::Interaction out;
+        if (Log(in, &out, H::kManager).ok()) current.push_back(out.id());
+        break;
+      }
+      case 2: {  // a correction
+        if (current.empty()) break;
+        const size_t i = rng() % current.size();
+        v1::CorrectInteractionRequest req;
+        req.set_id(current[i]);
+        *req.mutable_interaction() =
+            Record("", now_.load() - pick(120 * 24) * kHour, static_cast<v1::Channel>(1 + pick(7)));
+        req.mutable_interaction()->set_purchase_intent(pick(2) == 0);
+        req.mutable_interaction()->set_executive_contact(pick(3) == 0);
+        req.set_reason("录入错误");
+        v1::Interaction out;
+        grpc::Status s = stub_->CorrectInteraction(H::Context(H::kManager).get(), req, &out);
+        if (s.ok()) {
+          current[i] = out.id();
+        } else {
+          // The customer left: its records cannot be corrected any more.
+          EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+        }
+        break;
+      }
+      case 3:  // a tier change (sometimes an older one arriving late)
+        TierChanged(customer, tiers[pick(4)], now_.load() - pick(24 * 60) * kHour);
+        break;
+      case 4: {  // a new owner, or the customer leaving (former, deleted) or coming back
+        const int what = pick(6);
+        Known(owners[pick(3)], "", ++versions[customer], /*deleted=*/what == 0, customer,
+              /*lifecycle_stage=*/what == 1 ? 4 : 2);
+        break;
+      }
+      case 5:  // a new service policy, caught up with by the background pass (or not yet)
+        classification_.SetPolicyVariant(pick(3));
+        if (pick(2) == 0) ASSERT_TRUE(server_->desk.ReplanStale(2).ok());
+        break;
+      case 6:  // time passes: plans must not need the clock (the pool comes by itself)
+        now_ += pick(45 * 24) * kHour;
+        break;
+      default:
+        if (pick(2) == 0) {  // a complaint: needs_attention on the customer's follow-ups
+          v1::OpenComplaintRequest req;
+          req.mutable_complaint()->set_customer_id(customer);
+          req.mutable_complaint()->set_subject("交货延迟");
+          time::SetTimestamp(now_.load() - kHour, req.mutable_complaint()->mutable_received_at());
+          v1::Complaint out;
+          stub_->OpenComplaint(H::Context(H::kManager).get(), req, &out);
+        } else {
+          customers.push_back(Known(owners[pick(3)], tiers[pick(4)]));
+          versions[customers.back()] = 1;
+        }
+    }
+    if (step % 20 == 19) check();
+    if (HasFatalFailure()) return;
+  }
+  check();
+  EXPECT_GE(steps_with_plans, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The business calendar (Asia/Shanghai, UTC+8)
+// ---------------------------------------------------------------------------------------------
+
+class ShanghaiInteractionTest : public InteractionServiceTest {
+ protected:
+  std::string Zone() const override { return "Asia/Shanghai"; }
+  static Micros Local(int y, int m, int d, int hh, int mm) {
+    return time::ToMicros(absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm),
+                                          time::BusinessCalendar::Load("Asia/Shanghai")->zone()));
+  }
+  v1::ListFollowUpsResponse Overdue() {
+    v1::ListOverdueFollowUpsRequest req;
+    v1::ListFollowUpsResponse out;
+    grpc::Status s = stub_->ListOverdueFollowUps(H::Context(H::kRepZhang).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+};
+
+TEST_F(ShanghaiInteractionTest, AFollowUpDueOnDayDIsOverdueFromLocalMidnightAfterIt) {
+  const std::string b = Known("rep.zhang", "B");
+  // A call at 23:59 on the last day of October, Shanghai time (15:59 UTC): due 30 days later.
+  now_ = Local(2026, 10, 31, 23, 59);
+  MustLog(Record(b, Local(2026, 10, 31, 23, 59), v1::CHANNEL_PHONE));
+  const v1::ListFollowUpsResponse due = Due(H::kRepZhang, {}, Day(2026, 11, 30), Day(2026, 11, 30));
+  ASSERT_EQ(due.follow_ups_size(), 1);
+  EXPECT_EQ(Text(due.follow_ups(0).due_date()), "2026-11-30");
+
+  // 23:59 on the due day (the last of November): due, not overdue.
+  now_ = Local(2026, 11, 30, 23, 59);
+  EXPECT_EQ(Overdue().follow_ups_size(), 0);
+  // 00:00 local on 12-01 is still 11-30 in UTC (16:00): overdue by one day all the same.
+  now_ = Local(2026, 12, 1, 0, 0);
+  const v1::ListFollowUpsResponse late = Overdue();
+  ASSERT_EQ(late.follow_ups_size(), 1);
+  EXPECT_EQ(late.follow_ups(0).days_overdue(), 1);
+  EXPECT_EQ(Text(late.follow_ups(0).due_date()), "2026-11-30");
+}
+
+TEST_F(ShanghaiInteractionTest, AContactJustAfterLocalMidnightCountsOnTheNewDay) {
+  const std::string b = Known("rep.zhang", "B");
+  // 00:00 on 11-01 Shanghai is 16:00 UTC on 10-31: the contact is on 11-01, due 12-01.
+  now_ = Local(2026, 11, 2, 9, 0);
+  v1::Interaction in = Record(b, Local(2026, 11, 1, 0, 0), v1::CHANNEL_PHONE);
+  MustLog(in);
+  const v1::ListFollowUpsResponse due = Due(H::kRepZhang, {}, Day(2026, 11, 1), Day(2026, 12, 31));
+  ASSERT_EQ(due.follow_ups_size(), 1);
+  EXPECT_EQ(Text(due.follow_ups(0).due_date()), "2026-12-01");
+  EXPECT_NE(due.follow_ups(0).reason().find("last 2026-11-01"), std::string::npos)
+      << due.follow_ups(0).reason();
+
+  // next_follow_up_date is a local day: 10-31 is before a contact at 00:30 on 11-01.
+  time::SetTimestamp(Local(2026, 11, 1, 0, 30), in.mutable_occurred_at());
+  *in.mutable_next_follow_up_date() = Day(2026, 10, 31);
+  v1::Interaction out;
+  const grpc::Status bad = Log(in, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Fields(bad), std::vector<std::string>{"interaction.next_follow_up_date"});
+  *in.mutable_next_follow_up_date() = Day(2026, 11, 1);
+  ASSERT_TRUE(Log(in, &out).ok());
+  const v1::ListFollowUpsResponse agreed =
+      Due(H::kRepZhang, {}, Day(2026, 11, 1), Day(2026, 11, 1));
+  ASSERT_EQ(agreed.follow_ups_size(), 1);
+  EXPECT_EQ(agreed.follow_ups(0).kind(), v1::FOLLOW_UP_KIND_AGREED);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tier stamp from the in-process copy of classification's tier cache
+// ---------------------------------------------------------------------------------------------
+
+class CachedTierInteractionTest : public InteractionServiceTest {
+ protected:
+  bool TierCache() const override { return true; }
+};
+
+TEST_F(CachedTierInteractionTest, AKnownTierIsStampedWithoutACallUntilClassificationWritesIt) {
+  const std::string customer = Known("rep.zhang", "B");
+  const int before = classification_.tier_calls();
+  EXPECT_EQ(MustLog(Record(customer, Noon(2026, 11, 1))).tier(), "B");
+  EXPECT_EQ(classification_.tier_calls(), before + 1);
+  for (int i = 0; i < 3; ++i) {
+    const v1::Interaction out = MustLog(Record(customer, Noon(2026, 11, 1) + i));
+    EXPECT_EQ(out.tier(), "B");
+    EXPECT_EQ(out.tier_source(), v1::TIER_SOURCE_CLASSIFICATION);
+  }
+  EXPECT_EQ(classification_.tier_calls(), before + 1);  // the copy answered
+
+  // Classification writes the customer's new tier through to Redis: the copy drops it, and the
+  // next record asks again and stamps the new tier.
+  classification_.Set(customer, "A");
+  const std::string key = TierCacheKeyPrefix(harness_.deps().config.redis_prefix) + customer;
+  ASSERT_TRUE(harness_.deps().redis.Command({"HSET", key, "tier", "A"}).ok());
+  for (int i = 0; i < 200 && tier_cache_->Lookup(key).has_value(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(MustLog(Record(customer, Noon(2026, 11, 2))).tier(), "A");
+  EXPECT_EQ(classification_.tier_calls(), before + 2);
+}
+
+// A follow-up list reads one index range per owner (or one for everyone) in list order, also
+// with the generic plan a prepared statement ends up with: never the whole table, never a sort
+// of more than the owners' pages.
+TEST_F(InteractionServiceTest, FollowUpPagesAreIndexRangesWhateverTheTableSize) {
+  absl::Status seeded = harness_.deps().pool.Transact([](pqxx::work& tx) {
+    tx.exec(
+        "INSERT INTO follow_ups (customer_id, kind, pool, owner, external_ref, tier, due_day,"
+        " valid_from, valid_until, channel, last_contact, reason)"
+        " SELECT md5('c' || g)::uuid, k, false, 'rep' || (g % 50), 'X' || g, 'C',"
+        " 20500 + (hashint4(g * 7 + k) & 1023) % 400, 0, 9223372036854775807, 3, 0, 'r'"
+        " FROM generate_series(1, 30000) g, generate_series(1, 2) k");
+    tx.exec("ANALYZE follow_ups");
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded;
+  auto explain = [&](bool by_owner, const std::string& args) {
+    absl::StatusOr<std::string> plan = harness_.deps().pool.Transact<std::string>(
+        [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+          tx.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+          tx.exec("PREPARE plan_page_probe AS " + store::PlanPageSql(by_owner));
+          std::string text;
+          for (const auto& row : tx.exec("EXPLAIN EXECUTE plan_page_probe(" + args + ")")) {
+            absl::StrAppend(&text, row[0].as<std::string>(), "\n");
+          }
+          tx.exec("DEALLOCATE plan_page_probe");
+          return text;
+        });
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return plan.ok() ? *plan : std::string();
+  };
+  const std::string keyset = "20699, 'ffffffff-ffff-ffff-ffff-ffffffffffff', 32767, 20729, 1, 101";
+  const std::string everyone = explain(false, keyset);
+  EXPECT_NE(everyone.find("Index Scan using follow_ups_by_day"), std::string::npos) << everyone;
+  EXPECT_EQ(everyone.find("Seq Scan on follow_ups"), std::string::npos) << everyone;
+  EXPECT_EQ(everyone.find("Sort"), std::string::npos) << everyone;
+  const std::string team = explain(true, keyset + ", '{rep7,rep8}'");
+  EXPECT_NE(team.find("Index Scan using follow_ups_by_owner"), std::string::npos) << team;
+  EXPECT_EQ(team.find("Seq Scan on follow_ups"), std::string::npos) << team;
+  EXPECT_EQ(team.find("Bitmap Heap Scan on follow_ups"), std::string::npos) << team;
 }
 
 }  // namespace

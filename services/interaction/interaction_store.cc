@@ -32,6 +32,16 @@ v1::Interaction InteractionOf(const pqxx::row& r) {
 
 constexpr char kInteractionColumns[] = "payload, superseded_by::text";
 
+// Runs a named statement of the hot paths (LogInteraction, follow-up lists), prepared once per
+// connection: libpqxx keeps the definitions per connection and sends PREPARE on a connection's
+// first use of a name only, so later calls skip parsing and planning.
+template <typename... Args>
+pqxx::result Prepared(pqxx::work& tx, const std::string& name, const std::string& sql,
+                      Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
 }  // namespace
 
 void UpsertCustomer(pqxx::work& tx, const KnownCustomer& c, int64_t version, Micros known_at) {
@@ -48,14 +58,31 @@ void UpsertCustomer(pqxx::work& tx, const KnownCustomer& c, int64_t version, Mic
 
 std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id,
                                           bool for_write) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT external_ref, owner, deleted, former, erased_at IS NOT NULL"
-                   " FROM customers WHERE customer_id = $1",
-                   for_write ? " FOR SHARE" : ""),
-      customer_id);
+  auto sql = [](bool lock) {
+    return absl::StrCat(
+        "SELECT c.external_ref, c.owner, c.deleted, c.former,"
+        " c.erased_at IS NOT NULL AS erased, ",
+        MicrosColumn("c.known_at"), " AS known_at, coalesce(t.tier, '') AS tier, ",
+        MicrosColumn("t.changed_at"),
+        " AS tier_since FROM customers c LEFT JOIN customer_tiers t"
+        " USING (customer_id) WHERE c.customer_id = $1",
+        lock ? " FOR NO KEY UPDATE OF c" : "");
+  };
+  static const std::string kRead = sql(false);
+  static const std::string kLock = sql(true);
+  const pqxx::result r = for_write ? Prepared(tx, "interaction_lock_customer", kLock, customer_id)
+                                   : Prepared(tx, "interaction_find_customer", kRead, customer_id);
   if (r.empty()) return std::nullopt;
-  return KnownCustomer{customer_id,        r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                       r[0][2].as<bool>(), r[0][3].as<bool>(),        r[0][4].as<bool>()};
+  const pqxx::row row = r[0];
+  return KnownCustomer{.customer_id = customer_id,
+                       .external_ref = row["external_ref"].as<std::string>(),
+                       .owner = row["owner"].as<std::string>(),
+                       .deleted = row["deleted"].as<bool>(),
+                       .former = row["former"].as<bool>(),
+                       .erased = row["erased"].as<bool>(),
+                       .known_at = row["known_at"].as<Micros>(),
+                       .tier = row["tier"].as<std::string>(),
+                       .tier_since = row["tier_since"].as<Micros>()};
 }
 
 bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
@@ -118,30 +145,121 @@ void MarkSuperseded(pqxx::work& tx, const std::string& id, const std::string& by
 }
 
 void RefreshContactState(pqxx::work& tx, const std::string& customer_id) {
-  // The last contact per channel (columns in Channel enum order 1..7), executive and intent.
+  // The last contact per channel (columns in Channel enum order 1..7), executive and intent,
+  // and the latest current record (its next_follow_up).
   auto last = [](absl::string_view condition) {
     return absl::StrCat("coalesce((extract(epoch from max(occurred_at) FILTER (WHERE ", condition,
                         ")) * 1000000)::bigint, 0)");
   };
   tx.exec_params(
       absl::StrCat(
-          "INSERT INTO contact_state (customer_id, last_on_site, last_phone, last_mail,"
+          "WITH latest AS (SELECT next_follow_up, occurred_at, recorded_at, id FROM interactions"
+          "   WHERE customer_id = $1 AND superseded_by IS NULL"
+          "   ORDER BY occurred_at DESC, recorded_at DESC, id DESC LIMIT 1)"
+          " INSERT INTO contact_state (customer_id, last_on_site, last_phone, last_mail,"
           " last_email_im, last_exhibition, last_customer_visit, last_other, last_executive,"
-          " last_intent, next_follow_up) SELECT $1::uuid, ",
+          " last_intent, next_follow_up, latest_occurred, latest_recorded, latest_id)"
+          " SELECT $1::uuid, ",
           last("channel = 1"), ", ", last("channel = 2"), ", ", last("channel = 3"), ", ",
           last("channel = 4"), ", ", last("channel = 5"), ", ", last("channel = 6"), ", ",
           last("channel = 7"), ", ", last("executive_contact"), ", ", last("purchase_intent"),
-          ", (SELECT next_follow_up FROM interactions WHERE customer_id = $1"
-          "   AND superseded_by IS NULL ORDER BY occurred_at DESC, recorded_at DESC, id DESC"
-          "   LIMIT 1)"
+          ", (SELECT next_follow_up FROM latest),",
+          " coalesce((SELECT (extract(epoch from occurred_at) * 1000000)::bigint FROM latest), 0),",
+          " coalesce((SELECT (extract(epoch from recorded_at) * 1000000)::bigint FROM latest), 0),",
+          " (SELECT id FROM latest)"
           " FROM interactions WHERE customer_id = $1 AND superseded_by IS NULL"
           " ON CONFLICT (customer_id) DO UPDATE SET last_on_site = EXCLUDED.last_on_site,"
           " last_phone = EXCLUDED.last_phone, last_mail = EXCLUDED.last_mail,"
           " last_email_im = EXCLUDED.last_email_im, last_exhibition = EXCLUDED.last_exhibition,"
           " last_customer_visit = EXCLUDED.last_customer_visit,"
           " last_other = EXCLUDED.last_other, last_executive = EXCLUDED.last_executive,"
-          " last_intent = EXCLUDED.last_intent, next_follow_up = EXCLUDED.next_follow_up"),
+          " last_intent = EXCLUDED.last_intent, next_follow_up = EXCLUDED.next_follow_up,"
+          " latest_occurred = EXCLUDED.latest_occurred,"
+          " latest_recorded = EXCLUDED.latest_recorded, latest_id = EXCLUDED.latest_id"),
       customer_id);
+}
+
+namespace {
+
+// The statement of LogInteraction (see there).
+std::string LogInteractionSql() {
+  // Channel columns in enum order 1..7.
+  static constexpr const char* kChannelColumns[] = {"",
+                                                    "last_on_site",
+                                                    "last_phone",
+                                                    "last_mail",
+                                                    "last_email_im",
+                                                    "last_exhibition",
+                                                    "last_customer_visit",
+                                                    "last_other"};
+  std::string values, greatest, returning;
+  for (int ch = 1; ch <= 7; ++ch) {
+    absl::StrAppend(&values, "CASE WHEN $8::integer = ", ch, " THEN $6::bigint ELSE 0 END, ");
+    absl::StrAppend(&greatest, kChannelColumns[ch], " = GREATEST(s.", kChannelColumns[ch],
+                    ", EXCLUDED.", kChannelColumns[ch], "), ");
+    absl::StrAppend(&returning, "s.", kChannelColumns[ch], " AS last_", ch, ", ");
+  }
+  // The new record is the latest when it sorts after the one remembered.
+  static constexpr char kNewer[] =
+      "(EXCLUDED.latest_occurred, EXCLUDED.latest_recorded, EXCLUDED.latest_id) >"
+      " (s.latest_occurred, s.latest_recorded,"
+      " coalesce(s.latest_id, '00000000-0000-0000-0000-000000000000'))";
+  auto if_newer = [&](absl::string_view column) {
+    return absl::StrCat(column, " = CASE WHEN ", kNewer, " THEN EXCLUDED.", column, " ELSE s.",
+                        column, " END");
+  };
+  return absl::StrCat(
+      "WITH i AS (INSERT INTO interactions (id, root_id, version, customer_id, owner,"
+      "   occurred_at, recorded_at, channel, satisfaction, executive_contact,"
+      "   purchase_intent, next_follow_up, recorded_by, request_key, payload)"
+      "   VALUES ($1, $2, $3, $4, $5, ",
+      TimestampParam(6), ", ", TimestampParam(7),
+      ", $8, $9, $10, $11, NULLIF($12, '')::date, $13, NULLIF($14, ''), $15)),"
+      " a AS (",
+      postgres::AuditInsertSql(16),
+      ")"
+      " INSERT INTO contact_state AS s (customer_id, last_on_site, last_phone, last_mail,"
+      " last_email_im, last_exhibition, last_customer_visit, last_other, last_executive,"
+      " last_intent, next_follow_up, latest_occurred, latest_recorded, latest_id)"
+      " VALUES ($4::uuid, ",
+      values,
+      "CASE WHEN $10::boolean THEN $6::bigint ELSE 0 END,"
+      " CASE WHEN $11::boolean THEN $6::bigint ELSE 0 END, NULLIF($12, '')::date,"
+      " $6::bigint, $7::bigint, $1::uuid)"
+      " ON CONFLICT (customer_id) DO UPDATE SET ",
+      greatest,
+      "last_executive = GREATEST(s.last_executive, EXCLUDED.last_executive),"
+      " last_intent = GREATEST(s.last_intent, EXCLUDED.last_intent), ",
+      if_newer("next_follow_up"), ", ", if_newer("latest_occurred"), ", ",
+      if_newer("latest_recorded"), ", ", if_newer("latest_id"), " RETURNING ", returning,
+      "s.last_executive, s.last_intent,"
+      " coalesce(s.next_follow_up - DATE '1970-01-01', -1) AS next_follow_up_day");
+}
+
+}  // namespace
+
+ContactState LogInteraction(pqxx::work& tx, const v1::Interaction& in,
+                            const std::string& request_key, const AuditEntry& audit) {
+  std::string payload;
+  in.SerializeToString(&payload);
+  static const std::string kSql = LogInteractionSql();
+  const pqxx::result r =
+      Prepared(tx, "interaction_log", kSql, in.id(), in.root_id(), in.version(), in.customer_id(),
+               in.owner(), time::ToMicros(in.occurred_at()), time::ToMicros(in.recorded_at()),
+               static_cast<int>(in.channel()), in.satisfaction(), in.executive_contact(),
+               in.purchase_intent(), DateText(in.next_follow_up_date()), in.recorded_by(),
+               request_key, postgres::Bytes(payload), audit.customer_id, audit.action, audit.actor,
+               audit.actor_role, audit.request_id, audit.entity, audit.entity_id,
+               postgres::ToTextArray(audit.fields), audit.note);
+  ContactState out;
+  const pqxx::row row = r.at(0);
+  static constexpr const char* kLast[] = {"",       "last_1", "last_2", "last_3",
+                                          "last_4", "last_5", "last_6", "last_7"};
+  for (int ch = 1; ch <= 7; ++ch) out.last_by_channel[ch] = row[kLast[ch]].as<Micros>();
+  out.last_executive = row["last_executive"].as<Micros>();
+  out.last_intent = row["last_intent"].as<Micros>();
+  out.next_follow_up_day = row["next_follow_up_day"].as<int64_t>();
+  return out;
 }
 
 std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionFilter& f) {
@@ -165,42 +283,197 @@ std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionF
   return out;
 }
 
-std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx,
-                                            const std::vector<std::string>& owners) {
+namespace {
+
+// The from-scratch inputs of customers' plans; `where` selects the customers ($1).
+std::vector<PlanCustomer> SelectPlanCustomers(pqxx::work& tx, absl::string_view where,
+                                              const std::string& param) {
   const pqxx::result r = tx.exec_params(
       absl::StrCat(
-          "SELECT c.customer_id::text, c.external_ref, c.owner, coalesce(t.tier, ''), ",
-          MicrosColumn("t.changed_at"), ", ", MicrosColumn("c.known_at"),
-          ", k.customer_id IS NOT NULL,"
-          " coalesce(s.last_on_site, 0), coalesce(s.last_phone, 0), coalesce(s.last_mail, 0),"
-          " coalesce(s.last_email_im, 0), coalesce(s.last_exhibition, 0),"
-          " coalesce(s.last_customer_visit, 0), coalesce(s.last_other, 0),"
-          " coalesce(s.last_executive, 0), coalesce(s.last_intent, 0),"
-          " coalesce(s.next_follow_up - DATE '1970-01-01', -1)"
+          "SELECT c.customer_id::text AS customer_id, c.external_ref, c.owner,"
+          " coalesce(t.tier, '') AS tier, ",
+          MicrosColumn("t.changed_at"), " AS tier_since, ", MicrosColumn("c.known_at"),
+          " AS known_at, EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = c.customer_id"
+          "   AND k.resolved_at IS NULL) AS needs_attention,"
+          " coalesce(s.last_on_site, 0) AS last_1, coalesce(s.last_phone, 0) AS last_2,"
+          " coalesce(s.last_mail, 0) AS last_3, coalesce(s.last_email_im, 0) AS last_4,"
+          " coalesce(s.last_exhibition, 0) AS last_5, coalesce(s.last_customer_visit, 0) AS last_6,"
+          " coalesce(s.last_other, 0) AS last_7, coalesce(s.last_executive, 0) AS last_executive,"
+          " coalesce(s.last_intent, 0) AS last_intent,"
+          " coalesce(s.next_follow_up - DATE '1970-01-01', -1) AS next_follow_up_day"
           " FROM customers c LEFT JOIN customer_tiers t USING (customer_id)"
           " LEFT JOIN contact_state s USING (customer_id)"
-          " LEFT JOIN (SELECT DISTINCT customer_id FROM complaints WHERE resolved_at IS NULL) k"
-          "   USING (customer_id)"
-          " WHERE NOT c.deleted AND NOT c.former"
-          " AND (cardinality($1::text[]) = 0 OR c.owner = ANY($1::text[]))"),
-      postgres::ToTextArray(owners));
+          " WHERE NOT c.deleted AND NOT c.former AND ",
+          where),
+      param);
+  static constexpr const char* kLast[] = {"",       "last_1", "last_2", "last_3",
+                                          "last_4", "last_5", "last_6", "last_7"};
   std::vector<PlanCustomer> out;
   out.reserve(r.size());
   for (const auto& row : r) {
     PlanCustomer c;
-    c.customer_id = row[0].as<std::string>();
-    c.external_ref = row[1].as<std::string>();
-    c.owner = row[2].as<std::string>();
-    c.tier = row[3].as<std::string>();
-    c.tier_since = row[4].as<Micros>();
-    c.known_at = row[5].as<Micros>();
-    c.needs_attention = row[6].as<bool>();
-    // Columns 7..13 follow the Channel enum values 1..7.
-    for (int ch = 1; ch <= 7; ++ch) c.contacts.last_by_channel[ch] = row[6 + ch].as<Micros>();
-    c.contacts.last_executive = row[14].as<Micros>();
-    c.contacts.last_intent = row[15].as<Micros>();
-    c.contacts.next_follow_up_day = row[16].as<int64_t>();
+    c.customer_id = row["customer_id"].as<std::string>();
+    c.external_ref = row["external_ref"].as<std::string>();
+    c.owner = row["owner"].as<std::string>();
+    c.tier = row["tier"].as<std::string>();
+    c.tier_since = row["tier_since"].as<Micros>();
+    c.known_at = row["known_at"].as<Micros>();
+    c.needs_attention = row["needs_attention"].as<bool>();
+    // last_1..last_7 follow the Channel enum values 1..7.
+    for (int ch = 1; ch <= 7; ++ch) c.contacts.last_by_channel[ch] = row[kLast[ch]].as<Micros>();
+    c.contacts.last_executive = row["last_executive"].as<Micros>();
+    c.contacts.last_intent = row["last_intent"].as<Micros>();
+    c.contacts.next_follow_up_day = row["next_follow_up_day"].as<int64_t>();
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// A bigint[] literal.
+std::string Int64Array(const std::vector<int64_t>& values) { return postgres::ToIntArray(values); }
+
+}  // namespace
+
+std::vector<PlanCustomer> LoadPlanCustomers(pqxx::work& tx,
+                                            const std::vector<std::string>& owners) {
+  return SelectPlanCustomers(tx, "(cardinality($1::text[]) = 0 OR c.owner = ANY($1::text[]))",
+                             postgres::ToTextArray(owners));
+}
+
+std::vector<PlanCustomer> LoadPlanCustomersById(pqxx::work& tx,
+                                                const std::vector<std::string>& customer_ids) {
+  return SelectPlanCustomers(tx, "c.customer_id = ANY($1::uuid[])",
+                             postgres::ToTextArray(customer_ids));
+}
+
+void ReplacePlans(pqxx::work& tx, const std::vector<std::string>& customer_ids,
+                  const std::vector<PlanWrite>& plans, const std::string& policy_fingerprint) {
+  std::vector<std::string> ids, owners, refs, tiers, reasons;
+  std::vector<int64_t> kinds, due_days, valid_from, valid_until, channels, last_contacts;
+  std::vector<bool> pools;
+  for (const PlanWrite& plan : plans) {
+    for (const StoredContact& row : plan.rows) {
+      ids.push_back(plan.customer_id);
+      owners.push_back(plan.owner);
+      refs.push_back(plan.external_ref);
+      tiers.push_back(row.tier);
+      reasons.push_back(row.reason);
+      kinds.push_back(row.planned.kind);
+      pools.push_back(row.planned.pool);
+      due_days.push_back(row.planned.due_day);
+      valid_from.push_back(row.valid_from);
+      valid_until.push_back(row.valid_until);
+      channels.push_back(row.planned.channel);
+      last_contacts.push_back(row.planned.last);
+    }
+  }
+  // Rows the new plans no longer have go; the others are inserted or updated in place. The
+  // two touch different rows, so they can share the statement.
+  Prepared(tx, "interaction_replace_plans",
+           "WITH r AS (SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::boolean[], $4::text[],"
+           "   $5::text[], $6::text[], $7::integer[], $8::bigint[], $9::bigint[], $10::smallint[],"
+           "   $11::bigint[], $12::text[]) AS r(customer_id, kind, pool, owner, external_ref, tier,"
+           "   due_day, valid_from, valid_until, channel, last_contact, reason)),"
+           " gone AS (DELETE FROM follow_ups f WHERE f.customer_id = ANY($13::uuid[])"
+           "   AND NOT EXISTS (SELECT 1 FROM r WHERE r.customer_id = f.customer_id"
+           "     AND r.kind = f.kind AND r.pool = f.pool)),"
+           " put AS (INSERT INTO follow_ups (customer_id, kind, pool, owner, external_ref, tier,"
+           "   due_day, valid_from, valid_until, channel, last_contact, reason)"
+           "   SELECT * FROM r ON CONFLICT (customer_id, kind, pool) DO UPDATE SET"
+           "   owner = EXCLUDED.owner, external_ref = EXCLUDED.external_ref, tier = EXCLUDED.tier,"
+           "   due_day = EXCLUDED.due_day, valid_from = EXCLUDED.valid_from,"
+           "   valid_until = EXCLUDED.valid_until, channel = EXCLUDED.channel,"
+           "   last_contact = EXCLUDED.last_contact, reason = EXCLUDED.reason)"
+           " UPDATE customers SET plan_policy = $14 WHERE customer_id = ANY($13::uuid[])"
+           "   AND plan_policy IS DISTINCT FROM $14",
+           postgres::ToTextArray(ids), Int64Array(kinds), postgres::ToBoolArray(pools),
+           postgres::ToTextArray(owners), postgres::ToTextArray(refs), postgres::ToTextArray(tiers),
+           Int64Array(due_days), Int64Array(valid_from), Int64Array(valid_until),
+           Int64Array(channels), Int64Array(last_contacts), postgres::ToTextArray(reasons),
+           postgres::ToTextArray(customer_ids), policy_fingerprint);
+}
+
+void MarkPlansStale(pqxx::work& tx, const std::vector<std::string>& customer_ids) {
+  tx.exec_params(
+      "UPDATE customers SET plan_policy = '' WHERE customer_id = ANY($1::uuid[])"
+      " AND plan_policy <> ''",
+      postgres::ToTextArray(customer_ids));
+}
+
+std::vector<std::string> LockStalePlans(pqxx::work& tx, const std::string& policy_fingerprint,
+                                        const std::string& after, bool only_unplanned, int limit) {
+  static constexpr char kAfter[] =
+      " AND customer_id > coalesce(NULLIF($1, '')::uuid,"
+      " '00000000-0000-0000-0000-000000000000') ORDER BY customer_id LIMIT $2"
+      " FOR UPDATE SKIP LOCKED";
+  const pqxx::result r =
+      only_unplanned
+          ? tx.exec_params(absl::StrCat("SELECT customer_id::text AS customer_id FROM customers"
+                                        " WHERE plan_policy = ''",
+                                        kAfter),
+                           after, limit)
+          : tx.exec_params(absl::StrCat("SELECT customer_id::text AS customer_id FROM customers"
+                                        " WHERE plan_policy <> $3",
+                                        kAfter),
+                           after, limit, policy_fingerprint);
+  std::vector<std::string> out;
+  out.reserve(r.size());
+  for (const auto& row : r) out.push_back(row["customer_id"].as<std::string>());
+  return out;
+}
+
+std::string PlanPageSql(bool by_owner) {
+  static constexpr char kColumns[] =
+      "f.customer_id::text AS customer_id, f.kind, f.pool, f.owner, f.external_ref, f.tier,"
+      " f.due_day, f.channel, f.last_contact, f.reason,"
+      " EXISTS (SELECT 1 FROM complaints k WHERE k.customer_id = f.customer_id"
+      "   AND k.resolved_at IS NULL) AS needs_attention";
+  static constexpr char kRange[] =
+      "(f.due_day, f.customer_id, f.kind) > ($1::integer, $2::uuid, $3::smallint)"
+      " AND f.due_day <= $4::integer AND f.valid_from <= $5::bigint"
+      " AND f.valid_until > $5::bigint";
+  static constexpr char kOrder[] = " ORDER BY f.due_day, f.customer_id, f.kind LIMIT $6";
+  if (!by_owner)
+    return absl::StrCat("SELECT ", kColumns, " FROM follow_ups f WHERE ", kRange, kOrder);
+  // One index range per owner, each at most a page, merged.
+  return absl::StrCat("SELECT ", kColumns,
+                      " FROM unnest($7::text[]) AS o(owner) CROSS JOIN LATERAL"
+                      " (SELECT * FROM follow_ups f WHERE f.owner = o.owner AND ",
+                      kRange, kOrder, ") f", kOrder);
+}
+
+std::vector<v1::FollowUp> ListPlanPage(pqxx::work& tx, const PlanPageQuery& q) {
+  // The first page starts just before from_day; the row comparison is the index range.
+  const bool first = q.after_customer.empty();
+  const int64_t after_day = first ? q.from_day - 1 : q.after_day;
+  const std::string after_customer =
+      first ? "ffffffff-ffff-ffff-ffff-ffffffffffff" : q.after_customer;
+  const int after_kind = first ? 32767 : q.after_kind;
+  static const std::string kEveryone = PlanPageSql(false);
+  static const std::string kOwners = PlanPageSql(true);
+  const pqxx::result r =
+      q.owners.empty()
+          ? Prepared(tx, "interaction_plan_page", kEveryone, after_day, after_customer, after_kind,
+                     q.to_day, q.now, q.limit)
+          : Prepared(tx, "interaction_plan_page_owners", kOwners, after_day, after_customer,
+                     after_kind, q.to_day, q.now, q.limit, postgres::ToTextArray(q.owners));
+  std::vector<v1::FollowUp> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    v1::FollowUp f;
+    f.set_customer_id(row["customer_id"].as<std::string>());
+    f.set_external_ref(row["external_ref"].as<std::string>());
+    f.set_owner(row["owner"].as<std::string>());
+    f.set_tier(row["tier"].as<std::string>());
+    f.set_kind(static_cast<v1::FollowUpKind>(row["kind"].as<int>()));
+    f.set_channel(static_cast<v1::Channel>(row["channel"].as<int>()));
+    *f.mutable_due_date() = DateOfDay(row["due_day"].as<int64_t>());
+    const Micros last = row["last_contact"].as<Micros>();
+    if (last > 0) time::SetTimestamp(last, f.mutable_last_contact_at());
+    f.set_potential_pool(row["pool"].as<bool>());
+    f.set_needs_attention(row["needs_attention"].as<bool>());
+    f.set_reason(row["reason"].as<std::string>());
+    out.push_back(std::move(f));
   }
   return out;
 }
@@ -361,19 +634,14 @@ int ScrubAuditDetails(pqxx::work& tx, const std::string& customer_id) {
       "|scrubbed [0-9]+ record versions, [0-9]+ complaints, [0-9]+ request keys,"
       " [0-9]+ audit details)$";
   const pqxx::result r = tx.exec_params(
-      "UPDATE audit_log SET detail = CASE WHEN action = 'correct'"
-      " AND detail ~ '^corrects [0-9a-f-]{36}' THEN substring(detail from"
+      "UPDATE audit_log SET note = CASE WHEN action = 'correct'"
+      " AND note ~ '^corrects [0-9a-f-]{36}' THEN substring(note from"
       " '^corrects [0-9a-f-]{36}') ELSE $3 END"
-      " WHERE customer_id = $1 AND detail !~ $2",
+      " WHERE customer_id = $1 AND note !~ $2",
       customer_id, kValueFree, std::string(kErasedText));
   return static_cast<int>(r.affected_rows());
 }
 
-void Audit(pqxx::work& tx, const AuditEntry& e) {
-  tx.exec_params(
-      "INSERT INTO audit_log (actor, role, action, entity, entity_id, customer_id, request_id,"
-      " detail) VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')::uuid, $7, $8)",
-      e.actor, e.role, e.action, e.entity, e.entity_id, e.customer_id, e.request_id, e.detail);
-}
+void Audit(pqxx::work& tx, const AuditEntry& e) { postgres::WriteAudit(tx, e); }
 
 }  // namespace tierwise::interaction::store

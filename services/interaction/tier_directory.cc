@@ -1,5 +1,6 @@
 #include "services/interaction/tier_directory.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
@@ -19,8 +20,26 @@ std::unique_ptr<grpc::ClientContext> ClassificationDirectory::Context(
   return context;
 }
 
+std::string TierCacheKeyPrefix(const std::string& redis_prefix) {
+  return absl::StrCat(redis_prefix, ":tier:");
+}
+
 absl::StatusOr<std::string> ClassificationDirectory::CurrentTier(const std::string& customer_id,
                                                                  const std::string& request_id) {
+  redis::TrackedCache* cache = options_.tier_cache;
+  if (cache == nullptr) return FetchTier(customer_id, request_id);
+  const std::string key = options_.tier_key_prefix + customer_id;
+  if (std::optional<std::string> cached = cache->Lookup(key)) return *std::move(cached);
+  // Reserved before asking: if classification writes the tier while the call is in flight,
+  // the answer is not kept (the next record asks again).
+  const uint64_t ticket = cache->Reserve(key);
+  absl::StatusOr<std::string> tier = FetchTier(customer_id, request_id);
+  if (tier.ok()) cache->Fill(key, ticket, *tier);
+  return tier;
+}
+
+absl::StatusOr<std::string> ClassificationDirectory::FetchTier(const std::string& customer_id,
+                                                               const std::string& request_id) {
   classification::v1::GetTierRequest request;
   request.set_customer_id(customer_id);
   classification::v1::Tier tier;

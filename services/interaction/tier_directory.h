@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "common/redis/tracked_cache.h"
 #include "services/interaction/follow_up_plan.h"
 #include "tierwise/classification/v1/classification.grpc.pb.h"
 
@@ -36,7 +37,17 @@ struct DirectoryOptions {
   std::string token;  // the interaction service's own credential for classification
   std::chrono::milliseconds deadline{500};
   std::chrono::seconds policy_ttl{60};
+  // Tiers kept in process, coherent with classification's tier cache in Redis the way
+  // classification's own copy is (redis::TrackedCache: Redis reports every write of a key
+  // under tier_key_prefix, i.e. every tier classification writes through): a customer whose
+  // tier was asked before and has not changed since needs no call. null: every CurrentTier
+  // calls GetTier. Must outlive the directory.
+  redis::TrackedCache* tier_cache = nullptr;
+  std::string tier_key_prefix;  // TierCacheKeyPrefix(redis_prefix)
 };
+
+// Where classification writes each customer's tier through: <redis_prefix>:tier:<customer id>.
+std::string TierCacheKeyPrefix(const std::string& redis_prefix);
 
 class ClassificationDirectory : public TierDirectory {
  public:
@@ -48,6 +59,8 @@ class ClassificationDirectory : public TierDirectory {
 
  private:
   std::unique_ptr<grpc::ClientContext> Context(const std::string& request_id) const;
+  absl::StatusOr<std::string> FetchTier(const std::string& customer_id,
+                                        const std::string& request_id);
 
   std::unique_ptr<classification::v1::ClassificationService::Stub> stub_;
   const DirectoryOptions options_;

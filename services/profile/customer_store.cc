@@ -7,10 +7,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/postgres/audit.h"
 #include "common/postgres/text_array.h"
 #include "common/time/micros.h"
 
 namespace tierwise::profile {
+
+using postgres::Prepared;
 namespace {
 
 using time::SetTimestamp;
@@ -30,10 +33,6 @@ constexpr char kCustomerColumns[] =
     " coalesce((extract(epoch from deleted_at) * 1000000)::bigint, 0),"
     " coalesce((extract(epoch from erased_at) * 1000000)::bigint, 0), coalesce(erased_by, ''),"
     " created_by, updated_by";
-
-constexpr char kContactColumns[] =
-    "id::text, name, title, role, key_man, phone, email, coalesce(birthday::text, ''),"
-    " preferences";
 
 // "2024-03-05" → Date; "" leaves it unset.
 void ParseDate(const std::string& text, type::v1::Date* date) {
@@ -98,29 +97,41 @@ v1::Customer RowToCustomer(const pqxx::row& r) {
   return c;
 }
 
-v1::Contact RowToContact(const pqxx::row& r) {
-  v1::Contact c;
-  c.set_id(r[0].as<std::string>());
-  c.set_name(r[1].as<std::string>());
-  c.set_title(r[2].as<std::string>());
-  c.set_role(static_cast<v1::DecisionRole>(r[3].as<int>()));
-  c.set_key_man(r[4].as<bool>());
-  c.set_phone(r[5].as<std::string>());
-  c.set_email(r[6].as<std::string>());
-  if (const std::string date = r[7].as<std::string>(); !date.empty()) {
-    ParseDate(date, c.mutable_birthday());
-  }
-  c.set_preferences(r[8].as<std::string>());
-  return c;
+// A customer and (when asked for) its contacts in one statement: one row per contact, the
+// customer's columns first (RowToCustomer's order), then contact_* columns (NULL without any).
+std::string GetWithContactsSql(absl::string_view where) {
+  return absl::StrCat(
+      "SELECT c.*, k.contact_id, k.contact_name, k.contact_title, k.contact_role,"
+      " k.contact_key_man, k.contact_phone, k.contact_email, k.contact_birthday,"
+      " k.contact_preferences FROM (SELECT ",
+      kCustomerColumns, " FROM customers WHERE ", where,
+      ") c LEFT JOIN LATERAL (SELECT id::text AS contact_id, name AS contact_name,"
+      " title AS contact_title, role AS contact_role, key_man AS contact_key_man,"
+      " phone AS contact_phone, email AS contact_email,"
+      " coalesce(birthday::text, '') AS contact_birthday, preferences AS contact_preferences,"
+      " seq FROM contacts WHERE customer_id = c.id::uuid AND $2 ORDER BY seq) k ON true"
+      " ORDER BY k.seq");
 }
 
-void LoadContacts(pqxx::work& tx, v1::Customer& c) {
-  for (const auto& row : tx.exec_params(absl::StrCat("SELECT ", kContactColumns,
-                                                     " FROM contacts WHERE customer_id = $1"
-                                                     " ORDER BY seq"),
-                                        c.id())) {
-    *c.add_contacts() = RowToContact(row);
+std::optional<v1::Customer> CustomerWithContacts(const pqxx::result& r) {
+  if (r.empty()) return std::nullopt;
+  v1::Customer c = RowToCustomer(r[0]);
+  for (const auto& row : r) {
+    if (row["contact_id"].is_null()) continue;
+    v1::Contact* k = c.add_contacts();
+    k->set_id(row["contact_id"].as<std::string>());
+    k->set_name(row["contact_name"].as<std::string>());
+    k->set_title(row["contact_title"].as<std::string>());
+    k->set_role(static_cast<v1::DecisionRole>(row["contact_role"].as<int>()));
+    k->set_key_man(row["contact_key_man"].as<bool>());
+    k->set_phone(row["contact_phone"].as<std::string>());
+    k->set_email(row["contact_email"].as<std::string>());
+    if (const std::string date = row["contact_birthday"].as<std::string>(); !date.empty()) {
+      ParseDate(date, k->mutable_birthday());
+    }
+    k->set_preferences(row["contact_preferences"].as<std::string>());
   }
+  return c;
 }
 
 void InsertContactRow(pqxx::work& tx, const std::string& customer_id, const v1::Contact& c) {
@@ -131,12 +142,15 @@ void InsertContactRow(pqxx::work& tx, const std::string& customer_id, const v1::
       c.email(), FormatDate(c.has_birthday(), c.birthday()), c.preferences());
 }
 
-void WriteAudit(pqxx::work& tx, const AuditRecord& a) {
-  tx.exec_params(
-      "INSERT INTO audit_log (customer_id, action, fields, actor, actor_role, request_id, note)"
-      " VALUES ($1, $2, $3::text[], $4, $5, $6, $7)",
-      a.customer_id, static_cast<int>(a.action), ToTextArray(a.fields), a.actor, a.actor_role,
-      a.request_id, a.note);
+// Profile's audit actions are the AuditAction numbers (ListCustomerAudit returns them).
+void WriteAudit(pqxx::transaction_base& tx, const AuditRecord& a) {
+  postgres::WriteAudit(tx, {.customer_id = a.customer_id,
+                            .action = std::to_string(static_cast<int>(a.action)),
+                            .actor = a.actor,
+                            .actor_role = a.actor_role,
+                            .request_id = a.request_id,
+                            .fields = a.fields,
+                            .note = a.note});
 }
 
 void Finish(pqxx::work& tx, const WriteContext& write) {
@@ -192,27 +206,25 @@ absl::Status CustomerStore::Insert(const v1::Customer& c, const WriteContext& wr
 }
 
 absl::StatusOr<v1::Customer> CustomerStore::Get(const std::string& id, bool with_contacts) {
-  return pool_.Transact<v1::Customer>([&](pqxx::work& tx) -> absl::StatusOr<v1::Customer> {
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", kCustomerColumns, " FROM customers WHERE id = $1"), id);
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("customer ", id, " not found"));
-    v1::Customer c = RowToCustomer(r[0]);
-    if (with_contacts) LoadContacts(tx, c);
-    return c;
+  static const std::string kSql = GetWithContactsSql("id = $1::uuid");
+  return pool_.Read<v1::Customer>([&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Customer> {
+    std::optional<v1::Customer> c =
+        CustomerWithContacts(Prepared(tx, "profile_get_customer", kSql, id, with_contacts));
+    if (!c.has_value()) return absl::NotFoundError(absl::StrCat("customer ", id, " not found"));
+    return *std::move(c);
   });
 }
 
 absl::StatusOr<v1::Customer> CustomerStore::GetByExternalRef(const std::string& ref,
                                                              bool with_contacts) {
-  return pool_.Transact<v1::Customer>([&](pqxx::work& tx) -> absl::StatusOr<v1::Customer> {
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", kCustomerColumns, " FROM customers WHERE external_ref = $1"), ref);
-    if (r.empty()) {
+  static const std::string kSql = GetWithContactsSql("external_ref = $1");
+  return pool_.Read<v1::Customer>([&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Customer> {
+    std::optional<v1::Customer> c =
+        CustomerWithContacts(Prepared(tx, "profile_get_customer_by_ref", kSql, ref, with_contacts));
+    if (!c.has_value()) {
       return absl::NotFoundError(absl::StrCat("no customer with external_ref ", ref));
     }
-    v1::Customer c = RowToCustomer(r[0]);
-    if (with_contacts) LoadContacts(tx, c);
-    return c;
+    return *std::move(c);
   });
 }
 
@@ -322,44 +334,60 @@ absl::Status CustomerStore::RemoveContact(const std::string& customer_id, const 
   });
 }
 
-absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
-    const ListFilter& f, const std::optional<ListCursor>& after, int limit) {
-  std::vector<std::string> params;
-  std::string where = " WHERE true";
-  const auto add = [&](const std::string& condition, std::string value) {
-    params.push_back(std::move(value));
+ListQuery BuildListQuery(const ListFilter& f, const std::optional<ListCursor>& after, int limit) {
+  // The statement text depends only on which filters are set (named after them, prepared once
+  // per connection); values are always parameters. Active customers are selected by a
+  // constant, so the partial indexes of migrations/002 (filter column, legal_name, id) WHERE
+  // state = 1 serve every filter in list order, also for a generic plan.
+  ListQuery q;
+  std::string where = f.show_deleted ? " WHERE true" : " WHERE state = 1";
+  std::string name = f.show_deleted ? "profile_list_all" : "profile_list";
+  const auto add = [&](absl::string_view key, absl::string_view condition, std::string value) {
+    q.params.push_back(std::move(value));
+    absl::StrAppend(&name, "_", key);
     absl::StrAppend(&where, " AND ",
-                    absl::StrReplaceAll(condition, {{"$?", absl::StrCat("$", params.size())}}));
+                    absl::StrReplaceAll(condition, {{"$?", absl::StrCat("$", q.params.size())}}));
   };
-  if (!f.show_deleted) add("state = $?::smallint", absl::StrCat(v1::CUSTOMER_STATE_ACTIVE));
-  if (!f.province.empty()) add("province = $?", f.province);
-  if (!f.city.empty()) add("city = $?", f.city);
-  if (!f.industry.empty()) add("industry = $?", f.industry);
-  if (!f.owner.empty()) add("owner = $?", f.owner);
-  if (f.lifecycle_stage != 0)
-    add("lifecycle_stage = $?::smallint", absl::StrCat(f.lifecycle_stage));
-  if (f.nature != 0) add("nature = $?::smallint", absl::StrCat(f.nature));
-  if (!f.tag.empty()) add("tags @> ARRAY[$?::text]", f.tag);
+  if (!f.province.empty()) add("province", "province = $?", f.province);
+  if (!f.city.empty()) add("city", "city = $?", f.city);
+  if (!f.industry.empty()) add("industry", "industry = $?", f.industry);
+  if (!f.owner.empty()) add("owner", "owner = $?", f.owner);
+  if (f.lifecycle_stage != 0) {
+    add("stage", "lifecycle_stage = $?::smallint", absl::StrCat(f.lifecycle_stage));
+  }
+  if (f.nature != 0) add("nature", "nature = $?::smallint", absl::StrCat(f.nature));
+  if (!f.tag.empty()) add("tag", "tags @> ARRAY[$?::text]", f.tag);
   if (!f.name_prefix.empty()) {
     // Prefix as a range on the bytewise order, so the name index serves it. U+10FFFF is the
     // largest code point, so every valid name that starts with the prefix sorts below this.
     const std::string upper = f.name_prefix + "\xf4\x8f\xbf\xbf";
-    add("legal_name >= $?", f.name_prefix);
-    add("legal_name < $?", upper);
+    add("prefix", "legal_name >= $?", f.name_prefix);
+    add("prefix_end", "legal_name < $?", upper);
   }
   if (after.has_value()) {
-    params.push_back(after->legal_name);
-    params.push_back(after->id);
-    absl::StrAppend(&where, " AND (legal_name, id) > ($", params.size() - 1, ", $", params.size(),
-                    "::uuid)");
+    q.params.push_back(after->legal_name);
+    q.params.push_back(after->id);
+    absl::StrAppend(&name, "_after");
+    absl::StrAppend(&where, " AND (legal_name, id) > ($", q.params.size() - 1, ", $",
+                    q.params.size(), "::uuid)");
   }
-  params.push_back(absl::StrCat(limit));
-  const std::string sql = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers", where,
-                                       " ORDER BY legal_name, id LIMIT $", params.size(), "::int");
-  return pool_.Transact<std::vector<v1::Customer>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::Customer>> {
+  q.params.push_back(absl::StrCat(limit));
+  // The table's id (uuid), not the text id of the select list, or no index has the order.
+  q.name = std::move(name);
+  q.sql = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers", where,
+                       " ORDER BY customers.legal_name, customers.id LIMIT $", q.params.size(),
+                       "::int");
+  return q;
+}
+
+absl::StatusOr<std::vector<v1::Customer>> CustomerStore::List(
+    const ListFilter& f, const std::optional<ListCursor>& after, int limit) {
+  const ListQuery q = BuildListQuery(f, after, limit);
+  return pool_.Read<std::vector<v1::Customer>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<v1::Customer>> {
         std::vector<v1::Customer> out;
-        for (const auto& row : tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params))) {
+        for (const auto& row :
+             Prepared(tx, q.name, q.sql, pqxx::prepare::make_dynamic_params(q.params))) {
           out.push_back(RowToCustomer(row));
         }
         return out;
@@ -393,7 +421,8 @@ absl::StatusOr<std::vector<v1::AuditEntry>> CustomerStore::ListAudit(const std::
 }
 
 absl::Status CustomerStore::AppendAudit(const AuditRecord& record) {
-  return pool_.Transact([&](pqxx::work& tx) {
+  // One INSERT that commits on its own: no BEGIN/COMMIT round trips for a read's audit row.
+  return pool_.Read([&](pqxx::nontransaction& tx) {
     WriteAudit(tx, record);
     return absl::OkStatus();
   });

@@ -46,6 +46,16 @@ struct ListCursor {
   std::string id;
 };
 
+// The statement CustomerStore::List runs for a filter: its name (one per combination of set
+// filters; prepared once per connection), text and parameters. Tests EXPLAIN it.
+struct ListQuery {
+  std::string name;
+  std::string sql;
+  std::vector<std::string> params;
+};
+ListQuery BuildListQuery(const ListFilter& filter, const std::optional<ListCursor>& after,
+                         int limit);
+
 // What a write needs besides its data: who, for the audit trail, and the event to publish.
 struct WriteContext {
   AuditRecord audit;

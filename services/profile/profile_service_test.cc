@@ -2,12 +2,14 @@
 // ./tests/run.sh, called over gRPC as any client would.
 #include <google/protobuf/descriptor.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "common/client/channel.h"
 #include "common/outbox/outbox.h"
+#include "common/postgres/audit.h"
 #include "common/postgres/migrations.h"
 #include "common/server/server_runner.h"
 #include "common/status/status.h"
@@ -36,6 +38,7 @@ constexpr char kErp[] = "erp-adapter-tok1";
 std::vector<postgres::Migration> AllMigrations() {
   std::vector<postgres::Migration> m = Migrations();
   m.push_back(outbox::TableMigration());
+  m.push_back(postgres::AuditMigration());
   return m;
 }
 
@@ -747,6 +750,146 @@ TEST(ProfileMigrationsTest, ConcurrentMigrationOfTheProfileSchemaIsHarmless) {
   });
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, static_cast<int>(AllMigrations().size()));
+}
+
+// Every ListCustomers statement reads an index range in list order: no sequential scan of
+// customers and no sort, for the first and a deep page of each filter, on a table large enough
+// for the planner to care (and with sequential scans priced out, so a missing index shows),
+// inserted in random order so that no index enjoys a heap in its own order.
+TEST_F(ProfileServiceTest, ListCustomersQueriesUseAnIndexMatchingFilterAndOrder) {
+  ASSERT_TRUE(schema_.pool()
+                  .Transact([](pqxx::work& tx) {
+                    tx.exec(
+                        "INSERT INTO customers (id, external_ref, legal_name, nature, industry,"
+                        " province, city, owner, lifecycle_stage, tags, state, created_at,"
+                        " updated_at, created_by, updated_by)"
+                        " SELECT gen_random_uuid(), 'X' || i, 'Customer ' || lpad(i::text, 6, '0'),"
+                        " 1 + i % 5, 'ind' || (i % 20), 'prov' || (i % 30), 'city' || (i % 300),"
+                        " 'rep' || (i % 50), 1 + i % 4, ARRAY['t' || (i % 40)],"
+                        " CASE WHEN i % 10 = 0 THEN 2 ELSE 1 END, now(), now(), 'seed', 'seed'"
+                        " FROM generate_series(1, 20000) AS i ORDER BY random()");
+                    tx.exec("ANALYZE customers");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const ListCursor deep{"Customer 012345", "00000000-0000-0000-0000-000000000000"};
+  struct Case {
+    std::string name;
+    ListFilter filter;
+    std::vector<std::string> indexes;  // any of these serves the filter in list order
+  };
+  const std::vector<Case> cases = {
+      {"none", {}, {"customers_active_by_name"}},
+      {"owner", {.owner = "rep7"}, {"customers_active_by_owner"}},
+      {"province", {.province = "prov3"}, {"customers_active_by_province"}},
+      {"province+city",
+       {.province = "prov3", .city = "city33"},
+       {"customers_active_by_city", "customers_active_by_province"}},
+      {"city", {.city = "city33"}, {"customers_active_by_city"}},
+      {"industry", {.industry = "ind4"}, {"customers_active_by_industry"}},
+      {"stage", {.lifecycle_stage = 2}, {"customers_active_by_stage"}},
+      {"nature", {.nature = 3}, {"customers_active_by_nature"}},
+      {"prefix", {.name_prefix = "Customer 01"}, {"customers_active_by_name"}},
+      {"owner+prefix",
+       {.owner = "rep7", .name_prefix = "Customer 01"},
+       {"customers_active_by_owner"}},
+      {"owner+stage",
+       {.owner = "rep7", .lifecycle_stage = 2},
+       {"customers_active_by_owner", "customers_active_by_stage"}},
+      {"tag", {.tag = "t5"}, {"customers_by_tags", "customers_active_by_name"}},
+      {"all states", {.show_deleted = true}, {"customers_by_name"}},
+  };
+  // EXPLAIN of the statement List runs; `ordered`: with sorts and bitmap scans priced out too,
+  // so the plan shows whether an index gives the rows in list order.
+  // `generic`: the plan a prepared statement settles on after a few runs, without the values,
+  // as List runs it (statements prepared once per connection), with sequential scans allowed.
+  auto explain = [&](const ListQuery& q, bool ordered, bool generic = false) -> std::string {
+    absl::StatusOr<std::string> plan =
+        schema_.pool().Transact<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+          std::string text;
+          if (generic) {
+            tx.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+            tx.exec("PREPARE list_probe AS " + q.sql);
+            std::string args;
+            for (const std::string& p : q.params) {
+              absl::StrAppend(&args, args.empty() ? "" : ", ", tx.quote(p));
+            }
+            for (const auto& row : tx.exec("EXPLAIN EXECUTE list_probe(" + args + ")")) {
+              absl::StrAppend(&text, row[0].as<std::string>(), "\n");
+            }
+            tx.exec("DEALLOCATE list_probe");
+            return text;
+          }
+          tx.exec("SET LOCAL enable_seqscan = off");
+          if (ordered) tx.exec("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off");
+          for (const auto& row :
+               tx.exec_params("EXPLAIN " + q.sql, pqxx::prepare::make_dynamic_params(q.params))) {
+            absl::StrAppend(&text, row[0].as<std::string>(), "\n");
+          }
+          return text;
+        });
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return plan.ok() ? *plan : "";
+  };
+  auto uses_one_of = [](const std::string& plan, const std::vector<std::string>& indexes) {
+    return std::any_of(indexes.begin(), indexes.end(), [&](const std::string& index) {
+      return plan.find(" " + index + " ") != std::string::npos ||
+             plan.find(" " + index + "\n") != std::string::npos;
+    });
+  };
+  for (const Case& c : cases) {
+    for (const std::optional<ListCursor>& after :
+         {std::optional<ListCursor>(), std::optional(deep)}) {
+      const ListQuery q = BuildListQuery(c.filter, after, 101);
+      const std::string label = absl::StrCat(c.name, after ? " (deep page)" : " (first page)");
+      const std::string plan = explain(q, false);
+      EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << label << "\n" << plan;
+      EXPECT_TRUE(uses_one_of(plan, c.indexes)) << label << "\n" << plan;
+      if (c.name == "tag") continue;  // a GIN index has no order
+      const std::string generic = explain(q, false, /*generic=*/true);
+      EXPECT_EQ(generic.find("Seq Scan"), std::string::npos) << label << " generic\n" << generic;
+      if (c.indexes.size() == 1) {  // two selective filters may rather sort their few rows
+        EXPECT_EQ(generic.find("Sort"), std::string::npos) << label << " generic\n" << generic;
+      }
+      EXPECT_TRUE(uses_one_of(generic, c.indexes)) << label << " generic\n" << generic;
+      const std::string ordered = explain(q, true);
+      EXPECT_EQ(ordered.find("Seq Scan"), std::string::npos) << label << "\n" << ordered;
+      EXPECT_EQ(ordered.find("Sort"), std::string::npos) << label << "\n" << ordered;
+      EXPECT_TRUE(uses_one_of(ordered, c.indexes)) << label << "\n" << ordered;
+    }
+  }
+}
+
+// GetCustomer reads the customer and its contacts in one statement: contacts in the order they
+// were added, and none for a customer without any.
+TEST_F(ProfileServiceTest, GetReturnsContactsInTheOrderAdded) {
+  v1::CreateCustomerRequest req = NewCustomer("苏州精密机械有限公司", "ERP-ORDER-1");
+  for (const char* name : {"王经理", "李工", "赵总"}) {
+    v1::Contact* k = req.add_contacts();
+    k->set_name(name);
+    k->set_role(v1::DECISION_ROLE_INFLUENCER);
+  }
+  req.mutable_contacts(2)->mutable_birthday()->set_year(1980);
+  req.mutable_contacts(2)->mutable_birthday()->set_month(2);
+  req.mutable_contacts(2)->mutable_birthday()->set_day(29);
+  const v1::Customer created = Create(req);
+  const v1::Customer bare = Create(NewCustomer("无锡贸易有限公司", "ERP-ORDER-2"));
+  v1::GetCustomerRequest get;
+  get.set_id(created.id());
+  get.set_view(v1::CUSTOMER_VIEW_FULL);
+  v1::Customer got;
+  ASSERT_TRUE(stub_->GetCustomer(Ctx(kAdmin).get(), get, &got).ok());
+  ASSERT_EQ(got.contacts_size(), 3);
+  EXPECT_EQ(got.contacts(0).name(), "王经理");
+  EXPECT_EQ(got.contacts(1).name(), "李工");
+  EXPECT_EQ(got.contacts(2).name(), "赵总");
+  EXPECT_EQ(got.contacts(2).birthday().day(), 29);
+  EXPECT_EQ(got.contacts(0).role(), v1::DECISION_ROLE_INFLUENCER);
+  EXPECT_EQ(got.legal_name(), "苏州精密机械有限公司");
+  get.set_id(bare.id());
+  ASSERT_TRUE(stub_->GetCustomer(Ctx(kAdmin).get(), get, &got).ok());
+  EXPECT_EQ(got.contacts_size(), 0);
+  EXPECT_EQ(got.external_ref(), "ERP-ORDER-2");
 }
 
 }  // namespace

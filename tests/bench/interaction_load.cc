@@ -26,8 +26,12 @@
 //                        the tier (GetTier) and writes record, contact state, audit and outbox in
 //                        one transaction
 //   list_due_follow_ups  ListDueFollowUps of the owner for today .. today + --due_days - 1
-//                        (UTC), first page of --page_size: the plans of all the owner's
-//                        customers are computed on every call
+//                        (UTC), first page of --page_size: one index page of the stored plans
+//   list_due_everyone    the same for everyone (no owners, as admin)
+//   list_due_other_owner the same for --other_owner (as admin), e.g. an owner with 20,000
+//                        customers seeded by run_interaction_bench.sh --bulk_customers: its
+//                        calls/s next to list_due_follow_ups' (2,000 customers) shows whether
+//                        the cost grows with the owner's book
 //
 // With --cpu_pids, the scenarios start once the probed servers are idle again (--settle_timeout_s).
 //
@@ -104,8 +108,11 @@ ABSL_FLAG(int32_t, pin_b_percent, 30, "share of the customers pinned to tier B")
 ABSL_FLAG(int32_t, history_per_customer, 12,
           "interactions per customer logged over the last 365 days before measuring (0: none)");
 ABSL_FLAG(double, history_timeout_s, 900, "stop logging the history after this many seconds");
-ABSL_FLAG(std::string, scenarios, "health_check,log_interaction,list_due_follow_ups",
+ABSL_FLAG(std::string, scenarios,
+          "health_check,log_interaction,list_due_follow_ups,list_due_everyone",
           "comma-separated scenarios to run, in this order");
+ABSL_FLAG(std::string, other_owner, "rep.big",
+          "owner listed by the list_due_other_owner scenario (as admin)");
 ABSL_FLAG(int32_t, due_days, 30, "days in the ListDueFollowUps range, today included (1..367)");
 ABSL_FLAG(int32_t, page_size, 100, "ListDueFollowUps page size (1..1000)");
 ABSL_FLAG(int32_t, concurrency, 16, "calls in flight");
@@ -538,7 +545,8 @@ int Main() {
       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipWhitespace());
 
   const std::vector<std::string> known_scenarios = {"health_check", "log_interaction",
-                                                    "list_due_follow_ups"};
+                                                    "list_due_follow_ups", "list_due_everyone",
+                                                    "list_due_other_owner"};
   for (const std::string& scenario : scenarios) {
     if (std::find(known_scenarios.begin(), known_scenarios.end(), scenario) ==
         known_scenarios.end()) {
@@ -860,6 +868,20 @@ int Main() {
         StartUnary(*connections[channel].interaction,
                    &interaction::InteractionService::Stub::PrepareAsyncLogInteraction,
                    std::move(request), rep, cq);
+        return true;
+      };
+    } else if (scenario == "list_due_everyone" || scenario == "list_due_other_owner") {
+      const std::string other = absl::GetFlag(FLAGS_other_owner);
+      const bool everyone = scenario == "list_due_everyone";
+      start = [&, other, everyone](size_t channel, Rng&, grpc::CompletionQueue& cq) {
+        interaction::ListDueFollowUpsRequest request;
+        if (!everyone) request.add_owners(other);
+        *request.mutable_from_date() = ToDate(due_from);
+        *request.mutable_to_date() = ToDate(due_to);
+        request.set_page_size(page_size);
+        StartUnary(*connections[channel].interaction,
+                   &interaction::InteractionService::Stub::PrepareAsyncListDueFollowUps,
+                   std::move(request), admin, cq);
         return true;
       };
     } else {  // list_due_follow_ups
