@@ -38,7 +38,7 @@ const KNOWN_METRICS = new Set([
   'tierwise_outbox_backlog', 'tierwise_db_pool_in_use', 'tierwise_db_pool_size',
   'tierwise_stream_lag', 'tierwise_stream_pending', 'tierwise_dead_letters_total',
   'tierwise_tier_cache_requests_total', 'tierwise_reclassifications_total',
-  'tierwise_sla_breaches_total', 'up',
+  'tierwise_sla_breaches_total', 'tierwise_classification_leader', 'up',
   'kube_deployment_status_replicas_available', 'kube_deployment_spec_replicas',
 ]);
 
