@@ -16,6 +16,9 @@ using auth::Role;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
+// ListOpenItems used to return every item: its default page is large.
+constexpr int kDefaultItemPageSize = 500;
+constexpr int kMaxItemPageSize = 1000;
 constexpr size_t kMaxBatch = 5000;
 constexpr size_t kMaxReason = 500;
 
@@ -66,8 +69,8 @@ absl::Status CheckTermsInput(const v1::PaymentTerms& t, const char* field) {
 }  // namespace
 
 absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& a, const Ledger& ledger,
-                                                   Micros now) {
-  absl::StatusOr<Position> position = PositionAt(ledger, now);
+                                                   Micros now, const BusinessCalendar& calendar) {
+  absl::StatusOr<Position> position = PositionAt(ledger, now, calendar);
   if (!position.ok()) return position.status();
   const Position& p = *position;
   v1::CreditAccount v;
@@ -104,7 +107,7 @@ absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& a, const Le
 }
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::View(const AccountSnapshot& s, Micros now) const {
-  return BuildAccountView(s.account, s.ledger, now);
+  return BuildAccountView(s.account, s.ledger, now, store_.calendar());
 }
 
 absl::StatusOr<AccountSnapshot> CreditDesk::Load(const std::string& customer_id,
@@ -217,13 +220,30 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::GetAccount(const auth::CallContext
 
 absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     const auth::CallContext& call, const v1::ListOpenItemsRequest& req) {
+  absl::StatusOr<int> size =
+      paging::PageSize(req.page_size(), kDefaultItemPageSize, kMaxItemPageSize);
+  if (!size.ok()) return size.status();
+  const std::string fingerprint = paging::Fingerprint(req);
+  absl::StatusOr<std::vector<std::string>> cursor =
+      paging::DecodeToken(req.page_token(), fingerprint, 2);
+  if (!cursor.ok()) return cursor.status();
+  FactKey after;
+  if (!cursor->empty() && !absl::SimpleAtoi((*cursor)[0], &after.occurred_at)) {
+    return status::InvalidArgument("page_token", "is not a token from this list");
+  }
+  if (!cursor->empty()) after.event_id = (*cursor)[1];
+  // The snapshot checks the id and the scope and builds a ledger from before the stored state.
   absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
   if (!s.ok()) return s.status();
+  absl::StatusOr<std::vector<Item>> items =
+      store_.ListItems(req.customer_id(), req.include_settled(), after, *size + 1);
+  if (!items.ok()) return items.status();
+  const bool more = static_cast<int>(items->size()) > *size;
+  if (more) items->pop_back();
   const Micros now = clock_();
   const std::string& currency = s->account.currency;
   v1::ListOpenItemsResponse out;
-  for (const Item& item : s->ledger.items) {
-    if (item.balance() <= 0 && !req.include_settled()) continue;
+  for (const Item& item : *items) {
     v1::OpenItem* o = out.add_items();
     o->set_order_no(item.order_no);
     o->set_product_line(item.product_line);
@@ -233,9 +253,14 @@ absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     *o->mutable_cancelled_amount() = Money(item.cancelled, currency);
     *o->mutable_paid_amount() = Money(item.paid, currency);
     *o->mutable_balance() = Money(item.balance(), currency);
-    o->set_days_overdue(DaysOverdue(item, now));
+    o->set_days_overdue(DaysOverdue(item, now, store_.calendar()));
     for (const auto& p : item.payments) o->add_applied_payments(p);
     o->set_invoiced(item.invoiced_at <= now);
+  }
+  if (more) {
+    const Item& last = items->back();
+    out.set_next_page_token(
+        paging::EncodeToken(fingerprint, {absl::StrCat(last.occurred_at), last.event_id}));
   }
   return out;
 }
@@ -254,14 +279,13 @@ absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContex
     return status::InvalidArgument("order_amount.currency",
                                    absl::StrCat("the account is kept in ", s->account.currency));
   }
-  absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
-  if (!policy.ok()) return policy.status();
+  const v1::CreditPolicy* policy = &s->policy;
   const Micros now = clock_();
   AccountState state{s->account.credit_limit, s->account.on_hold, s->account.hold_reason,
                      s->account.rating, s->account.currency};
   // A position that cannot be computed (a sum past int64) blocks the order: no figure, no
   // credit. The response then has no available_after and no account.
-  const absl::StatusOr<Position> position = PositionAt(s->ledger, now);
+  const absl::StatusOr<Position> position = PositionAt(s->ledger, now, store_.calendar());
   const CheckOutcome outcome =
       position.ok() ? CheckCredit(state, *position, req.order_amount().minor_units(), *policy)
                     : BlockedOutOfRange(state, position.status());
@@ -368,12 +392,11 @@ absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
   a.set_applicant(call.principal.name);
   SetTimestamp(now, a.mutable_submitted_at());
   a.set_state(v1::APPLICATION_STATE_PENDING);
-  absl::StatusOr<v1::CreditPolicy> policy = store_.GetPolicy();
-  if (!policy.ok()) return policy.status();
+  const BusinessCalendar& calendar = store_.calendar();
   // No suggestion when the account's figures pass int64 (the application still goes in).
-  if (absl::StatusOr<Position> position = PositionAt(s->ledger, now); position.ok()) {
-    const Rating rating = RateAccount(s->ledger, *position, now, *policy);
-    if (absl::StatusOr<int64_t> suggested = SuggestedLimit(s->ledger, rating, now);
+  if (absl::StatusOr<Position> position = PositionAt(s->ledger, now, calendar); position.ok()) {
+    const Rating rating = RateAccount(s->ledger, *position, now, calendar, s->policy);
+    if (absl::StatusOr<int64_t> suggested = SuggestedLimit(s->ledger, rating, now, calendar);
         suggested.ok()) {
       *a.mutable_suggested_limit() = Money(*suggested, s->account.currency);
     }
@@ -441,23 +464,29 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
   }
   absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
-  int64_t before = 0;
-  if (!req.page_token().empty()) {
-    std::string raw;
-    if (!absl::WebSafeBase64Unescape(req.page_token(), &raw) || !absl::SimpleAtoi(raw, &before)) {
+  const std::string fingerprint = paging::Fingerprint(req);
+  absl::StatusOr<std::vector<std::string>> cursor =
+      paging::DecodeToken(req.page_token(), fingerprint, 2);
+  if (!cursor.ok()) return cursor.status();
+  int64_t after_submitted = 0;
+  std::string after_id;
+  if (!cursor->empty()) {
+    if (!absl::SimpleAtoi((*cursor)[0], &after_submitted) || !ids::IsUuid((*cursor)[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
+    after_id = (*cursor)[1];
   }
-  absl::StatusOr<std::vector<v1::LimitApplication>> rows =
-      store_.ListApplications(req.customer_id(), req.state(), before, *size + 1, owner);
+  absl::StatusOr<std::vector<v1::LimitApplication>> rows = store_.ListApplications(
+      req.customer_id(), req.state(), after_submitted, after_id, *size + 1, owner);
   if (!rows.ok()) return rows.status();
   v1::ListLimitApplicationsResponse out;
   const bool more = static_cast<int>(rows->size()) > *size;
   if (more) rows->pop_back();
   for (auto& a : *rows) *out.add_applications() = std::move(a);
   if (more) {
-    out.set_next_page_token(absl::WebSafeBase64Escape(
-        absl::StrCat(ToMicros(out.applications(out.applications_size() - 1).submitted_at()))));
+    const v1::LimitApplication& last = out.applications(out.applications_size() - 1);
+    out.set_next_page_token(
+        paging::EncodeToken(fingerprint, {absl::StrCat(ToMicros(last.submitted_at())), last.id()}));
   }
   return out;
 }
@@ -466,27 +495,28 @@ absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
     const auth::CallContext& call, const v1::ListCollectionsRequest& req) {
   absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
   if (!size.ok()) return size.status();
+  const std::string fingerprint = paging::Fingerprint(req);
+  absl::StatusOr<std::vector<std::string>> cursor =
+      paging::DecodeToken(req.page_token(), fingerprint, 2);
+  if (!cursor.ok()) return cursor.status();
   Micros after_due = 0;
   std::string after_customer;
-  if (!req.page_token().empty()) {
-    std::string raw;
-    std::vector<std::string> parts;
-    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) parts = absl::StrSplit(raw, '|');
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_due) || !ids::IsUuid(parts[1])) {
+  if (!cursor->empty()) {
+    if (!absl::SimpleAtoi((*cursor)[0], &after_due) || !ids::IsUuid((*cursor)[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    after_customer = parts[1];
+    after_customer = (*cursor)[1];
   }
-  absl::StatusOr<std::vector<v1::CollectionEntry>> rows =
+  absl::StatusOr<CollectionsPage> page =
       store_.ListCollections(after_due, after_customer, *size,
                              call.principal.role == Role::kSalesRep ? call.principal.name : "");
-  if (!rows.ok()) return rows.status();
+  if (!page.ok()) return page.status();
   v1::ListCollectionsResponse out;
-  for (auto& e : *rows) *out.add_entries() = std::move(e);
-  if (static_cast<int>(rows->size()) == *size && !rows->empty()) {
+  for (auto& e : page->entries) *out.add_entries() = std::move(e);
+  if (page->more) {
     const auto& last = out.entries(out.entries_size() - 1);
-    out.set_next_page_token(absl::WebSafeBase64Escape(
-        absl::StrCat(ToMicros(last.oldest_due_date()), "|", last.customer_id())));
+    out.set_next_page_token(
+        paging::EncodeToken(fingerprint, {absl::StrCat(page->last_due), last.customer_id()}));
   }
   return out;
 }
@@ -500,6 +530,20 @@ absl::StatusOr<v1::CreditPolicy> CreditDesk::UpdatePolicy(
     const auth::CallContext& call, const v1::UpdateCreditPolicyRequest& req) {
   if (absl::Status s = ValidatePolicy(req.policy(), "policy"); !s.ok()) return s;
   return store_.UpdatePolicy(req.policy(), ActorOf(call));
+}
+
+absl::StatusOr<v1::VerifyLedgerResponse> CreditDesk::VerifyLedger(
+    const auth::CallContext& call, const v1::VerifyLedgerRequest& req) {
+  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
+  absl::StatusOr<LedgerCheck> check =
+      store_.VerifyLedger(req.customer_id(), req.repair(), ActorOf(call));
+  if (!check.ok()) return check.status();
+  v1::VerifyLedgerResponse out;
+  out.set_matched(check->matched);
+  out.set_difference(check->difference);
+  out.set_repaired(check->repaired);
+  if (check->repaired && published_) published_();
+  return out;
 }
 
 }  // namespace tierwise::credit

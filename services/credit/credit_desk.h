@@ -51,6 +51,9 @@ class CreditDesk {
   absl::StatusOr<v1::CreditPolicy> GetPolicy(const auth::CallContext& call);
   absl::StatusOr<v1::CreditPolicy> UpdatePolicy(const auth::CallContext& call,
                                                 const v1::UpdateCreditPolicyRequest& req);
+  // Compares the stored ledger state with a replay of the facts, repairing it on request.
+  absl::StatusOr<v1::VerifyLedgerResponse> VerifyLedger(const auth::CallContext& call,
+                                                        const v1::VerifyLedgerRequest& req);
 
  private:
   absl::StatusOr<AccountSnapshot> Load(const std::string& customer_id, const char* field);
@@ -71,7 +74,7 @@ class CreditDesk {
 // One account as the API shows it, computed at `now`; FAILED_PRECONDITION when one of its
 // figures would pass int64 (see PositionAt).
 absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& account, const Ledger& ledger,
-                                                   Micros now);
+                                                   Micros now, const BusinessCalendar& calendar);
 
 }  // namespace tierwise::credit
 

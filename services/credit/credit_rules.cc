@@ -115,7 +115,7 @@ v1::RatingFactor Factor(std::string name, std::string value, int points, int wei
 }  // namespace
 
 Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
-                   const v1::CreditPolicy& policy) {
+                   const BusinessCalendar& calendar, const v1::CreditPolicy& policy) {
   Rating r;
   // On-time payment ratio (付款及时率): without history, a neutral 60.
   const int on_time_points =
@@ -130,7 +130,8 @@ Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
   const int overdue_points = d == 0 ? 100 : d <= 30 ? 70 : d <= 60 ? 40 : d <= 90 ? 20 : 0;
   r.factors.push_back(Factor("max_days_overdue", absl::StrCat(d, " days"), overdue_points,
                              policy.weight_max_days_overdue()));
-  const int64_t tenure_days = ledger.first_order_at == 0 ? 0 : (now - ledger.first_order_at) / kDay;
+  const int64_t tenure_days =
+      ledger.first_order_at == 0 ? 0 : calendar.DaysBetween(ledger.first_order_at, now);
   const int tenure_points = tenure_days < 180    ? 30
                             : tenure_days < 365  ? 50
                             : tenure_days < 730  ? 70
@@ -239,13 +240,21 @@ CheckOutcome BlockedOutOfRange(const AccountState& account, const absl::Status& 
   return out;
 }
 
-absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now) {
+absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now,
+                                       const BusinessCalendar& calendar) {
   int64_t sales_90 = 0;
-  for (const Item& item : ledger.items) {
-    if (item.invoiced_at <= now && item.invoiced_at > now - 90 * kDay &&
-        !AddChecked(sales_90, item.net())) {
-      return absl::FailedPreconditionError(
-          "the sales of the last 90 days pass the int64 range of minor units");
+  const auto too_large = [] {
+    return absl::FailedPreconditionError(
+        "the sales of the last 90 days pass the int64 range of minor units");
+  };
+  if (ledger.windows.has_value()) {
+    if (ledger.windows->sales_out_of_range) return too_large();
+    sales_90 = ledger.windows->sales_90;
+  } else {
+    const absl::CivilDay today = calendar.DayOf(now);
+    for (const Item& item : ledger.items) {
+      const int64_t age = today - calendar.DayOf(item.invoiced_at);
+      if (age >= 0 && age < 90 && !AddChecked(sales_90, item.net())) return too_large();
     }
   }
   const absl::int128 suggestion =

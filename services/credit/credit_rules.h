@@ -35,8 +35,9 @@ struct Rating {
 
 // Scores payment behaviour (on-time ratio, worst days overdue, overdue share of receivables)
 // and tenure (since the first order) and maps the score to a grade.
+// Tenure counts local days of `calendar`.
 Rating RateAccount(const Ledger& ledger, const Position& position, Micros now,
-                   const v1::CreditPolicy& policy);
+                   const BusinessCalendar& calendar, const v1::CreditPolicy& policy);
 
 // Whether the policy's automatic hold applies at this position.
 bool AutoHoldDue(const Position& position, const v1::CreditPolicy& policy);
@@ -70,7 +71,9 @@ CheckOutcome BlockedOutOfRange(const AccountState& account, const absl::Status& 
 // A limit suggestion from behaviour: 3 months of recent sales scaled by the score, rounded
 // down to 1,000.00 and at most kMaxDocumentMinorUnits. FAILED_PRECONDITION when the sales sum
 // passes int64.
-absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now);
+// Recent = invoiced on the last 90 local days, today included.
+absl::StatusOr<int64_t> SuggestedLimit(const Ledger& ledger, const Rating& rating, Micros now,
+                                       const BusinessCalendar& calendar);
 
 // The violation text for an amount above kMaxDocumentMinorUnits:
 // "exceeds the maximum of 1000000000000000 minor units".

@@ -42,7 +42,7 @@ absl::Status HandleCustomerChanged(CreditStore& store, const redis::StreamEntry&
 }
 
 CreditServer::CreditServer(server::ServiceDeps& deps, CreditStore::Clock clock)
-    : store(deps.pool, LedgerStream(deps.config.redis_prefix), clock),
+    : store(deps.pool, LedgerStream(deps.config.redis_prefix), clock, deps.calendar),
       desk(store, clock, [&relay = deps.relay] { relay.Wake(); }),
       ingest_authorizer(deps.tokens, LedgerIngestRoleTable()),
       credit_authorizer(deps.tokens, CreditRoleTable()),
@@ -79,6 +79,16 @@ server::ServiceDefinition CreditDefinition() {
             consumer);
         auto sweep = std::make_shared<server::PeriodicTask>(
             "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
+              // Accounts from before the stored ledger state are built, 200 per short
+              // transaction (the feeds of other customers go on meanwhile).
+              int total = 0;
+              for (int round = 0; round < 50; ++round) {
+                absl::StatusOr<int> built = credit->store.BackfillLedgers(200);
+                if (!built.ok()) return built.status();
+                total += *built;
+                if (*built < 200) break;
+              }
+              if (total > 0) log::Info("credit.ledgers_built", {{"accounts", total}});
               absl::StatusOr<int> changed = credit->store.SweepHolds();
               if (!changed.ok()) return changed.status();
               if (*changed > 0) log::Info("credit.auto_holds", {{"changed", *changed}});

@@ -51,7 +51,8 @@ auth::RoleTable CreditRoleTable() {
       {"ListLimitApplications", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
       {"ListCollections", {Role::kAdmin, Role::kManager, Role::kFinance, Role::kSalesRep}},
       {"GetCreditPolicy", auth::Roles::All()},
-      {"UpdateCreditPolicy", {Role::kAdmin, Role::kFinance}}};
+      {"UpdateCreditPolicy", {Role::kAdmin, Role::kFinance}},
+      {"VerifyLedger", {Role::kAdmin}}};
 }
 
 grpc::Status LedgerIngestService::RecordOrder(grpc::ServerContext* context,
@@ -130,6 +131,7 @@ TIERWISE_CREDIT_RPC(ListLimitApplications, ListLimitApplicationsRequest,
 TIERWISE_CREDIT_RPC(ListCollections, ListCollectionsRequest, ListCollectionsResponse,
                     ListCollections)
 TIERWISE_CREDIT_RPC(UpdateCreditPolicy, UpdateCreditPolicyRequest, CreditPolicy, UpdatePolicy)
+TIERWISE_CREDIT_RPC(VerifyLedger, VerifyLedgerRequest, VerifyLedgerResponse, VerifyLedger)
 
 #undef TIERWISE_CREDIT_RPC
 

@@ -82,6 +82,8 @@ class CreditService final : public v1::CreditService::Service {
   grpc::Status UpdateCreditPolicy(grpc::ServerContext* context,
                                   const v1::UpdateCreditPolicyRequest* request,
                                   v1::CreditPolicy* response) override;
+  grpc::Status VerifyLedger(grpc::ServerContext* context, const v1::VerifyLedgerRequest* request,
+                            v1::VerifyLedgerResponse* response) override;
 
  private:
   CreditDesk& desk_;

@@ -21,6 +21,7 @@ namespace {
 using H = testing::ServiceHarness;
 
 constexpr Micros kJune1 = 1780272000LL * 1000000;  // 2026-06-01T00:00:00Z
+constexpr Micros kDay = 86400LL * 1000000;
 
 google::protobuf::Timestamp At(int day) {
   google::protobuf::Timestamp ts;
@@ -792,6 +793,395 @@ TEST_F(CreditServiceTest, StoredFactsPastInt64BlockTheCheckInsteadOfWrapping) {
   EXPECT_EQ(out.reasons(1).rfind("OUT_OF_RANGE: the account's", 0), 0u) << out.reasons(1);
   EXPECT_FALSE(out.has_available_after());
   EXPECT_FALSE(out.has_account());
+}
+
+// ---- Business calendar (issue #11) ------------------------------------------------------------
+
+class ShanghaiCreditServiceTest : public CreditServiceTest {
+ protected:
+  void SetUp() override {
+    harness_.deps().calendar = *time::BusinessCalendar::Load("Asia/Shanghai");
+    CreditServiceTest::SetUp();
+  }
+};
+
+constexpr Micros kHour = 3600LL * 1000000;
+constexpr Micros kMinute = 60LL * 1000000;
+constexpr Micros kChinaOffset = 8 * kHour;  // Asia/Shanghai has no DST
+
+// 2026-06-`day` 00:00 in Shanghai (day may pass the month's end).
+Micros ShanghaiJune(int day) { return kJune1 + (day - 1) * kDay - kChinaOffset; }
+
+v1::LedgerEventInput OrderAt(const std::string& id, const std::string& ref, const std::string& no,
+                             int64_t amount, Micros at, Micros due = 0) {
+  v1::LedgerEventInput in = Order(id, ref, no, amount, 0);
+  SetTimestamp(at, in.mutable_order()->mutable_occurred_at());
+  if (due != 0) SetTimestamp(due, in.mutable_order()->mutable_due_date());
+  return in;
+}
+
+TEST_F(ShanghaiCreditServiceTest, DaysAreLocalDaysOfTheBusinessTimeZone) {
+  const std::string id = Known("ERP-SH");
+  // Due 10 June 10:00 local (02:00Z).
+  Ingest({OrderAt("e1", "ERP-SH", "O1", 100000, ShanghaiJune(1), ShanghaiJune(10) + 10 * kHour)});
+  v1::ListOpenItemsRequest items;
+  items.set_customer_id(id);
+  v1::ListOpenItemsResponse open;
+  // 10 June 23:59 local: the due day is not over.
+  now_ = ShanghaiJune(11) - kMinute;
+  EXPECT_EQ(Account(id).overdue_amount().minor_units(), 0);
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &open).ok());
+  EXPECT_EQ(open.items(0).days_overdue(), 0);
+  v1::ListCollectionsRequest collections;
+  v1::ListCollectionsResponse list;
+  ASSERT_TRUE(credit_->ListCollections(H::Context(H::kFinance).get(), collections, &list).ok());
+  EXPECT_EQ(list.entries_size(), 0);
+  // 11 June 00:00 local (still 10 June 16:00 in UTC): 1 day overdue.
+  now_ = ShanghaiJune(11);
+  const v1::CreditAccount a = Account(id);
+  EXPECT_EQ(a.overdue_amount().minor_units(), 100000);
+  EXPECT_EQ(a.max_days_overdue(), 1);
+  EXPECT_EQ(a.aging().days_1_30().minor_units(), 100000);
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &open).ok());
+  EXPECT_EQ(open.items(0).days_overdue(), 1);
+  ASSERT_TRUE(credit_->ListCollections(H::Context(H::kFinance).get(), collections, &list).ok());
+  ASSERT_EQ(list.entries_size(), 1);
+  EXPECT_EQ(list.entries(0).max_days_overdue(), 1);
+  EXPECT_EQ(list.entries(0).overdue_amount().minor_units(), 100000);
+
+  // 月结: an invoice on 30 June 23:30 local is in June's statement (due 31 July 23:59:59
+  // local); one at 1 July 00:30 local (30 June 16:30Z, June in UTC) is in July's.
+  v1::SetCreditTermsRequest terms;
+  terms.set_customer_id(id);
+  terms.mutable_terms()->set_type(v1::PAYMENT_TERMS_TYPE_MONTHLY_STATEMENT);
+  terms.set_reason("monthly statement agreed");
+  v1::CreditAccount changed;
+  ASSERT_TRUE(credit_->SetCreditTerms(H::Context(H::kFinance).get(), terms, &changed).ok());
+  Ingest({OrderAt("e2", "ERP-SH", "O2", 5000, ShanghaiJune(31) - 30 * kMinute),
+          OrderAt("e3", "ERP-SH", "O3", 7000, ShanghaiJune(31) + 30 * kMinute)});
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &open).ok());
+  ASSERT_EQ(open.items_size(), 3);
+  EXPECT_EQ(open.items(1).order_no(), "O2");
+  EXPECT_EQ(ToMicros(open.items(1).due_date()), ShanghaiJune(31 + 31) - 1000000);
+  EXPECT_EQ(open.items(2).order_no(), "O3");
+  EXPECT_EQ(ToMicros(open.items(2).due_date()), ShanghaiJune(31 + 31 + 31) - 1000000);
+  // The statement closes at the local month end: overdue from 1 August 00:00 local.
+  now_ = ShanghaiJune(31 + 31) - kMinute;
+  EXPECT_EQ(Account(id).overdue_amount().minor_units(), 100000);  // O1 only
+  now_ = ShanghaiJune(31 + 31);
+  EXPECT_EQ(Account(id).overdue_amount().minor_units(), 105000);
+}
+
+TEST_F(ShanghaiCreditServiceTest, TheAutomaticHoldCountsLocalDays) {
+  const std::string id = Known("ERP-AH");
+  Ingest({OrderAt("h1", "ERP-AH", "O1", 100000, ShanghaiJune(1), ShanghaiJune(10) + 10 * kHour)});
+  // The default policy holds at 90 days overdue: from 8 September 00:00 local (10 June + 90).
+  now_ = ShanghaiJune(100) - kMinute;
+  EXPECT_EQ(*server_->store.SweepHolds(), 0);
+  EXPECT_EQ(Account(id).max_days_overdue(), 89);
+  now_ = ShanghaiJune(100);
+  EXPECT_EQ(*server_->store.SweepHolds(), 1);
+  const v1::CreditAccount held = Account(id);
+  EXPECT_EQ(held.status(), v1::ACCOUNT_STATUS_ON_HOLD);
+  EXPECT_TRUE(held.hold_automatic());
+  EXPECT_EQ(held.hold_reason(), "automatic: 90 days overdue (policy 90)");
+}
+
+// ---- Incremental ledger state -------------------------------------------------------------------
+
+// A random ledger of one customer: orders, partial and total cancellations/returns, payments
+// targeted (also at orders that come later or never) and untargeted, all on days 0..70.
+std::vector<v1::LedgerEventInput> RandomCustomerLedger(std::mt19937_64& rng,
+                                                       const std::string& ref) {
+  std::vector<v1::LedgerEventInput> out;
+  const int orders = 1 + static_cast<int>(rng() % 8);
+  for (int o = 0; o < orders; ++o) {
+    const std::string no = absl::StrCat("O", o % 6);
+    out.push_back(Order(absl::StrCat(ref, "-o", o), ref, no,
+                        1 + static_cast<int64_t>(rng() % 90000), static_cast<int>(rng() % 70)));
+    if (rng() % 3 == 0) {
+      out.push_back(Cancellation(absl::StrCat(ref, "-c", o), ref, no,
+                                 rng() % 3 == 0 ? 0 : 1 + static_cast<int64_t>(rng() % 40000),
+                                 static_cast<int>(rng() % 70)));
+    }
+  }
+  const int payments = static_cast<int>(rng() % 8);
+  for (int p = 0; p < payments; ++p) {
+    out.push_back(Payment(absl::StrCat(ref, "-p", p), ref, 1 + static_cast<int64_t>(rng() % 60000),
+                          static_cast<int>(rng() % 70),
+                          rng() % 2 ? absl::StrCat("O", rng() % 8) : ""));
+  }
+  return out;
+}
+
+TEST_F(ShanghaiCreditServiceTest, StoredLedgerStateEqualsReplayForAnyArrivalOrderAndBatches) {
+  const uint64_t seed = std::random_device{}();
+  std::mt19937_64 rng(seed);
+  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  constexpr int kCustomers = 40;
+  std::vector<std::string> ids;
+  std::vector<v1::LedgerEventInput> all;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string ref = absl::StrCat("ERP-R", c);
+    ids.push_back(Known(ref));
+    for (auto& e : RandomCustomerLedger(rng, ref)) all.push_back(std::move(e));
+  }
+  // Half in time order (the incremental path), half shuffled (late facts: the repair path),
+  // with redeliveries, in random batch sizes.
+  std::vector<v1::LedgerEventInput> feed = all;
+  std::sort(feed.begin(), feed.end(), [](const auto& a, const auto& b) {
+    const Fact x = ToFact(a), y = ToFact(b);
+    return KeyOf(x) < KeyOf(y);
+  });
+  std::shuffle(feed.begin() + static_cast<std::ptrdiff_t>(feed.size() / 2), feed.end(), rng);
+  for (size_t d = 0; d < all.size() / 5; ++d) feed.push_back(all[rng() % all.size()]);
+  for (size_t start = 0; start < feed.size();) {
+    const size_t size = 1 + rng() % 60;
+    Ingest({feed.begin() + static_cast<std::ptrdiff_t>(start),
+            feed.begin() + static_cast<std::ptrdiff_t>(std::min(feed.size(), start + size))});
+    start += size;
+  }
+  const time::BusinessCalendar calendar = *time::BusinessCalendar::Load("Asia/Shanghai");
+  for (int c = 0; c < kCustomers; ++c) {
+    SCOPED_TRACE(absl::StrCat("customer ", c));
+    absl::StatusOr<LedgerCheck> check = server_->store.VerifyLedger(ids[c], false);
+    ASSERT_TRUE(check.ok()) << check.status();
+    EXPECT_TRUE(check->matched) << check->difference;
+    std::vector<Fact> facts;
+    const std::string prefix = absl::StrCat("ERP-R", c, "-");
+    for (const auto& e : all) {
+      const Fact f = ToFact(e);
+      if (f.event_id.rfind(prefix, 0) == 0) facts.push_back(f);
+    }
+    const Ledger replayed = Replay(facts, {Terms::Type::kNetDays, 30}, calendar);
+    const Position want = *PositionAt(replayed, now_, calendar);
+    const v1::CreditAccount got = Account(ids[c]);
+    EXPECT_EQ(got.exposure().minor_units(), want.exposure());
+    EXPECT_EQ(got.open_orders().minor_units(), want.open_orders);
+    EXPECT_EQ(got.overdue_amount().minor_units(), want.overdue_amount);
+    EXPECT_EQ(got.max_days_overdue(), want.max_days_overdue);
+    EXPECT_EQ(got.aging().days_1_30().minor_units(), want.aging.days_1_30);
+    EXPECT_EQ(got.aging().days_31_60().minor_units(), want.aging.days_31_60);
+    EXPECT_EQ(got.dso_days(), want.dso_days);
+    EXPECT_EQ(got.on_time_ratio_permille(), want.on_time_permille.value_or(-1));
+    EXPECT_EQ(got.unapplied_credit().minor_units(), replayed.unapplied);
+    EXPECT_EQ(got.events_applied(), replayed.facts);
+  }
+}
+
+TEST_F(CreditServiceTest, VerifyLedgerFindsAndRepairsADamagedStateAndOldAccountsAreBuilt) {
+  const std::string id = Known("ERP-V");
+  Ingest({Order("v1", "ERP-V", "O1", 10000, 0), Order("v2", "ERP-V", "O2", 5000, 1),
+          Payment("v3", "ERP-V", 12000, 40), Payment("v4", "ERP-V", 100, 41, "O9")});
+  ASSERT_TRUE(server_->store.VerifyLedger(id, false)->matched);
+  const v1::CreditAccount before = Account(id);
+  // Damage the stored state behind the service's back.
+  ASSERT_TRUE(harness_.pool()
+                  .Transact([&](pqxx::work& tx) {
+                    tx.exec_params(
+                        "UPDATE ledger_items SET paid = 0 WHERE customer_id = $1"
+                        " AND order_no = 'O2'",
+                        id);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_NE(Account(id).exposure().minor_units(), before.exposure().minor_units());
+  absl::StatusOr<LedgerCheck> check = server_->store.VerifyLedger(id, false);
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(check->matched);
+  EXPECT_EQ(check->difference, "item O2");
+  EXPECT_FALSE(check->repaired);
+  // Over the API: admin only; the repair is audited.
+  v1::VerifyLedgerRequest verify;
+  verify.set_customer_id(id);
+  v1::VerifyLedgerResponse verified;
+  EXPECT_EQ(credit_->VerifyLedger(H::Context(H::kFinance).get(), verify, &verified).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(credit_->VerifyLedger(H::Context(H::kAdmin).get(), verify, &verified).ok());
+  EXPECT_FALSE(verified.matched());
+  EXPECT_EQ(verified.difference(), "item O2");
+  EXPECT_FALSE(verified.repaired());
+  verify.set_repair(true);
+  ASSERT_TRUE(credit_->VerifyLedger(H::Context(H::kAdmin).get(), verify, &verified).ok());
+  EXPECT_TRUE(verified.repaired());
+  EXPECT_EQ(harness_.CountRows("audit_log"), 1);
+  ASSERT_TRUE(credit_->VerifyLedger(H::Context(H::kAdmin).get(), verify, &verified).ok());
+  EXPECT_TRUE(verified.matched());
+  EXPECT_FALSE(verified.repaired());
+  verify.set_customer_id("nope");
+  EXPECT_EQ(credit_->VerifyLedger(H::Context(H::kAdmin).get(), verify, &verified).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Account(id).exposure().minor_units(), before.exposure().minor_units());
+  EXPECT_EQ(Account(id).unapplied_credit().minor_units(), 100);
+
+  // An account from before the stored state (not ready, no items) is built by the backfill.
+  ASSERT_TRUE(harness_.pool()
+                  .Transact([&](pqxx::work& tx) {
+                    tx.exec_params("DELETE FROM ledger_items WHERE customer_id = $1", id);
+                    tx.exec_params(
+                        "UPDATE accounts SET ledger_ready = false, ledger_state = NULL,"
+                        " unapplied = 0 WHERE customer_id = $1",
+                        id);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_FALSE(server_->store.VerifyLedger(id, false)->matched);
+  EXPECT_EQ(*server_->store.BackfillLedgers(10), 1);
+  EXPECT_EQ(*server_->store.BackfillLedgers(10), 0);
+  EXPECT_TRUE(server_->store.VerifyLedger(id, false)->matched);
+  EXPECT_EQ(Account(id).exposure().minor_units(), before.exposure().minor_units());
+}
+
+TEST_F(CreditServiceTest, ALateFactRepairsByReplayAndInOrderFactsApplyIncrementally) {
+  const std::string id = Known("ERP-L");
+  Ingest({Order("l1", "ERP-L", "O1", 10000, 0), Order("l2", "ERP-L", "O2", 5000, 10)});
+  EXPECT_EQ(server_->store.ledger_replays(), 0);
+  // A payment dated before O2 arrives late: oldest due first still settles O1.
+  Ingest({Payment("l3", "ERP-L", 10000, 5)});
+  EXPECT_EQ(server_->store.ledger_replays(), 1);
+  EXPECT_TRUE(server_->store.VerifyLedger(id, false)->matched);
+  v1::ListOpenItemsRequest items;
+  items.set_customer_id(id);
+  v1::ListOpenItemsResponse open;
+  ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &open).ok());
+  ASSERT_EQ(open.items_size(), 1);
+  EXPECT_EQ(open.items(0).order_no(), "O2");
+  // In order: applied to the stored state without touching settled history.
+  Ingest({Payment("l4", "ERP-L", 2000, 20), Cancellation("l5", "ERP-L", "O1", 1000, 21)});
+  EXPECT_EQ(server_->store.ledger_replays(), 1);
+  EXPECT_TRUE(server_->store.VerifyLedger(id, false)->matched);
+  const v1::CreditAccount a = Account(id);
+  EXPECT_EQ(a.open_receivables().minor_units(), 2000);  // O2 5,000 - 2,000 - 1,000 credit note
+  EXPECT_EQ(a.events_applied(), 5);
+}
+
+TEST_F(CreditServiceTest, AFeedHoldingOneAccountDoesNotBlockAnotherCustomer) {
+  const std::string a = Known("ERP-LA");
+  const std::string b = Known("ERP-LB");
+  Ingest({Order("la1", "ERP-LA", "O1", 1000, 0), Order("lb1", "ERP-LB", "O1", 1000, 0)});
+  // Another writer holds A's account row.
+  std::atomic<bool> locked{false}, release{false};
+  std::thread holder([&] {
+    absl::Status s = harness_.pool().Transact([&](pqxx::work& tx) {
+      tx.exec_params("SELECT 1 FROM accounts WHERE customer_id = $1 FOR UPDATE", a);
+      locked = true;
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  while (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // B's events go through meanwhile; A's wait for the lock and then apply.
+  v1::IngestResult result;
+  auto ctx = H::Context(H::kErp);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const grpc::Status b_status =
+      ingest_->RecordPayment(ctx.get(), Payment("lb2", "ERP-LB", 400, 1).payment(), &result);
+  std::atomic<bool> a_done{false};
+  std::thread a_feed([&] {
+    v1::IngestResult r;
+    EXPECT_TRUE(ingest_
+                    ->RecordPayment(H::Context(H::kErp).get(),
+                                    Payment("la2", "ERP-LA", 300, 1).payment(), &r)
+                    .ok());
+    a_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const bool a_waited = !a_done;
+  release = true;
+  holder.join();
+  a_feed.join();
+  EXPECT_TRUE(b_status.ok()) << b_status.error_message();
+  EXPECT_TRUE(a_waited);
+  EXPECT_EQ(Account(b).open_receivables().minor_units(), 600);
+  EXPECT_EQ(Account(a).open_receivables().minor_units(), 700);
+}
+
+// ---- Paging -----------------------------------------------------------------------------------
+
+TEST_F(CreditServiceTest, ListsPageWithoutDuplicatesOrGapsOnEqualKeys) {
+  // Open items: seven orders at the same instant.
+  const std::string id = Known("ERP-P");
+  std::vector<v1::LedgerEventInput> orders;
+  for (int i = 0; i < 7; ++i) {
+    orders.push_back(Order(absl::StrCat("p", i), "ERP-P", absl::StrCat("O", i), 1000, 0));
+  }
+  Ingest(orders);
+  v1::ListOpenItemsRequest items;
+  items.set_customer_id(id);
+  items.set_page_size(3);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    v1::ListOpenItemsResponse out;
+    ASSERT_TRUE(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &out).ok());
+    for (const auto& item : out.items()) seen.push_back(item.order_no());
+    if (out.next_page_token().empty()) break;
+    items.set_page_token(out.next_page_token());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"O0", "O1", "O2", "O3", "O4", "O5", "O6"}));
+  v1::ListOpenItemsResponse unused;
+  items.set_include_settled(true);  // another filter: the token does not fit
+  EXPECT_EQ(credit_->ListOpenItems(H::Context(H::kFinance).get(), items, &unused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Limit applications: five submitted at the same instant (the test clock stands still).
+  v1::SubmitLimitApplicationRequest submit;
+  submit.set_customer_id(id);
+  *submit.mutable_requested_limit() = Cny(50000000);
+  submit.set_justification("more volume");
+  std::set<std::string> submitted;
+  for (int i = 0; i < 5; ++i) {
+    v1::LimitApplication app;
+    ASSERT_TRUE(credit_->SubmitLimitApplication(H::Context(H::kManager).get(), submit, &app).ok());
+    submitted.insert(app.id());
+  }
+  v1::ListLimitApplicationsRequest list;
+  list.set_page_size(2);
+  std::vector<std::string> listed;
+  for (int page = 0; page < 5; ++page) {
+    v1::ListLimitApplicationsResponse out;
+    ASSERT_TRUE(credit_->ListLimitApplications(H::Context(H::kFinance).get(), list, &out).ok());
+    for (const auto& a : out.applications()) listed.push_back(a.id());
+    if (out.next_page_token().empty()) break;
+    list.set_page_token(out.next_page_token());
+  }
+  EXPECT_EQ(listed.size(), 5u);
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), submitted);
+  EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));  // equal times: by id
+  list.set_state(v1::APPLICATION_STATE_APPROVED);
+  v1::ListLimitApplicationsResponse other;
+  EXPECT_EQ(
+      credit_->ListLimitApplications(H::Context(H::kFinance).get(), list, &other).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Collections: five customers overdue since the same due date, two per page.
+  std::set<std::string> overdue;
+  for (int c = 0; c < 5; ++c) {
+    const std::string ref = absl::StrCat("ERP-Q", c);
+    overdue.insert(Known(ref));
+    Ingest({Order(absl::StrCat("q", c), ref, "O1", 1000 * (c + 1), 0)});
+  }
+  v1::ListCollectionsRequest collections;
+  collections.set_page_size(2);
+  std::vector<std::string> collected;
+  int pages = 0;
+  for (; pages < 6; ++pages) {
+    v1::ListCollectionsResponse out;
+    ASSERT_TRUE(credit_->ListCollections(H::Context(H::kFinance).get(), collections, &out).ok());
+    for (const auto& e : out.entries()) {
+      collected.push_back(e.customer_id());
+      EXPECT_EQ(e.max_days_overdue(), 45);
+    }
+    if (out.next_page_token().empty()) break;
+    collections.set_page_token(out.next_page_token());
+  }
+  // The seven orders of ERP-P fell due on the same day too.
+  EXPECT_EQ(collected.size(), 6u);
+  EXPECT_EQ(std::set<std::string>(collected.begin(), collected.end()).size(), 6u);
+  for (const std::string& c : overdue) {
+    EXPECT_EQ(std::count(collected.begin(), collected.end(), c), 1);
+  }
+  EXPECT_EQ(pages, 2);  // 2 + 2 + 2, the last page without a token
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 #include "services/credit/credit_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/outbox/outbox.h"
 #include "common/postgres/bytea.h"
 #include "common/postgres/text_array.h"
+#include "common/postgres/time_sql.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::credit {
@@ -18,7 +21,8 @@ namespace {
 constexpr char kAccountColumns[] =
     "customer_id::text, currency, credit_limit, terms_type, net_days, on_hold, hold_reason,"
     " hold_automatic, rating, score, factors,"
-    " coalesce((extract(epoch from rated_at) * 1000000)::bigint, 0), events_applied";
+    " coalesce((extract(epoch from rated_at) * 1000000)::bigint, 0), events_applied,"
+    " ledger_ready, ledger_state, last_fact_us, last_fact_id, first_order_us, unapplied";
 
 AccountRow RowToAccount(const pqxx::row& r) {
   AccountRow a;
@@ -40,6 +44,11 @@ AccountRow RowToAccount(const pqxx::row& r) {
   }
   a.rated_at = r[11].as<int64_t>();
   a.events_applied = r[12].as<int64_t>();
+  a.ledger_ready = r["ledger_ready"].as<bool>();
+  if (!r["ledger_state"].is_null()) a.ledger_state = pqxx::binarystring(r["ledger_state"]).str();
+  a.last_fact = {r["last_fact_us"].as<int64_t>(), r["last_fact_id"].as<std::string>()};
+  a.first_order_at = r["first_order_us"].as<int64_t>();
+  if (!r["unapplied"].is_null()) a.unapplied = r["unapplied"].as<int64_t>();
   return a;
 }
 
@@ -72,18 +81,9 @@ AccountRow LockAccount(pqxx::work& tx, const std::string& customer_id,
       customer_id));
 }
 
-Ledger LoadLedger(pqxx::work& tx, const std::string& customer_id, const Terms& terms) {
-  std::vector<Fact> facts;
-  for (const auto& row :
-       tx.exec_params("SELECT payload FROM ledger_facts WHERE customer_id = $1", customer_id)) {
-    v1::LedgerEventInput input;
-    if (input.ParseFromString(pqxx::binarystring(row[0]).str())) facts.push_back(ToFact(input));
-  }
-  return Replay(std::move(facts), terms);
-}
-
 // LockAccount of several customers: two statements, rows locked in customer_id order (the
-// order every writer takes, so two batches cannot deadlock).
+// order every writer takes, so two batches cannot deadlock). Only these rows are locked:
+// feeds of other customers go on in parallel.
 std::map<std::string, AccountRow> LockAccounts(pqxx::work& tx, const std::set<std::string>& ids,
                                                const v1::CreditPolicy& policy) {
   std::map<std::string, AccountRow> out;
@@ -107,27 +107,358 @@ std::map<std::string, AccountRow> LockAccounts(pqxx::work& tx, const std::set<st
   return out;
 }
 
-// LoadLedger of several accounts in one statement.
-std::map<std::string, Ledger> LoadLedgers(pqxx::work& tx,
-                                          const std::map<std::string, AccountRow>& accounts,
-                                          const std::set<std::string>& ids) {
-  std::map<std::string, std::vector<Fact>> facts;
-  for (const auto& row : tx.exec_params("SELECT customer_id::text, payload FROM ledger_facts WHERE "
-                                        "customer_id = ANY($1::uuid[])",
-                                        postgres::ToTextArray({ids.begin(), ids.end()}))) {
-    v1::LedgerEventInput input;
-    if (input.ParseFromString(pqxx::binarystring(row[1]).str())) {
-      facts[row[0].as<std::string>()].push_back(ToFact(input));
+// ---- The stored ledger state ----------------------------------------------------------------
+
+constexpr char kItemColumns[] =
+    "customer_id::text AS customer_id, order_no, event_id, product_line, occurred_us,"
+    " invoiced_us, due_us, original, margin, cancelled, paid, settled_us, payments";
+
+Item RowToItem(const pqxx::row& r) {
+  Item i;
+  i.order_no = r["order_no"].as<std::string>();
+  i.event_id = r["event_id"].as<std::string>();
+  i.product_line = r["product_line"].as<std::string>();
+  i.occurred_at = r["occurred_us"].as<int64_t>();
+  i.invoiced_at = r["invoiced_us"].as<int64_t>();
+  i.due_date = r["due_us"].as<int64_t>();
+  i.original = r["original"].as<int64_t>();
+  i.margin = r["margin"].as<int64_t>();
+  i.cancelled = r["cancelled"].as<int64_t>();
+  i.paid = r["paid"].as<int64_t>();
+  i.settled_at = r["settled_us"].as<int64_t>();
+  i.payments = postgres::FromTextArray(r["payments"]);
+  return i;
+}
+
+// The state of an account besides its items, as stored on the account row.
+struct Head {
+  LedgerState state;  // without items
+  std::map<int64_t, DayFigures> days;
+  bool days_out_of_range = false;
+};
+
+Head HeadOf(const AccountRow& a) {
+  Head h;
+  LedgerState& s = h.state;
+  s.first_order_at = a.first_order_at;
+  s.facts = a.events_applied;
+  s.last = a.last_fact;
+  v1::StoredLedgerState stored;
+  if (!a.ledger_state.empty() && stored.ParseFromString(a.ledger_state)) {
+    for (const auto& c : stored.pool()) s.pool.push_back({c.payment_no(), c.amount()});
+    for (const auto& r : stored.reserved()) {
+      auto& credits = s.reserved[r.order_no()];
+      for (const auto& c : r.credits()) credits.push_back({c.payment_no(), c.amount()});
+    }
+    for (const auto& w : stored.waiting()) {
+      s.waiting[w.order_no()].push_back({w.document_no(), w.order_no(), w.amount(), w.is_return()});
+    }
+    for (const auto& d : stored.days()) h.days[d.day()] = {d.sales(), d.due(), d.on_time()};
+    h.days_out_of_range = stored.days_out_of_range();
+  }
+  return h;
+}
+
+// Puts the head on the account row (pruning the days before `now`'s windows); SaveRatings
+// stores it.
+void SetHead(AccountRow& a, const LedgerState& s, Head& head, Micros now,
+             const BusinessCalendar& calendar) {
+  v1::StoredLedgerState stored;
+  bool fits = true;
+  int64_t unapplied = 0;
+  for (const Credit& c : s.pool) {
+    auto* p = stored.add_pool();
+    p->set_payment_no(c.payment_no);
+    p->set_amount(c.amount);
+    fits = fits && AddChecked(unapplied, c.amount);
+  }
+  for (const auto& [order_no, credits] : s.reserved) {
+    auto* r = stored.add_reserved();
+    r->set_order_no(order_no);
+    for (const Credit& c : credits) {
+      auto* p = r->add_credits();
+      p->set_payment_no(c.payment_no);
+      p->set_amount(c.amount);
+      fits = fits && AddChecked(unapplied, c.amount);
     }
   }
-  std::map<std::string, Ledger> out;
-  for (const std::string& id : ids) {
-    out.emplace(id, Replay(std::move(facts[id]), accounts.at(id).terms));
+  for (const auto& [order_no, cancellations] : s.waiting) {
+    for (const CancellationFact& c : cancellations) {
+      auto* w = stored.add_waiting();
+      w->set_document_no(c.document_no);
+      w->set_order_no(c.order_no);
+      w->set_amount(c.amount);
+      w->set_is_return(c.is_return);
+    }
+  }
+  PruneDays(&head.days, now, calendar);
+  for (const auto& [day, f] : head.days) {
+    auto* d = stored.add_days();
+    d->set_day(day);
+    d->set_sales(f.sales);
+    d->set_due(f.due);
+    d->set_on_time(f.on_time);
+  }
+  stored.set_days_out_of_range(head.days_out_of_range);
+  a.ledger_state = stored.SerializeAsString();
+  a.unapplied = fits ? std::optional<int64_t>(unapplied) : std::nullopt;
+  a.first_order_at = s.first_order_at;
+  a.events_applied = s.facts;
+  a.last_fact = s.last;
+  a.ledger_ready = true;
+}
+
+// The window sums of a head at `now`.
+WindowTotals TotalsOf(const Head& head, Micros now, const BusinessCalendar& calendar) {
+  WindowTotals t = TotalsFromDays(head.days, now, calendar);
+  t.sales_out_of_range = t.sales_out_of_range || head.days_out_of_range;
+  return t;
+}
+
+// The ledger a position needs from stored items (their order restored) and the account row.
+Ledger LedgerFrom(const AccountRow& a, std::vector<Item> items) {
+  std::sort(items.begin(), items.end(), [](const Item& x, const Item& y) {
+    return std::tie(x.occurred_at, x.event_id) < std::tie(y.occurred_at, y.event_id);
+  });
+  Ledger l;
+  l.items = std::move(items);
+  l.first_order_at = a.first_order_at;
+  l.facts = a.events_applied;
+  if (a.unapplied.has_value()) {
+    l.unapplied = *a.unapplied;
+  } else {
+    l.out_of_range = "unapplied credit";
+  }
+  return l;
+}
+
+// The items of `customers` that applying new facts or computing a position needs: the open ones
+// and those named in `named` (customer_id, order_no). Index scans, in one statement.
+std::map<std::string, std::vector<Item>> LoadWorkingItems(
+    pqxx::work& tx, const std::set<std::string>& customers,
+    const std::vector<std::pair<std::string, std::string>>& named) {
+  std::map<std::string, std::vector<Item>> out;
+  if (customers.empty()) return out;
+  std::vector<std::string> named_ids, named_orders;
+  for (const auto& [id, no] : named) {
+    named_ids.push_back(id);
+    named_orders.push_back(no);
+  }
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT ", kItemColumns,
+                                   " FROM ledger_items WHERE customer_id = ANY($1::uuid[])"
+                                   " AND original - cancelled - paid > 0"
+                                   " UNION SELECT ",
+                                   kItemColumns,
+                                   " FROM ledger_items WHERE (customer_id, order_no) IN"
+                                   " (SELECT * FROM unnest($2::uuid[], $3::text[]))"),
+                      postgres::ToTextArray({customers.begin(), customers.end()}),
+                      postgres::ToTextArray(named_ids), postgres::ToTextArray(named_orders))) {
+    out[r["customer_id"].as<std::string>()].push_back(RowToItem(r));
   }
   return out;
 }
 
-// An account rated from its replayed ledger, before it is stored.
+// Inserts or replaces items, in one statement.
+void UpsertItems(pqxx::work& tx, const std::vector<std::pair<std::string, const Item*>>& items) {
+  if (items.empty()) return;
+  std::vector<std::string> ids, orders, events, lines, payments;
+  std::vector<int64_t> occurred, invoiced, due, original, margin, cancelled, paid, settled;
+  for (const auto& [customer_id, item] : items) {
+    ids.push_back(customer_id);
+    orders.push_back(item->order_no);
+    events.push_back(item->event_id);
+    lines.push_back(item->product_line);
+    payments.push_back(postgres::ToTextArray(item->payments));
+    occurred.push_back(item->occurred_at);
+    invoiced.push_back(item->invoiced_at);
+    due.push_back(item->due_date);
+    original.push_back(item->original);
+    margin.push_back(item->margin);
+    cancelled.push_back(item->cancelled);
+    paid.push_back(item->paid);
+    settled.push_back(item->settled_at);
+  }
+  tx.exec_params(
+      "INSERT INTO ledger_items (customer_id, order_no, event_id, product_line, occurred_us,"
+      " invoiced_us, due_us, original, margin, cancelled, paid, settled_us, payments)"
+      " SELECT cid, no, ev, line, occ, inv, due, orig, marg, canc, paid, settled, pays::text[]"
+      " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
+      " $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],"
+      " $13::text[]) AS u(cid, no, ev, line, occ, inv, due, orig, marg, canc, paid, settled, pays)"
+      " ORDER BY cid, no"
+      " ON CONFLICT (customer_id, order_no) DO UPDATE SET event_id = EXCLUDED.event_id,"
+      " product_line = EXCLUDED.product_line, occurred_us = EXCLUDED.occurred_us,"
+      " invoiced_us = EXCLUDED.invoiced_us, due_us = EXCLUDED.due_us,"
+      " original = EXCLUDED.original, margin = EXCLUDED.margin, cancelled = EXCLUDED.cancelled,"
+      " paid = EXCLUDED.paid, settled_us = EXCLUDED.settled_us, payments = EXCLUDED.payments",
+      postgres::ToTextArray(ids), postgres::ToTextArray(orders), postgres::ToTextArray(events),
+      postgres::ToTextArray(lines), postgres::ToIntArray(occurred), postgres::ToIntArray(invoiced),
+      postgres::ToIntArray(due), postgres::ToIntArray(original), postgres::ToIntArray(margin),
+      postgres::ToIntArray(cancelled), postgres::ToIntArray(paid), postgres::ToIntArray(settled),
+      postgres::ToTextArray(payments));
+}
+
+// Every fact of `customers`, in one statement.
+std::map<std::string, std::vector<Fact>> LoadAllFacts(pqxx::work& tx,
+                                                      const std::set<std::string>& customers) {
+  std::map<std::string, std::vector<Fact>> facts;
+  if (customers.empty()) return facts;
+  for (const auto& row :
+       tx.exec_params("SELECT customer_id::text AS customer_id, payload FROM ledger_facts"
+                      " WHERE customer_id = ANY($1::uuid[])",
+                      postgres::ToTextArray({customers.begin(), customers.end()}))) {
+    v1::LedgerEventInput input;
+    if (input.ParseFromString(pqxx::binarystring(row["payload"]).str())) {
+      facts[row["customer_id"].as<std::string>()].push_back(ToFact(input));
+    }
+  }
+  return facts;
+}
+
+// The repair path: replays the facts of `customers` and stores the result in place of their
+// items and ledger state (on the rows of `accounts`; SaveRatings writes them). Returns the
+// replayed ledgers (every item).
+std::map<std::string, Ledger> RebuildLedgers(pqxx::work& tx,
+                                             std::map<std::string, AccountRow>& accounts,
+                                             const std::set<std::string>& customers, Micros now,
+                                             const BusinessCalendar& calendar) {
+  std::map<std::string, Ledger> out;
+  if (customers.empty()) return out;
+  std::map<std::string, std::vector<Fact>> facts = LoadAllFacts(tx, customers);
+  tx.exec_params("DELETE FROM ledger_items WHERE customer_id = ANY($1::uuid[])",
+                 postgres::ToTextArray({customers.begin(), customers.end()}));
+  std::vector<std::pair<std::string, const Item*>> items;
+  for (const std::string& id : customers) {
+    AccountRow& account = accounts.at(id);
+    LedgerState state = ReplayState(std::move(facts[id]), account.terms, calendar);
+    Head head;
+    for (const Item& item : state.items) {
+      if (!AddToDays(item, +1, calendar, &head.days)) head.days_out_of_range = true;
+    }
+    SetHead(account, state, head, now, calendar);
+    out.emplace(id, LedgerOf(std::move(state)));
+  }
+  for (const auto& [id, ledger] : out) {
+    for (const Item& item : ledger.items) items.emplace_back(id, &item);
+  }
+  UpsertItems(tx, items);
+  return out;
+}
+
+// Applies each customer's new facts to its stored ledger state: incrementally (loading the
+// open items, the windows' items and the items the facts name) when they all come after the
+// last fact applied, else by RebuildLedgers. Updates the account rows (SaveRatings stores them)
+// and returns, per customer, the ledger a position at `now` needs.
+std::map<std::string, Ledger> ApplyFacts(pqxx::work& tx,
+                                         std::map<std::string, AccountRow>& accounts,
+                                         std::map<std::string, std::vector<Fact>> new_facts,
+                                         Micros now, const BusinessCalendar& calendar,
+                                         std::atomic<int64_t>& replays) {
+  std::set<std::string> incremental, replay;
+  std::vector<std::pair<std::string, std::string>> named;
+  for (auto& [id, facts] : new_facts) {
+    std::sort(facts.begin(), facts.end(),
+              [](const Fact& a, const Fact& b) { return KeyOf(a) < KeyOf(b); });
+    const AccountRow& account = accounts.at(id);
+    if (!account.ledger_ready || !AllAfter(account.last_fact, facts)) {
+      replay.insert(id);  // a late fact, or an account from before the stored state
+      continue;
+    }
+    incremental.insert(id);
+    for (const Fact& f : facts) {
+      if (!NamedOrder(f).empty()) named.emplace_back(id, NamedOrder(f));
+    }
+  }
+  std::map<std::string, std::vector<Item>> working = LoadWorkingItems(tx, incremental, named);
+  std::map<std::string, Ledger> out;
+  struct Applied {
+    std::string customer_id;
+    LedgerState state;
+    std::set<std::string> changed;
+  };
+  std::vector<Applied> applied;
+  for (const std::string& id : incremental) {
+    AccountRow& account = accounts.at(id);
+    Head head = HeadOf(account);
+    // The per-day figures move by (new - old) contribution of each changed item.
+    std::map<std::string, Item> before;
+    for (const Item& item : working[id]) before.emplace(item.order_no, item);
+    LedgerState state = std::move(head.state);
+    state.items = std::move(working[id]);
+    LedgerApplier applier(std::move(state), account.terms, calendar);
+    bool in_order = true;
+    for (const Fact& f : new_facts[id]) in_order = in_order && applier.Apply(f).ok();
+    if (!in_order) {  // cannot happen after AllAfter; replay rather than store a partial state
+      replay.insert(id);
+      continue;
+    }
+    applied.push_back({id, {}, applier.changed()});
+    applied.back().state = applier.Take();
+    const Applied& done = applied.back();
+    for (const Item& item : done.state.items) {
+      if (!done.changed.contains(item.order_no)) continue;
+      if (auto it = before.find(item.order_no); it != before.end()) {
+        if (!AddToDays(it->second, -1, calendar, &head.days)) head.days_out_of_range = true;
+      }
+      if (!AddToDays(item, +1, calendar, &head.days)) head.days_out_of_range = true;
+    }
+    SetHead(account, done.state, head, now, calendar);
+    Ledger& ledger = out[id];
+    ledger.windows = TotalsOf(head, now, calendar);
+  }
+  std::vector<std::pair<std::string, const Item*>> upserts;
+  for (const Applied& a : applied) {
+    for (const Item& item : a.state.items) {
+      if (a.changed.contains(item.order_no)) upserts.emplace_back(a.customer_id, &item);
+    }
+  }
+  UpsertItems(tx, upserts);
+  for (Applied& a : applied) {
+    // A position needs the open items only: the windows come from the per-day figures.
+    std::erase_if(a.state.items, [](const Item& i) { return i.balance() <= 0; });
+    const WindowTotals windows = *out[a.customer_id].windows;
+    out[a.customer_id] = LedgerOf(std::move(a.state));
+    out[a.customer_id].windows = windows;
+  }
+  replays += static_cast<int64_t>(replay.size());
+  for (auto& [id, ledger] : RebuildLedgers(tx, accounts, replay, now, calendar)) {
+    out.insert_or_assign(id, std::move(ledger));
+  }
+  return out;
+}
+
+// The ledger a position at `now` needs of one account whose state is ready: its open items
+// (one index scan) and the window sums of the per-day figures on the account row.
+Ledger LoadLedger(pqxx::work& tx, const AccountRow& account, Micros now,
+                  const BusinessCalendar& calendar) {
+  // A plain index scan (not the bitmap scan of a list of customers): it skips the entries of
+  // items settled since the last vacuum once one scan has seen them dead.
+  std::vector<Item> items;
+  for (const auto& r : tx.exec_params(absl::StrCat("SELECT ", kItemColumns,
+                                                   " FROM ledger_items WHERE customer_id = $1"
+                                                   " AND original - cancelled - paid > 0"
+                                                   " ORDER BY occurred_us, event_id"),
+                                      account.customer_id)) {
+    items.push_back(RowToItem(r));
+  }
+  Ledger ledger = LedgerFrom(account, std::move(items));
+  ledger.windows = TotalsOf(HeadOf(account), now, calendar);
+  return ledger;
+}
+
+// LoadLedger, after rebuilding the state when the account predates it (the row must be locked).
+Ledger LoadOrRebuildLedger(pqxx::work& tx, AccountRow& account, Micros now,
+                           const BusinessCalendar& calendar) {
+  if (account.ledger_ready) return LoadLedger(tx, account, now, calendar);
+  std::map<std::string, AccountRow> one{{account.customer_id, account}};
+  std::map<std::string, Ledger> rebuilt =
+      RebuildLedgers(tx, one, {account.customer_id}, now, calendar);
+  account = one.at(account.customer_id);
+  return std::move(rebuilt.at(account.customer_id));
+}
+
+// An account rated from its ledger, before it is stored.
 struct Rerated {
   const AccountRow* account;
   Position position;
@@ -137,16 +468,17 @@ struct Rerated {
 // Rates `account` from `ledger` at `now` and moves its automatic hold; adds the LedgerEvents of
 // `applied` (with the new figures) to *messages. No SQL: SaveRatings stores the result.
 Rerated Rerate(AccountRow& account, const Ledger& ledger, const v1::CreditPolicy& policy,
-               Micros now, const std::vector<const v1::LedgerEventInput*>& applied,
-               const std::string& stream, std::vector<outbox::Message>* messages) {
+               Micros now, const BusinessCalendar& calendar,
+               const std::vector<const v1::LedgerEventInput*>& applied, const std::string& stream,
+               std::vector<outbox::Message>* messages) {
   // Figures past int64 (thousands of maximal documents, or facts stored before the maximum
   // existed) cannot be rated: the account keeps its last rating and goes on automatic hold
   // until the ledger is repaired; its stored position is empty so collections and the hold
   // sweep do not act on wrapped numbers.
-  const absl::StatusOr<Position> computed = PositionAt(ledger, now);
+  const absl::StatusOr<Position> computed = PositionAt(ledger, now, calendar);
   const Position position = computed.ok() ? *computed : Position{};
   Rating rating{account.rating, account.score, account.factors};
-  if (computed.ok()) rating = RateAccount(ledger, position, now, policy);
+  if (computed.ok()) rating = RateAccount(ledger, position, now, calendar, policy);
   // Automatic holds come and go with the overdue position; manual holds stay until released.
   const bool hold_due = !computed.ok() || AutoHoldDue(position, policy);
   if (!computed.ok() && (!account.on_hold || account.hold_automatic)) {
@@ -205,12 +537,13 @@ Rerated Rerate(AccountRow& account, const Ledger& ledger, const v1::CreditPolicy
   return {&account, position, ledger.facts};
 }
 
-// Stores the rating and hold state of each rerated account, in one statement.
+// Stores the rating, hold state and ledger state of each rerated account, in one statement.
 void SaveRatings(pqxx::work& tx, const std::vector<Rerated>& rerated, Micros now) {
   if (rerated.empty()) return;
-  std::vector<std::string> ids, ratings, factors, reasons;
-  std::vector<int64_t> scores, oldest_due, overdue, max_days, facts;
-  std::vector<bool> on_hold, automatic;
+  std::vector<std::string> ids, ratings, factors, reasons, pending, last_ids;
+  std::vector<int64_t> scores, oldest_due, overdue, max_days, facts, last_at, first_order;
+  std::vector<std::optional<int64_t>> unapplied;
+  std::vector<bool> on_hold, automatic, ready;
   for (const Rerated& r : rerated) {
     const AccountRow& a = *r.account;
     ids.push_back(a.customer_id);
@@ -226,6 +559,12 @@ void SaveRatings(pqxx::work& tx, const std::vector<Rerated>& rerated, Micros now
     overdue.push_back(r.position.overdue_amount);
     max_days.push_back(r.position.max_days_overdue);
     facts.push_back(r.facts);
+    ready.push_back(a.ledger_ready);
+    pending.push_back(absl::BytesToHexString(a.ledger_state));
+    last_at.push_back(a.last_fact.occurred_at);
+    last_ids.push_back(a.last_fact.event_id);
+    first_order.push_back(a.first_order_at);
+    unapplied.push_back(a.unapplied);
   }
   tx.exec_params(
       "UPDATE accounts a SET rating = u.rating, score = u.score,"
@@ -233,27 +572,38 @@ void SaveRatings(pqxx::work& tx, const std::vector<Rerated>& rerated, Micros now
       " on_hold = u.on_hold, hold_reason = u.reason, hold_automatic = u.auto,"
       " oldest_open_due = CASE WHEN u.due = 0 THEN NULL"
       " ELSE to_timestamp(u.due::double precision / 1e6) END, overdue_amount = u.overdue,"
-      " max_days_overdue = u.max_days, events_applied = u.facts, updated_at = now()"
+      " max_days_overdue = u.max_days, events_applied = u.facts, ledger_ready = u.ready,"
+      " ledger_state = decode(u.pending, 'hex'), last_fact_us = u.last_at,"
+      " last_fact_id = u.last_id, first_order_us = u.first_order, unapplied = u.unapplied,"
+      " updated_at = now()"
       " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::boolean[], $6::text[],"
-      " $7::boolean[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[])"
-      " AS u(id, rating, score, factors, on_hold, reason, auto, due, overdue, max_days, facts)"
+      " $7::boolean[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[], $13::boolean[],"
+      " $14::text[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[])"
+      " AS u(id, rating, score, factors, on_hold, reason, auto, due, overdue, max_days, facts,"
+      " ready, pending, last_at, last_id, first_order, unapplied)"
       " WHERE a.customer_id = u.id",
       postgres::ToTextArray(ids), postgres::ToTextArray(ratings), postgres::ToIntArray(scores),
       postgres::ToTextArray(factors), postgres::ToBoolArray(on_hold),
       postgres::ToTextArray(reasons), postgres::ToBoolArray(automatic),
       postgres::ToIntArray(oldest_due), postgres::ToIntArray(overdue),
-      postgres::ToIntArray(max_days), postgres::ToIntArray(facts), now);
+      postgres::ToIntArray(max_days), postgres::ToIntArray(facts), now,
+      postgres::ToBoolArray(ready), postgres::ToTextArray(pending), postgres::ToIntArray(last_at),
+      postgres::ToTextArray(last_ids), postgres::ToIntArray(first_order),
+      postgres::ToIntArray(unapplied));
 }
 
-// Rebuilds the customer's ledger, stores rating and hold state, and announces `applied`.
-void Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
-               const std::vector<const v1::LedgerEventInput*>& applied, const std::string& stream) {
+// Re-rates one account from its stored ledger (rebuilt first when it predates the stored
+// state, or when `rebuild`, e.g. after a change of terms moved due dates), stores rating, hold
+// and ledger state. Returns the ledger it rated.
+Ledger Recompute(pqxx::work& tx, AccountRow& account, const v1::CreditPolicy& policy, Micros now,
+                 const BusinessCalendar& calendar, const std::string& stream,
+                 bool rebuild = false) {
+  if (rebuild) account.ledger_ready = false;
+  Ledger ledger = LoadOrRebuildLedger(tx, account, now, calendar);
   std::vector<outbox::Message> messages;
-  SaveRatings(tx,
-              {Rerate(account, LoadLedger(tx, account.customer_id, account.terms), policy, now,
-                      applied, stream, &messages)},
-              now);
+  SaveRatings(tx, {Rerate(account, ledger, policy, now, calendar, {}, stream, &messages)}, now);
   outbox::EnqueueAll(tx, messages);
+  return ledger;
 }
 
 v1::IngestResult Result(const ValidEvent& e, v1::IngestOutcome outcome, bool duplicate,
@@ -445,16 +795,21 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
           results[i].set_index(events[i].index);
           results[i].set_duplicate(true);
         }
-        // 4. Rebuild each touched ledger once; store the ratings and announce the events in one
-        // statement each.
-        std::set<std::string> touched;
-        for (const auto& [customer_id, inputs] : applied) touched.insert(customer_id);
-        const std::map<std::string, Ledger> ledgers = LoadLedgers(tx, accounts, touched);
+        // 4. Apply the new facts to each touched ledger's stored state (a few statements for
+        // the whole batch); store the ratings and announce the events in one statement each.
+        std::map<std::string, std::vector<Fact>> new_facts;
+        for (const auto& [customer_id, inputs] : applied) {
+          for (const v1::LedgerEventInput* input : inputs) {
+            new_facts[customer_id].push_back(ToFact(*input));
+          }
+        }
+        const std::map<std::string, Ledger> ledgers =
+            ApplyFacts(tx, accounts, std::move(new_facts), now, calendar_, replays_);
         std::vector<Rerated> rerated;
         std::vector<outbox::Message> messages;
         for (auto& [customer_id, inputs] : applied) {
           rerated.push_back(Rerate(accounts[customer_id], ledgers.at(customer_id), *policy, now,
-                                   inputs, ledger_stream_, &messages));
+                                   calendar_, inputs, ledger_stream_, &messages));
         }
         SaveRatings(tx, rerated, now);
         outbox::EnqueueAll(tx, messages);
@@ -495,7 +850,7 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
         " AND (customer_key = $1 OR (customer_key = $2 AND $2 <> ''))",
         customer_id, external_ref);
     if (parked.empty()) return 0;
-    AccountRow account = LockAccount(tx, customer_id, *policy);
+    std::map<std::string, AccountRow> accounts = LockAccounts(tx, {customer_id}, *policy);
     std::vector<v1::LedgerEventInput> inputs;
     for (const auto& row :
          tx.exec_params("UPDATE ledger_facts SET customer_id = $1::uuid, applied_at = now()"
@@ -506,32 +861,80 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
       if (input.ParseFromString(pqxx::binarystring(row[0]).str())) inputs.push_back(input);
     }
     std::vector<const v1::LedgerEventInput*> applied;
-    for (const auto& input : inputs) applied.push_back(&input);
-    Recompute(tx, account, *policy, now, applied, ledger_stream_);
+    std::map<std::string, std::vector<Fact>> new_facts;
+    for (const auto& input : inputs) {
+      applied.push_back(&input);
+      new_facts[customer_id].push_back(ToFact(input));
+    }
+    // Parked facts are often older than the ones applied already: then this replays.
+    const std::map<std::string, Ledger> ledgers =
+        ApplyFacts(tx, accounts, std::move(new_facts), now, calendar_, replays_);
+    std::vector<outbox::Message> messages;
+    SaveRatings(tx,
+                {Rerate(accounts.at(customer_id), ledgers.at(customer_id), *policy, now, calendar_,
+                        applied, ledger_stream_, &messages)},
+                now);
+    outbox::EnqueueAll(tx, messages);
     return static_cast<int>(inputs.size());
   });
 }
 
 absl::StatusOr<AccountSnapshot> CreditStore::Snapshot(const std::string& customer_id) {
-  return pool_.Transact<AccountSnapshot>([&](pqxx::work& tx) -> absl::StatusOr<AccountSnapshot> {
-    pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
-        customer_id);
-    AccountSnapshot snapshot;
-    if (r.empty()) {
-      if (tx.exec_params("SELECT 1 FROM known_customers WHERE customer_id = $1", customer_id)
-              .empty()) {
-        return absl::NotFoundError(absl::StrCat("no credit account for customer ", customer_id));
-      }
-      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-      if (!policy.ok()) return policy.status();
-      snapshot.account = LockAccount(tx, customer_id, *policy);
-    } else {
-      snapshot.account = RowToAccount(r[0]);
-    }
-    snapshot.ledger = LoadLedger(tx, customer_id, snapshot.account.terms);
-    return snapshot;
-  });
+  const Micros now = clock_();
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<AccountSnapshot> snapshot =
+        pool_.Transact<AccountSnapshot>([&](pqxx::work& tx) -> absl::StatusOr<AccountSnapshot> {
+          pqxx::result r = tx.exec_params(
+              absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
+              customer_id);
+          AccountSnapshot snapshot;
+          absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+          if (!policy.ok()) return policy.status();
+          snapshot.policy = *std::move(policy);
+          if (r.empty()) {
+            if (tx.exec_params("SELECT 1 FROM known_customers WHERE customer_id = $1", customer_id)
+                    .empty()) {
+              return absl::NotFoundError(
+                  absl::StrCat("no credit account for customer ", customer_id));
+            }
+            snapshot.account = LockAccount(tx, customer_id, snapshot.policy);
+          } else {
+            snapshot.account = RowToAccount(r[0]);
+          }
+          if (!snapshot.account.ledger_ready) {
+            // Built once, on first use, for accounts from before the stored state.
+            tx.exec_params("SELECT 1 FROM accounts WHERE customer_id = $1 FOR UPDATE", customer_id);
+            snapshot.account = RowToAccount(tx.exec_params1(
+                absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
+                customer_id));
+            snapshot.ledger =
+                Recompute(tx, snapshot.account, snapshot.policy, now, calendar_, ledger_stream_);
+            return snapshot;
+          }
+          snapshot.ledger = LoadLedger(tx, snapshot.account, now, calendar_);
+          return snapshot;
+        });
+    if (snapshot.ok() || !absl::IsAborted(snapshot.status()) || attempt >= 2) return snapshot;
+  }
+}
+
+absl::StatusOr<std::vector<Item>> CreditStore::ListItems(const std::string& customer_id,
+                                                         bool include_settled, const FactKey& after,
+                                                         int limit) {
+  return pool_.Transact<std::vector<Item>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<Item>> {
+        std::vector<Item> items;
+        // Open items only: the partial index, in order. With settled ones: the customer's range.
+        for (const auto& r : tx.exec_params(
+                 absl::StrCat("SELECT ", kItemColumns, " FROM ledger_items WHERE customer_id = $1",
+                              include_settled ? "" : " AND original - cancelled - paid > 0",
+                              " AND (occurred_us, event_id) > ($2, $3)"
+                              " ORDER BY occurred_us, event_id LIMIT $4"),
+                 customer_id, after.occurred_at, after.event_id, limit)) {
+          items.push_back(RowToItem(r));
+        }
+        return items;
+      });
 }
 
 absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
@@ -547,6 +950,7 @@ absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
     if (!policy.ok()) return policy.status();
     AccountSnapshot snapshot;
     snapshot.account = LockAccount(tx, customer_id, *policy);
+    const Terms terms_before = snapshot.account.terms;
     if (absl::Status s = change(snapshot.account); !s.ok()) return s;
     const AccountRow& a = snapshot.account;
     tx.exec_params(
@@ -558,9 +962,13 @@ absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
         "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
         customer_id, action, actor.name, actor.role, actor.request_id, note);
-    // Terms change due dates: rebuild so the stored rating and holds follow.
-    Recompute(tx, snapshot.account, *policy, now, {}, ledger_stream_);
-    snapshot.ledger = LoadLedger(tx, customer_id, snapshot.account.terms);
+    // Terms change the due dates of items that follow the account's terms: replay them.
+    const bool terms_changed = snapshot.account.terms.type != terms_before.type ||
+                               snapshot.account.terms.net_days != terms_before.net_days;
+    Ledger ledger =
+        Recompute(tx, snapshot.account, *policy, now, calendar_, ledger_stream_, terms_changed);
+    snapshot.ledger = std::move(ledger);
+    snapshot.policy = *std::move(policy);
     return snapshot;
   });
 }
@@ -590,46 +998,56 @@ absl::StatusOr<v1::ListParkedEventsResponse> CreditStore::ListParked(
       });
 }
 
-absl::StatusOr<std::vector<v1::CollectionEntry>> CreditStore::ListCollections(
-    Micros after_due, const std::string& after_customer, int limit, const std::string& owner) {
+absl::StatusOr<CollectionsPage> CreditStore::ListCollections(Micros after_due,
+                                                             const std::string& after_customer,
+                                                             int limit, const std::string& owner) {
   const Micros now = clock_();
-  // Candidates by the stored oldest open due date; figures recomputed at `now`.
-  absl::StatusOr<std::vector<std::string>> candidates = pool_.Transact<std::vector<std::string>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
-        std::vector<std::string> ids;
-        for (const auto& r : tx.exec_params(
-                 "SELECT customer_id::text FROM accounts WHERE oldest_open_due IS NOT NULL"
-                 " AND oldest_open_due < to_timestamp($1::double precision / 1e6)"
-                 " AND (oldest_open_due, customer_id) > (to_timestamp($2::double precision / 1e6),"
-                 " NULLIF($3, '')::uuid) IS NOT FALSE"
-                 " AND ($5 = '' OR customer_id IN"
-                 " (SELECT customer_id FROM known_customers WHERE owner = $5))"
-                 " ORDER BY oldest_open_due, customer_id LIMIT $4",
-                 now - kDay, after_due, after_customer, limit, owner)) {
-          ids.push_back(r[0].as<std::string>());
-        }
-        return ids;
-      });
-  if (!candidates.ok()) return candidates.status();
-  std::vector<v1::CollectionEntry> out;
-  for (const std::string& id : *candidates) {
-    absl::StatusOr<AccountSnapshot> snapshot = Snapshot(id);
-    if (!snapshot.ok()) return snapshot.status();
-    const absl::StatusOr<Position> position = PositionAt(snapshot->ledger, now);
-    if (!position.ok()) return position.status();  // never a wrapped overdue amount
-    const Position& p = *position;
-    if (p.overdue_amount <= 0) continue;
-    v1::CollectionEntry e;
-    e.set_customer_id(id);
-    e.mutable_overdue_amount()->set_minor_units(p.overdue_amount);
-    e.mutable_overdue_amount()->set_currency(snapshot->account.currency);
-    e.set_max_days_overdue(p.max_days_overdue);
-    SetTimestamp(p.oldest_open_due, e.mutable_oldest_due_date());
-    e.set_overdue_items(p.overdue_items);
-    e.set_on_hold(snapshot->account.on_hold);
-    out.push_back(std::move(e));
-  }
-  return out;
+  // Overdue = an open receivable whose local due day is before today.
+  const Micros today = calendar_.StartOf(calendar_.DayOf(now));
+  return pool_.Transact<CollectionsPage>([&](pqxx::work& tx) -> absl::StatusOr<CollectionsPage> {
+    CollectionsPage page;
+    const pqxx::result rows = tx.exec_params(
+        absl::StrCat(
+            "SELECT a.customer_id::text AS customer_id, a.currency, a.on_hold,",
+            postgres::MicrosColumn("a.oldest_open_due"), " AS cursor_us,",
+            " sum(i.original - i.cancelled - i.paid)::text AS overdue,",
+            " count(*) AS overdue_items, min(i.due_us) AS oldest_due_us"
+            " FROM accounts a JOIN ledger_items i ON i.customer_id = a.customer_id"
+            " AND i.original - i.cancelled - i.paid > 0 AND i.due_us < $1 AND i.invoiced_us <= $2"
+            " WHERE a.oldest_open_due < ",
+            postgres::TimestampParam(1), " AND (a.oldest_open_due, a.customer_id) > (",
+            postgres::TimestampParam(3),
+            ", NULLIF($4, '')::uuid) IS NOT FALSE"
+            " AND ($6 = '' OR a.customer_id IN"
+            " (SELECT customer_id FROM known_customers WHERE owner = $6))"
+            " GROUP BY a.customer_id ORDER BY a.oldest_open_due, a.customer_id LIMIT $5"),
+        today, now, after_due, after_customer, limit + 1, owner);
+    for (const auto& r : rows) {
+      if (static_cast<int>(page.entries.size()) == limit) {
+        page.more = true;
+        break;
+      }
+      int64_t overdue = 0;
+      if (!absl::SimpleAtoi(r["overdue"].as<std::string>(), &overdue)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the overdue amount of customer ", r["customer_id"].as<std::string>(),
+                         " passes the int64 range of minor units; the ledger needs repair"));
+      }
+      const std::string currency = r["currency"].as<std::string>();
+      const Micros oldest_due = r["oldest_due_us"].as<int64_t>();
+      v1::CollectionEntry e;
+      e.set_customer_id(r["customer_id"].as<std::string>());
+      e.mutable_overdue_amount()->set_minor_units(overdue);
+      e.mutable_overdue_amount()->set_currency(currency);
+      e.set_max_days_overdue(static_cast<int>(calendar_.DaysBetween(oldest_due, now)));
+      SetTimestamp(oldest_due, e.mutable_oldest_due_date());
+      e.set_overdue_items(r["overdue_items"].as<int>());
+      e.set_on_hold(r["on_hold"].as<bool>());
+      page.entries.push_back(std::move(e));
+      page.last_due = r["cursor_us"].as<int64_t>();
+    }
+    return page;
+  });
 }
 
 absl::StatusOr<int> CreditStore::SweepHolds() {
@@ -638,17 +1056,105 @@ absl::StatusOr<int> CreditStore::SweepHolds() {
     absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
     if (!policy.ok()) return policy.status();
     if (policy->auto_hold_days_overdue() == 0) return 0;
+    // N days overdue = a local due day at least N days before today.
+    const Micros threshold =
+        calendar_.StartOf(calendar_.DayOf(now) - policy->auto_hold_days_overdue() + 1);
     int changed = 0;
     for (const auto& r : tx.exec_params(
-             "SELECT customer_id::text FROM accounts WHERE NOT on_hold AND oldest_open_due <"
-             " to_timestamp($1::double precision / 1e6) ORDER BY customer_id LIMIT 1000",
-             now - static_cast<Micros>(policy->auto_hold_days_overdue()) * kDay)) {
+             absl::StrCat("SELECT customer_id::text FROM accounts WHERE NOT on_hold"
+                          " AND oldest_open_due < ",
+                          postgres::TimestampParam(1), " ORDER BY customer_id LIMIT 1000"),
+             threshold)) {
       AccountRow account = LockAccount(tx, r[0].as<std::string>(), *policy);
       const bool before = account.on_hold;
-      Recompute(tx, account, *policy, now, {}, ledger_stream_);
+      Recompute(tx, account, *policy, now, calendar_, ledger_stream_);
       if (account.on_hold != before) ++changed;
     }
     return changed;
+  });
+}
+
+absl::StatusOr<LedgerCheck> CreditStore::VerifyLedger(const std::string& customer_id, bool repair,
+                                                      const Actor& actor) {
+  const Micros now = clock_();
+  return pool_.Transact<LedgerCheck>([&](pqxx::work& tx) -> absl::StatusOr<LedgerCheck> {
+    const pqxx::result r =
+        tx.exec_params(absl::StrCat("SELECT ", kAccountColumns,
+                                    " FROM accounts WHERE customer_id = $1 FOR UPDATE"),
+                       customer_id);
+    if (r.empty()) {
+      return absl::NotFoundError(absl::StrCat("no credit account for customer ", customer_id));
+    }
+    AccountRow account = RowToAccount(r[0]);
+    std::map<std::string, std::vector<Fact>> facts = LoadAllFacts(tx, {customer_id});
+    LedgerState want = ReplayState(std::move(facts[customer_id]), account.terms, calendar_);
+    LedgerCheck check;
+    const auto differ = [&check](std::string what) {
+      if (check.matched) check.difference = std::move(what);
+      check.matched = false;
+    };
+    if (!account.ledger_ready) differ("the stored ledger state was never built");
+    LedgerState got = HeadOf(account).state;
+    if (!(got.last == want.last)) differ("last applied fact");
+    if (got.facts != want.facts) differ("facts applied");
+    if (got.first_order_at != want.first_order_at) differ("first order");
+    if (got.pool != want.pool) differ("unapplied credit");
+    if (got.reserved != want.reserved) differ("payments waiting for their order");
+    if (got.waiting != want.waiting) differ("cancellations waiting for their order");
+    std::map<std::string, Item> stored;
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kItemColumns, " FROM ledger_items WHERE customer_id = $1"),
+             customer_id)) {
+      Item item = RowToItem(row);
+      stored.emplace(item.order_no, std::move(item));
+    }
+    if (stored.size() != want.items.size()) differ("number of items");
+    Head want_head;
+    for (const Item& item : want.items) {
+      if (!AddToDays(item, +1, calendar_, &want_head.days)) want_head.days_out_of_range = true;
+    }
+    PruneDays(&want_head.days, now, calendar_);
+    Head got_head = HeadOf(account);
+    PruneDays(&got_head.days, now, calendar_);
+    const auto& got_days = got_head.days;
+    const auto& want_days = want_head.days;
+    if (got_head.days_out_of_range != want_head.days_out_of_range) differ("figures per day");
+    if (got_days != want_days) differ("figures per day (DSO and on-time windows)");
+    for (const Item& item : want.items) {
+      auto it = stored.find(item.order_no);
+      if (it == stored.end() || !(it->second == item)) differ("item " + item.order_no);
+    }
+    if (!check.matched && repair) {
+      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+      if (!policy.ok()) return policy.status();
+      Recompute(tx, account, *policy, now, calendar_, ledger_stream_, /*rebuild=*/true);
+      tx.exec_params(
+          "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
+          " VALUES ($1, 'REPAIR_LEDGER', $2, $3, $4, $5)",
+          customer_id, actor.name, actor.role, actor.request_id, check.difference);
+      check.repaired = true;
+    }
+    return check;
+  });
+}
+
+absl::StatusOr<int> CreditStore::BackfillLedgers(int limit) {
+  const Micros now = clock_();
+  return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
+    if (!policy.ok()) return policy.status();
+    int built = 0;
+    // SKIP LOCKED: an account a feed holds is built by that feed.
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT ", kAccountColumns,
+                          " FROM accounts WHERE NOT ledger_ready ORDER BY customer_id LIMIT $1"
+                          " FOR UPDATE SKIP LOCKED"),
+             limit)) {
+      AccountRow account = RowToAccount(r);
+      Recompute(tx, account, *policy, now, calendar_, ledger_stream_);
+      ++built;
+    }
+    return built;
   });
 }
 
@@ -656,7 +1162,8 @@ absl::Status CreditStore::InsertApplication(const v1::LimitApplication& a, const
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_params(
         "INSERT INTO limit_applications (id, customer_id, payload, state, applicant, submitted_at)"
-        " VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1e6))",
+        " VALUES ($1, $2, $3, $4, $5, " +
+            postgres::TimestampParam(6) + ")",
         a.id(), a.customer_id(), postgres::Bytes(a.SerializeAsString()),
         static_cast<int>(a.state()), a.applicant(), ToMicros(a.submitted_at()));
     tx.exec_params(
@@ -709,26 +1216,32 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
           " updated_at = now() WHERE customer_id = $1",
           a.customer_id(), account.credit_limit, static_cast<int>(account.terms.type),
           account.terms.net_days);
-      Recompute(tx, account, *policy, now, {}, ledger_stream_);
+      Recompute(tx, account, *policy, now, calendar_, ledger_stream_,
+                /*rebuild=*/a.requested_terms().type() != v1::PAYMENT_TERMS_TYPE_UNSPECIFIED);
     }
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<std::vector<v1::LimitApplication>> CreditStore::ListApplications(
-    const std::string& customer_id, int state, Micros before_submitted, int limit,
-    const std::string& owner) {
+    const std::string& customer_id, int state, Micros after_submitted, const std::string& after_id,
+    int limit, const std::string& owner) {
   return pool_.Transact<std::vector<v1::LimitApplication>>(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::LimitApplication>> {
         std::vector<v1::LimitApplication> out;
+        // Keyset on (submitted_at desc, id asc): exact microseconds both ways.
+        const std::string after = postgres::TimestampParam(3);
         for (const auto& r : tx.exec_params(
-                 "SELECT payload FROM limit_applications WHERE ($1 = '' OR customer_id = "
-                 "NULLIF($1, '')::uuid) AND ($2 = 0 OR state = $2) AND ($3::bigint = 0 OR"
-                 " submitted_at < to_timestamp($3::double precision / 1e6))"
-                 " AND ($5 = '' OR customer_id IN"
-                 " (SELECT customer_id FROM known_customers WHERE owner = $5))"
-                 " ORDER BY submitted_at DESC, id LIMIT $4",
-                 customer_id, state, before_submitted, limit, owner)) {
+                 absl::StrCat(
+                     "SELECT payload FROM limit_applications WHERE ($1 = '' OR customer_id ="
+                     " NULLIF($1, '')::uuid) AND ($2 = 0 OR state = $2)"
+                     " AND ($4 = '' OR submitted_at < ",
+                     after, " OR (submitted_at = ", after,
+                     " AND id > NULLIF($4, '')::uuid))"
+                     " AND ($6 = '' OR customer_id IN"
+                     " (SELECT customer_id FROM known_customers WHERE owner = $6))"
+                     " ORDER BY submitted_at DESC, id LIMIT $5"),
+                 customer_id, state, after_submitted, after_id, limit, owner)) {
           v1::LimitApplication a;
           a.ParseFromString(pqxx::binarystring(r[0]).str());
           out.push_back(std::move(a));
