@@ -1,10 +1,9 @@
 #include "services/credit/credit_server.h"
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
-#include "common/server/consumer_metrics.h"
+#include "common/redis/stream_names.h"
+#include "common/server/consumers.h"
 #include "common/time/micros.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
 #include "tierwise/events/v1/events.pb.h"
@@ -21,9 +20,7 @@ int& IngestIdleTimeoutSeconds() {
 
 }  // namespace
 
-std::string LedgerStream(const std::string& redis_prefix) {
-  return absl::StrCat(redis_prefix, ":credit.ledger");
-}
+std::string LedgerStream(const std::string& redis_prefix) { return streams::Ledger(redis_prefix); }
 
 absl::Status HandleCustomerChanged(CreditStore& store, const redis::StreamEntry& entry) {
   events::v1::CustomerChanged event;
@@ -57,26 +54,16 @@ server::ServiceDefinition CreditDefinition() {
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
         auto credit = std::make_shared<CreditServer>(deps, Now);
         credit->ingest_service.set_idle_timeout(std::chrono::seconds(IngestIdleTimeoutSeconds()));
-        auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
-        if (!redis.ok()) return redis.status();
-        redis->password = deps.config.redis_password;
-        char host[128] = {0};
-        gethostname(host, sizeof(host) - 1);
-        auto consumer = std::make_shared<redis::StreamConsumer>(
-            *redis,
-            redis::ConsumerOptions{
-                .stream = absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"),
-                .group = "credit",
-                .consumer = absl::StrCat(host, "-", getpid()),
-                .dead_letter_stream =
-                    absl::StrCat(deps.config.redis_prefix, ":credit.dead_letter")},
-            [credit](const redis::StreamEntry& entry) {
-              return HandleCustomerChanged(credit->store, entry);
-            });
-        consumer->Start();
-        auto consumer_metrics = server::ExportConsumerMetrics(
-            "credit", absl::StrCat(deps.config.redis_prefix, ":profile.customer_changed"), "credit",
-            consumer);
+        server::ServiceBundle bundle;
+        auto consumer =
+            server::StartConsumer(deps, "credit",
+                                  {.stream = streams::CustomerChanged(deps.config.redis_prefix),
+                                   .handler =
+                                       [credit](const redis::StreamEntry& entry) {
+                                         return HandleCustomerChanged(credit->store, entry);
+                                       }},
+                                  bundle);
+        if (!consumer.ok()) return consumer.status();
         auto sweep = std::make_shared<server::PeriodicTask>(
             "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
               // Accounts from before the stored ledger state are built, 200 per short
@@ -94,16 +81,13 @@ server::ServiceDefinition CreditDefinition() {
               if (*changed > 0) log::Info("credit.auto_holds", {{"changed", *changed}});
               return absl::OkStatus();
             });
-        server::ServiceBundle bundle;
         bundle.services.emplace_back(&credit->ingest_service,
                                      v1::LedgerIngestService::service_full_name());
         bundle.services.emplace_back(&credit->credit_service,
                                      v1::CreditService::service_full_name());
         // The consumer and the sweep hold the server by shared_ptr, so it outlives them.
         bundle.keep_alive.push_back(credit);
-        bundle.keep_alive.push_back(consumer);
         bundle.keep_alive.push_back(sweep);
-        bundle.keep_alive.push_back(consumer_metrics);
         return bundle;
       },
       .register_flags =

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/outbox/outbox.h"
+#include "common/postgres/audit.h"
 #include "common/postgres/bytea.h"
 #include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
@@ -568,20 +569,26 @@ void SaveRatings(pqxx::work& tx, const std::vector<Rerated>& rerated, Micros now
   }
   tx.exec_params(
       "UPDATE accounts a SET rating = u.rating, score = u.score,"
-      " factors = decode(u.factors, 'hex'), rated_at = to_timestamp($12::double precision / 1e6),"
-      " on_hold = u.on_hold, hold_reason = u.reason, hold_automatic = u.auto,"
-      " oldest_open_due = CASE WHEN u.due = 0 THEN NULL"
-      " ELSE to_timestamp(u.due::double precision / 1e6) END, overdue_amount = u.overdue,"
-      " max_days_overdue = u.max_days, events_applied = u.facts, ledger_ready = u.ready,"
-      " ledger_state = decode(u.pending, 'hex'), last_fact_us = u.last_at,"
-      " last_fact_id = u.last_id, first_order_us = u.first_order, unapplied = u.unapplied,"
-      " updated_at = now()"
-      " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::boolean[], $6::text[],"
-      " $7::boolean[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[], $13::boolean[],"
-      " $14::text[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[])"
-      " AS u(id, rating, score, factors, on_hold, reason, auto, due, overdue, max_days, facts,"
-      " ready, pending, last_at, last_id, first_order, unapplied)"
-      " WHERE a.customer_id = u.id",
+      " factors = decode(u.factors, 'hex'), rated_at = " +
+          postgres::TimestampParam(12) +
+          ","
+          " on_hold = u.on_hold, hold_reason = u.reason, hold_automatic = u.auto,"
+          " oldest_open_due = CASE WHEN u.due = 0 THEN NULL"
+          " ELSE " +
+          postgres::MicrosToTimestamp("u.due") +
+          " END, overdue_amount = u.overdue,"
+          " max_days_overdue = u.max_days, events_applied = u.facts, ledger_ready = u.ready,"
+          " ledger_state = decode(u.pending, 'hex'), last_fact_us = u.last_at,"
+          " last_fact_id = u.last_id, first_order_us = u.first_order, unapplied = u.unapplied,"
+          " updated_at = now()"
+          " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::boolean[], "
+          "$6::text[],"
+          " $7::boolean[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[], "
+          "$13::boolean[],"
+          " $14::text[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[])"
+          " AS u(id, rating, score, factors, on_hold, reason, auto, due, overdue, max_days, facts,"
+          " ready, pending, last_at, last_id, first_order, unapplied)"
+          " WHERE a.customer_id = u.id",
       postgres::ToTextArray(ids), postgres::ToTextArray(ratings), postgres::ToIntArray(scores),
       postgres::ToTextArray(factors), postgres::ToBoolArray(on_hold),
       postgres::ToTextArray(reasons), postgres::ToBoolArray(automatic),
@@ -638,10 +645,11 @@ absl::StatusOr<v1::CreditPolicy> CreditStore::UpdatePolicy(const v1::CreditPolic
         " ON CONFLICT (id) DO UPDATE SET payload = $1, version = $2, updated_by = $3,"
         " updated_at = now()",
         postgres::Bytes(stored.SerializeAsString()), stored.version(), actor.name);
-    tx.exec_params(
-        "INSERT INTO audit_log (action, actor, actor_role, request_id, note)"
-        " VALUES ('UPDATE_POLICY', $1, $2, $3, $4)",
-        actor.name, actor.role, actor.request_id, absl::StrCat("version ", stored.version()));
+    postgres::WriteAudit(tx, {.action = "UPDATE_POLICY",
+                              .actor = actor.name,
+                              .actor_role = actor.role,
+                              .request_id = actor.request_id,
+                              .note = absl::StrCat("version ", stored.version())});
     return stored;
   });
 }
@@ -759,12 +767,14 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
                    " document_no, amount, currency, occurred_at, payload, applied_at,"
                    " first_outcome)"
                    " SELECT ev, key, NULLIF(cid, '')::uuid, kind, doc, amount, cur,"
-                   " to_timestamp(at::double precision / 1e6), decode(payload, 'hex'),"
-                   " CASE WHEN cid = '' THEN NULL ELSE now() END, outcome"
-                   " FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],"
-                   " $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::integer[])"
-                   " AS u(ev, key, cid, kind, doc, amount, cur, at, payload, outcome)"
-                   " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                   " " +
+                       postgres::MicrosToTimestamp("at") +
+                       ", decode(payload, 'hex'),"
+                       " CASE WHEN cid = '' THEN NULL ELSE now() END, outcome"
+                       " FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],"
+                       " $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::integer[])"
+                       " AS u(ev, key, cid, kind, doc, amount, cur, at, payload, outcome)"
+                       " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                    postgres::ToTextArray(ids), postgres::ToTextArray(keys),
                    postgres::ToTextArray(customer_ids), postgres::ToIntArray(kinds),
                    postgres::ToTextArray(documents), postgres::ToIntArray(amounts),
@@ -958,10 +968,12 @@ absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
         " hold_reason = $6, hold_automatic = $7, updated_at = now() WHERE customer_id = $1",
         customer_id, a.credit_limit, static_cast<int>(a.terms.type), a.terms.net_days, a.on_hold,
         a.hold_reason, a.hold_automatic);
-    tx.exec_params(
-        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        customer_id, action, actor.name, actor.role, actor.request_id, note);
+    postgres::WriteAudit(tx, {.customer_id = customer_id,
+                              .action = action,
+                              .actor = actor.name,
+                              .actor_role = actor.role,
+                              .request_id = actor.request_id,
+                              .note = note});
     // Terms change the due dates of items that follow the account's terms: replay them.
     const bool terms_changed = snapshot.account.terms.type != terms_before.type ||
                                snapshot.account.terms.net_days != terms_before.net_days;
@@ -1128,10 +1140,12 @@ absl::StatusOr<LedgerCheck> CreditStore::VerifyLedger(const std::string& custome
       absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
       if (!policy.ok()) return policy.status();
       Recompute(tx, account, *policy, now, calendar_, ledger_stream_, /*rebuild=*/true);
-      tx.exec_params(
-          "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
-          " VALUES ($1, 'REPAIR_LEDGER', $2, $3, $4, $5)",
-          customer_id, actor.name, actor.role, actor.request_id, check.difference);
+      postgres::WriteAudit(tx, {.customer_id = customer_id,
+                                .action = "REPAIR_LEDGER",
+                                .actor = actor.name,
+                                .actor_role = actor.role,
+                                .request_id = actor.request_id,
+                                .note = check.difference});
       check.repaired = true;
     }
     return check;
@@ -1166,10 +1180,13 @@ absl::Status CreditStore::InsertApplication(const v1::LimitApplication& a, const
             postgres::TimestampParam(6) + ")",
         a.id(), a.customer_id(), postgres::Bytes(a.SerializeAsString()),
         static_cast<int>(a.state()), a.applicant(), ToMicros(a.submitted_at()));
-    tx.exec_params(
-        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
-        " VALUES ($1, 'SUBMIT_LIMIT_APPLICATION', $2, $3, $4, $5)",
-        a.customer_id(), actor.name, actor.role, actor.request_id, a.id());
+    postgres::WriteAudit(tx, {.customer_id = a.customer_id(),
+                              .action = "SUBMIT_LIMIT_APPLICATION",
+                              .actor = actor.name,
+                              .actor_role = actor.role,
+                              .request_id = actor.request_id,
+                              .entity = "limit_application",
+                              .entity_id = a.id()});
     return absl::OkStatus();
   });
 }
@@ -1196,13 +1213,16 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
     if (r.affected_rows() != 1) {
       return absl::FailedPreconditionError("the application was already decided");
     }
-    tx.exec_params(
-        "INSERT INTO audit_log (customer_id, action, actor, actor_role, request_id, note)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        a.customer_id(),
-        a.state() == v1::APPLICATION_STATE_APPROVED ? "APPROVE_LIMIT_APPLICATION"
-                                                    : "REJECT_LIMIT_APPLICATION",
-        actor.name, actor.role, actor.request_id, a.decision_reason());
+    postgres::WriteAudit(
+        tx, {.customer_id = a.customer_id(),
+             .action = a.state() == v1::APPLICATION_STATE_APPROVED ? "APPROVE_LIMIT_APPLICATION"
+                                                                   : "REJECT_LIMIT_APPLICATION",
+             .actor = actor.name,
+             .actor_role = actor.role,
+             .request_id = actor.request_id,
+             .entity = "limit_application",
+             .entity_id = a.id(),
+             .note = a.decision_reason()});
     if (a.state() == v1::APPLICATION_STATE_APPROVED) {
       absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
       if (!policy.ok()) return policy.status();
