@@ -84,10 +84,18 @@ int Items(CliContext& ctx, const ParsedArgs& args) {
   request.set_customer_id(*id);
   request.set_include_settled(args.Has("all"));
   auto stub = CreditStub(ctx);
-  grpc::ClientContext call;
-  ctx.PrepareCall(&call);
-  v1::ListOpenItemsResponse response;
-  return ctx.Finish(stub->ListOpenItems(&call, request, &response), response);
+  // Every page, printed as one response (the server pages by order of occurrence).
+  v1::ListOpenItemsResponse all;
+  const grpc::Status status = ForEachPage<v1::ListOpenItemsRequest, v1::ListOpenItemsResponse>(
+      ctx, request,
+      [&](grpc::ClientContext* call, const v1::ListOpenItemsRequest& r,
+          v1::ListOpenItemsResponse* response) { return stub->ListOpenItems(call, r, response); },
+      [&](const v1::ListOpenItemsResponse& page) {
+        const std::string token = all.next_page_token();
+        all.MergeFrom(page);
+        all.set_next_page_token(token);
+      });
+  return ctx.Finish(status, all);
 }
 
 int Check(CliContext& ctx, const ParsedArgs& args) {
