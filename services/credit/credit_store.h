@@ -163,6 +163,8 @@ class CreditStore {
       const std::string& after_id, int limit, const std::string& owner);
 
  private:
+  absl::StatusOr<std::optional<AccountSnapshot>> ReadSnapshot(const std::string& customer_id,
+                                                              Micros now);
   postgres::PgPool& pool_;
   const std::string ledger_stream_;
   const Clock clock_;
