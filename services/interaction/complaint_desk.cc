@@ -256,7 +256,8 @@ absl::StatusOr<v1::Complaint> InteractionDesk::ResolveComplaint(
 absl::StatusOr<v1::Complaint> InteractionDesk::GetComplaint(const auth::CallContext& call,
                                                             const std::string& id) {
   if (!ids::IsUuid(id)) return status::InvalidArgument("id", "must be a UUID");
-  return pool_.Transact<v1::Complaint>([&](pqxx::work& tx) -> absl::StatusOr<v1::Complaint> {
+  // Reads only (the complaint, then a rep's access check): no transaction block.
+  return pool_.Read<v1::Complaint>([&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Complaint> {
     std::optional<v1::Complaint> c = store::FindComplaint(tx, id, false);
     if (!c.has_value()) return absl::NotFoundError(absl::StrCat("complaint ", id));
     if (IsRep(call)) {
@@ -298,8 +299,9 @@ absl::StatusOr<v1::ListComplaintsResponse> InteractionDesk::ListComplaints(
     }
     query.after_id = (*cursor)[1];
   }
-  return pool_.Transact<v1::ListComplaintsResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListComplaintsResponse> {
+  // Reads only: no transaction block.
+  return pool_.Read<v1::ListComplaintsResponse>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListComplaintsResponse> {
         if (IsRep(call) && !query.customer_id.empty()) {
           absl::StatusOr<store::KnownCustomer> c =
               AccessCustomer(tx, call, query.customer_id, "customer_id");

@@ -16,7 +16,8 @@ store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std
           .note = std::move(detail)};
 }
 
-absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
+absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::transaction_base& tx,
+                                                    const auth::CallContext& call,
                                                     const std::string& customer_id,
                                                     absl::string_view field, bool for_write) {
   std::optional<store::KnownCustomer> c = store::FindCustomer(tx, customer_id, for_write);

@@ -22,8 +22,10 @@ store::AuditEntry AuditOf(const auth::CallContext& call, std::string action, std
 // (PERMISSION_DENIED). `field` names the request field in the message. `for_write`: the call
 // writes the customer's records or plan, and locks the customer's row (FOR NO KEY UPDATE) to
 // the end of the transaction, so an erasure waits for it or it waits for the erasure, and two
-// writers of the customer's plan take turns.
-absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::work& tx, const auth::CallContext& call,
+// writers of the customer's plan take turns (only inside a transaction; reads pass a Read's
+// nontransaction).
+absl::StatusOr<store::KnownCustomer> AccessCustomer(pqxx::transaction_base& tx,
+                                                    const auth::CallContext& call,
                                                     const std::string& customer_id,
                                                     absl::string_view field,
                                                     bool for_write = false);

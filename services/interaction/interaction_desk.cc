@@ -197,16 +197,20 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
 absl::StatusOr<v1::Interaction> InteractionDesk::Get(const auth::CallContext& call,
                                                      const std::string& id) {
   if (!ids::IsUuid(id)) return status::InvalidArgument("id", "must be a UUID");
-  return pool_.Transact<v1::Interaction>([&](pqxx::work& tx) -> absl::StatusOr<v1::Interaction> {
-    std::optional<v1::Interaction> found = store::FindInteraction(tx, id, false);
-    if (!found.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", id));
-    if (IsRep(call)) {
-      absl::StatusOr<store::KnownCustomer> c = AccessCustomer(tx, call, found->customer_id(), "id");
-      if (!c.ok()) return c.status();
-    }
-    store::Audit(tx, AuditOf(call, "read", "interaction", id, found->customer_id()));
-    return *found;
-  });
+  // Statements without a transaction block: the record, the rep's access check and then the
+  // audit row, committed on its own before the record is returned (no audit row, no data).
+  return pool_.Read<v1::Interaction>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Interaction> {
+        std::optional<v1::Interaction> found = store::FindInteraction(tx, id, false);
+        if (!found.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", id));
+        if (IsRep(call)) {
+          absl::StatusOr<store::KnownCustomer> c =
+              AccessCustomer(tx, call, found->customer_id(), "id");
+          if (!c.ok()) return c.status();
+        }
+        store::Audit(tx, AuditOf(call, "read", "interaction", id, found->customer_id()));
+        return *found;
+      });
 }
 
 absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
@@ -251,8 +255,9 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
     }
     filter.after_id = (*cursor)[1];
   }
-  return pool_.Transact<v1::ListInteractionsResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListInteractionsResponse> {
+  // As Get: the page, then its audit row committed on its own before the page is returned.
+  return pool_.Read<v1::ListInteractionsResponse>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListInteractionsResponse> {
         if (IsRep(call) && !filter.customer_id.empty()) {
           absl::StatusOr<store::KnownCustomer> c =
               AccessCustomer(tx, call, filter.customer_id, "customer_id");
@@ -425,8 +430,9 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
     }
     query.after_customer = cursor[1];
   }
-  absl::StatusOr<std::vector<v1::FollowUp>> rows = pool_.Transact<std::vector<v1::FollowUp>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::FollowUp>> {
+  // One statement: no transaction block.
+  absl::StatusOr<std::vector<v1::FollowUp>> rows = pool_.Read<std::vector<v1::FollowUp>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<v1::FollowUp>> {
         return store::ListPlanPage(tx, query);
       });
   if (!rows.ok()) return rows.status();

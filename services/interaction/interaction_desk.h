@@ -19,7 +19,9 @@
 // The interaction log's domain: who may log and read what, records and their corrections,
 // follow-up plans, complaints with their SLA clocks, and the two streams it follows
 // (CustomerChanged for ownership, TierChanged for plans). Every change commits together with
-// its audit row and its event (outbox), or not at all.
+// its audit row and its event (outbox), or not at all. Reads run without a transaction block
+// (PgPool::Read): one statement each, and an audited read commits its audit row on its own
+// before it returns anything (no audit row, no data).
 //
 // Follow-up plans are stored (store::ReplacePlans): every change that moves a customer's plan
 // replans that customer in its own transaction (a record logged or corrected, a tier change, an

@@ -330,6 +330,47 @@ TEST_F(InteractionServiceTest, LogStampsTheTierFromClassificationWithTheCallersR
   EXPECT_EQ(event.satisfaction(), 4);
 }
 
+TEST_F(InteractionServiceTest, AnAuditedReadReturnsNothingWhenItsAuditRowCannotBeWritten) {
+  const std::string customer = Known("rep.zhang", "B");
+  v1::LogInteractionRequest req;
+  *req.mutable_interaction() = Record(customer, now_ - 2 * kHour);
+  v1::Interaction out;
+  ASSERT_TRUE(stub_->LogInteraction(H::Context(H::kRepZhang).get(), req, &out).ok());
+  // Reads run without a transaction block; their audit row is their own statement, and a read
+  // whose row is refused answers with an error, not with the data.
+  ASSERT_TRUE(harness_.pool()
+                  .Transact([](pqxx::work& tx) {
+                    tx.exec(
+                        "ALTER TABLE audit_log ADD CONSTRAINT test_no_reads"
+                        " CHECK (action NOT IN ('read', 'list')) NOT VALID");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  v1::GetInteractionRequest get;
+  get.set_id(out.id());
+  v1::Interaction read;
+  EXPECT_EQ(stub_->GetInteraction(H::Context(H::kViewer).get(), get, &read).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(read.summary().empty());
+  v1::ListInteractionsRequest list;
+  list.set_customer_id(customer);
+  v1::ListInteractionsResponse page;
+  EXPECT_EQ(stub_->ListInteractions(H::Context(H::kViewer).get(), list, &page).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(page.interactions_size(), 0);
+  EXPECT_EQ(harness_.CountRows("audit_log"), 1);  // the log only
+
+  ASSERT_TRUE(harness_.pool()
+                  .Transact([](pqxx::work& tx) {
+                    tx.exec("ALTER TABLE audit_log DROP CONSTRAINT test_no_reads");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(stub_->ListInteractions(H::Context(H::kViewer).get(), list, &page).ok());
+  EXPECT_EQ(page.interactions_size(), 1);
+  EXPECT_EQ(harness_.CountRows("audit_log"), 2);  // and the list
+}
+
 TEST_F(InteractionServiceTest, TierFallsBackToTheLastKnownWhenClassificationIsDown) {
   const std::string customer = Known("rep.zhang", "B");
   const std::string unknown_tier = Known("rep.zhang");

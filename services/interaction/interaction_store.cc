@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/postgres/bytea.h"
+#include "common/postgres/pool.h"
 #include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
 #include "common/time/micros.h"
@@ -32,15 +33,9 @@ v1::Interaction InteractionOf(const pqxx::row& r) {
 
 constexpr char kInteractionColumns[] = "payload, superseded_by::text";
 
-// Runs a named statement of the hot paths (LogInteraction, follow-up lists), prepared once per
-// connection: libpqxx keeps the definitions per connection and sends PREPARE on a connection's
-// first use of a name only, so later calls skip parsing and planning.
-template <typename... Args>
-pqxx::result Prepared(pqxx::work& tx, const std::string& name, const std::string& sql,
-                      Args&&... args) {
-  tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, std::forward<Args>(args)...);
-}
+// Statements of the hot paths (LogInteraction, follow-up lists, reads) are prepared once per
+// connection (postgres::Prepared): later calls skip parsing and planning.
+using postgres::Prepared;
 
 }  // namespace
 
@@ -56,8 +51,8 @@ void UpsertCustomer(pqxx::work& tx, const KnownCustomer& c, int64_t version, Mic
       c.customer_id, c.external_ref, c.owner, c.deleted, c.former, version, known_at);
 }
 
-std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id,
-                                          bool for_write) {
+std::optional<KnownCustomer> FindCustomer(pqxx::transaction_base& tx,
+                                          const std::string& customer_id, bool for_write) {
   auto sql = [](bool lock) {
     return absl::StrCat(
         "SELECT c.external_ref, c.owner, c.deleted, c.former,"
@@ -121,12 +116,12 @@ void InsertInteraction(pqxx::work& tx, const v1::Interaction& in, const std::str
       postgres::Bytes(payload));
 }
 
-std::optional<v1::Interaction> FindInteraction(pqxx::work& tx, const std::string& id,
+std::optional<v1::Interaction> FindInteraction(pqxx::transaction_base& tx, const std::string& id,
                                                bool for_update) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", kInteractionColumns, " FROM interactions WHERE id = $1",
-                   for_update ? " FOR UPDATE" : ""),
-      id);
+  static const std::string kRead =
+      absl::StrCat("SELECT ", kInteractionColumns, " FROM interactions WHERE id = $1");
+  const pqxx::result r = for_update ? tx.exec_params(absl::StrCat(kRead, " FOR UPDATE"), id)
+                                    : Prepared(tx, "interaction_find", kRead, id);
   if (r.empty()) return std::nullopt;
   return InteractionOf(r[0]);
 }
@@ -262,7 +257,8 @@ ContactState LogInteraction(pqxx::work& tx, const v1::Interaction& in,
   return out;
 }
 
-std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionFilter& f) {
+std::vector<v1::Interaction> ListInteractions(pqxx::transaction_base& tx,
+                                              const InteractionFilter& f) {
   // Optional filters are bound as empty/zero and switched off in SQL, so the text is fixed.
   const pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT ", kInteractionColumns,
@@ -442,7 +438,7 @@ std::string PlanPageSql(bool by_owner) {
                       kRange, kOrder, ") f", kOrder);
 }
 
-std::vector<v1::FollowUp> ListPlanPage(pqxx::work& tx, const PlanPageQuery& q) {
+std::vector<v1::FollowUp> ListPlanPage(pqxx::transaction_base& tx, const PlanPageQuery& q) {
   // The first page starts just before from_day; the row comparison is the index range.
   const bool first = q.after_customer.empty();
   const int64_t after_day = first ? q.from_day - 1 : q.after_day;
@@ -457,23 +453,39 @@ std::vector<v1::FollowUp> ListPlanPage(pqxx::work& tx, const PlanPageQuery& q) {
                      q.to_day, q.now, q.limit)
           : Prepared(tx, "interaction_plan_page_owners", kOwners, after_day, after_customer,
                      after_kind, q.to_day, q.now, q.limit, postgres::ToTextArray(q.owners));
+  // Columns by name, looked up once per page: a lookup by name per field scans the column names
+  // (PQfnumber), a page of 100 rows did 1,100 of them.
+  struct Columns {
+    pqxx::row::size_type customer_id, external_ref, owner, tier, kind, channel, due_day,
+        last_contact, pool, needs_attention, reason;
+  };
+  const Columns c{.customer_id = r.column_number("customer_id"),
+                  .external_ref = r.column_number("external_ref"),
+                  .owner = r.column_number("owner"),
+                  .tier = r.column_number("tier"),
+                  .kind = r.column_number("kind"),
+                  .channel = r.column_number("channel"),
+                  .due_day = r.column_number("due_day"),
+                  .last_contact = r.column_number("last_contact"),
+                  .pool = r.column_number("pool"),
+                  .needs_attention = r.column_number("needs_attention"),
+                  .reason = r.column_number("reason")};
   std::vector<v1::FollowUp> out;
   out.reserve(r.size());
   for (const auto& row : r) {
-    v1::FollowUp f;
-    f.set_customer_id(row["customer_id"].as<std::string>());
-    f.set_external_ref(row["external_ref"].as<std::string>());
-    f.set_owner(row["owner"].as<std::string>());
-    f.set_tier(row["tier"].as<std::string>());
-    f.set_kind(static_cast<v1::FollowUpKind>(row["kind"].as<int>()));
-    f.set_channel(static_cast<v1::Channel>(row["channel"].as<int>()));
-    *f.mutable_due_date() = DateOfDay(row["due_day"].as<int64_t>());
-    const Micros last = row["last_contact"].as<Micros>();
+    v1::FollowUp& f = out.emplace_back();
+    f.set_customer_id(row[c.customer_id].c_str(), row[c.customer_id].size());
+    f.set_external_ref(row[c.external_ref].c_str(), row[c.external_ref].size());
+    f.set_owner(row[c.owner].c_str(), row[c.owner].size());
+    f.set_tier(row[c.tier].c_str(), row[c.tier].size());
+    f.set_kind(static_cast<v1::FollowUpKind>(row[c.kind].as<int>()));
+    f.set_channel(static_cast<v1::Channel>(row[c.channel].as<int>()));
+    *f.mutable_due_date() = DateOfDay(row[c.due_day].as<int64_t>());
+    const Micros last = row[c.last_contact].as<Micros>();
     if (last > 0) time::SetTimestamp(last, f.mutable_last_contact_at());
-    f.set_potential_pool(row["pool"].as<bool>());
-    f.set_needs_attention(row["needs_attention"].as<bool>());
-    f.set_reason(row["reason"].as<std::string>());
-    out.push_back(std::move(f));
+    f.set_potential_pool(row[c.pool].as<bool>());
+    f.set_needs_attention(row[c.needs_attention].as<bool>());
+    f.set_reason(row[c.reason].c_str(), row[c.reason].size());
   }
   return out;
 }
@@ -524,11 +536,12 @@ void UpdateComplaint(pqxx::work& tx, const v1::Complaint& c) {
       postgres::Bytes(payload));
 }
 
-std::optional<v1::Complaint> FindComplaint(pqxx::work& tx, const std::string& id, bool for_update) {
-  const pqxx::result r =
-      tx.exec_params(absl::StrCat("SELECT ", kComplaintColumns, " FROM complaints WHERE id = $1",
-                                  for_update ? " FOR UPDATE" : ""),
-                     id);
+std::optional<v1::Complaint> FindComplaint(pqxx::transaction_base& tx, const std::string& id,
+                                           bool for_update) {
+  static const std::string kRead =
+      absl::StrCat("SELECT ", kComplaintColumns, " FROM complaints WHERE id = $1");
+  const pqxx::result r = for_update ? tx.exec_params(absl::StrCat(kRead, " FOR UPDATE"), id)
+                                    : Prepared(tx, "interaction_find_complaint", kRead, id);
   if (r.empty()) return std::nullopt;
   return postgres::ParseBytea<v1::Complaint>(r[0][0]);
 }
@@ -541,7 +554,7 @@ std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::strin
   return postgres::ParseBytea<v1::Complaint>(r[0][0]);
 }
 
-std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& q) {
+std::vector<v1::Complaint> ListComplaints(pqxx::transaction_base& tx, const ComplaintQuery& q) {
   const pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT ", kComplaintColumns,
                    " FROM complaints WHERE ($1 = '' OR owner = $1)"
@@ -642,6 +655,6 @@ int ScrubAuditDetails(pqxx::work& tx, const std::string& customer_id) {
   return static_cast<int>(r.affected_rows());
 }
 
-void Audit(pqxx::work& tx, const AuditEntry& e) { postgres::WriteAudit(tx, e); }
+void Audit(pqxx::transaction_base& tx, const AuditEntry& e) { postgres::WriteAudit(tx, e); }
 
 }  // namespace tierwise::interaction::store

@@ -11,7 +11,9 @@
 #include "tierwise/interaction/v1/interaction.pb.h"
 
 // SQL of the interaction schema (migrations/). Every function runs in the caller's
-// transaction; parameters are always bound, never spliced into the text.
+// transaction; parameters are always bound, never spliced into the text. Functions that take a
+// pqxx::transaction_base are single statements that also run in a PgPool::Read (no BEGIN/COMMIT;
+// locking variants only inside a transaction).
 namespace tierwise::interaction::store {
 
 struct KnownCustomer {
@@ -35,8 +37,8 @@ void UpsertCustomer(pqxx::work& tx, const KnownCustomer& customer, int64_t versi
 // `for_write` locks the row (FOR NO KEY UPDATE) until the transaction ends: every write of a
 // customer's records or plan takes it, so an erasure (which locks the row for update) never
 // runs alongside one, and two writers replan the customer one after the other.
-std::optional<KnownCustomer> FindCustomer(pqxx::work& tx, const std::string& customer_id,
-                                          bool for_write = false);
+std::optional<KnownCustomer> FindCustomer(pqxx::transaction_base& tx,
+                                          const std::string& customer_id, bool for_write = false);
 
 // From TierChanged: the newer changed_at wins. Returns whether the row changed.
 bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::string& tier,
@@ -45,7 +47,7 @@ std::string LastKnownTier(pqxx::work& tx, const std::string& customer_id);
 
 // Interactions. `request_key` empty = no idempotency key.
 void InsertInteraction(pqxx::work& tx, const v1::Interaction& in, const std::string& request_key);
-std::optional<v1::Interaction> FindInteraction(pqxx::work& tx, const std::string& id,
+std::optional<v1::Interaction> FindInteraction(pqxx::transaction_base& tx, const std::string& id,
                                                bool for_update);
 std::optional<v1::Interaction> FindInteractionByKey(pqxx::work& tx, const std::string& request_key);
 void MarkSuperseded(pqxx::work& tx, const std::string& id, const std::string& by);
@@ -68,7 +70,8 @@ struct InteractionFilter {
   std::string after_id;
   int limit = 50;
 };
-std::vector<v1::Interaction> ListInteractions(pqxx::work& tx, const InteractionFilter& filter);
+std::vector<v1::Interaction> ListInteractions(pqxx::transaction_base& tx,
+                                              const InteractionFilter& filter);
 
 // Customers of these owners (all when empty) that are neither deleted nor former, with tier,
 // contact state and whether a complaint is open: the from-scratch inputs of their plans (the
@@ -114,7 +117,7 @@ struct PlanPageQuery {
 };
 // One page of stored follow-ups, earliest due first, then customer id and kind: an index
 // range per owner (or one for everyone), at most `limit` rows each. days_overdue is not set.
-std::vector<v1::FollowUp> ListPlanPage(pqxx::work& tx, const PlanPageQuery& query);
+std::vector<v1::FollowUp> ListPlanPage(pqxx::transaction_base& tx, const PlanPageQuery& query);
 // The statement ListPlanPage runs (for EXPLAIN in tests): $1..$3 the keyset (due day, customer
 // id, kind), $4 the last due day, $5 now, $6 the limit, and with `by_owner` $7 the owners.
 std::string PlanPageSql(bool by_owner);
@@ -122,7 +125,8 @@ std::string PlanPageSql(bool by_owner);
 // Complaints. The payload is the whole Complaint; the columns follow it on every write.
 void InsertComplaint(pqxx::work& tx, const v1::Complaint& c, const std::string& request_key);
 void UpdateComplaint(pqxx::work& tx, const v1::Complaint& c);
-std::optional<v1::Complaint> FindComplaint(pqxx::work& tx, const std::string& id, bool for_update);
+std::optional<v1::Complaint> FindComplaint(pqxx::transaction_base& tx, const std::string& id,
+                                           bool for_update);
 std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::string& request_key);
 
 struct ComplaintQuery {
@@ -133,7 +137,7 @@ struct ComplaintQuery {
   std::string after_id;
   int limit = 50;
 };
-std::vector<v1::Complaint> ListComplaints(pqxx::work& tx, const ComplaintQuery& query);
+std::vector<v1::Complaint> ListComplaints(pqxx::transaction_base& tx, const ComplaintQuery& query);
 // Unresolved complaints whose response or resolution deadline passed before `now` and whose
 // breach is not recorded yet (at most `limit`, locked, skipping rows others hold).
 std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, int limit);
@@ -155,7 +159,7 @@ int ClearRequestKeys(pqxx::work& tx, const std::string& customer_id);
 // <id>" for a correction, kErasedText otherwise. Returns how many rows changed.
 int ScrubAuditDetails(pqxx::work& tx, const std::string& customer_id);
 
-void Audit(pqxx::work& tx, const AuditEntry& entry);
+void Audit(pqxx::transaction_base& tx, const AuditEntry& entry);
 
 }  // namespace tierwise::interaction::store
 

@@ -434,15 +434,14 @@ absl::StatusOr<v1::ListCustomersResponse> CustomerArchive::List(
       request.lifecycle_stage(), request.nature(), request.tag(),      request.name_prefix(),
       request.show_deleted()};
   // One row more than the page tells whether another page follows.
-  absl::StatusOr<std::vector<v1::Customer>> rows = store_.List(filter, after, page_size + 1);
-  if (!rows.ok()) return rows.status();
   v1::ListCustomersResponse response;
-  const bool more = static_cast<int>(rows->size()) > page_size;
-  if (more) rows->pop_back();
-  for (v1::Customer& c : *rows) {
-    MaskToBasicView(c);
-    *response.add_customers() = std::move(c);
+  if (absl::Status s = store_.List(filter, after, page_size + 1, response.mutable_customers());
+      !s.ok()) {
+    return s;
   }
+  const bool more = response.customers_size() > page_size;
+  if (more) response.mutable_customers()->RemoveLast();
+  for (v1::Customer& c : *response.mutable_customers()) MaskToBasicView(c);
   if (more) {
     const v1::Customer& last = response.customers(response.customers_size() - 1);
     response.set_next_page_token(EncodeListToken({last.legal_name(), last.id()}, fingerprint));

@@ -103,9 +103,10 @@ class CustomerStore {
   absl::Status RemoveContact(const std::string& customer_id, const VersionBump& bump,
                              const std::string& contact_id, const WriteContext& write);
 
-  // One page in list order, starting after `after`; contacts are not loaded.
-  absl::StatusOr<std::vector<v1::Customer>> List(const ListFilter& filter,
-                                                 const std::optional<ListCursor>& after, int limit);
+  // One page in list order, starting after `after`, into `out` (replacing what it held): built
+  // in place in the response, contacts not loaded.
+  absl::Status List(const ListFilter& filter, const std::optional<ListCursor>& after, int limit,
+                    google::protobuf::RepeatedPtrField<v1::Customer>* out);
 
   // Newest first, starting below `before_id` (0 = from the newest).
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const std::string& customer_id,

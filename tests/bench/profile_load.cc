@@ -17,9 +17,10 @@
 // admin token.
 //
 // Output: a table per scenario (calls, errors, calls/s, p50/p90/p99/max latency of successful
-// calls in ms, calls/s relative to health_check), errors by status code, and with --json the
-// same as one JSON object per line. Exit code: 0 all calls succeeded, 1 some calls (or some
-// seeding) failed, 2 the run could not start (bad flags, server unreachable).
+// calls in ms, calls/s relative to health_check), errors by status code, with
+// --cpu_pids=name=PID,... the CPU each local process (with its descendants) used per call, and with
+// --json the same as one JSON object per line. Exit code: 0 all calls succeeded, 1 some calls (or
+// some seeding) failed, 2 the run could not start (bad flags, server unreachable).
 //
 // Example, against the local stack (see run_profile_bench.sh):
 //   tierwise-bench-profile --addr=127.0.0.1:50051 --token=$TIERWISE_ADMIN_TOKEN
@@ -33,6 +34,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -68,6 +70,9 @@ ABSL_FLAG(int64_t, seed_up_to, 0,
           "first create customers until the table holds at least this many (admin token)");
 ABSL_FLAG(int32_t, seed_concurrency, 64, "CreateCustomer calls in flight while seeding");
 ABSL_FLAG(double, seed_timeout_s, 1200, "stop seeding after this many seconds");
+ABSL_FLAG(std::string, cpu_pids, "",
+          "name=PID,... of local processes (a postmaster counts with its backends) whose CPU per "
+          "call is printed for each scenario, e.g. profile=1234,postgres=987");
 ABSL_FLAG(int32_t, page_size, 100, "page size of the ListCustomers scenarios (1..500)");
 ABSL_FLAG(double, collect_s, 120, "time limit for paging through the table to sample it");
 ABSL_FLAG(std::string, scenarios,
@@ -171,6 +176,7 @@ struct Row {
   bool skipped = false;
   std::string note;  // why skipped
   LoadResult result;
+  std::vector<double> cpu_s;  // per probe over the measured window, -1 when unknown
 };
 
 double HealthRate(const std::vector<Row>& rows) {
@@ -180,7 +186,7 @@ double HealthRate(const std::vector<Row>& rows) {
   return 0;
 }
 
-void PrintTable(const std::vector<Row>& rows) {
+void PrintTable(const std::vector<Row>& rows, const std::vector<CpuProbe>& probes) {
   const double health_rate = HealthRate(rows);
   std::printf("%-18s %9s %7s %10s %9s %9s %9s %9s %9s\n", "scenario", "calls", "errors", "calls/s",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "vs health");
@@ -204,6 +210,23 @@ void PrintTable(const std::vector<Row>& rows) {
                   static_cast<long long>(count), CodeName(code).c_str(),
                   JsonString(row.result.first_error.at(code)).c_str());
     }
+  }
+  if (probes.empty()) return;
+  std::printf("\n%-18s", "CPU µs per call");
+  for (const CpuProbe& probe : probes) std::printf(" %15s", probe.name.c_str());
+  std::printf("   (and %% of one core)\n");
+  for (const Row& row : rows) {
+    if (row.skipped || row.result.calls == 0) continue;
+    std::printf("%-18s", row.scenario.c_str());
+    for (double s : row.cpu_s) {
+      std::printf(
+          " %15s",
+          s < 0 ? "?"
+                : absl::StrFormat("%.1f (%.0f%%)", s * 1e6 / static_cast<double>(row.result.calls),
+                                  row.result.elapsed_s > 0 ? 100 * s / row.result.elapsed_s : 0)
+                      .c_str());
+    }
+    std::printf("\n");
   }
 }
 
@@ -297,6 +320,13 @@ int Main() {
   const double duration_s = absl::GetFlag(FLAGS_duration_s);
   const double warmup_s = absl::GetFlag(FLAGS_warmup_s);
   const int page_size = absl::GetFlag(FLAGS_page_size);
+  const std::optional<std::vector<CpuProbe>> parsed_probes =
+      ParseCpuProbes(absl::GetFlag(FLAGS_cpu_pids));
+  if (!parsed_probes) {
+    std::fprintf(stderr, "error: --cpu_pids must look like profile=1234,postgres=987\n");
+    return 2;
+  }
+  const std::vector<CpuProbe>& probes = *parsed_probes;
   const int64_t seed_customers = absl::GetFlag(FLAGS_seed_customers);
   const int64_t seed_up_to = absl::GetFlag(FLAGS_seed_up_to);
   const absl::Duration collect_budget = absl::Seconds(absl::GetFlag(FLAGS_collect_s));
@@ -433,12 +463,23 @@ int Main() {
       row.skipped = true;
     } else {
       std::fprintf(stderr, "running %s\n", scenario.c_str());
+      // CPU over the measured window: sampled when the warm-up ends and after the last call.
+      std::vector<double> cpu_from;
+      std::thread sampler([&] {
+        std::this_thread::sleep_for(absl::ToChronoNanoseconds(warmup));
+        cpu_from = SampleCpu(probes);
+      });
       row.result = RunLoad(start, connections.size(), concurrency, warmup, duration);
+      sampler.join();
+      const std::vector<double> cpu_to = SampleCpu(probes);
+      for (size_t i = 0; i < probes.size(); ++i) {
+        row.cpu_s.push_back(cpu_from[i] < 0 || cpu_to[i] < 0 ? -1 : cpu_to[i] - cpu_from[i]);
+      }
     }
     rows.push_back(std::move(row));
   }
 
-  PrintTable(rows);
+  PrintTable(rows, probes);
   if (absl::GetFlag(FLAGS_json)) {
     std::printf("\n");
     PrintJson(rows, RunInfo{address, concurrency, channels, duration_s, warmup_s, page_size,

@@ -28,7 +28,7 @@
 # 2,000 that is the issue #12 set-up (100,000 customers, rep.zhang with 2,000, rep.big with
 # 20,000). The driver then also measures ListDueFollowUps for everyone and for rep.big, and, with
 # TW_BENCH_PROFILE=1 (default), tierwise-bench-profile runs against the same profile server
-# (GetCustomer, ListCustomers first and deep page next to its health check).
+# (GetCustomer, ListCustomers first and deep page next to its health check, with the CPU per call).
 #
 # Environment: TIERWISE_BUILD_DIR (default build/, relative to the repo root);
 # TIERWISE_BENCH_DIR, the scratch directory (default a new one under $TMPDIR or /tmp; one that is
@@ -147,7 +147,7 @@ if [ -n "$profile_driver" ]; then
   echo
   echo "tierwise-bench-profile against the same profile server:"
   TIERWISE_VIEWER_TOKEN="$viewer_token" TIERWISE_ADMIN_TOKEN="$admin_token" "$profile_driver" \
-    --addr="127.0.0.1:${ports[profile]}" --seed_up_to=0 || rc=$?
+    --addr="127.0.0.1:${ports[profile]}" --seed_up_to=0 --cpu_pids="$(bench_cpu_probes)" || rc=$?
 fi
 set -e
 exit "$rc"
