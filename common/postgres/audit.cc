@@ -43,12 +43,12 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-             AND table_name = 'audit_log' AND column_name = 'role') THEN
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('audit_log')
+             AND attname = 'role' AND NOT attisdropped) THEN
     ALTER TABLE audit_log RENAME COLUMN role TO actor_role;
   END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-             AND table_name = 'audit_log' AND column_name = 'detail') THEN
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('audit_log')
+             AND attname = 'detail' AND NOT attisdropped) THEN
     ALTER TABLE audit_log RENAME COLUMN detail TO note;
   END IF;
 END $$;
@@ -65,8 +65,13 @@ ALTER TABLE audit_log ALTER COLUMN entity_id SET DEFAULT '';
 ALTER TABLE audit_log ALTER COLUMN note SET DEFAULT '';
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema()
-                 AND tablename = 'audit_log' AND indexdef LIKE '%(customer_id%') THEN
+  -- The catalogs, not pg_indexes: its definitions would be computed for every index of the
+  -- database, also of schemas other services are dropping at this moment.
+  IF NOT EXISTS (SELECT 1 FROM pg_index i
+                 JOIN pg_class t ON t.oid = i.indrelid
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+                 WHERE t.relnamespace = current_schema()::regnamespace
+                   AND t.relname = 'audit_log' AND a.attname = 'customer_id') THEN
     CREATE INDEX audit_log_by_customer ON audit_log (customer_id, id DESC);
   END IF;
 END $$;
