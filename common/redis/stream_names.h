@@ -6,7 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-// The Redis streams Tierwise services talk through, in one place. Every key is
+// The Redis streams Tierwise services talk through, and the one cache key two services share,
+// in one place. Every key is
 // `<prefix>:<owning service>.<topic>` (prefix: --redis_prefix, default "tierwise"); the owner
 // is the only writer (through its outbox), the others read with a consumer group named after
 // themselves.
@@ -34,5 +35,16 @@ inline std::string DeadLetter(absl::string_view prefix, absl::string_view servic
 }
 
 }  // namespace tierwise::streams
+
+// The tier cache classification writes and interaction reads (Redis strings of a serialized
+// Tier, one per customer): "<prefix>:tier:<customer_id>".
+namespace tierwise::cache_keys {
+
+inline std::string TierPrefix(absl::string_view prefix) { return absl::StrCat(prefix, ":tier:"); }
+inline std::string Tier(absl::string_view prefix, absl::string_view customer_id) {
+  return absl::StrCat(prefix, ":tier:", customer_id);
+}
+
+}  // namespace tierwise::cache_keys
 
 #endif  // TIERWISE_COMMON_REDIS_STREAM_NAMES_H_

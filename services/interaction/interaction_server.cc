@@ -6,7 +6,8 @@
 #include "common/client/channel.h"
 #include "common/log/log.h"
 #include "common/redis/stream_consumer.h"
-#include "common/server/consumer_metrics.h"
+#include "common/redis/stream_names.h"
+#include "common/server/consumers.h"
 #include "common/server/periodic_task.h"
 #include "common/time/micros.h"
 
@@ -44,7 +45,7 @@ client::TlsFileNames ClassificationTlsFlags() {
 }  // namespace
 
 std::string EventsStream(const std::string& redis_prefix) {
-  return absl::StrCat(redis_prefix, ":interaction.events");
+  return streams::InteractionEvents(redis_prefix);
 }
 
 InteractionServer::InteractionServer(server::ServiceDeps& deps,
@@ -60,126 +61,106 @@ InteractionServer::InteractionServer(server::ServiceDeps& deps,
       service(desk, authorizer) {}
 
 server::ServiceDefinition InteractionDefinition() {
-  return {.name = "interaction",
-          .default_port = 50052,
-          .migrations = Migrations(),
-          .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-            const Flags& f = flags();
-            // The tokens file holds digests only, so this service's own credential is given apart.
-            const std::string& token = f.classification_token;
-            if (token.empty()) {
-              return absl::FailedPreconditionError(
-                  "no credential for the classification service: set --classification_token "
-                  "(TIERWISE_CLASSIFICATION_TOKEN) to a token that classification's tokens file "
-                  "grants (e.g. \"svc.interaction viewer sha256:...\")");
-            }
-            // The files are read now: a missing or unreadable one stops the binary here, naming
-            // its flag, rather than failing every call to classification later.
-            auto channel = client::OpenChannel({.address = f.classification_addr,
-                                                .ca_file = f.classification_ca_file,
-                                                .cert_file = f.classification_cert,
-                                                .key_file = f.classification_key},
-                                               ClassificationTlsFlags());
-            if (!channel.ok()) return channel.status();
-            // Tiers stamped on records come from an in-process copy of classification's tier
-            // cache, kept coherent by Redis client tracking; only unknown tiers are asked for.
-            std::shared_ptr<redis::TrackedCache> tier_cache;
-            if (f.tier_cache_entries > 0) {
-              tier_cache = std::make_shared<redis::TrackedCache>(
-                  deps.redis.options(), TierCacheKeyPrefix(deps.config.redis_prefix),
-                  static_cast<size_t>(f.tier_cache_entries));
-              tier_cache->Start();
-            }
-            auto directory = std::make_shared<ClassificationDirectory>(
-                *channel,
-                DirectoryOptions{.token = token,
-                                 .tier_cache = tier_cache.get(),
-                                 .tier_key_prefix = TierCacheKeyPrefix(deps.config.redis_prefix)});
-            auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
-            auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
-            if (!redis.ok()) return redis.status();
-            redis->password = deps.config.redis_password;
-            char host[128] = {0};
-            gethostname(host, sizeof(host) - 1);
-            const std::string consumer = absl::StrCat(host, "-", getpid());
-            const std::string& prefix = deps.config.redis_prefix;
-            const std::string dead = absl::StrCat(prefix, ":interaction.dead_letter");
-            const std::string customers_stream = absl::StrCat(prefix, ":profile.customer_changed");
-            const std::string tiers_stream = absl::StrCat(prefix, ":classification.tier_changed");
-            auto customers = std::make_shared<redis::StreamConsumer>(
-                *redis,
-                redis::ConsumerOptions{.stream = customers_stream,
-                                       .group = "interaction",
-                                       .consumer = consumer,
-                                       .dead_letter_stream = dead},
-                [svc](const redis::StreamEntry& e) { return svc->desk.OnCustomerChanged(e); });
-            auto tiers = std::make_shared<redis::StreamConsumer>(
-                *redis,
-                redis::ConsumerOptions{.stream = tiers_stream,
-                                       .group = "interaction",
-                                       .consumer = consumer,
-                                       .dead_letter_stream = dead},
-                [svc](const redis::StreamEntry& e) { return svc->desk.OnTierChanged(e); });
-            customers->Start();
-            tiers->Start();
-            auto customers_metrics = server::ExportConsumerMetrics("interaction", customers_stream,
-                                                                   "interaction", customers);
-            auto tiers_metrics =
-                server::ExportConsumerMetrics("interaction", tiers_stream, "interaction", tiers);
-            auto sweep = std::make_shared<server::PeriodicTask>(
-                "interaction.sla_sweep", std::chrono::seconds(f.sla_sweep_interval_s),
-                [svc]() -> absl::Status {
-                  absl::StatusOr<int> recorded = svc->desk.SweepBreaches();
-                  return recorded.ok() ? absl::OkStatus() : recorded.status();
-                });
-            // Stored follow-up plans catch up with a new service policy (and plan customers that
-            // changed while no policy was at hand).
-            auto replan = std::make_shared<server::PeriodicTask>(
-                "interaction.plan_sweep", std::chrono::seconds(f.plan_sweep_interval_s),
-                [svc]() -> absl::Status {
-                  absl::StatusOr<int> replanned = svc->desk.ReplanStale();
-                  return replanned.ok() ? absl::OkStatus() : replanned.status();
-                });
-            server::ServiceBundle bundle;
-            bundle.services.emplace_back(&svc->service,
-                                         v1::InteractionService::service_full_name());
-            // Consumers and the sweep hold the server by shared_ptr, so it outlives them.
-            bundle.keep_alive.push_back(svc);
-            if (tier_cache != nullptr) bundle.keep_alive.push_back(tier_cache);
-            bundle.keep_alive.push_back(customers);
-            bundle.keep_alive.push_back(tiers);
-            bundle.keep_alive.push_back(sweep);
-            bundle.keep_alive.push_back(replan);
-            bundle.keep_alive.push_back(customers_metrics);
-            bundle.keep_alive.push_back(tiers_metrics);
-            return bundle;
-          },
-          .register_flags =
-              [](config::ConfigParser& parser) {
-                Flags& f = flags();
-                parser.AddString("classification_addr", &f.classification_addr, "127.0.0.1:50054",
-                                 "host:port of the classification service (tiers, service policy)");
-                parser.AddString("classification_token", &f.classification_token, "",
-                                 "bearer token presented to classification (required; its digest "
-                                 "is in classification's tokens file)");
-                parser.AddString("classification_ca_file", &f.classification_ca_file, "",
-                                 "CA bundle to reach classification over TLS (empty = plaintext)");
-                parser.AddString("classification_cert", &f.classification_cert, "",
-                                 "client certificate chain (PEM) presented to classification "
-                                 "(mutual TLS; needs --classification_ca_file)");
-                parser.AddString("classification_key", &f.classification_key, "",
-                                 "private key (PEM) of --classification_cert");
-                parser.AddInt("sla_sweep_interval_s", &f.sla_sweep_interval_s, 30,
-                              "seconds between sweeps that record complaint SLA breaches", 1, 3600);
-                parser.AddInt("tier_cache_entries", &f.tier_cache_entries, 100000,
-                              "customers' tiers kept in process (coherent through Redis client "
-                              "tracking) for stamping records; 0 = ask classification every time",
-                              0, 10000000);
-                parser.AddInt("plan_sweep_interval_s", &f.plan_sweep_interval_s, 30,
-                              "seconds between passes that replan follow-ups under a new service "
-                              "policy",
-                              1, 3600);
-              }};
+  return {
+      .name = "interaction",
+      .default_port = 50052,
+      .migrations = Migrations(),
+      .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
+        const Flags& f = flags();
+        // The tokens file holds digests only, so this service's own credential is given apart.
+        const std::string& token = f.classification_token;
+        if (token.empty()) {
+          return absl::FailedPreconditionError(
+              "no credential for the classification service: set --classification_token "
+              "(TIERWISE_CLASSIFICATION_TOKEN) to a token that classification's tokens file "
+              "grants (e.g. \"svc.interaction viewer sha256:...\")");
+        }
+        // The files are read now: a missing or unreadable one stops the binary here, naming
+        // its flag, rather than failing every call to classification later.
+        auto channel = client::OpenChannel({.address = f.classification_addr,
+                                            .ca_file = f.classification_ca_file,
+                                            .cert_file = f.classification_cert,
+                                            .key_file = f.classification_key},
+                                           ClassificationTlsFlags());
+        if (!channel.ok()) return channel.status();
+        // Tiers stamped on records come from an in-process copy of classification's tier
+        // cache, kept coherent by Redis client tracking; only unknown tiers are asked for.
+        std::shared_ptr<redis::TrackedCache> tier_cache;
+        if (f.tier_cache_entries > 0) {
+          tier_cache = std::make_shared<redis::TrackedCache>(
+              deps.redis.options(), TierCacheKeyPrefix(deps.config.redis_prefix),
+              static_cast<size_t>(f.tier_cache_entries));
+          tier_cache->Start();
+        }
+        auto directory = std::make_shared<ClassificationDirectory>(
+            *channel,
+            DirectoryOptions{.token = token,
+                             .tier_cache = tier_cache.get(),
+                             .tier_key_prefix = TierCacheKeyPrefix(deps.config.redis_prefix)});
+        auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
+        server::ServiceBundle bundle;
+        const std::string& prefix = deps.config.redis_prefix;
+        auto customers = server::StartConsumer(
+            deps, "interaction",
+            {.stream = streams::CustomerChanged(prefix),
+             .handler =
+                 [svc](const redis::StreamEntry& e) { return svc->desk.OnCustomerChanged(e); }},
+            bundle);
+        if (!customers.ok()) return customers.status();
+        auto tiers = server::StartConsumer(
+            deps, "interaction",
+            {.stream = streams::TierChanged(prefix),
+             .handler = [svc](const redis::StreamEntry& e) { return svc->desk.OnTierChanged(e); }},
+            bundle);
+        if (!tiers.ok()) return tiers.status();
+        auto sweep = std::make_shared<server::PeriodicTask>(
+            "interaction.sla_sweep", std::chrono::seconds(f.sla_sweep_interval_s),
+            [svc]() -> absl::Status {
+              absl::StatusOr<int> recorded = svc->desk.SweepBreaches();
+              return recorded.ok() ? absl::OkStatus() : recorded.status();
+            });
+        // Stored follow-up plans catch up with a new service policy (and plan customers that
+        // changed while no policy was at hand).
+        auto replan = std::make_shared<server::PeriodicTask>(
+            "interaction.plan_sweep", std::chrono::seconds(f.plan_sweep_interval_s),
+            [svc]() -> absl::Status {
+              absl::StatusOr<int> replanned = svc->desk.ReplanStale();
+              return replanned.ok() ? absl::OkStatus() : replanned.status();
+            });
+        bundle.services.emplace_back(&svc->service, v1::InteractionService::service_full_name());
+        // Consumers and the sweep hold the server by shared_ptr, so it outlives them.
+        bundle.keep_alive.push_back(svc);
+        if (tier_cache != nullptr) bundle.keep_alive.push_back(tier_cache);
+        bundle.keep_alive.push_back(sweep);
+        bundle.keep_alive.push_back(replan);
+        return bundle;
+      },
+      .register_flags =
+          [](config::ConfigParser& parser) {
+            Flags& f = flags();
+            parser.AddString("classification_addr", &f.classification_addr, "127.0.0.1:50054",
+                             "host:port of the classification service (tiers, service policy)");
+            parser.AddString("classification_token", &f.classification_token, "",
+                             "bearer token presented to classification (required; its digest "
+                             "is in classification's tokens file)");
+            parser.AddString("classification_ca_file", &f.classification_ca_file, "",
+                             "CA bundle to reach classification over TLS (empty = plaintext)");
+            parser.AddString("classification_cert", &f.classification_cert, "",
+                             "client certificate chain (PEM) presented to classification "
+                             "(mutual TLS; needs --classification_ca_file)");
+            parser.AddString("classification_key", &f.classification_key, "",
+                             "private key (PEM) of --classification_cert");
+            parser.AddInt("sla_sweep_interval_s", &f.sla_sweep_interval_s, 30,
+                          "seconds between sweeps that record complaint SLA breaches", 1, 3600);
+            parser.AddInt("tier_cache_entries", &f.tier_cache_entries, 100000,
+                          "customers' tiers kept in process (coherent through Redis client "
+                          "tracking) for stamping records; 0 = ask classification every time",
+                          0, 10000000);
+            parser.AddInt("plan_sweep_interval_s", &f.plan_sweep_interval_s, 30,
+                          "seconds between passes that replan follow-ups under a new service "
+                          "policy",
+                          1, 3600);
+          }};
 }
 
 }  // namespace tierwise::interaction

@@ -143,8 +143,7 @@ void RefreshContactState(pqxx::work& tx, const std::string& customer_id) {
   // The last contact per channel (columns in Channel enum order 1..7), executive and intent,
   // and the latest current record (its next_follow_up).
   auto last = [](absl::string_view condition) {
-    return absl::StrCat("coalesce((extract(epoch from max(occurred_at) FILTER (WHERE ", condition,
-                        ")) * 1000000)::bigint, 0)");
+    return postgres::MicrosColumn(absl::StrCat("max(occurred_at) FILTER (WHERE ", condition, ")"));
   };
   tx.exec_params(
       absl::StrCat(
@@ -158,9 +157,9 @@ void RefreshContactState(pqxx::work& tx, const std::string& customer_id) {
           last("channel = 1"), ", ", last("channel = 2"), ", ", last("channel = 3"), ", ",
           last("channel = 4"), ", ", last("channel = 5"), ", ", last("channel = 6"), ", ",
           last("channel = 7"), ", ", last("executive_contact"), ", ", last("purchase_intent"),
-          ", (SELECT next_follow_up FROM latest),",
-          " coalesce((SELECT (extract(epoch from occurred_at) * 1000000)::bigint FROM latest), 0),",
-          " coalesce((SELECT (extract(epoch from recorded_at) * 1000000)::bigint FROM latest), 0),",
+          ", (SELECT next_follow_up FROM latest), ",
+          postgres::MicrosColumn("(SELECT occurred_at FROM latest)"), ", ",
+          postgres::MicrosColumn("(SELECT recorded_at FROM latest)"), ",",
           " (SELECT id FROM latest)"
           " FROM interactions WHERE customer_id = $1 AND superseded_by IS NULL"
           " ON CONFLICT (customer_id) DO UPDATE SET last_on_site = EXCLUDED.last_on_site,"

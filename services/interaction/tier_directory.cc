@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
 #include "common/log/log.h"
+#include "common/redis/stream_names.h"
 #include "common/status/status.h"
 
 namespace tierwise::interaction {
@@ -21,7 +22,7 @@ std::unique_ptr<grpc::ClientContext> ClassificationDirectory::Context(
 }
 
 std::string TierCacheKeyPrefix(const std::string& redis_prefix) {
-  return absl::StrCat(redis_prefix, ":tier:");
+  return cache_keys::TierPrefix(redis_prefix);
 }
 
 absl::StatusOr<std::string> ClassificationDirectory::CurrentTier(const std::string& customer_id,

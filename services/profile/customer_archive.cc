@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
+#include "common/redis/stream_names.h"
 #include "common/status/status.h"
 #include "common/time/micros.h"
 #include "services/profile/customer_validation.h"
@@ -139,7 +140,7 @@ absl::StatusOr<ListCursor> DecodeListToken(const std::string& token,
 }  // namespace
 
 std::string CustomerChangedStream(const std::string& redis_prefix) {
-  return absl::StrCat(redis_prefix, ":profile.customer_changed");
+  return streams::CustomerChanged(redis_prefix);
 }
 
 void MaskToBasicView(v1::Customer& c) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/postgres/audit.h"
 #include "common/postgres/text_array.h"
+#include "common/postgres/time_sql.h"
 #include "common/time/micros.h"
 
 namespace tierwise::profile {
@@ -23,16 +24,18 @@ using postgres::FromTextArray;
 using postgres::ToTextArray;
 
 // Columns read for a customer, in the order RowToCustomer expects.
-constexpr char kCustomerColumns[] =
-    "id::text, coalesce(external_ref, ''), legal_name, short_name, aliases, nature,"
-    " business_mode, industry, province, city, owner, coalesce(registration::text, ''),"
-    " coalesce(first_transaction_date::text, ''), lifecycle_stage, tags, potential_notes,"
-    " data_consent, coalesce((extract(epoch from consent_time) * 1000000)::bigint, 0), state,"
-    " version, (extract(epoch from created_at) * 1000000)::bigint,"
-    " (extract(epoch from updated_at) * 1000000)::bigint,"
-    " coalesce((extract(epoch from deleted_at) * 1000000)::bigint, 0),"
-    " coalesce((extract(epoch from erased_at) * 1000000)::bigint, 0), coalesce(erased_by, ''),"
-    " created_by, updated_by";
+const std::string& CustomerColumns() {
+  static const std::string* const kColumns = new std::string(absl::StrCat(
+      "id::text, coalesce(external_ref, ''), legal_name, short_name, aliases, nature,"
+      " business_mode, industry, province, city, owner, coalesce(registration::text, ''),"
+      " coalesce(first_transaction_date::text, ''), lifecycle_stage, tags, potential_notes,"
+      " data_consent, ",
+      postgres::MicrosColumn("consent_time"), ", state, version, ",
+      postgres::MicrosColumn("created_at"), ", ", postgres::MicrosColumn("updated_at"), ", ",
+      postgres::MicrosColumn("deleted_at"), ", ", postgres::MicrosColumn("erased_at"),
+      ", coalesce(erased_by, ''), created_by, updated_by"));
+  return *kColumns;
+}
 
 // "2024-03-05" → Date; "" leaves it unset.
 void ParseDate(absl::string_view text, type::v1::Date* date) {
@@ -112,7 +115,7 @@ std::string GetWithContactsSql(absl::string_view where) {
       "SELECT c.*, k.contact_id, k.contact_name, k.contact_title, k.contact_role,"
       " k.contact_key_man, k.contact_phone, k.contact_email, k.contact_birthday,"
       " k.contact_preferences FROM (SELECT ",
-      kCustomerColumns, " FROM customers WHERE ", where,
+      CustomerColumns(), " FROM customers WHERE ", where,
       ") c LEFT JOIN LATERAL (SELECT id::text AS contact_id, name AS contact_name,"
       " title AS contact_title, role AS contact_role, key_man AS contact_key_man,"
       " phone AS contact_phone, email AS contact_email,"
@@ -169,8 +172,9 @@ void Finish(pqxx::work& tx, const WriteContext& write) {
 // Moves the customer from bump.expected to bump.next; NOT_FOUND or ABORTED when it cannot.
 absl::Status Bump(pqxx::work& tx, const std::string& id, const VersionBump& bump) {
   const pqxx::result r = tx.exec_params(
-      "UPDATE customers SET version = $3, updated_at = to_timestamp($4::double precision / 1e6),"
-      " updated_by = $5 WHERE id = $1 AND version = $2",
+      "UPDATE customers SET version = $3, updated_at = " + postgres::MicrosToTimestamp("$4") +
+          ","
+          " updated_by = $5 WHERE id = $1 AND version = $2",
       id, bump.expected, bump.next, bump.time_micros, bump.actor);
   if (r.affected_rows() == 1) return absl::OkStatus();
   if (tx.exec_params("SELECT 1 FROM customers WHERE id = $1", id).empty()) {
@@ -197,9 +201,13 @@ absl::Status CustomerStore::Insert(const v1::Customer& c, const WriteContext& wr
         " created_at, updated_at, created_by, updated_by)"
         " VALUES ($1, NULLIF($2, ''), $3, $4, $5::text[], $6, $7, $8, $9, $10, $11,"
         " NULLIF($12, '')::jsonb, NULLIF($13, '')::date, $14, $15::text[], $16, $17,"
-        " CASE WHEN $17 THEN to_timestamp($18::double precision / 1e6) END, $19, 1,"
-        " to_timestamp($18::double precision / 1e6), to_timestamp($18::double precision / 1e6),"
-        " $20, $20)",
+        " CASE WHEN $17 THEN " +
+            postgres::MicrosToTimestamp("$18") +
+            " END, $19, 1,"
+            " " +
+            postgres::MicrosToTimestamp("$18") + ", " + postgres::MicrosToTimestamp("$18") +
+            ","
+            " $20, $20)",
         c.id(), c.external_ref(), c.legal_name(), c.short_name(),
         ToTextArray({c.aliases().begin(), c.aliases().end()}), static_cast<int>(c.nature()),
         c.business_mode(), c.industry(), c.region().province(), c.region().city(), c.owner(),
@@ -254,11 +262,17 @@ absl::Status CustomerStore::Update(const v1::Customer& c, const VersionBump& bum
         " first_transaction_date = NULLIF($14, '')::date, lifecycle_stage = $15,"
         " tags = $16::text[], potential_notes = $17, data_consent = $18,"
         " consent_time = CASE WHEN NOT $18 THEN NULL WHEN data_consent THEN consent_time"
-        "   ELSE to_timestamp($19::double precision / 1e6) END,"
-        " state = $20, deleted_at = CASE WHEN $21::bigint = 0 THEN NULL"
-        "   ELSE to_timestamp($21::double precision / 1e6) END,"
-        " version = $22, updated_at = to_timestamp($19::double precision / 1e6), updated_by = $23"
-        " WHERE id = $1 AND version = $2",
+        "   ELSE " +
+            postgres::MicrosToTimestamp("$19") +
+            " END,"
+            " state = $20, deleted_at = CASE WHEN $21::bigint = 0 THEN NULL"
+            "   ELSE " +
+            postgres::MicrosToTimestamp("$21") +
+            " END,"
+            " version = $22, updated_at = " +
+            postgres::MicrosToTimestamp("$19") +
+            ", updated_by = $23"
+            " WHERE id = $1 AND version = $2",
         c.id(), bump.expected, c.external_ref(), c.legal_name(), c.short_name(),
         ToTextArray({c.aliases().begin(), c.aliases().end()}), static_cast<int>(c.nature()),
         c.business_mode(), c.industry(), c.region().province(), c.region().city(), c.owner(),
@@ -285,9 +299,13 @@ absl::Status CustomerStore::Erase(const std::string& id, const VersionBump& bump
         " business_mode = '', industry = '', province = '', city = '', owner = '',"
         " registration = NULL, first_transaction_date = NULL, lifecycle_stage = 0, tags = '{}',"
         " potential_notes = '', data_consent = false, consent_time = NULL, state = $3,"
-        " erased_at = to_timestamp($4::double precision / 1e6), erased_by = $5,"
-        " updated_at = to_timestamp($4::double precision / 1e6), updated_by = $5,"
-        " version = $6 WHERE id = $1 AND version = $2",
+        " erased_at = " +
+            postgres::MicrosToTimestamp("$4") +
+            ", erased_by = $5,"
+            " updated_at = " +
+            postgres::MicrosToTimestamp("$4") +
+            ", updated_by = $5,"
+            " version = $6 WHERE id = $1 AND version = $2",
         id, bump.expected, static_cast<int>(v1::CUSTOMER_STATE_ERASED), bump.time_micros,
         bump.actor, bump.next);
     if (r.affected_rows() != 1) {
@@ -382,7 +400,7 @@ ListQuery BuildListQuery(const ListFilter& f, const std::optional<ListCursor>& a
   q.params.push_back(absl::StrCat(limit));
   // The table's id (uuid), not the text id of the select list, or no index has the order.
   q.name = std::move(name);
-  q.sql = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers", where,
+  q.sql = absl::StrCat("SELECT ", CustomerColumns(), " FROM customers", where,
                        " ORDER BY customers.legal_name, customers.id LIMIT $", q.params.size(),
                        "::int");
   return q;
@@ -408,8 +426,10 @@ absl::StatusOr<std::vector<v1::AuditEntry>> CustomerStore::ListAudit(const std::
         std::vector<v1::AuditEntry> out;
         for (const auto& r : tx.exec_params(
                  "SELECT id, customer_id::text, action, fields, actor, actor_role, request_id,"
-                 " note, (extract(epoch from at) * 1000000)::bigint FROM audit_log"
-                 " WHERE customer_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3",
+                 " note, " +
+                     postgres::MicrosColumn("at") +
+                     " FROM audit_log"
+                     " WHERE customer_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3",
                  customer_id, before_id, limit)) {
           v1::AuditEntry e;
           e.set_id(r[0].as<int64_t>());
