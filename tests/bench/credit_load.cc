@@ -692,11 +692,14 @@ double HealthRate(const std::vector<CheckRow>& rows) {
 }
 
 void PrintCheckTable(const std::vector<CheckRow>& rows, const CpuMeter& cpu) {
-  const double health_rate = HealthRate(rows);
+  // Each row is compared with the health check measured last before it (each scenario
+  // measures its own).
+  double health_rate = HealthRate(rows);
   std::printf("%-20s %9s %7s %10s %9s %9s %9s %9s %9s\n", "scenario", "calls", "errors", "calls/s",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "vs health");
   for (const CheckRow& row : rows) {
     const LoadResult& r = row.result;
+    if (row.scenario == "health_check") health_rate = r.CallsPerSecond();
     std::printf("%-20s %9lld %7lld %10.1f %9s %9s %9s %9s %9s\n", row.scenario.c_str(),
                 static_cast<long long>(r.calls), static_cast<long long>(r.errors),
                 r.CallsPerSecond(), Ms(r.PercentileMs(0.50)).c_str(),
@@ -827,9 +830,10 @@ void PrintJson(const std::vector<IngestRow>& ingest, const std::vector<CheckRow>
     }
     std::printf("%s}\n", line.c_str());
   }
-  const double health_rate = HealthRate(checks);
+  double health_rate = HealthRate(checks);
   for (const CheckRow& row : checks) {
     const LoadResult& r = row.result;
+    if (row.scenario == "health_check") health_rate = r.CallsPerSecond();
     std::vector<std::string> codes;
     for (const auto& [code, count] : r.error_codes) {
       codes.push_back(absl::StrCat(JsonString(CodeName(code)), ":", count));
