@@ -85,6 +85,9 @@ class PgPool {
   absl::Status RunOnce(bool read, const std::function<absl::Status(pqxx::transaction_base&)>& fn,
                        bool* retryable);
   absl::Status Run(bool read, const std::function<absl::Status(pqxx::transaction_base&)>& fn);
+  // Run for a body with a result, on a pqxx::work (read false) or pqxx::nontransaction (true).
+  template <typename T, typename Tx>
+  absl::StatusOr<T> RunFor(bool read, const std::function<absl::StatusOr<T>(Tx&)>& fn);
 
   const PoolOptions options_;
   mutable std::mutex mu_;
@@ -93,11 +96,11 @@ class PgPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased
 };
 
-template <typename T>
-absl::StatusOr<T> PgPool::Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn) {
+template <typename T, typename Tx>
+absl::StatusOr<T> PgPool::RunFor(bool read, const std::function<absl::StatusOr<T>(Tx&)>& fn) {
   std::optional<T> result;
-  absl::Status status = Transact([&](pqxx::work& tx) -> absl::Status {
-    absl::StatusOr<T> r = fn(tx);
+  absl::Status status = Run(read, [&](pqxx::transaction_base& tx) -> absl::Status {
+    absl::StatusOr<T> r = fn(static_cast<Tx&>(tx));
     if (!r.ok()) return r.status();
     result = std::move(*r);
     return absl::OkStatus();
@@ -107,16 +110,13 @@ absl::StatusOr<T> PgPool::Transact(const std::function<absl::StatusOr<T>(pqxx::w
 }
 
 template <typename T>
+absl::StatusOr<T> PgPool::Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn) {
+  return RunFor<T, pqxx::work>(false, fn);
+}
+
+template <typename T>
 absl::StatusOr<T> PgPool::Read(const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& fn) {
-  std::optional<T> result;
-  absl::Status status = Read([&](pqxx::nontransaction& tx) -> absl::Status {
-    absl::StatusOr<T> r = fn(tx);
-    if (!r.ok()) return r.status();
-    result = std::move(*r);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return std::move(*result);
+  return RunFor<T, pqxx::nontransaction>(true, fn);
 }
 
 // Runs a statement prepared once per connection under `name` (libpqxx keeps the definition per
