@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
+#include "common/redis/stream_names.h"
 #include "common/testing/service_harness.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_server.h"
@@ -70,9 +71,9 @@ class InteractionEventsTest : public ::testing::Test {
     ASSERT_TRUE(consumer_->EnsureGroup().ok());
   }
 
-  std::string Stream() const { return absl::StrCat(harness_.prefix(), ":interaction.events"); }
+  std::string Stream() const { return streams::InteractionEvents(harness_.prefix()); }
   std::string DeadLetters() const {
-    return absl::StrCat(harness_.prefix(), ":classification.dead_letter");
+    return streams::DeadLetter(harness_.prefix(), "classification");
   }
 
   // A customer the profile service announced, a customer for two years.
@@ -304,8 +305,7 @@ TEST_F(InteractionEventsTest, SatisfactionFactorChangesTheTier) {
   EXPECT_EQ(History(id)[0].trigger_event_id(), "ev-k1-2");
 
   // The tier change reached the TierChanged stream.
-  const auto changed =
-      harness_.DrainStream(absl::StrCat(harness_.prefix(), ":classification.tier_changed"));
+  const auto changed = harness_.DrainStream(streams::TierChanged(harness_.prefix()));
   ASSERT_FALSE(changed.empty());
   events::v1::TierChanged last;
   ASSERT_TRUE(last.ParseFromString(changed.back().Field("payload")));

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/redis/stream_consumer.h"
+#include "common/redis/stream_names.h"
 #include "common/testing/test_env.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_test_util.h"
@@ -410,7 +411,7 @@ TEST(DeliveryTest, AConsumerKilledMidBatchLeavesTheTiersOfACleanRun) {
   for (const redis::StreamEntry& e : s.ledger) ASSERT_TRUE(redis.XAdd(stream, "*", e.fields).ok());
   auto address = redis::ParseRedisAddress(::tierwise::testing::RedisAddr());
   ASSERT_TRUE(address.ok());
-  const std::string dead_letter = run.harness().prefix() + ":classification.dead_letter";
+  const std::string dead_letter = streams::DeadLetter(run.harness().prefix(), "classification");
 
   // Consumer "a" reads a batch of 50, commits 20 entries (the 20th without its XACK) and dies
   // with the other 30 read but not handled: 31 entries stay pending under its name.

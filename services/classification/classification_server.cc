@@ -1,7 +1,5 @@
 #include "services/classification/classification_server.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <tuple>
 
@@ -11,7 +9,9 @@
 #include "common/metrics/metrics.h"
 #include "common/postgres/leader_lease.h"
 #include "common/redis/stream_consumer.h"
+#include "common/redis/stream_names.h"
 #include "common/server/consumer_metrics.h"
+#include "common/server/consumers.h"
 #include "common/server/periodic_task.h"
 #include "common/time/micros.h"
 
@@ -19,6 +19,8 @@ namespace tierwise::classification {
 namespace {
 
 Micros Now() { return time::NowMicros(); }
+
+constexpr char kServiceName[] = "classification";
 
 }  // namespace
 
@@ -65,18 +67,18 @@ std::vector<StreamInput> StreamInputs(std::shared_ptr<TierEngine> engine,
   using BatchHandler = absl::Status (TierEngine::*)(const std::vector<redis::StreamEntry>&);
   // Ledger and interaction events carry the load: a batch read goes into one transaction (a
   // larger one for the ledger, spreading its fixed statements over more events in a backlog).
-  const std::tuple<const char*, Handler, BatchHandler, int> kInputs[] = {
-      {":profile.customer_changed", &TierEngine::OnCustomerChanged, nullptr, 0},
-      {":credit.ledger", nullptr, &TierEngine::OnLedgerEvents, 500},
-      {":interaction.events", nullptr, &TierEngine::OnInteractionEvents, 0},
+  const std::tuple<std::string, Handler, BatchHandler, int> kInputs[] = {
+      {streams::CustomerChanged(prefix), &TierEngine::OnCustomerChanged, nullptr, 0},
+      {streams::Ledger(prefix), nullptr, &TierEngine::OnLedgerEvents, 500},
+      {streams::InteractionEvents(prefix), nullptr, &TierEngine::OnInteractionEvents, 0},
   };
   std::vector<StreamInput> out;
-  for (const auto& [suffix, handler, batch_handler, batch_size] : kInputs) {
+  for (const auto& [stream, handler, batch_handler, batch_size] : kInputs) {
     redis::ConsumerOptions options = base;
-    options.stream = absl::StrCat(prefix, suffix);
-    options.group = "classification";
+    options.stream = stream;
+    options.group = kServiceName;
     options.consumer = consumer;
-    options.dead_letter_stream = absl::StrCat(prefix, ":classification.dead_letter");
+    options.dead_letter_stream = streams::DeadLetter(prefix, kServiceName);
     options.batch_size = std::max(options.batch_size, batch_size);
     if (batch_handler != nullptr) {
       out.push_back({options.stream, std::make_shared<redis::StreamConsumer>(
@@ -126,8 +128,14 @@ std::string LeaseConnectionInfo(const std::string& uri) {
 // The writer's side of a replica: what it starts when elected and stops when it steps down.
 class WriterRole {
  public:
-  WriterRole(server::ServiceDeps& deps, redis::RedisOptions redis, std::string holder)
-      : deps_(deps), redis_(std::move(redis)), holder_(std::move(holder)) {}
+  // `redis`, `consumer`: server::ConsumerSettings' (the consumer named "writer" here, so that a
+  // new writer takes over its predecessor's pending entries).
+  WriterRole(server::ServiceDeps& deps, redis::RedisOptions redis, redis::ConsumerOptions consumer,
+             std::string holder)
+      : deps_(deps),
+        redis_(std::move(redis)),
+        consumer_(std::move(consumer)),
+        holder_(std::move(holder)) {}
 
   void set_server(std::shared_ptr<ClassificationServer> svc) { svc_ = std::move(svc); }
   bool leading() const { return leading_.load(); }
@@ -148,11 +156,11 @@ class WriterRole {
     }
     std::lock_guard<std::mutex> lock(mu_);
     inputs_ = StreamInputs(std::shared_ptr<TierEngine>(svc_, &svc_->engine), redis_,
-                           deps_.config.redis_prefix, "writer");
+                           deps_.config.redis_prefix, "writer", consumer_);
     for (const StreamInput& input : inputs_) {
       input.consumer->Start();
-      consumer_metrics_.push_back(server::ExportConsumerMetrics("classification", input.stream,
-                                                                "classification", input.consumer));
+      consumer_metrics_.push_back(
+          server::ExportConsumerMetrics(kServiceName, input.stream, kServiceName, input.consumer));
     }
     leading_ = true;
     log::Info("classification.writer_elected", {{"epoch", epoch}, {"holder", holder_}});
@@ -171,6 +179,7 @@ class WriterRole {
  private:
   server::ServiceDeps& deps_;
   const redis::RedisOptions redis_;
+  const redis::ConsumerOptions consumer_;
   const std::string holder_;
   std::shared_ptr<ClassificationServer> svc_;
   std::atomic<bool> leading_{false};
@@ -187,16 +196,21 @@ server::ServiceDefinition ClassificationDefinition() {
   static int local_cache_entries = ClassificationServer::kDefaultLocalCacheEntries;
   static int writer_poll_ms = 100;
   return {
-      .name = "classification",
+      .name = kServiceName,
       .default_port = 50054,
       .migrations = Migrations(),
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
-        auto redis = redis::ParseRedisAddress(deps.config.redis_addr);
-        if (!redis.ok()) return redis.status();
-        redis->password = deps.config.redis_password;
-        char host[128] = {0};
-        gethostname(host, sizeof(host) - 1);
-        auto role = std::make_shared<WriterRole>(deps, *redis, absl::StrCat(host, "-", getpid()));
+        // The connection and consumer settings every service's consumers use; StreamInputs sets
+        // each stream's name and batch size.
+        auto settings =
+            server::ConsumerSettings(deps, kServiceName,
+                                     {.stream = streams::Ledger(deps.config.redis_prefix),
+                                      .batch_handler = [](const std::vector<redis::StreamEntry>&) {
+                                        return absl::OkStatus();
+                                      }});
+        if (!settings.ok()) return settings.status();
+        auto role = std::make_shared<WriterRole>(deps, settings->first, settings->second,
+                                                 server::ConsumerName());
         auto svc = std::make_shared<ClassificationServer>(deps, Now, redis_read_connections,
                                                           local_cache_entries,
                                                           [role] { return role->leading(); });
@@ -211,7 +225,7 @@ server::ServiceDefinition ClassificationDefinition() {
               }
             },
             postgres::LeaderLeaseOptions{
-                .name = "classification",
+                .name = kServiceName,
                 .key = postgres::LeaderLease::KeyOf("tierwise.classification.writer",
                                                     deps.config.pg_schema)},
             [role] { return role->Elect(); }, [role] { role->StepDown(); });

@@ -12,6 +12,10 @@ namespace {
 using auth::Role;
 using server::ServeRpc;
 
+Actor ActorOf(const auth::CallContext& c) {
+  return {c.principal.name, std::string(auth::RoleName(c.principal.role)), c.request_id};
+}
+
 absl::Status CheckId(const std::string& id, const char* field) {
   if (id.empty()) return status::InvalidArgument(field, "is required");
   if (!ids::IsUuid(id)) return status::InvalidArgument(field, "must be a UUID");
@@ -90,7 +94,7 @@ grpc::Status RuleSetService::CreateRuleSet(grpc::ServerContext* context,
                         !s.ok()) {
                       return s;
                     }
-                    return engine_.CreateRuleSet(request->rule_set(), c.principal.name);
+                    return engine_.CreateRuleSet(request->rule_set(), ActorOf(c));
                   });
 }
 
@@ -136,7 +140,7 @@ grpc::Status RuleSetService::ActivateRuleSet(grpc::ServerContext* context,
                     if (request->version() <= 0) {
                       return status::InvalidArgument("version", "is required");
                     }
-                    return writer_.ActivateRuleSet(request->version(), c.principal.name);
+                    return writer_.ActivateRuleSet(request->version(), ActorOf(c));
                   });
 }
 
@@ -199,26 +203,25 @@ grpc::Status ClassificationService::GetTierHistory(grpc::ServerContext* context,
 
 grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,
                                             const v1::PinTierRequest* request, v1::Tier* response) {
-  return ServeRpc(authorizer_, context, "PinTier", response,
-                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
-                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
-                      return s;
-                    }
-                    if (TierRank(request->tier()) < 0) {
-                      return status::InvalidArgument("tier", "must be K, A, B, C or D");
-                    }
-                    const std::string reason(absl::StripAsciiWhitespace(request->reason()));
-                    if (reason.empty() || reason.size() > 500) {
-                      return status::InvalidArgument("reason", "is required (at most 500 bytes)");
-                    }
-                    const Micros expires = store::ToMicros(request->expire_time());
-                    if (!request->has_expire_time() || expires <= clock_()) {
-                      return status::InvalidArgument("expire_time",
-                                                     "is required and in the future");
-                    }
-                    return writer_.Pin(request->customer_id(), request->tier(), reason, expires,
-                                       c.principal.name);
-                  });
+  return ServeRpc(
+      authorizer_, context, "PinTier", response,
+      [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
+        if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
+          return s;
+        }
+        if (TierRank(request->tier()) < 0) {
+          return status::InvalidArgument("tier", "must be K, A, B, C or D");
+        }
+        const std::string reason(absl::StripAsciiWhitespace(request->reason()));
+        if (reason.empty() || reason.size() > 500) {
+          return status::InvalidArgument("reason", "is required (at most 500 bytes)");
+        }
+        const Micros expires = store::ToMicros(request->expire_time());
+        if (!request->has_expire_time() || expires <= clock_()) {
+          return status::InvalidArgument("expire_time", "is required and in the future");
+        }
+        return writer_.Pin(request->customer_id(), request->tier(), reason, expires, ActorOf(c));
+      });
 }
 
 grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
@@ -229,8 +232,7 @@ grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return writer_.Unpin(request->customer_id(), request->reason(),
-                                         c.principal.name);
+                    return writer_.Unpin(request->customer_id(), request->reason(), ActorOf(c));
                   });
 }
 
@@ -242,16 +244,17 @@ grpc::Status ClassificationService::Reclassify(grpc::ServerContext* context,
                     if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
                       return s;
                     }
-                    return writer_.Reclassify(request->customer_id(), c.principal.name);
+                    return writer_.Reclassify(request->customer_id(), ActorOf(c));
                   });
 }
 
 grpc::Status ClassificationService::StartFullReclassification(
     grpc::ServerContext* context, const v1::StartFullReclassificationRequest* request,
     v1::Job* response) {
-  return ServeRpc(
-      authorizer_, context, "StartFullReclassification", response,
-      [&](const auth::CallContext&) { return writer_.StartFullReclassification("RECLASSIFY"); });
+  return ServeRpc(authorizer_, context, "StartFullReclassification", response,
+                  [&](const auth::CallContext& c) {
+                    return writer_.StartFullReclassification("RECLASSIFY", ActorOf(c));
+                  });
 }
 
 grpc::Status ClassificationService::GetJob(grpc::ServerContext* context,
@@ -292,6 +295,9 @@ grpc::Status ClassificationService::UpdateServicePolicy(
                       p.set_updated_by(c.principal.name);
                       store::SetTimestamp(clock_(), p.mutable_update_time());
                       store::SaveServicePolicy(tx, p);
+                      postgres::WriteAudit(
+                          tx, AuditOf(ActorOf(c), "policy.update", "", "service_policy",
+                                      absl::StrCat(p.version()), {"tiers"}));
                       return absl::OkStatus();
                     });
                     if (!s.ok()) return s;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
+#include "common/redis/stream_names.h"
 #include "common/testing/service_harness.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_server.h"
@@ -181,8 +182,7 @@ TEST_F(ClassificationTest, ParetoTiersFollowRevenueWithReasonsAndEvents) {
   EXPECT_GT(History(ids[0])[0].factors_size(), 0);
 
   // Every change is on the TierChanged stream once.
-  const auto entries =
-      harness_.DrainStream(absl::StrCat(harness_.prefix(), ":classification.tier_changed"));
+  const auto entries = harness_.DrainStream(streams::TierChanged(harness_.prefix()));
   int64_t history_rows = harness_.CountRows("tier_history");
   EXPECT_EQ(static_cast<int64_t>(entries.size()), history_rows);
   events::v1::TierChanged last;
@@ -387,6 +387,85 @@ TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {
   EXPECT_EQ(Get(ids[0]).tier(), "D");
   EXPECT_EQ(History(ids[5])[0].reason_code(), "RULE_ACTIVATION");
   EXPECT_EQ(Get(ids[5]).rule_set_version(), 2);
+}
+
+// Every change RPC writes one audit row in its transaction: who (name, role, request id), what
+// (action, entity) and the names of the changed fields, never their values.
+TEST_F(ClassificationTest, ChangeRpcsWriteAuditRows) {
+  const std::string id = Customer();
+  Order(id, "audited", 1000, 3);
+  const auto call = [](const char* token, const std::string& request_id) {
+    std::unique_ptr<grpc::ClientContext> ctx = H::Context(token);
+    ctx->AddMetadata("x-request-id", request_id);
+    return ctx;
+  };
+  v1::PinTierRequest pin;
+  pin.set_customer_id(id);
+  pin.set_tier("K");
+  pin.set_reason("strategic account");
+  store::SetTimestamp(now_ + 7 * kDay, pin.mutable_expire_time());
+  v1::Tier t;
+  ASSERT_TRUE(tiers_->PinTier(call(H::kManager, "req-pin").get(), pin, &t).ok());
+  v1::UnpinTierRequest unpin;
+  unpin.set_customer_id(id);
+  ASSERT_TRUE(tiers_->UnpinTier(call(H::kManager, "req-unpin").get(), unpin, &t).ok());
+  v1::ReclassifyRequest reclassify;
+  reclassify.set_customer_id(id);
+  ASSERT_TRUE(tiers_->Reclassify(call(H::kAdmin, "req-reclassify").get(), reclassify, &t).ok());
+  v1::CreateRuleSetRequest create;
+  *create.mutable_rule_set() = DefaultRuleSet();
+  create.mutable_rule_set()->set_name("audited");
+  v1::RuleSet rs;
+  ASSERT_TRUE(rules_->CreateRuleSet(call(H::kManager, "req-create").get(), create, &rs).ok());
+  v1::ActivateRuleSetRequest activate;
+  activate.set_version(rs.version());
+  ASSERT_TRUE(rules_->ActivateRuleSet(call(H::kManager, "req-activate").get(), activate, &rs).ok());
+  v1::UpdateServicePolicyRequest policy;
+  *policy.mutable_policy() = DefaultServicePolicy();
+  v1::ServicePolicy updated;
+  ASSERT_TRUE(
+      tiers_->UpdateServicePolicy(call(H::kAdmin, "req-policy").get(), policy, &updated).ok());
+  v1::Job job;
+  ASSERT_TRUE(tiers_
+                  ->StartFullReclassification(call(H::kManager, "req-full").get(),
+                                              v1::StartFullReclassificationRequest(), &job)
+                  .ok());
+  // A refused change writes nothing.
+  unpin.set_customer_id(ids::NewUuid());
+  EXPECT_EQ(tiers_->UnpinTier(call(H::kManager, "req-refused").get(), unpin, &t).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  std::vector<std::vector<std::string>> rows;
+  ASSERT_TRUE(harness_.pool()
+                  .Read([&](pqxx::nontransaction& tx) -> absl::Status {
+                    for (const auto& r : tx.exec(
+                             "SELECT coalesce(customer_id::text, ''), action, actor, actor_role,"
+                             " request_id, entity, entity_id, array_to_string(fields, ','),"
+                             " note FROM audit_log ORDER BY id")) {
+                      std::vector<std::string> row;
+                      for (const auto& f : r) row.push_back(f.is_null() ? "" : f.c_str());
+                      rows.push_back(std::move(row));
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  const std::string pin_fields = "pin_tier,pin_reason,pin_expires";
+  const std::vector<std::vector<std::string>> want = {
+      {id, "tier.pin", "manager.li", "manager", "req-pin", "", "", pin_fields, ""},
+      {id, "tier.unpin", "manager.li", "manager", "req-unpin", "", "", pin_fields, ""},
+      {id, "tier.reclassify", "admin", "admin", "req-reclassify", "", "", "", ""},
+      {"", "ruleset.create", "manager.li", "manager", "req-create", "rule_set",
+       absl::StrCat(rs.version()), "", ""},
+      {"", "ruleset.activate", "manager.li", "manager", "req-activate", "rule_set",
+       absl::StrCat(rs.version()), "active", ""},
+      {"", "policy.update", "admin", "admin", "req-policy", "service_policy",
+       absl::StrCat(updated.version()), "tiers", ""},
+      {"", "reclassification.start", "manager.li", "manager", "req-full", "job", job.id(), "", ""},
+  };
+  EXPECT_EQ(rows, want);
+  for (const auto& row : rows) {
+    for (const std::string& v : row) EXPECT_EQ(v.find("strategic"), std::string::npos) << v;
+  }
 }
 
 // The factor names of a tier or tier change, in order.

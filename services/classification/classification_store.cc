@@ -37,9 +37,11 @@ std::string TextArray(const std::vector<T>& rows, Fn&& value) {
 
 // The columns of LoadFacts for customer ids in `ids_sql` (a relation with a uuid column id),
 // the id first.
-std::string FactsQuery(const std::string& ids_sql) {
+// The columns FactsOfRow reads, after the customer's id `id_sql`.
+std::string FactsColumns(const std::string& id_sql) {
   return absl::StrCat(
-      "SELECT k.id::text, coalesce(m.revenue_12m, 0), coalesce(m.margin_12m, 0),"
+      "SELECT ", id_sql,
+      "::text, coalesce(m.revenue_12m, 0), coalesce(m.margin_12m, 0),"
       " coalesce(m.orders_12m, 0), coalesce(m.revenue_prev_6m, 0), coalesce(m.revenue_last_6m, 0),"
       " coalesce(m.renewal_permille, 0), ",
       MicrosOf("m.first_order_at"), ", ", MicrosOf("m.last_order_at"), ", ",
@@ -48,10 +50,13 @@ std::string FactsQuery(const std::string& ids_sql) {
       MicrosOf("c.since"),
       ", c.customer_id IS NOT NULL, m.customer_id IS NOT NULL, coalesce(c.removed, false),"
       " coalesce(m.satisfaction_count_12m, 0), coalesce(m.complaints_12m, 0),"
-      " coalesce(m.open_complaints, 0), coalesce(m.sla_breaches_12m, 0) FROM ",
-      ids_sql,
-      " LEFT JOIN customers c ON c.customer_id = k.id"
-      " LEFT JOIN customer_metrics m ON m.customer_id = k.id");
+      " coalesce(m.open_complaints, 0), coalesce(m.sla_breaches_12m, 0)");
+}
+
+std::string FactsQuery(const std::string& ids_sql) {
+  return absl::StrCat(FactsColumns("k.id"), " FROM ", ids_sql,
+                      " LEFT JOIN customers c ON c.customer_id = k.id"
+                      " LEFT JOIN customer_metrics m ON m.customer_id = k.id");
 }
 
 // A FactsQuery row; nullopt when neither the profile nor the ledger knows the customer, or it
@@ -462,6 +467,67 @@ std::vector<std::pair<std::string, int64_t>> LoadRevenues(pqxx::work& tx) {
   return out;
 }
 
+void ScanEvaluationInputs(pqxx::work& tx, int chunk,
+                          const std::function<void(std::vector<EvaluationInput>&&)>& fn) {
+  // One pass over the three tables (sequential scans and hash joins, no order, no payloads),
+  // fetched in chunks so that memory stays bounded. Customers known only from their metrics come
+  // from the FULL JOIN.
+  tx.exec(
+      absl::StrCat("DECLARE tw_evaluation_scan NO SCROLL CURSOR FOR ",
+                   FactsColumns("coalesce(c.customer_id, m.customer_id)"),
+                   ", t.customer_id IS NOT NULL AS has_tier, coalesce(t.tier, '') AS tier,"
+                   " coalesce(t.input_hash, 0) AS input_hash,"
+                   " coalesce(t.pin_tier, '') AS pin_tier, ",
+                   MicrosOf("t.pin_expires"),
+                   " AS pin_expires FROM customers c"
+                   " FULL JOIN customer_metrics m ON m.customer_id = c.customer_id"
+                   " LEFT JOIN tiers t ON t.customer_id = coalesce(c.customer_id, m.customer_id)"));
+  const std::string fetch = absl::StrCat("FETCH FORWARD ", chunk, " FROM tw_evaluation_scan");
+  while (true) {
+    const pqxx::result rows = tx.exec(fetch);
+    if (rows.empty()) break;
+    const auto has_tier = rows.column_number("has_tier"), tier = rows.column_number("tier"),
+               input_hash = rows.column_number("input_hash"),
+               pin_tier = rows.column_number("pin_tier"),
+               pin_expires = rows.column_number("pin_expires");
+    std::vector<EvaluationInput> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) {
+      EvaluationInput in;
+      in.customer_id = r[0].as<std::string>();
+      in.facts = FactsOfRow(r);
+      in.has_tier = r[has_tier].as<bool>();
+      in.tier = r[tier].as<std::string>();
+      in.input_hash = r[input_hash].as<int64_t>();
+      in.pin_tier = r[pin_tier].as<std::string>();
+      in.pin_expires = r[pin_expires].as<int64_t>();
+      out.push_back(std::move(in));
+    }
+    fn(std::move(out));
+  }
+  tx.exec("CLOSE tw_evaluation_scan");
+}
+
+void SaveInputHashes(pqxx::work& tx, const std::vector<std::pair<std::string, int64_t>>& hashes) {
+  if (hashes.empty()) return;
+  tx.exec_params(
+      "UPDATE tiers t SET input_hash = u.h FROM unnest($1::uuid[], $2::bigint[]) AS u(id, h)"
+      " WHERE t.customer_id = u.id",
+      TextArray(hashes, [](const std::pair<std::string, int64_t>& p) { return p.first; }),
+      IntArray(hashes, [](const std::pair<std::string, int64_t>& p) -> std::optional<int64_t> {
+        return p.second;
+      }));
+}
+
+int64_t CountExpiredWindows(pqxx::work& tx, Micros now) {
+  return tx
+      .exec_params1(
+          "SELECT count(*) FROM customer_metrics WHERE next_window_exit <="
+          " to_timestamp($1::double precision / 1e6)",
+          now)[0]
+      .as<int64_t>();
+}
+
 std::vector<std::string> CustomersWithExpiredWindow(pqxx::work& tx, Micros now, int limit) {
   std::vector<std::string> out;
   for (const auto& r : tx.exec_params(
@@ -504,21 +570,22 @@ void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
   // Payloads travel hex-encoded in a text[] (no bytea[] literal escaping).
   tx.exec_params(
       absl::StrCat("INSERT INTO tiers (customer_id, tier, score, gate, payload, rule_set_version,"
-                   " evaluated_at, pin_tier, pin_reason, pin_expires, next_review_at)"
+                   " evaluated_at, pin_tier, pin_reason, pin_expires, next_review_at, input_hash)"
                    " SELECT id, tier, score, gate, decode(payload, 'hex'), rsv, ",
                    TsOf("eval_at"), ", NULLIF(pin_tier, ''), NULLIF(pin_reason, ''), ",
                    TsOf("pin_at"), ", ", TsOf("review_at"),
+                   ", NULLIF(ih, 0)"
                    " FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[],"
                    " $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],"
-                   " $11::bigint[])"
+                   " $11::bigint[], $12::bigint[])"
                    " AS u(id, tier, score, gate, payload, rsv, eval_at, pin_tier, pin_reason,"
-                   " pin_at, review_at)"
+                   " pin_at, review_at, ih)"
                    " ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,"
                    " score = EXCLUDED.score, gate = EXCLUDED.gate, payload = EXCLUDED.payload,"
                    " rule_set_version = EXCLUDED.rule_set_version,"
                    " evaluated_at = EXCLUDED.evaluated_at, pin_tier = EXCLUDED.pin_tier,"
                    " pin_reason = EXCLUDED.pin_reason, pin_expires = EXCLUDED.pin_expires,"
-                   " next_review_at = EXCLUDED.next_review_at"),
+                   " next_review_at = EXCLUDED.next_review_at, input_hash = EXCLUDED.input_hash"),
       TextArray(tiers, [](const StoredTier& t) { return t.tier.customer_id(); }),
       TextArray(tiers, [](const StoredTier& t) { return t.tier.tier(); }),
       IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.tier.score(); }),
@@ -536,7 +603,8 @@ void SaveTiers(pqxx::work& tx, const std::vector<StoredTier>& tiers) {
       TextArray(tiers, [](const StoredTier& t) { return t.pin_tier; }),
       TextArray(tiers, [](const StoredTier& t) { return t.pin_reason; }),
       IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.pin_expires; }),
-      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.next_review; }));
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.next_review; }),
+      IntArray(tiers, [](const StoredTier& t) -> std::optional<int64_t> { return t.input_hash; }));
 }
 
 void AppendHistory(pqxx::work& tx, const v1::TierChange& c) { AppendHistoryBatch(tx, {c}); }
@@ -783,23 +851,26 @@ void SetAppliedRuleSetVersion(pqxx::work& tx, int64_t version) {
 }
 
 int64_t InsertWriteRequest(pqxx::work& tx, const std::string& kind, const std::string& payload,
-                           const std::string& actor) {
+                           const std::string& actor, const std::string& actor_role,
+                           const std::string& request_id) {
   return tx
       .exec_params1(
-          "INSERT INTO write_requests (kind, payload, actor) VALUES ($1, $2, $3) RETURNING id",
-          kind, postgres::Bytes(payload), actor)[0]
+          "INSERT INTO write_requests (kind, payload, actor, actor_role, request_id)"
+          " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+          kind, postgres::Bytes(payload), actor, actor_role, request_id)[0]
       .as<int64_t>();
 }
 
 std::vector<WriteRequest> PendingWriteRequests(pqxx::work& tx, int limit) {
   std::vector<WriteRequest> out;
   for (const auto& r :
-       tx.exec_params("SELECT id, kind, payload, actor FROM write_requests WHERE done_at IS NULL"
-                      " ORDER BY id LIMIT $1",
+       tx.exec_params("SELECT id, kind, payload, actor, actor_role, request_id FROM write_requests"
+                      " WHERE done_at IS NULL ORDER BY id LIMIT $1",
                       limit)) {
-    pqxx::binarystring payload(r[2]);
-    out.push_back(
-        {r[0].as<int64_t>(), r[1].as<std::string>(), payload.str(), r[3].as<std::string>()});
+    pqxx::binarystring payload(r["payload"]);
+    out.push_back({r["id"].as<int64_t>(), r["kind"].as<std::string>(), payload.str(),
+                   r["actor"].as<std::string>(), r["actor_role"].as<std::string>(),
+                   r["request_id"].as<std::string>()});
   }
   return out;
 }

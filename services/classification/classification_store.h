@@ -1,6 +1,7 @@
 #ifndef TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
 #define TIERWISE_SERVICES_CLASSIFICATION_CLASSIFICATION_STORE_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -45,6 +46,8 @@ std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& custom
 // (customer_id, revenue_12m) of every customer that is not removed.
 std::vector<std::pair<std::string, int64_t>> LoadRevenues(pqxx::work& tx);
 // Customers whose window moved on since their metrics were computed.
+// How many CustomersWithExpiredWindow there are.
+int64_t CountExpiredWindows(pqxx::work& tx, Micros now);
 std::vector<std::string> CustomersWithExpiredWindow(pqxx::work& tx, Micros now, int limit);
 
 struct StoredTier {
@@ -54,7 +57,27 @@ struct StoredTier {
   std::string pin_reason;
   Micros pin_expires = 0;
   Micros next_review = 0;  // NextTimeChange of the evaluation; 0: none
+  // EvaluationHash of the evaluation's inputs (written by SaveTiers, not read back by LoadTier);
+  // 0: none.
+  int64_t input_hash = 0;
 };
+
+// What a full run compares a customer's stored evaluation against, without its payload.
+struct EvaluationInput {
+  std::string customer_id;
+  std::optional<CustomerFacts> facts;  // as LoadFacts (nullopt: removed)
+  bool has_tier = false;
+  std::string tier;        // the stored tier
+  int64_t input_hash = 0;  // StoredTier::input_hash
+  std::string pin_tier;
+  Micros pin_expires = 0;
+};
+// Every customer (with a profile, or only metrics) once, in no order, handed to `fn` `chunk` at
+// a time from one read of the tables.
+void ScanEvaluationInputs(pqxx::work& tx, int chunk,
+                          const std::function<void(std::vector<EvaluationInput>&&)>& fn);
+// Sets only the input_hash of stored tiers (whose evaluation is otherwise unchanged).
+void SaveInputHashes(pqxx::work& tx, const std::vector<std::pair<std::string, int64_t>>& hashes);
 std::optional<StoredTier> LoadTier(pqxx::work& tx, const std::string& customer_id, bool for_update);
 void SaveTier(pqxx::work& tx, const StoredTier& tier);
 void AppendHistory(pqxx::work& tx, const v1::TierChange& change);
@@ -155,9 +178,12 @@ struct WriteRequest {
   std::string kind;
   std::string payload;
   std::string actor;
+  std::string actor_role;
+  std::string request_id;
 };
 int64_t InsertWriteRequest(pqxx::work& tx, const std::string& kind, const std::string& payload,
-                           const std::string& actor);
+                           const std::string& actor, const std::string& actor_role,
+                           const std::string& request_id);
 // Not yet applied, in id order.
 std::vector<WriteRequest> PendingWriteRequests(pqxx::work& tx, int limit);
 // Records the outcome (`code` an absl::StatusCode, 0 = OK with `result`).

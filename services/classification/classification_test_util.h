@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/redis/stream_names.h"
 #include "common/testing/service_harness.h"
 #include "common/time/micros.h"
 #include "gtest/gtest.h"
@@ -163,10 +164,8 @@ class ClassificationInstance {
   v1::ReportService::Stub& reports() { return *reports_; }
   void set_now(Micros now) { now_ = now; }
   Micros now() const { return now_; }
-  std::string LedgerStream() const { return harness_.prefix() + ":credit.ledger"; }
-  std::string TierChangedStream() const {
-    return harness_.prefix() + ":classification.tier_changed";
-  }
+  std::string LedgerStream() const { return streams::Ledger(harness_.prefix()); }
+  std::string TierChangedStream() const { return streams::TierChanged(harness_.prefix()); }
 
   // Hands an entry to the engine's handler for its type, as a stream consumer would.
   absl::Status Deliver(const redis::StreamEntry& entry) {

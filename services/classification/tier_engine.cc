@@ -13,6 +13,7 @@
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/stream_names.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -88,6 +89,19 @@ TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, Engine
   CacheRequests().WithLabels({"miss"});
 }
 
+postgres::AuditRow AuditOf(const Actor& actor, std::string action, std::string customer_id,
+                           std::string entity, std::string entity_id,
+                           std::vector<std::string> fields) {
+  return {.customer_id = std::move(customer_id),
+          .action = std::move(action),
+          .actor = actor.name,
+          .actor_role = actor.role,
+          .request_id = actor.request_id,
+          .entity = std::move(entity),
+          .entity_id = std::move(entity_id),
+          .fields = std::move(fields)};
+}
+
 std::string TierEngine::CacheKey(const std::string& customer_id) const {
   return absl::StrCat(options_.redis_prefix, ":tier:", customer_id);
 }
@@ -131,16 +145,30 @@ absl::Status TierEngine::Load() {
   });
 }
 
+std::string TierEngine::MethodTierLocked(const CustomerFacts& facts,
+                                         const std::string& current_tier, Micros now,
+                                         const Score* score) const {
+  if (rule_set_.method() == v1::METHOD_ABC_PARETO) {
+    return ParetoTier(rule_set_, *index_, facts, current_tier);
+  }
+  if (score != nullptr) return ThresholdTier(rule_set_, facts, score->score, current_tier);
+  return ThresholdTier(rule_set_, facts,
+                       ScoreCustomer(rule_set_, facts, now, options_.calendar).score, current_tier);
+}
+
+int64_t TierEngine::InputHashLocked(const CustomerFacts& facts, const std::string& method_tier,
+                                    const std::string& pin_tier, bool pinned, Micros now) const {
+  const absl::CivilDay day = options_.calendar.DayOf(now);
+  return EvaluationHash(rule_set_.version(), day - absl::CivilDay(1970, 1, 1),
+                        options_.calendar.name(), facts, method_tier, pin_tier, pinned);
+}
+
 v1::Tier TierEngine::Compute(const CustomerFacts& facts, const store::StoredTier* current,
-                             Micros now, std::string* gate) const {
+                             Micros now, std::string* gate, std::string* method_tier) const {
   const std::string current_tier = current != nullptr ? current->tier.tier() : "";
   const Score score = ScoreCustomer(rule_set_, facts, now, options_.calendar);
-  std::string tier;
-  if (rule_set_.method() == v1::METHOD_ABC_PARETO) {
-    tier = ParetoTier(rule_set_, *index_, facts, current_tier);
-  } else {
-    tier = ThresholdTier(rule_set_, facts, score.score, current_tier);
-  }
+  std::string tier = MethodTierLocked(facts, current_tier, now, &score);
+  if (method_tier != nullptr) *method_tier = tier;
   tier = ApplyGates(rule_set_, tier, facts, now, gate, options_.calendar);
   const bool pinned = current != nullptr && !current->pin_tier.empty() &&
                       (current->pin_expires == 0 || current->pin_expires > now);
@@ -176,13 +204,15 @@ std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& fa
     next->pin_reason = current->pin_reason;
     next->pin_expires = current->pin_expires;
   }
-  next->tier = Compute(facts, current, now, &next->gate);
+  std::string method_tier;
+  next->tier = Compute(facts, current, now, &next->gate, &method_tier);
   next->next_review = NextTimeChange(rule_set_, facts, now, options_.calendar);
   if (!next->tier.pinned()) {
     next->pin_tier.clear();
     next->pin_reason.clear();
     next->pin_expires = 0;
   }
+  next->input_hash = InputHashLocked(facts, method_tier, next->pin_tier, next->tier.pinned(), now);
   const std::string previous = current != nullptr ? current->tier.tier() : "";
   if (previous == next->tier.tier()) return std::nullopt;
   std::string why = reason;
@@ -229,8 +259,8 @@ outbox::Message TierEngine::TierChangedMessage(const v1::TierChange& change) con
   event.set_reason_code(change.reason_code());
   event.set_rule_set_version(absl::StrCat(rule_set_.version()));
   *event.mutable_changed_at() = change.changed_at();
-  return {absl::StrCat(options_.redis_prefix, ":classification.tier_changed"), event.GetTypeName(),
-          event.event_id(), event.SerializeAsString()};
+  return {streams::TierChanged(options_.redis_prefix), event.GetTypeName(), event.event_id(),
+          event.SerializeAsString()};
 }
 
 std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::string& customer_id,
@@ -681,21 +711,22 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
 }
 
 absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
-                                                const std::string& reason,
-                                                const std::string& actor) {
+                                                const std::string& reason, const Actor& actor) {
   std::optional<v1::Tier> result;
-  absl::Status s = ApplyInOneTransaction([&](pqxx::work& tx,
-                                             std::vector<v1::Tier>* evaluated) -> absl::Status {
-    // Known first: an unknown customer must not enter the metrics or the ranking.
-    if (!store::LoadFacts(tx, customer_id).has_value()) {
-      return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
-    }
-    RefreshAndEvaluateLocked(tx, {customer_id}, reason, {}, {}, actor, options_.clock(), evaluated);
-    for (const v1::Tier& t : *evaluated) {
-      if (t.customer_id() == customer_id) result = t;
-    }
-    return absl::OkStatus();
-  });
+  absl::Status s =
+      ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
+        // Known first: an unknown customer must not enter the metrics or the ranking.
+        if (!store::LoadFacts(tx, customer_id).has_value()) {
+          return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
+        }
+        postgres::WriteAudit(tx, AuditOf(actor, "tier.reclassify", customer_id));
+        RefreshAndEvaluateLocked(tx, {customer_id}, reason, {}, {}, actor.name, options_.clock(),
+                                 evaluated);
+        for (const v1::Tier& t : *evaluated) {
+          if (t.customer_id() == customer_id) result = t;
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
   if (!result.has_value()) {
     return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
@@ -740,21 +771,16 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   // batch is evaluated against the ranking as it is then.
   std::lock_guard<std::mutex> full(full_mu_);
   const Micros now = options_.clock();
-  std::vector<std::string> ids;
+  bool bulk_moved = false;  // pass 1 moved more than the ranking follows one by one
+  // Bounds pass 1 (a refreshed window is not due again at once, so the rounds end before).
+  int64_t due = 0;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
-    ids.clear();
-    for (const auto& [id, revenue] : store::LoadRevenues(tx)) ids.push_back(id);
+    due = store::CountExpiredWindows(tx, now);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  const int64_t total = static_cast<int64_t>(ids.size());
   // Set-based: a few statements per batch, whatever its size; only what changed is written.
   constexpr size_t kBatch = 5000;
-  const auto batch_of = [&ids](size_t start) {
-    return std::vector<std::string>(
-        ids.begin() + static_cast<std::ptrdiff_t>(start),
-        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), start + kBatch)));
-  };
   const auto started = std::chrono::steady_clock::now();
   const auto ms_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -764,7 +790,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   // Pass 1: the stored metrics are exact until their next_window_exit (see CustomerMetrics);
   // those that time moved on are refreshed now, so the ranking sees every slide at once. The
   // others are not read: the run costs a pass over the stored metrics, not over the ledgers.
-  for (size_t round = 0; round <= ids.size() / kBatch; ++round) {
+  for (int64_t round = 0; round <= due / static_cast<int64_t>(kBatch); ++round) {
     std::vector<std::string> batch;
     s = WriteTx([&](pqxx::work& tx) -> absl::Status {
       batch = store::CustomersWithExpiredWindow(tx, now, static_cast<int>(kBatch));
@@ -808,6 +834,8 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
       // meanwhile is evaluated against the older ranking and again in pass 3.
       if (moved.size() <= 1000) {
         for (const auto& [id, m] : moved) index_->Upsert(id, m.revenue_12m);
+      } else {
+        bulk_moved = true;
       }
       return absl::OkStatus();
     });
@@ -815,20 +843,70 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     if (!s.ok()) return s;
   }
   const int64_t metrics_ms = ms_since(started);
-  // Pass 2: the ranking; pass 3: every customer against it.
-  std::unique_lock<std::mutex> lock(mu_);
-  s = WriteTx([&](pqxx::work& tx) {
-    RebuildIndexLocked(tx);
-    return absl::OkStatus();
-  });
-  lock.unlock();
-  if (!s.ok()) return s;
+  // Pass 2: the ranking, rebuilt from the stored metrics when pass 1 moved many customers, or
+  // when pass 3 finds it differs from them (then pass 3 runs again against the rebuilt one).
+  // Pass 3: one read of every customer's facts and of the fingerprint of its stored evaluation
+  // (no payloads), compared in memory against today's inputs (the ranking as it is now, the
+  // stored tier as the current one); only the customers whose fingerprint differs are loaded
+  // and evaluated in full below, and only what changed is written.
+  constexpr int kScanChunk = 20000;
+  bool rebuild = bulk_moved;
+  int64_t total = 0;
+  std::vector<std::string> stale;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (rebuild) {
+      std::lock_guard<std::mutex> lock(mu_);
+      s = WriteTx([&](pqxx::work& tx) {
+        RebuildIndexLocked(tx);
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+    }
+    stale.clear();
+    total = 0;
+    bool consistent = true;
+    size_t ranked = 0;
+    s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+      store::ScanEvaluationInputs(
+          tx, kScanChunk, [&](std::vector<store::EvaluationInput>&& inputs) {
+            std::lock_guard<std::mutex> lock(mu_);
+            for (const store::EvaluationInput& in : inputs) {
+              if (!in.facts.has_value()) continue;  // removed
+              ++total;
+              if (index_->RevenueOf(in.customer_id) != in.facts->metrics.revenue_12m) {
+                consistent = false;
+              }
+              if (in.has_tier && in.input_hash != 0) {
+                const bool pinned =
+                    !in.pin_tier.empty() && (in.pin_expires == 0 || in.pin_expires > now);
+                const int64_t hash =
+                    InputHashLocked(*in.facts, MethodTierLocked(*in.facts, in.tier, now, nullptr),
+                                    in.pin_tier, pinned, now);
+                if (hash == in.input_hash) continue;
+              }
+              stale.push_back(in.customer_id);
+            }
+            ranked = index_->size();
+          });
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    // Events meanwhile move the ranking past the read: the second attempt is taken as it is
+    // (those events evaluated their customers themselves).
+    if (rebuild || (consistent && ranked == static_cast<size_t>(total))) break;
+    rebuild = true;
+  }
+  const int64_t scan_ms = ms_since(started) - metrics_ms;
+  std::sort(stale.begin(), stale.end());
   int64_t changed_count = 0;
-  for (size_t start = 0; start < ids.size(); start += kBatch) {
-    const std::vector<std::string> batch = batch_of(start);
+  const int64_t evaluated_count = static_cast<int64_t>(stale.size());
+  for (size_t start = 0; start < stale.size(); start += kBatch) {
+    const std::vector<std::string> batch(
+        stale.begin() + static_cast<std::ptrdiff_t>(start),
+        stale.begin() + static_cast<std::ptrdiff_t>(std::min(stale.size(), start + kBatch)));
     std::vector<v1::Tier> written;
     int64_t changes_in_batch = 0;
-    lock.lock();
+    std::lock_guard<std::mutex> lock(mu_);
     s = WriteTx([&](pqxx::work& tx) -> absl::Status {
       written.clear();
       const auto facts = store::LoadFactsOf(tx, batch);
@@ -837,6 +915,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
       const auto current = store::LoadTiersOf(tx, batch, /*for_update=*/false);
       std::vector<store::StoredTier> writes;
       std::vector<v1::TierChange> changes;
+      std::vector<std::pair<std::string, int64_t>> hashes;
       for (const std::string& id : batch) {
         const auto f = facts.find(id);
         if (f == facts.end()) continue;
@@ -848,26 +927,37 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
         if (change.has_value()) changes.push_back(std::move(*change));
         if (change.has_value() || before == nullptr || !SameEvaluation(*before, next)) {
           writes.push_back(std::move(next));
+        } else {
+          // The same evaluation from other inputs (a new day, a stored tier without a
+          // fingerprint): only the fingerprint moves, so the next run skips it.
+          hashes.emplace_back(id, next.input_hash);
         }
       }
       store::AppendHistoryBatch(tx, changes);
       PublishChangesLocked(tx, changes);
       store::SaveTiers(tx, writes);
+      store::SaveInputHashes(tx, hashes);
       for (const store::StoredTier& w : writes) written.push_back(w.tier);
       changes_in_batch = static_cast<int64_t>(changes.size());
       return absl::OkStatus();
     });
-    lock.unlock();
     if (!s.ok()) return s;
     changed_count += changes_in_batch;
     WriteCache(written);
-    if (progress) progress(std::min<int64_t>(total, start + kBatch), total);
+    if (progress) {
+      progress(
+          total * static_cast<int64_t>(start + batch.size()) / static_cast<int64_t>(stale.size()),
+          total);
+    }
   }
+  if (progress) progress(total, total);
   if (options_.published) options_.published();
   log::Info("classification.reclassified", {{"reason", reason},
                                             {"customers", total},
                                             {"changed", changed_count},
+                                            {"evaluated", evaluated_count},
                                             {"metrics_ms", metrics_ms},
+                                            {"scan_ms", scan_ms},
                                             {"total_ms", ms_since(started)}});
   return changed_count;
 }
@@ -952,7 +1042,7 @@ absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
 
 absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const std::string& tier,
                                          const std::string& reason, Micros expires,
-                                         const std::string& actor) {
+                                         const Actor& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
@@ -964,7 +1054,9 @@ absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const s
     current->pin_reason = reason;
     current->pin_expires = expires;
     store::SaveTier(tx, *current);
-    result = EvaluateLocked(tx, customer_id, kPin, "", actor, nullptr);
+    postgres::WriteAudit(tx, AuditOf(actor, "tier.pin", customer_id, "", "",
+                                     {"pin_tier", "pin_reason", "pin_expires"}));
+    result = EvaluateLocked(tx, customer_id, kPin, "", actor.name, nullptr);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -974,7 +1066,7 @@ absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const s
 }
 
 absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
-                                           const std::string& reason, const std::string& actor) {
+                                           const std::string& reason, const Actor& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
@@ -987,7 +1079,9 @@ absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
     current->pin_expires = 0;
     current->tier.set_pinned(false);
     store::SaveTier(tx, *current);
-    result = EvaluateLocked(tx, customer_id, kUnpin, "", actor, nullptr);
+    postgres::WriteAudit(tx, AuditOf(actor, "tier.unpin", customer_id, "", "",
+                                     {"pin_tier", "pin_reason", "pin_expires"}));
+    result = EvaluateLocked(tx, customer_id, kUnpin, "", actor.name, nullptr);
     (void)reason;
     return absl::OkStatus();
   });
@@ -998,35 +1092,40 @@ absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
 }
 
 absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candidate,
-                                                      const std::string& actor) {
+                                                      const Actor& actor) {
   v1::RuleSet rs = candidate;
   rs.clear_version();
   rs.clear_active();
   rs.clear_activate_time();
   store::SetTimestamp(options_.clock(), rs.mutable_create_time());
-  rs.set_created_by(actor);
+  rs.set_created_by(actor.name);
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-    rs.set_version(store::InsertRuleSet(tx, rs, actor));
+    rs.set_version(store::InsertRuleSet(tx, rs, actor.name));
+    postgres::WriteAudit(
+        tx, AuditOf(actor, "ruleset.create", "", "rule_set", absl::StrCat(rs.version())));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return rs;
 }
 
-absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const std::string& actor) {
+absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const Actor& actor) {
   std::optional<v1::RuleSet> rs;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     if (!store::LoadRuleSet(tx, version).has_value()) {
       return absl::NotFoundError(absl::StrCat("no rule set ", version));
     }
     store::ActivateRuleSet(tx, version);
+    postgres::WriteAudit(
+        tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
     rs = store::LoadRuleSet(tx, version);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   absl::StatusOr<int64_t> applied = ApplyActiveRuleSet();
   if (!applied.ok()) return applied.status();
-  log::Info("classification.rule_set_activated", {{"version", version}, {"actor", actor}});
+  log::Info("classification.rule_set_activated",
+            {{"version", version}, {"actor", actor.name}, {"request_id", actor.request_id}});
   return *rs;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "common/outbox/outbox.h"
+#include "common/postgres/audit.h"
 #include "common/postgres/pool.h"
 #include "common/redis/redis_client.h"
 #include "common/redis/redis_pool.h"
@@ -43,6 +44,20 @@ struct EngineOptions {
   // CacheKey(); it must outlive the engine.
   redis::TrackedCache* local_cache = nullptr;
 };
+
+// Who asked for a change (from the call context): the name goes into the tier history, all of
+// it into the audit row the change writes in its transaction.
+struct Actor {
+  std::string name;
+  std::string role;
+  std::string request_id;
+};
+
+// The audit row of `actor`'s change: `action` ("tier.pin", ...), the customer it concerns ("" for
+// none), what else it touched (`entity`, `entity_id`) and the names of the changed fields.
+postgres::AuditRow AuditOf(const Actor& actor, std::string action, std::string customer_id,
+                           std::string entity = "", std::string entity_id = "",
+                           std::vector<std::string> fields = {});
 
 class TierEngine {
  public:
@@ -91,12 +106,15 @@ class TierEngine {
 
   // Re-evaluates one customer (reason RECLASSIFY unless given).
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& reason,
-                                      const std::string& actor);
+                                      const Actor& actor);
   // Recomputes every customer's metrics at `now`, rebuilds the ranking and re-evaluates all
   // (one run at a time; events are applied between its batches),
   // set-based: a few statements per batch of customers, and only the metrics and evaluations
   // that differ are written (so an unchanged customer keeps its evaluated_at and its cache
-  // entry). Returns how many tiers changed; on unchanged data, none, and nothing is written.
+  // entry). A customer whose inputs match the fingerprint of its stored evaluation
+  // (EvaluationHash) is not evaluated again: the run costs one range read of the facts per page.
+  // Returns how many tiers changed; on unchanged data, none, and nothing is written (the first
+  // run of a local day, or after an upgrade, writes the new fingerprints).
   absl::StatusOr<int64_t> ReclassifyAll(const std::string& reason,
                                         const std::function<void(int64_t, int64_t)>& progress);
   // Moves windows that slid, ends lapsed pins and re-evaluates customers whose evaluation time
@@ -104,13 +122,15 @@ class TierEngine {
   absl::StatusOr<int64_t> Maintain();
 
   absl::StatusOr<v1::Tier> GetTier(const std::string& customer_id);
+  // Pin, Unpin, Reclassify, CreateRuleSet and ActivateRuleSet write `actor`'s audit row in the
+  // transaction of the change.
   absl::StatusOr<v1::Tier> Pin(const std::string& customer_id, const std::string& tier,
-                               const std::string& reason, Micros expires, const std::string& actor);
+                               const std::string& reason, Micros expires, const Actor& actor);
   absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
-                                 const std::string& actor);
+                                 const Actor& actor);
 
-  absl::StatusOr<v1::RuleSet> CreateRuleSet(const v1::RuleSet& rule_set, const std::string& actor);
-  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const std::string& actor);
+  absl::StatusOr<v1::RuleSet> CreateRuleSet(const v1::RuleSet& rule_set, const Actor& actor);
+  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const Actor& actor);
   absl::StatusOr<v1::SimulateRuleSetResponse> Simulate(const v1::RuleSet& candidate, int samples);
   v1::RuleSet active_rule_set() const;
 
@@ -144,8 +164,19 @@ class TierEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   outbox::Message TierChangedMessage(const v1::TierChange& change) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // *method_tier (when given): the method's tier before gates and pin.
   v1::Tier Compute(const CustomerFacts& facts, const store::StoredTier* current, Micros now,
-                   std::string* gate) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                   std::string* gate, std::string* method_tier = nullptr) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The method's tier (Pareto rank or thresholds on `score`, computed when null) with the
+  // hysteresis of `current_tier`.
+  std::string MethodTierLocked(const CustomerFacts& facts, const std::string& current_tier,
+                               Micros now, const Score* score) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EvaluationHash under the current rule set, at `now`'s local day.
+  int64_t InputHashLocked(const CustomerFacts& facts, const std::string& method_tier,
+                          const std::string& pin_tier, bool pinned, Micros now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why a customer is evaluated: the reason code of a change and the triggering event id.
   struct Cause {
     std::string reason;

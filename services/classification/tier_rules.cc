@@ -277,7 +277,7 @@ std::string ThresholdTier(const v1::RuleSet& r, const CustomerFacts& c, int scor
   return tier;
 }
 
-std::pair<size_t, size_t> ParetoIndex::Boundaries() const {
+std::pair<size_t, size_t> ParetoIndex::ComputeBoundaries() const {
   const size_t n = order_.size();
   if (rule_.basis() == v1::CUTOFF_BASIS_REVENUE_SHARE) {
     if (total_ <= 0) return {0, 0};
@@ -342,7 +342,8 @@ std::vector<std::string> ParetoIndex::Upsert(const std::string& id, int64_t reve
   order_.insert(order_.begin() + new_position, entry);
   revenue_[id] = revenue;
   total_ += revenue;
-  const auto after = Boundaries();
+  bounds_ = ComputeBoundaries();
+  const auto after = bounds_;
 
   // Only positions next to a cut-off (before or after the move) can change tier; the others
   // shift by at most one place within their tier. A cut-off that did not move is crossed only
@@ -393,6 +394,7 @@ void ParetoIndex::Reset(const std::vector<std::pair<std::string, int64_t>>& reve
     total_ += revenue;
   }
   std::sort(order_.begin(), order_.end());
+  bounds_ = ComputeBoundaries();
 }
 
 std::vector<std::string> ParetoIndex::Remove(const std::string& id) {
@@ -407,7 +409,8 @@ std::vector<std::string> ParetoIndex::Remove(const std::string& id) {
   total_ -= order_[position].revenue;
   order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(position));
   revenue_.erase(id);
-  const auto after = Boundaries();
+  bounds_ = ComputeBoundaries();
+  const auto after = bounds_;
   const auto widen = [&](size_t b) { return b + b * hysteresis_percent_ / 100; };
   const std::pair<size_t, size_t> cutoffs[] = {{before.first, after.first},
                                                {before.second, after.second},
@@ -544,6 +547,54 @@ Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& c, Micro
     day_after(m.last_order_at, 366);  // churned: more than 365
   }
   return next;
+}
+
+int64_t EvaluationHash(int64_t rule_set_version, int64_t local_day, const std::string& zone,
+                       const CustomerFacts& f, const std::string& method_tier,
+                       const std::string& pin_tier, bool pinned) {
+  // FNV-1a over the values' bytes (little-endian integers, strings with their length): no
+  // formatting, as a full run fingerprints every customer.
+  uint64_t h = 14695981039346656037ULL;
+  const auto mix = [&h](int64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xff;
+      h *= 1099511628211ULL;
+    }
+  };
+  const auto mix_text = [&h, &mix](const std::string& text) {
+    mix(static_cast<int64_t>(text.size()));
+    for (const unsigned char c : text) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  const auto mix_optional = [&mix](const std::optional<int>& v) {
+    mix(v.has_value() ? 1 : 0);
+    mix(v.value_or(0));
+  };
+  const CustomerMetrics& m = f.metrics;
+  mix(kEvaluationCodeVersion);
+  mix(rule_set_version);
+  mix(local_day);
+  mix_text(zone);
+  mix_text(f.customer_id);
+  for (const int64_t v :
+       {m.revenue_12m, m.margin_12m, static_cast<int64_t>(m.orders_12m), m.revenue_prev_6m,
+        m.revenue_last_6m, static_cast<int64_t>(m.renewal_permille), m.first_order_at,
+        m.last_order_at, m.next_window_exit, static_cast<int64_t>(m.satisfaction_count_12m),
+        static_cast<int64_t>(m.complaints_12m), static_cast<int64_t>(m.open_complaints),
+        static_cast<int64_t>(m.sla_breaches_12m), f.since,
+        static_cast<int64_t>(f.max_days_overdue)}) {
+    mix(v);
+  }
+  mix_optional(m.satisfaction_x100);
+  mix_optional(f.on_time_permille);
+  mix_text(f.credit_rating);
+  mix_text(method_tier);
+  mix_text(pin_tier);
+  mix(pinned ? 1 : 0);
+  // 0 is "none" in the store.
+  return h == 0 ? 1 : static_cast<int64_t>(h);
 }
 
 std::string CombinedLabel(const std::string& tier, const Dimensions& d) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "services/classification/customer_metrics.h"
@@ -89,6 +90,12 @@ class ParetoIndex {
   size_t Rank(const std::string& customer_id) const { return PositionOf(customer_id); }
   size_t TierSpan(const std::string& tier, bool widened) const;
   size_t size() const { return order_.size(); }
+  // The revenue the ranking holds for a customer (nullopt: not ranked).
+  std::optional<int64_t> RevenueOf(const std::string& customer_id) const {
+    const auto it = revenue_.find(customer_id);
+    if (it == revenue_.end()) return std::nullopt;
+    return it->second;
+  }
   // The sum of all revenues, held at the int64 maximum should it pass it (the shares are
   // computed from the exact 128-bit sum).
   int64_t total_revenue() const {
@@ -104,15 +111,19 @@ class ParetoIndex {
       return revenue != o.revenue ? revenue > o.revenue : id < o.id;
     }
   };
-  // Number of leading positions in A and in A+B.
-  std::pair<size_t, size_t> Boundaries() const;
+  // Number of leading positions in A and in A+B: kept from the last change, as computing them
+  // walks the ranking (a full run asks for every customer's tier).
+  std::pair<size_t, size_t> Boundaries() const { return bounds_; }
+  std::pair<size_t, size_t> ComputeBoundaries() const;
   std::string TierAt(size_t position, std::pair<size_t, size_t> bounds) const;
   size_t PositionOf(const std::string& customer_id) const;
 
   const v1::ParetoRule rule_;
   const int hysteresis_percent_;
   std::vector<Entry> order_;
-  std::map<std::string, int64_t> revenue_;
+  // Looked up for every customer of a full run: hashed, not ordered (order_ is the order).
+  absl::flat_hash_map<std::string, int64_t> revenue_;
+  std::pair<size_t, size_t> bounds_{0, 0};
   // 128 bits: the revenues of many customers, each up to int64, must not wrap the shares.
   absl::int128 total_ = 0;
 };
@@ -151,6 +162,22 @@ Micros NextTimeChange(const v1::RuleSet& rule_set, const CustomerFacts& customer
                       const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
 std::string CombinedLabel(const std::string& tier, const Dimensions& d);
+
+// Bump whenever what an evaluation computes from its inputs changes (scores, gates, labels,
+// dimensions, NextTimeChange): stored EvaluationHash values then no longer match, and the next
+// full reclassification re-evaluates everyone.
+inline constexpr int kEvaluationCodeVersion = 1;
+
+// A stable 64-bit fingerprint (FNV-1a, the same in every process) of everything an evaluation
+// depends on: the rule set version, the local day it is made on (`now` enters the evaluation
+// only through local days; `zone` names the calendar), every fact, the method's tier before gates
+// with the hysteresis of the stored tier applied (`method_tier`), and the pin (`pin_tier` and
+// whether it holds now). Equal fingerprints of the inputs that produced a stored evaluation and
+// of today's inputs with that evaluation as the current one mean the evaluation would come out
+// the same, apart from its time.
+int64_t EvaluationHash(int64_t rule_set_version, int64_t local_day, const std::string& zone,
+                       const CustomerFacts& facts, const std::string& method_tier,
+                       const std::string& pin_tier, bool pinned);
 
 }  // namespace tierwise::classification
 

@@ -39,7 +39,7 @@ JobRunner::~JobRunner() {
   }
 }
 
-absl::StatusOr<v1::Job> JobRunner::Create() {
+absl::StatusOr<v1::Job> JobRunner::Create(const Actor& actor) {
   v1::Job job;
   job.set_id(ids::NewUuid());
   job.set_state("running");
@@ -47,6 +47,8 @@ absl::StatusOr<v1::Job> JobRunner::Create() {
   if (absl::Status s = InTx(pool_,
                             [&](pqxx::work& tx) {
                               store::SaveJob(tx, job);
+                              postgres::WriteAudit(tx, AuditOf(actor, "reclassification.start", "",
+                                                               "job", job.id()));
                               return absl::OkStatus();
                             });
       !s.ok()) {
@@ -55,8 +57,8 @@ absl::StatusOr<v1::Job> JobRunner::Create() {
   return job;
 }
 
-absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason) {
-  absl::StatusOr<v1::Job> job = Create();
+absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason, const Actor& actor) {
+  absl::StatusOr<v1::Job> job = Create(actor);
   if (job.ok()) Run(*job, reason);
   return job;
 }
@@ -110,7 +112,7 @@ Writer::Writer(postgres::PgPool& pool, TierEngine& engine, JobRunner& jobs,
 
 absl::StatusOr<v1::Tier> Writer::Pin(const std::string& customer_id, const std::string& tier,
                                      const std::string& reason, Micros expires,
-                                     const std::string& actor) {
+                                     const Actor& actor) {
   if (leading()) return engine_.Pin(customer_id, tier, reason, expires, actor);
   v1::PinTierRequest request;
   request.set_customer_id(customer_id);
@@ -121,7 +123,7 @@ absl::StatusOr<v1::Tier> Writer::Pin(const std::string& customer_id, const std::
 }
 
 absl::StatusOr<v1::Tier> Writer::Unpin(const std::string& customer_id, const std::string& reason,
-                                       const std::string& actor) {
+                                       const Actor& actor) {
   if (leading()) return engine_.Unpin(customer_id, reason, actor);
   v1::UnpinTierRequest request;
   request.set_customer_id(customer_id);
@@ -129,15 +131,14 @@ absl::StatusOr<v1::Tier> Writer::Unpin(const std::string& customer_id, const std
   return Parse<v1::Tier>(Submit(kUnpinRequest, request.SerializeAsString(), actor));
 }
 
-absl::StatusOr<v1::Tier> Writer::Reclassify(const std::string& customer_id,
-                                            const std::string& actor) {
+absl::StatusOr<v1::Tier> Writer::Reclassify(const std::string& customer_id, const Actor& actor) {
   if (leading()) return engine_.Reclassify(customer_id, "RECLASSIFY", actor);
   v1::ReclassifyRequest request;
   request.set_customer_id(customer_id);
   return Parse<v1::Tier>(Submit(kReclassifyRequest, request.SerializeAsString(), actor));
 }
 
-absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const std::string& actor) {
+absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const Actor& actor) {
   if (leading()) return engine_.ActivateRuleSet(version, actor);
   std::optional<v1::RuleSet> rs;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
@@ -145,12 +146,16 @@ absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const std::
       return absl::NotFoundError(absl::StrCat("no rule set ", version));
     }
     store::ActivateRuleSet(tx, version);
+    postgres::WriteAudit(
+        tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
     rs = store::LoadRuleSet(tx, version);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  log::Info("classification.rule_set_activated",
-            {{"version", version}, {"actor", actor}, {"applied_by", "writer"}});
+  log::Info("classification.rule_set_activated", {{"version", version},
+                                                  {"actor", actor.name},
+                                                  {"request_id", actor.request_id},
+                                                  {"applied_by", "writer"}});
   // The writer applies it within a poll; wait for that (a full reclassification) a while.
   const auto until = std::chrono::steady_clock::now() + options_.wait;
   while (std::chrono::steady_clock::now() < until) {
@@ -167,12 +172,15 @@ absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const std::
   return *rs;
 }
 
-absl::StatusOr<v1::Job> Writer::StartFullReclassification(const std::string& reason) {
-  if (leading()) return jobs_.Start(reason);
-  absl::StatusOr<v1::Job> job = jobs_.Create();
+absl::StatusOr<v1::Job> Writer::StartFullReclassification(const std::string& reason,
+                                                          const Actor& actor) {
+  if (leading()) return jobs_.Start(reason, actor);
+  absl::StatusOr<v1::Job> job = jobs_.Create(actor);
   if (!job.ok()) return job.status();
+  // The actor column carries the run's reason code (the audit row is written already).
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-    store::InsertWriteRequest(tx, kFullRequest, job->SerializeAsString(), reason);
+    store::InsertWriteRequest(tx, kFullRequest, job->SerializeAsString(), reason, actor.role,
+                              actor.request_id);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -180,10 +188,10 @@ absl::StatusOr<v1::Job> Writer::StartFullReclassification(const std::string& rea
 }
 
 absl::StatusOr<std::string> Writer::Submit(const std::string& kind, const std::string& payload,
-                                           const std::string& actor) {
+                                           const Actor& actor) {
   int64_t id = 0;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-    id = store::InsertWriteRequest(tx, kind, payload, actor);
+    id = store::InsertWriteRequest(tx, kind, payload, actor.name, actor.role, actor.request_id);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -208,7 +216,7 @@ absl::StatusOr<std::string> Writer::Submit(const std::string& kind, const std::s
 }
 
 absl::StatusOr<std::string> Writer::Apply(const std::string& kind, const std::string& payload,
-                                          const std::string& actor) {
+                                          const Actor& actor) {
   const auto serialized = [](const absl::StatusOr<v1::Tier>& t) -> absl::StatusOr<std::string> {
     if (!t.ok()) return t.status();
     return t->SerializeAsString();
@@ -232,7 +240,7 @@ absl::StatusOr<std::string> Writer::Apply(const std::string& kind, const std::st
   if (kind == kFullRequest) {
     v1::Job job;
     if (!job.ParseFromString(payload)) return absl::InvalidArgumentError("bad FULL request");
-    jobs_.Run(job, actor);  // actor: the reason
+    jobs_.Run(job, actor.name);  // the actor column carries the run's reason
     return job.SerializeAsString();
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown write request kind ", kind));
@@ -254,7 +262,8 @@ absl::Status Writer::ApplyPending() {
   if (!s.ok()) return s;
   for (const store::WriteRequest& r : pending) {
     if (!leading()) break;
-    absl::StatusOr<std::string> result = Apply(r.kind, r.payload, r.actor);
+    absl::StatusOr<std::string> result =
+        Apply(r.kind, r.payload, Actor{r.actor, r.actor_role, r.request_id});
     // A transient failure (the database, a lost term) leaves it queued for the next round.
     if (!result.ok() && (result.status().code() == absl::StatusCode::kUnavailable ||
                          result.status().code() == absl::StatusCode::kAborted)) {

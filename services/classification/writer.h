@@ -32,10 +32,10 @@ class JobRunner {
   JobRunner(postgres::PgPool& pool, TierEngine& engine, std::function<Micros()> clock)
       : pool_(pool), engine_(engine), clock_(std::move(clock)) {}
   ~JobRunner();
-  // A new job, saved as running and started here.
-  absl::StatusOr<v1::Job> Start(const std::string& reason);
-  // A new job saved as running, to be started by Run (on the writer).
-  absl::StatusOr<v1::Job> Create();
+  // A new job, saved as running (with `actor`'s audit row) and started here.
+  absl::StatusOr<v1::Job> Start(const std::string& reason, const Actor& actor);
+  // A new job saved as running (with `actor`'s audit row), to be started by Run (on the writer).
+  absl::StatusOr<v1::Job> Create(const Actor& actor);
   // Runs a saved job in the background.
   void Run(const v1::Job& job, const std::string& reason);
   absl::StatusOr<v1::Job> Get(const std::string& id);
@@ -66,16 +66,18 @@ class Writer {
   // The write RPCs, with TierEngine's contracts. On a standby: UNAVAILABLE when the writer has
   // not applied the request within Options::wait (it stays queued and is applied later; the
   // requests are idempotent, so a retry is harmless).
+  // Each writes `actor`'s audit row in the transaction that applies the change (on the writer,
+  // also for a request queued by a standby).
   absl::StatusOr<v1::Tier> Pin(const std::string& customer_id, const std::string& tier,
-                               const std::string& reason, Micros expires, const std::string& actor);
+                               const std::string& reason, Micros expires, const Actor& actor);
   absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
-                                 const std::string& actor);
-  absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const std::string& actor);
+                                 const Actor& actor);
+  absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const Actor& actor);
   // Commits the activation (GetRuleSet(0) on every replica answers it from then on); on a
   // standby waits up to Options::wait for the writer to have applied it.
-  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const std::string& actor);
+  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const Actor& actor);
   // The job at once; the writer runs it.
-  absl::StatusOr<v1::Job> StartFullReclassification(const std::string& reason);
+  absl::StatusOr<v1::Job> StartFullReclassification(const std::string& reason, const Actor& actor);
 
   // On the writer (a no-op elsewhere): applies a rule set activated through a standby and the
   // queued requests, in order. Periodic.
@@ -84,10 +86,10 @@ class Writer {
  private:
   // Queues a request and waits for its outcome (the serialized result).
   absl::StatusOr<std::string> Submit(const std::string& kind, const std::string& payload,
-                                     const std::string& actor);
+                                     const Actor& actor);
   // Applies one queued request on the writer: the serialized result, or the error.
   absl::StatusOr<std::string> Apply(const std::string& kind, const std::string& payload,
-                                    const std::string& actor);
+                                    const Actor& actor);
 
   postgres::PgPool& pool_;
   TierEngine& engine_;

@@ -135,6 +135,51 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 constexpr const char* kProductLines[] = {"cement", "steel", "glass", "timber", "pipes", "tiles"};
 
+// One order / one payment settling an order, as the ERP adapter sends them.
+struct Document {
+  std::string event_id;
+  std::string external_ref;
+  std::string number;    // order_no / payment_no
+  std::string order_no;  // payments: the order paid
+  int64_t amount = 0;
+  std::string currency;
+  uint64_t bits = 0;  // picks the product line
+  int64_t at_us = 0;
+};
+
+void SetTime(int64_t us, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(us / 1000000);
+  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+credit::LedgerEventInput OrderInput(const Document& d) {
+  credit::LedgerEventInput input;
+  credit::OrderEvent& o = *input.mutable_order();
+  o.set_event_id(d.event_id);
+  o.set_external_ref(d.external_ref);
+  o.set_order_no(d.number);
+  o.mutable_amount()->set_minor_units(d.amount);
+  o.mutable_amount()->set_currency(d.currency);
+  o.mutable_cost()->set_minor_units(d.amount / 10 * 8);
+  o.mutable_cost()->set_currency(d.currency);
+  o.set_product_line(kProductLines[(d.bits >> 32) % std::size(kProductLines)]);
+  SetTime(d.at_us, o.mutable_occurred_at());
+  return input;
+}
+
+credit::LedgerEventInput PaymentInput(const Document& d) {
+  credit::LedgerEventInput input;
+  credit::PaymentEvent& p = *input.mutable_payment();
+  p.set_event_id(d.event_id);
+  p.set_external_ref(d.external_ref);
+  p.set_payment_no(d.number);
+  p.mutable_amount()->set_minor_units(d.amount);
+  p.mutable_amount()->set_currency(d.currency);
+  p.set_order_no(d.order_no);
+  SetTime(d.at_us, p.mutable_occurred_at());
+  return input;
+}
+
 // Orders and payments for random customers: a customer's events alternate order, payment of that
 // order (same amount), order, ... so ledgers stay realistic (items open, then settled) whatever
 // order the streams deliver them in. Event ids are <prefix>-<run-id>-<n>. Thread-safe.
@@ -161,33 +206,12 @@ class EventSource {
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    credit::LedgerEventInput input;
-    auto set_time = [now](google::protobuf::Timestamp* ts) {
-      ts->set_seconds(now / 1000000);
-      ts->set_nanos(static_cast<int32_t>(now % 1000000) * 1000);
-    };
+    const std::string event_id = absl::StrCat(prefix_, "-", run_id_, "-", n);
     if (s % 2 == 0) {
-      credit::OrderEvent& o = *input.mutable_order();
-      o.set_event_id(absl::StrCat(prefix_, "-", run_id_, "-", n));
-      o.set_external_ref(refs_[c]);
-      o.set_order_no(order_no);
-      o.mutable_amount()->set_minor_units(amount);
-      o.mutable_amount()->set_currency(currency_);
-      o.mutable_cost()->set_minor_units(amount / 10 * 8);
-      o.mutable_cost()->set_currency(currency_);
-      o.set_product_line(kProductLines[(bits >> 32) % std::size(kProductLines)]);
-      set_time(o.mutable_occurred_at());
-    } else {
-      credit::PaymentEvent& p = *input.mutable_payment();
-      p.set_event_id(absl::StrCat(prefix_, "-", run_id_, "-", n));
-      p.set_external_ref(refs_[c]);
-      p.set_payment_no(absl::StrCat("RC-", run_id_, "-", c, "-", order));
-      p.mutable_amount()->set_minor_units(amount);
-      p.mutable_amount()->set_currency(currency_);
-      p.set_order_no(order_no);
-      set_time(p.mutable_occurred_at());
+      return OrderInput({event_id, refs_[c], order_no, "", amount, currency_, bits, now});
     }
-    return input;
+    return PaymentInput({event_id, refs_[c], absl::StrCat("RC-", run_id_, "-", c, "-", order),
+                         order_no, amount, currency_, bits, now});
   }
 
  private:
@@ -395,10 +419,6 @@ int64_t FeedHistory(credit::LedgerIngestService::Stub& stub, const std::string& 
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  auto set_time = [](int64_t us, google::protobuf::Timestamp* ts) {
-    ts->set_seconds(us / 1000000);
-    ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
-  };
   std::vector<credit::LedgerEventInput> events;
   for (int i = 0; i < orders; ++i) {
     const int64_t at = now_us - kSpanUs + static_cast<int64_t>(i) * step;
@@ -406,25 +426,13 @@ int64_t FeedHistory(credit::LedgerIngestService::Stub& stub, const std::string& 
         SplitMix64((static_cast<uint64_t>(index) << 40) ^ static_cast<uint64_t>(i));
     const int64_t amount = 1000 + static_cast<int64_t>(bits % 5000000);
     const std::string order_no = absl::StrCat("HO-", run_id, "-", index, "-", i);
-    credit::OrderEvent& o = *events.emplace_back().mutable_order();
-    o.set_event_id(absl::StrCat("HE-", run_id, "-", index, "-o", i));
-    o.set_external_ref(ref);
-    o.set_order_no(order_no);
-    o.mutable_amount()->set_minor_units(amount);
-    o.mutable_amount()->set_currency(currency);
-    o.mutable_cost()->set_minor_units(amount / 10 * 8);
-    o.mutable_cost()->set_currency(currency);
-    o.set_product_line(kProductLines[(bits >> 32) % std::size(kProductLines)]);
-    set_time(at, o.mutable_occurred_at());
+    const std::string prefix = absl::StrCat("HE-", run_id, "-", index, "-");
+    events.push_back(
+        OrderInput({absl::StrCat(prefix, "o", i), ref, order_no, "", amount, currency, bits, at}));
     if (i >= orders - 2) continue;
-    credit::PaymentEvent& p = *events.emplace_back().mutable_payment();
-    p.set_event_id(absl::StrCat("HE-", run_id, "-", index, "-p", i));
-    p.set_external_ref(ref);
-    p.set_payment_no(absl::StrCat("HR-", run_id, "-", index, "-", i));
-    p.mutable_amount()->set_minor_units(amount);
-    p.mutable_amount()->set_currency(currency);
-    p.set_order_no(order_no);
-    set_time(at + step / 2, p.mutable_occurred_at());
+    events.push_back(PaymentInput({absl::StrCat(prefix, "p", i), ref,
+                                   absl::StrCat("HR-", run_id, "-", index, "-", i), order_no,
+                                   amount, currency, bits, at + step / 2}));
   }
   grpc::ClientContext context;
   client::Authorize(context, token);

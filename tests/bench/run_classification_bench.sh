@@ -12,7 +12,8 @@
 #                 --scenarios=get_tier,event --json (see its --help).
 #
 # Starts, on free loopback ports and in a scratch directory, PostgreSQL and Redis (with the
-# helpers of deploy/local/lib.sh), then the profile, credit and classification services: one
+# helpers of deploy/local/lib.sh), then the profile, credit and classification services (the
+# classification service as a writer and one standby; the driver talks to the writer): one
 # database with a schema each, one Redis prefix, the classification service without periodic
 # full reclassification (--reclassify_interval_s=0) and all three logging at level warn. Builds
 # the binaries that are missing. The driver creates its customers through the profile service;
@@ -44,6 +45,20 @@ erp_token="$(bench_token erp.adapter erp_adapter)"
 bench_start_service profile
 bench_start_service credit
 bench_start_service classification -- --reclassify_interval_s=0
+# A standby next to the writer, as deployed (the replica started first holds the lease and
+# evaluates; the standby serves reads and forwards writes): its CPU shows in the event table as
+# classification_standby. Stopped with the others (BENCH_SERVICES).
+BENCH_SERVICES+=(classification_standby)
+ports[classification_standby]="$(tw_free_port)"
+tw_log "classification_standby: starting on 127.0.0.1:${ports[classification_standby]}"
+env "TIERWISE_PG_URI=${pg_uri}" "TIERWISE_REDIS_ADDR=127.0.0.1:${redis_port}" \
+  "TIERWISE_REDIS_PREFIX=bench" "TIERWISE_TOKENS_FILE=${dir}/tokens" "TIERWISE_LOG_FORMAT=text" \
+  "TIERWISE_LOG_LEVEL=warn" "TIERWISE_METRICS_LISTEN=127.0.0.1:0" \
+  "${build_dir}/services/classification/tierwise-classification" \
+  "--listen=127.0.0.1:${ports[classification_standby]}" --reclassify_interval_s=0 \
+  >>"${dir}/logs/classification_standby.log" 2>&1 </dev/null &
+pids[classification_standby]=$!
+bench_wait_healthy classification_standby
 
 bench_log_load
 set +e
