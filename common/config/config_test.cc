@@ -113,8 +113,7 @@ TEST(ConfigTest, BusinessTimeZoneIsAnIanaNameDefaultingToUtc) {
     ConfigParser parser;
     ServiceConfig config;
     config.Register(parser, "credit", 50053);
-    ASSERT_TRUE(
-        parser.Parse({}, FakeEnv({{"TIERWISE_BUSINESS_TIME_ZONE", "Asia/Shanghai"}})).ok());
+    ASSERT_TRUE(parser.Parse({}, FakeEnv({{"TIERWISE_BUSINESS_TIME_ZONE", "Asia/Shanghai"}})).ok());
     EXPECT_EQ(config.business_time_zone, "Asia/Shanghai");
   }
   ConfigParser parser;

@@ -29,8 +29,9 @@ TEST(BusinessCalendarTest, DaysAreLocalDays) {
   EXPECT_EQ(sh.DayOf(after), absl::CivilDay(2026, 3, 2));
   EXPECT_EQ(sh.DaysBetween(after, before), -1);
   // Local midnight is 16:00 UTC the day before.
-  EXPECT_EQ(sh.StartOf(absl::CivilDay(2026, 3, 2)),
-            ToMicros(absl::FromCivil(absl::CivilSecond(2026, 3, 1, 16, 0, 0), absl::UTCTimeZone())));
+  EXPECT_EQ(
+      sh.StartOf(absl::CivilDay(2026, 3, 2)),
+      ToMicros(absl::FromCivil(absl::CivilSecond(2026, 3, 1, 16, 0, 0), absl::UTCTimeZone())));
   EXPECT_EQ(sh.StartOfNextDay(before), after);
   EXPECT_EQ(sh.StartOfNextDay(after), At(sh, 2026, 3, 3, 0, 0));
 }
@@ -38,8 +39,8 @@ TEST(BusinessCalendarTest, DaysAreLocalDays) {
 TEST(BusinessCalendarTest, MonthsAreLocalMonths) {
   const BusinessCalendar sh = *BusinessCalendar::Load("Asia/Shanghai");
   // 2026-03-31 20:00 UTC is already April 1st in Shanghai.
-  const int64_t t = ToMicros(absl::FromCivil(absl::CivilSecond(2026, 3, 31, 20, 0, 0),
-                                             absl::UTCTimeZone()));
+  const int64_t t =
+      ToMicros(absl::FromCivil(absl::CivilSecond(2026, 3, 31, 20, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(sh.MonthOf(t), absl::CivilMonth(2026, 4));
   EXPECT_EQ(BusinessCalendar::Utc().MonthOf(t), absl::CivilMonth(2026, 3));
   EXPECT_EQ(sh.StartOf(absl::CivilMonth(2026, 4)), At(sh, 2026, 4, 1, 0, 0));
