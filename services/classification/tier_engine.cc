@@ -1109,16 +1109,22 @@ absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candida
   return rs;
 }
 
+absl::StatusOr<v1::RuleSet> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor) {
+  if (!store::LoadRuleSet(tx, version).has_value()) {
+    return absl::NotFoundError(absl::StrCat("no rule set ", version));
+  }
+  store::ActivateRuleSet(tx, version);
+  postgres::WriteAudit(
+      tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
+  return *store::LoadRuleSet(tx, version);
+}
+
 absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const Actor& actor) {
   std::optional<v1::RuleSet> rs;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
-    if (!store::LoadRuleSet(tx, version).has_value()) {
-      return absl::NotFoundError(absl::StrCat("no rule set ", version));
-    }
-    store::ActivateRuleSet(tx, version);
-    postgres::WriteAudit(
-        tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
-    rs = store::LoadRuleSet(tx, version);
+    absl::StatusOr<v1::RuleSet> activated = CommitActivation(tx, version, actor);
+    if (!activated.ok()) return activated.status();
+    rs = *std::move(activated);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -59,6 +59,10 @@ postgres::AuditRow AuditOf(const Actor& actor, std::string action, std::string c
                            std::string entity = "", std::string entity_id = "",
                            std::vector<std::string> fields = {});
 
+// Makes `version` the active rule set and writes `actor`'s audit row, in `tx` (the writer and a
+// standby commit an activation alike); NOT_FOUND when there is no such rule set.
+absl::StatusOr<v1::RuleSet> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor);
+
 class TierEngine {
  public:
   TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options);

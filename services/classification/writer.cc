@@ -142,13 +142,9 @@ absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const Actor
   if (leading()) return engine_.ActivateRuleSet(version, actor);
   std::optional<v1::RuleSet> rs;
   absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!store::LoadRuleSet(tx, version).has_value()) {
-      return absl::NotFoundError(absl::StrCat("no rule set ", version));
-    }
-    store::ActivateRuleSet(tx, version);
-    postgres::WriteAudit(
-        tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
-    rs = store::LoadRuleSet(tx, version);
+    absl::StatusOr<v1::RuleSet> activated = CommitActivation(tx, version, actor);
+    if (!activated.ok()) return activated.status();
+    rs = *std::move(activated);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
