@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/macros.h"
 
 namespace tierwise::client {
 namespace {
@@ -60,26 +61,22 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     return grpc::InsecureChannelCredentials();
   }
   grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadPem(options.ca_file, names.ca_file);
-  if (!ca.ok()) return ca.status();
-  ssl.pem_root_certs = *std::move(ca);
+  TW_ASSIGN_OR_RETURN(std::string ca, ReadPem(options.ca_file, names.ca_file));
+  ssl.pem_root_certs = std::move(ca);
   if (!options.cert_file.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem(options.cert_file, names.cert_file);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem(options.key_file, names.key_file);
-    if (!key.ok()) return key.status();
-    ssl.pem_cert_chain = *std::move(cert);
-    ssl.pem_private_key = *std::move(key);
+    TW_ASSIGN_OR_RETURN(std::string cert, ReadPem(options.cert_file, names.cert_file));
+    TW_ASSIGN_OR_RETURN(std::string key, ReadPem(options.key_file, names.key_file));
+    ssl.pem_cert_chain = std::move(cert);
+    ssl.pem_private_key = std::move(key);
   }
   return grpc::SslCredentials(ssl);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ChannelOptions& options,
                                                            const TlsFileNames& names) {
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      MakeChannelCredentials(options, names);
-  if (!credentials.ok()) return credentials.status();
-  return grpc::CreateCustomChannel(options.address, *credentials, DefaultArguments());
+  TW_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                      MakeChannelCredentials(options, names));
+  return grpc::CreateCustomChannel(options.address, credentials, DefaultArguments());
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ChannelOptions& options) {

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/macros.h"
 #include "common/time/business_calendar.h"
 
 namespace tierwise::config {
@@ -151,11 +152,11 @@ absl::Status ConfigParser::Parse(const std::vector<std::string>& args, const Env
     for (auto& [opt, v] : from_flags) flagged = flagged || opt == &o;
     if (flagged) continue;
     if (auto v = env(EnvName(o.name)); v.has_value()) {
-      if (absl::Status s = o.set(*v); !s.ok()) return s;
+      TW_RETURN_IF_ERROR(o.set(*v));
     }
   }
   for (auto& [opt, v] : from_flags) {
-    if (absl::Status s = opt->set(v); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(opt->set(v));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/postgres/text_array.h"
+#include "common/status/macros.h"
 
 namespace tierwise::outbox {
 namespace {
@@ -168,13 +169,12 @@ absl::StatusOr<int64_t> Relay::TrimStreams() {
       retention_ms == 0 ? UINT64_MAX : (now_ms > retention_ms ? now_ms - retention_ms : 0), 0};
   int64_t removed = 0;
   for (const std::string& stream : streams) {
-    absl::StatusOr<redis::Reply> groups = redis_.Command({"XINFO", "GROUPS", stream});
-    if (!groups.ok()) return groups.status();
-    if (groups->type != redis::Reply::Type::kArray || groups->elements.empty()) continue;
+    TW_ASSIGN_OR_RETURN(redis::Reply groups, redis_.Command({"XINFO", "GROUPS", stream}));
+    if (groups.type != redis::Reply::Type::kArray || groups.elements.empty()) continue;
     // The oldest entry some group still needs: its oldest pending entry, else the entry after
     // its last delivered one (XTRIM MINID keeps ids >= the threshold).
     std::optional<std::pair<uint64_t, uint64_t>> needed;
-    for (const redis::Reply& group : groups->elements) {
+    for (const redis::Reply& group : groups.elements) {
       std::string name, last_delivered;
       int64_t pending = 0;
       for (size_t i = 0; i + 1 < group.elements.size(); i += 2) {
@@ -186,26 +186,25 @@ absl::StatusOr<int64_t> Relay::TrimStreams() {
       std::pair<uint64_t, uint64_t> first_needed = ParseStreamId(last_delivered);
       first_needed.second += 1;
       if (pending > 0) {
-        absl::StatusOr<redis::Reply> summary = redis_.Command({"XPENDING", stream, name});
-        if (!summary.ok()) return summary.status();
-        if (summary->type != redis::Reply::Type::kArray || summary->elements.size() < 2 ||
-            summary->elements[1].is_nil()) {
+        TW_ASSIGN_OR_RETURN(redis::Reply summary, redis_.Command({"XPENDING", stream, name}));
+        if (summary.type != redis::Reply::Type::kArray || summary.elements.size() < 2 ||
+            summary.elements[1].is_nil()) {
           continue;  // cannot tell: this group keeps the stream as is
         }
-        first_needed = std::min(first_needed, ParseStreamId(summary->elements[1].str));
+        first_needed = std::min(first_needed, ParseStreamId(summary.elements[1].str));
       }
       needed = needed ? std::min(*needed, first_needed) : first_needed;
     }
     if (!needed) continue;
     const std::pair<uint64_t, uint64_t> threshold = std::min(*needed, by_age);
     if (threshold.first == 0 && threshold.second == 0) continue;
-    absl::StatusOr<redis::Reply> trimmed = redis_.Command(
-        {"XTRIM", stream, "MINID", absl::StrCat(threshold.first, "-", threshold.second)});
-    if (!trimmed.ok()) return trimmed.status();
-    if (trimmed->type == redis::Reply::Type::kError) {
-      return absl::InternalError(absl::StrCat("XTRIM: ", trimmed->str));
+    TW_ASSIGN_OR_RETURN(redis::Reply trimmed,
+                        redis_.Command({"XTRIM", stream, "MINID",
+                                        absl::StrCat(threshold.first, "-", threshold.second)}));
+    if (trimmed.type == redis::Reply::Type::kError) {
+      return absl::InternalError(absl::StrCat("XTRIM: ", trimmed.str));
     }
-    removed += trimmed->integer;
+    removed += trimmed.integer;
   }
   return removed;
 }
@@ -236,7 +235,7 @@ constexpr int kDedupSeconds = 86400;
 absl::StatusOr<int> Relay::PublishOnce() {
   int published = 0;
   absl::Status redis_status;
-  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     published = 0;
     redis_status = absl::OkStatus();
     const bool leader = tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext($1))",
@@ -247,10 +246,10 @@ absl::StatusOr<int> Relay::PublishOnce() {
     for (const auto& r : tx.exec_params("SELECT id, stream, type, event_id, payload FROM outbox"
                                         " WHERE published_at IS NULL ORDER BY id LIMIT $1",
                                         options_.batch_size)) {
-      pqxx::binarystring payload(r[4]);
-      rows.push_back({r[0].as<int64_t>(),
-                      {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
-                       payload.str()}});
+      pqxx::binarystring payload(r["payload"]);
+      rows.push_back({r["id"].as<int64_t>(),
+                      {r["stream"].as<std::string>(), r["type"].as<std::string>(),
+                       r["event_id"].as<std::string>(), payload.str()}});
     }
     // Consecutive rows of one stream go in one script call, in id order. A row relayed before
     // a crash (its outbox row still unmarked) is skipped by its dedup key: exactly once.
@@ -293,8 +292,7 @@ absl::StatusOr<int> Relay::PublishOnce() {
       for (size_t i = 0; i < done.size(); ++i) streams_.insert(rows[i].message.stream);
     }
     return absl::OkStatus();  // commits what reached Redis; the rest stays for the next round
-  });
-  if (!status.ok()) return status;
+  }));
   if (!redis_status.ok() && published == 0) return redis_status;
   return published;
 }

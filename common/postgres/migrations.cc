@@ -45,7 +45,7 @@ absl::Status ApplyMigrations(PgPool& pool, const std::vector<Migration>& migrati
         " applied_at timestamptz NOT NULL DEFAULT now())");
     std::map<int, std::string> done;
     for (const auto& row : tx.exec("SELECT version, checksum FROM schema_migrations")) {
-      done[row[0].as<int>()] = row[1].as<std::string>();
+      done[row["version"].as<int>()] = row["checksum"].as<std::string>();
     }
     for (const Migration& m : ordered) {
       const std::string checksum = MigrationChecksum(m.sql);

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace tierwise::postgres {
 
@@ -124,9 +125,8 @@ absl::Status PgPool::RunOnce(bool read,
                              const std::function<absl::Status(pqxx::transaction_base&)>& fn,
                              bool* retryable) {
   *retryable = false;
-  auto acquired = Acquire();
-  if (!acquired.ok()) return acquired.status();
-  std::unique_ptr<pqxx::connection> conn = std::move(*acquired);
+  TW_ASSIGN_OR_RETURN(auto acquired, Acquire());
+  std::unique_ptr<pqxx::connection> conn = std::move(acquired);
   absl::Status status;
   bool committing = false;
   try {

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/status/macros.h"
 
 namespace tierwise::postgres {
 
@@ -99,13 +100,11 @@ class PgPool {
 template <typename T, typename Tx>
 absl::StatusOr<T> PgPool::RunFor(bool read, const std::function<absl::StatusOr<T>(Tx&)>& fn) {
   std::optional<T> result;
-  absl::Status status = Run(read, [&](pqxx::transaction_base& tx) -> absl::Status {
-    absl::StatusOr<T> r = fn(static_cast<Tx&>(tx));
-    if (!r.ok()) return r.status();
-    result = std::move(*r);
+  TW_RETURN_IF_ERROR(Run(read, [&](pqxx::transaction_base& tx) -> absl::Status {
+    TW_ASSIGN_OR_RETURN(T r, fn(static_cast<Tx&>(tx)));
+    result = std::move(r);
     return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  }));
   return std::move(*result);
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/macros.h"
 
 namespace tierwise::redis {
 namespace {
@@ -157,7 +158,7 @@ absl::StatusOr<Reply> RedisClient::Command(const std::vector<std::string>& args)
   std::lock_guard<std::mutex> lock(mu_);
   // One reconnect attempt: a connection that died while idle is replaced transparently.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (absl::Status s = EnsureConnectedLocked(); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(EnsureConnectedLocked());
     auto* r = static_cast<redisReply*>(
         redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (r != nullptr) {
@@ -186,7 +187,7 @@ absl::StatusOr<std::vector<Reply>> RedisClient::Pipeline(
   std::vector<Reply> replies;
   if (commands.empty()) return replies;
   std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = EnsureConnectedLocked(); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(EnsureConnectedLocked());
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const auto& args : commands) {
@@ -225,9 +226,8 @@ absl::StatusOr<std::vector<Reply>> RedisClient::Pipeline(
 }
 
 absl::Status RedisClient::Ping() {
-  auto r = Command({"PING"});
-  if (!r.ok()) return r.status();
-  if (r->type == Reply::Type::kError) return absl::UnavailableError(r->str);
+  TW_ASSIGN_OR_RETURN(auto r, Command({"PING"}));
+  if (r.type == Reply::Type::kError) return absl::UnavailableError(r.str);
   return absl::OkStatus();
 }
 
@@ -239,15 +239,14 @@ absl::StatusOr<std::string> RedisClient::XAdd(
     args.push_back(k);
     args.push_back(v);
   }
-  auto r = Command(args);
-  if (!r.ok()) return r.status();
-  if (r->type == Reply::Type::kError) {
-    if (r->str.find("equal or smaller") != std::string::npos) {
-      return absl::FailedPreconditionError(r->str);
+  TW_ASSIGN_OR_RETURN(auto r, Command(args));
+  if (r.type == Reply::Type::kError) {
+    if (r.str.find("equal or smaller") != std::string::npos) {
+      return absl::FailedPreconditionError(r.str);
     }
-    return absl::InternalError(absl::StrCat("XADD: ", r->str));
+    return absl::InternalError(absl::StrCat("XADD: ", r.str));
   }
-  return r->str;
+  return r.str;
 }
 
 absl::StatusOr<std::vector<StreamEntry>> RedisClient::XRange(const std::string& stream,
@@ -259,10 +258,9 @@ absl::StatusOr<std::vector<StreamEntry>> RedisClient::XRange(const std::string& 
     args.push_back("COUNT");
     args.push_back(absl::StrCat(count));
   }
-  auto r = Command(args);
-  if (!r.ok()) return r.status();
-  if (r->type == Reply::Type::kError) return absl::InternalError(absl::StrCat("XRANGE: ", r->str));
-  return ParseEntries(*r);
+  TW_ASSIGN_OR_RETURN(auto r, Command(args));
+  if (r.type == Reply::Type::kError) return absl::InternalError(absl::StrCat("XRANGE: ", r.str));
+  return ParseEntries(r);
 }
 
 }  // namespace tierwise::redis

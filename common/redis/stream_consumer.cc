@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace tierwise::redis {
 
@@ -59,10 +60,10 @@ StreamConsumer::StreamConsumer(RedisOptions redis, ConsumerOptions options,
 StreamConsumer::~StreamConsumer() { Stop(); }
 
 absl::Status StreamConsumer::EnsureGroup() {
-  auto r = client_.Command({"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
-  if (!r.ok()) return r.status();
-  if (r->type == Reply::Type::kError && r->str.find("BUSYGROUP") == std::string::npos) {
-    return absl::InternalError(absl::StrCat("XGROUP CREATE: ", r->str));
+  TW_ASSIGN_OR_RETURN(auto r, client_.Command({"XGROUP", "CREATE", options_.stream, options_.group,
+                                               "0", "MKSTREAM"}));
+  if (r.type == Reply::Type::kError && r.str.find("BUSYGROUP") == std::string::npos) {
+    return absl::InternalError(absl::StrCat("XGROUP CREATE: ", r.str));
   }
   return absl::OkStatus();
 }
@@ -142,10 +143,10 @@ void StreamConsumer::ForgetDelivery(const std::vector<StreamEntry>& entries) {
 }
 
 absl::StatusOr<int64_t> StreamConsumer::DeliveryCount(const std::string& id) {
-  auto r = client_.Command({"XPENDING", options_.stream, options_.group, id, id, "1"});
-  if (!r.ok()) return r.status();
-  if (r->type != Reply::Type::kArray || r->elements.empty()) return 0;
-  const Reply& item = r->elements[0];
+  TW_ASSIGN_OR_RETURN(auto r,
+                      client_.Command({"XPENDING", options_.stream, options_.group, id, id, "1"}));
+  if (r.type != Reply::Type::kArray || r.elements.empty()) return 0;
+  const Reply& item = r.elements[0];
   if (item.type != Reply::Type::kArray || item.elements.size() < 4) return 0;
   return item.elements[3].integer;
 }
@@ -168,8 +169,7 @@ absl::StatusOr<int> StreamConsumer::Handle(const std::vector<StreamEntry>& entri
   }
   std::vector<std::string> ack = {"XACK", options_.stream, options_.group};
   for (const StreamEntry& entry : entries) ack.push_back(entry.id);
-  auto acked = client_.Command(ack);
-  if (!acked.ok()) return acked.status();
+  TW_RETURN_IF_ERROR(client_.Command(ack).status());
   return static_cast<int>(entries.size());
 }
 
@@ -189,12 +189,12 @@ absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry
     if (s.ok()) {
       ++ok;
     } else {
-      absl::StatusOr<int64_t> deliveries = DeliveryCount(entry.id);
-      if (!deliveries.ok()) return deliveries.status();  // Redis gone: decide next round
-      if (*deliveries < options_.max_deliveries) {
+      TW_ASSIGN_OR_RETURN(int64_t deliveries,
+                          DeliveryCount(entry.id));  // Redis gone: decide next round
+      if (deliveries < options_.max_deliveries) {
         log::Warn("stream.handler_failed", {{"stream", options_.stream},
                                             {"id", entry.id},
-                                            {"deliveries", *deliveries},
+                                            {"deliveries", deliveries},
                                             {"error", s.ToString()}});
         continue;  // stays pending; reclaimed and retried later
       }
@@ -205,17 +205,16 @@ absl::StatusOr<int> StreamConsumer::HandleOneByOne(const std::vector<StreamEntry
       std::vector<std::string> add = {"XADD", options_.dead_letter_stream,     "MAXLEN",
                                       "~",    absl::StrCat(kDeadLetterMaxLen), "*"};
       for (auto& [key, value] : fields) add.insert(add.end(), {key, value});
-      auto added = client_.Command(add);
-      if (!added.ok()) return added.status();
-      if (added->type == Reply::Type::kError) {
-        return absl::InternalError(absl::StrCat("XADD dead letter: ", added->str));
+      TW_ASSIGN_OR_RETURN(auto added, client_.Command(add));
+      if (added.type == Reply::Type::kError) {
+        return absl::InternalError(absl::StrCat("XADD dead letter: ", added.str));
       }
       ++dead_lettered_;
       log::Error("stream.dead_letter",
                  {{"stream", options_.stream}, {"id", entry.id}, {"error", s.ToString()}});
     }
-    auto ack = client_.Command({"XACK", options_.stream, options_.group, entry.id});
-    if (!ack.ok()) return ack.status();
+    TW_RETURN_IF_ERROR(
+        client_.Command({"XACK", options_.stream, options_.group, entry.id}).status());
   }
   return ok;
 }
@@ -246,55 +245,53 @@ absl::StatusOr<int> StreamConsumer::PollOnce() {
   RefreshGroupInfo();
   if (retry_own_pending_) {
     // What a transient failure left pending to us, before anything new (keeps the order).
-    auto own =
+    TW_ASSIGN_OR_RETURN(
+        auto own,
         client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                         absl::StrCat(options_.batch_size), "STREAMS", options_.stream, "0"});
-    if (!own.ok()) return own.status();
-    if (own->type == Reply::Type::kError) return absl::InternalError(own->str);
+                         absl::StrCat(options_.batch_size), "STREAMS", options_.stream, "0"}));
+    if (own.type == Reply::Type::kError) return absl::InternalError(own.str);
     std::vector<StreamEntry> entries;
-    if (own->type == Reply::Type::kArray && !own->elements.empty() &&
-        own->elements[0].type == Reply::Type::kArray && own->elements[0].elements.size() == 2) {
-      entries = ParseStreamEntries(own->elements[0].elements[1]);
+    if (own.type == Reply::Type::kArray && !own.elements.empty() &&
+        own.elements[0].type == Reply::Type::kArray && own.elements[0].elements.size() == 2) {
+      entries = ParseStreamEntries(own.elements[0].elements[1]);
     }
     if (entries.empty()) {
       retry_own_pending_ = false;
     } else {
-      auto done = Handle(entries);
-      if (!done.ok()) return done.status();
+      TW_ASSIGN_OR_RETURN(auto done, Handle(entries));
       // Entries that failed for good (not transient) stay pending until reclaimed; stop
       // re-reading our history once a round made no progress on it.
-      if (*done == 0) retry_own_pending_ = false;
-      return *done;
+      if (done == 0) retry_own_pending_ = false;
+      return done;
     }
   }
   // Entries a dead (or failing) consumer left pending.
-  auto claimed = client_.Command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
-                                  absl::StrCat(options_.reclaim_idle.count()), "0-0", "COUNT",
-                                  absl::StrCat(options_.batch_size)});
-  if (!claimed.ok()) return claimed.status();
-  if (claimed->type == Reply::Type::kError) return absl::InternalError(claimed->str);
-  if (claimed->type == Reply::Type::kArray && claimed->elements.size() >= 2) {
-    std::vector<StreamEntry> reclaimed = ParseStreamEntries(claimed->elements[1]);
+  TW_ASSIGN_OR_RETURN(
+      auto claimed, client_.Command({"XAUTOCLAIM", options_.stream, options_.group,
+                                     options_.consumer, absl::StrCat(options_.reclaim_idle.count()),
+                                     "0-0", "COUNT", absl::StrCat(options_.batch_size)}));
+  if (claimed.type == Reply::Type::kError) return absl::InternalError(claimed.str);
+  if (claimed.type == Reply::Type::kArray && claimed.elements.size() >= 2) {
+    std::vector<StreamEntry> reclaimed = ParseStreamEntries(claimed.elements[1]);
     if (!reclaimed.empty()) {
       log::Info("stream.reclaimed", {{"stream", options_.stream},
                                      {"entries", static_cast<int64_t>(reclaimed.size())},
                                      {"idle_ms", options_.reclaim_idle.count()}});
     }
-    auto done = Handle(reclaimed);
-    if (!done.ok()) return done.status();
-    handled += *done;
+    TW_ASSIGN_OR_RETURN(auto done, Handle(reclaimed));
+    handled += done;
   }
-  auto r = client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                            absl::StrCat(options_.batch_size), "BLOCK",
-                            absl::StrCat(options_.block.count()), "STREAMS", options_.stream, ">"});
-  if (!r.ok()) return r.status();
-  if (r->type == Reply::Type::kError) return absl::InternalError(r->str);
-  if (r->type == Reply::Type::kArray) {
-    for (const Reply& stream : r->elements) {
+  TW_ASSIGN_OR_RETURN(
+      auto r,
+      client_.Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                       absl::StrCat(options_.batch_size), "BLOCK",
+                       absl::StrCat(options_.block.count()), "STREAMS", options_.stream, ">"}));
+  if (r.type == Reply::Type::kError) return absl::InternalError(r.str);
+  if (r.type == Reply::Type::kArray) {
+    for (const Reply& stream : r.elements) {
       if (stream.type == Reply::Type::kArray && stream.elements.size() == 2) {
-        auto done = Handle(ParseStreamEntries(stream.elements[1]));
-        if (!done.ok()) return done.status();
-        handled += *done;
+        TW_ASSIGN_OR_RETURN(auto done, Handle(ParseStreamEntries(stream.elements[1])));
+        handled += done;
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace tierwise::redis {
 namespace {
@@ -272,13 +273,10 @@ absl::Status TrackedCache::RunSession(bool* became_coherent) {
       return absl::UnavailableError("redis AUTH failed");
     }
   }
-  if (auto r = Command(ctx.get(), {"CLIENT", "SETNAME", kConnectionName}); !r.ok()) {
-    return r.status();
-  }
-  auto id_reply = Command(ctx.get(), {"CLIENT", "ID"});
-  if (!id_reply.ok()) return id_reply.status();
-  if ((*id_reply)->type != REDIS_REPLY_INTEGER) return absl::InternalError("CLIENT ID: not an id");
-  const int64_t id = (*id_reply)->integer;
+  TW_RETURN_IF_ERROR(Command(ctx.get(), {"CLIENT", "SETNAME", kConnectionName}).status());
+  TW_ASSIGN_OR_RETURN(auto id_reply, Command(ctx.get(), {"CLIENT", "ID"}));
+  if (id_reply->type != REDIS_REPLY_INTEGER) return absl::InternalError("CLIENT ID: not an id");
+  const int64_t id = id_reply->integer;
   // Redirecting to itself (Redis 7 accepts it) keeps tracking and delivery on one connection,
   // so losing that connection is the only way to lose invalidations.
   std::vector<std::string> tracking = {"CLIENT",   "TRACKING",       "on",
@@ -287,13 +285,12 @@ absl::Status TrackedCache::RunSession(bool* became_coherent) {
     tracking.push_back("PREFIX");
     tracking.push_back(prefix_);
   }
-  if (auto r = Command(ctx.get(), tracking); !r.ok()) return r.status();
+  TW_RETURN_IF_ERROR(Command(ctx.get(), tracking).status());
   // In RESP2 invalidations reach a connection only in subscribe mode: any sent before this
   // confirmation are lost, hence the clear below.
-  auto sub = Command(ctx.get(), {"SUBSCRIBE", kInvalidateChannel});
-  if (!sub.ok()) return sub.status();
-  if ((*sub)->type != REDIS_REPLY_ARRAY || (*sub)->elements < 1 ||
-      AsView(*(*sub)->element[0]) != "subscribe") {
+  TW_ASSIGN_OR_RETURN(auto sub, Command(ctx.get(), {"SUBSCRIBE", kInvalidateChannel}));
+  if (sub->type != REDIS_REPLY_ARRAY || sub->elements < 1 ||
+      AsView(*sub->element[0]) != "subscribe") {
     return absl::InternalError("SUBSCRIBE: unexpected reply");
   }
   ClearAll();

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_pool.h"
+#include "common/status/macros.h"
 #include "common/testing/test_env.h"
 #include "gtest/gtest.h"
 
@@ -91,10 +92,9 @@ TEST_F(TrackedCacheTest, WritesFromAnotherConnectionInvalidate) {
   const std::string hash = prefix_ + "h";
   WriteSeen(*cache, {"HSET", hash, "tier", "gold"});
   auto hget = [&]() -> absl::StatusOr<std::optional<std::string>> {
-    auto r = redis_->Command({"HGET", hash, "tier"});
-    if (!r.ok()) return r.status();
-    if (r->is_nil()) return std::nullopt;
-    return r->str;
+    TW_ASSIGN_OR_RETURN(auto r, redis_->Command({"HGET", hash, "tier"}));
+    if (r.is_nil()) return std::nullopt;
+    return r.str;
   };
   auto first = cache->GetOrFetch(hash, hget);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -288,10 +288,9 @@ TEST_F(TrackedCacheTest, ConcurrentReadersEndOnTheLastWrittenValue) {
   RedisPool pool(redis_->options(), 4);
   auto getter = [&](const std::string& k) {
     return [&pool, k]() -> absl::StatusOr<std::optional<std::string>> {
-      auto r = pool.Command({"GET", k});
-      if (!r.ok()) return r.status();
-      if (r->is_nil()) return std::nullopt;
-      return r->str;
+      TW_ASSIGN_OR_RETURN(auto r, pool.Command({"GET", k}));
+      if (r.is_nil()) return std::nullopt;
+      return r.str;
     };
   };
 

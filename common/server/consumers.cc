@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/redis/stream_names.h"
 #include "common/server/consumer_metrics.h"
+#include "common/status/macros.h"
 
 namespace tierwise::server {
 
@@ -21,25 +22,23 @@ absl::StatusOr<std::pair<redis::RedisOptions, redis::ConsumerOptions>> ConsumerS
     return absl::InvalidArgumentError(
         absl::StrCat("consumer of ", spec.stream, ": give a handler or a batch handler"));
   }
-  absl::StatusOr<redis::RedisOptions> redis = redis::ParseRedisAddress(deps.config.redis_addr);
-  if (!redis.ok()) return redis.status();
-  redis->password = deps.config.redis_password;
+  TW_ASSIGN_OR_RETURN(redis::RedisOptions redis, redis::ParseRedisAddress(deps.config.redis_addr));
+  redis.password = deps.config.redis_password;
   redis::ConsumerOptions options;
   options.stream = spec.stream;
   options.group = service;
   options.consumer = ConsumerName();
   options.dead_letter_stream = streams::DeadLetter(deps.config.redis_prefix, service);
   if (spec.batch_size > 0) options.batch_size = spec.batch_size;
-  return std::make_pair(*std::move(redis), std::move(options));
+  return std::make_pair(std::move(redis), std::move(options));
 }
 
 absl::StatusOr<std::shared_ptr<redis::StreamConsumer>> StartConsumer(const ServiceDeps& deps,
                                                                      const std::string& service,
                                                                      ConsumerSpec spec,
                                                                      ServiceBundle& bundle) {
-  auto settings = ConsumerSettings(deps, service, spec);
-  if (!settings.ok()) return settings.status();
-  auto& [redis, options] = *settings;
+  TW_ASSIGN_OR_RETURN(auto settings, ConsumerSettings(deps, service, spec));
+  auto& [redis, options] = settings;
   std::shared_ptr<redis::StreamConsumer> consumer =
       spec.handler
           ? std::make_shared<redis::StreamConsumer>(redis, options, std::move(spec.handler))

@@ -7,7 +7,6 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,7 +18,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/status/macros.h"
 #include "services/cli/commands.h"
+#include "services/cli/list_pages.h"
 #include "services/cli/message_fields.h"
 #include "services/cli/output.h"
 #include "tierwise/profile/v1/profile.grpc.pb.h"
@@ -50,9 +51,8 @@ absl::StatusOr<std::string> ReadJsonArgument(const std::string& value) {
 
 // Parses --json into a Customer; InvalidArgument with the parser's message.
 absl::Status ParseCustomerJson(const std::string& value, pb::Customer* customer) {
-  absl::StatusOr<std::string> json = ReadJsonArgument(value);
-  if (!json.ok()) return json.status();
-  auto status = google::protobuf::util::JsonStringToMessage(*json, customer);
+  TW_ASSIGN_OR_RETURN(std::string json, ReadJsonArgument(value));
+  auto status = google::protobuf::util::JsonStringToMessage(json, customer);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--json is not a Customer: ", status.message().as_string()));
@@ -166,37 +166,14 @@ int ListCustomers(CliContext& ctx, const ParsedArgs& args) {
       return ctx.UsageError(absl::StrCat("--", field.option, ": ", status.message()));
     }
   }
-  absl::StatusOr<int> page_size = args.GetInt("page-size", 0);
-  if (!page_size.ok() || *page_size < 0) return ctx.UsageError("--page-size needs a number >= 0");
-  request.set_page_size(*page_size);
-  request.set_page_token(args.Get("page-token").value_or(""));
   request.set_show_deleted(args.Has("show-deleted"));
-
   auto stub = ProfileStub(ctx);
-  if (!args.Has("all")) {
-    grpc::ClientContext call;
-    ctx.PrepareCall(&call);
-    pb::ListCustomersResponse response;
-    return ctx.Finish(stub->ListCustomers(&call, request, &response), response);
-  }
   // --all: one compact customer per line (JSON lines), page after page.
-  std::set<std::string> seen_tokens;
-  while (true) {
-    grpc::ClientContext call;
-    ctx.PrepareCall(&call);
-    pb::ListCustomersResponse response;
-    grpc::Status status = stub->ListCustomers(&call, request, &response);
-    if (!status.ok()) return ctx.PrintError(status);
-    for (const pb::Customer& customer : response.customers()) {
-      ctx.out() << MessageToJson(customer, /*pretty=*/false) << "\n";
-    }
-    if (response.next_page_token().empty()) return kExitOk;
-    if (!seen_tokens.insert(response.next_page_token()).second) {
-      return ctx.PrintError(
-          grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping"));
-    }
-    request.set_page_token(response.next_page_token());
-  }
+  return ListPages<pb::ListCustomersRequest, pb::ListCustomersResponse>(
+      ctx, args, std::move(request),
+      [&](grpc::ClientContext* call, const pb::ListCustomersRequest& r,
+          pb::ListCustomersResponse* response) { return stub->ListCustomers(call, r, response); },
+      [](const pb::ListCustomersResponse& r) -> const auto& { return r.customers(); });
 }
 
 int UpdateCustomer(CliContext& ctx, const ParsedArgs& args) {
@@ -257,34 +234,14 @@ int CustomerAudit(CliContext& ctx, const ParsedArgs& args) {
   if (args.positional().size() != 1) return ctx.UsageError("audit needs exactly one ID");
   pb::ListCustomerAuditRequest request;
   request.set_customer_id(args.positional()[0]);
-  absl::StatusOr<int> page_size = args.GetInt("page-size", 0);
-  if (!page_size.ok() || *page_size < 0) return ctx.UsageError("--page-size needs a number >= 0");
-  request.set_page_size(*page_size);
-  request.set_page_token(args.Get("page-token").value_or(""));
   auto stub = ProfileStub(ctx);
-  if (!args.Has("all")) {
-    grpc::ClientContext call;
-    ctx.PrepareCall(&call);
-    pb::ListCustomerAuditResponse response;
-    return ctx.Finish(stub->ListCustomerAudit(&call, request, &response), response);
-  }
-  std::set<std::string> seen_tokens;
-  while (true) {
-    grpc::ClientContext call;
-    ctx.PrepareCall(&call);
-    pb::ListCustomerAuditResponse response;
-    grpc::Status status = stub->ListCustomerAudit(&call, request, &response);
-    if (!status.ok()) return ctx.PrintError(status);
-    for (const pb::AuditEntry& entry : response.entries()) {
-      ctx.out() << MessageToJson(entry, /*pretty=*/false) << "\n";
-    }
-    if (response.next_page_token().empty()) return kExitOk;
-    if (!seen_tokens.insert(response.next_page_token()).second) {
-      return ctx.PrintError(
-          grpc::Status(grpc::StatusCode::INTERNAL, "server repeated a page token; stopping"));
-    }
-    request.set_page_token(response.next_page_token());
-  }
+  return ListPages<pb::ListCustomerAuditRequest, pb::ListCustomerAuditResponse>(
+      ctx, args, std::move(request),
+      [&](grpc::ClientContext* call, const pb::ListCustomerAuditRequest& r,
+          pb::ListCustomerAuditResponse* response) {
+        return stub->ListCustomerAudit(call, r, response);
+      },
+      [](const pb::ListCustomerAuditResponse& r) -> const auto& { return r.entries(); });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/status/macros.h"
 
 namespace tierwise::cli {
 namespace {
@@ -109,9 +110,8 @@ absl::StatusOr<Environment> Environment::Load(const std::optional<std::string>& 
   }
   if (path.empty()) return Environment({}, std::move(getenv));
 
-  absl::StatusOr<std::string> content = ReadFile(path);
-  if (!content.ok()) return content.status();
-  absl::StatusOr<std::map<std::string, std::string>> values = ParseEnvFile(*content);
+  TW_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+  absl::StatusOr<std::map<std::string, std::string>> values = ParseEnvFile(content);
   if (!values.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", values.status().message()));
   }

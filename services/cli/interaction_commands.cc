@@ -19,6 +19,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status/macros.h"
 #include "services/cli/commands.h"
 #include "services/cli/ledger_text.h"
 #include "services/cli/list_pages.h"
@@ -129,16 +130,14 @@ absl::StatusOr<int> ApplyRecordOptions(const CliContext& ctx, const ParsedArgs& 
                                        v1::Interaction* record) {
   int given = 0;
   if (std::optional<std::string> text = args.Get("channel"); text.has_value()) {
-    absl::StatusOr<v1::Channel> channel =
-        ParseEnum<v1::Channel>(v1::Channel_descriptor(), "--channel", *text);
-    if (!channel.ok()) return channel.status();
-    record->set_channel(*channel);
+    TW_ASSIGN_OR_RETURN(v1::Channel channel,
+                        ParseEnum<v1::Channel>(v1::Channel_descriptor(), "--channel", *text));
+    record->set_channel(channel);
     ++given;
   }
   if (std::optional<std::string> text = args.Get("occurred-at"); text.has_value()) {
-    absl::StatusOr<google::protobuf::Timestamp> time = ParseTime(ctx, "--occurred-at", *text);
-    if (!time.ok()) return time.status();
-    *record->mutable_occurred_at() = *time;
+    TW_ASSIGN_OR_RETURN(google::protobuf::Timestamp time, ParseTime(ctx, "--occurred-at", *text));
+    *record->mutable_occurred_at() = time;
     ++given;
   }
   if (std::optional<std::string> text = args.Get("summary"); text.has_value()) {
@@ -156,10 +155,10 @@ absl::StatusOr<int> ApplyRecordOptions(const CliContext& ctx, const ParsedArgs& 
     if (text->empty()) {
       record->clear_contact_role();
     } else {
-      absl::StatusOr<v1::DecisionRole> role =
-          ParseEnum<v1::DecisionRole>(v1::DecisionRole_descriptor(), "--contact-role", *text);
-      if (!role.ok()) return role.status();
-      record->set_contact_role(*role);
+      TW_ASSIGN_OR_RETURN(
+          v1::DecisionRole role,
+          ParseEnum<v1::DecisionRole>(v1::DecisionRole_descriptor(), "--contact-role", *text));
+      record->set_contact_role(role);
     }
     ++given;
   }
@@ -184,9 +183,8 @@ absl::StatusOr<int> ApplyRecordOptions(const CliContext& ctx, const ParsedArgs& 
     if (text->empty()) {
       record->clear_next_follow_up_date();
     } else {
-      absl::StatusOr<absl::CivilDay> day = ParseDay("--next-follow-up", *text);
-      if (!day.ok()) return day.status();
-      *record->mutable_next_follow_up_date() = ToDate(*day);
+      TW_ASSIGN_OR_RETURN(absl::CivilDay day, ParseDay("--next-follow-up", *text));
+      *record->mutable_next_follow_up_date() = ToDate(day);
     }
     ++given;
   }

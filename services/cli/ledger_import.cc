@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status/macros.h"
 #include "services/cli/ledger_text.h"
 
 namespace tierwise::cli {
@@ -760,7 +761,7 @@ const std::string& EventIdOf(const v1::LedgerEventInput& event) {
 absl::StatusOr<std::unique_ptr<LedgerReader>> NewCsvReader(std::istream& in,
                                                            const absl::TimeZone& business_zone) {
   auto reader = std::make_unique<CsvReader>(in, business_zone);
-  if (absl::Status status = reader->ReadHeader(); !status.ok()) return status;
+  TW_RETURN_IF_ERROR(reader->ReadHeader());
   return reader;
 }
 

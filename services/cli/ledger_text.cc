@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/status/macros.h"
 
 namespace tierwise::cli {
 namespace {
@@ -148,10 +149,9 @@ absl::StatusOr<v1::PaymentTerms> ParseTerms(absl::string_view text) {
   if (absl::ConsumePrefix(&rest, "net")) {
     if (!rest.empty() && (rest[0] == ' ' || rest[0] == '-' || rest[0] == '_'))
       rest.remove_prefix(1);
-    absl::StatusOr<int> n = days(rest);
-    if (!n.ok()) return n.status();
+    TW_ASSIGN_OR_RETURN(int n, days(rest));
     terms.set_type(v1::PAYMENT_TERMS_TYPE_NET_DAYS);
-    terms.set_net_days(*n);
+    terms.set_net_days(n);
     return terms;
   }
   if (absl::ConsumePrefix(&rest, "monthly")) {
@@ -161,9 +161,8 @@ absl::StatusOr<v1::PaymentTerms> ParseTerms(absl::string_view text) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", text, "': write extra days as monthly+N, e.g. monthly+15"));
     }
-    absl::StatusOr<int> n = days(rest);
-    if (!n.ok()) return n.status();
-    terms.set_net_days(*n);
+    TW_ASSIGN_OR_RETURN(int n, days(rest));
+    terms.set_net_days(n);
     return terms;
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/status/macros.h"
 
 namespace tierwise::cli {
 namespace {
@@ -75,9 +76,8 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field, absl::str
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_BOOL: {
-      absl::StatusOr<bool> flag = ParseBool(path, value);
-      if (!flag.ok()) return flag.status();
-      reflection->SetBool(message, field, *flag);
+      TW_ASSIGN_OR_RETURN(bool flag, ParseBool(path, value));
+      reflection->SetBool(message, field, flag);
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_INT32: {

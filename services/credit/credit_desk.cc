@@ -1,12 +1,12 @@
 #include "services/credit/credit_desk.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
 #include "common/paging/page_token.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 
 namespace tierwise::credit {
@@ -70,9 +70,8 @@ absl::Status CheckTermsInput(const v1::PaymentTerms& t, const char* field) {
 
 absl::StatusOr<v1::CreditAccount> BuildAccountView(const AccountRow& a, const Ledger& ledger,
                                                    Micros now, const BusinessCalendar& calendar) {
-  absl::StatusOr<Position> position = PositionAt(ledger, now, calendar);
-  if (!position.ok()) return position.status();
-  const Position& p = *position;
+  TW_ASSIGN_OR_RETURN(Position position, PositionAt(ledger, now, calendar));
+  const Position& p = position;
   v1::CreditAccount v;
   v.set_customer_id(a.customer_id);
   v.set_currency(a.currency);
@@ -112,16 +111,15 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::View(const AccountSnapshot& s, Mic
 
 absl::StatusOr<AccountSnapshot> CreditDesk::Load(const std::string& customer_id,
                                                  const char* field) {
-  if (absl::Status s = ids::CheckUuid(customer_id, field); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(customer_id, field));
   return store_.Snapshot(customer_id);
 }
 
 absl::Status CreditDesk::CheckScope(const auth::CallContext& call, const std::string& customer_id,
                                     const char* field) {
   if (call.principal.role != Role::kSalesRep) return absl::OkStatus();
-  absl::StatusOr<std::string> owner = store_.OwnerOf(customer_id);
-  if (!owner.ok()) return owner.status();
-  if (*owner != call.principal.name) {
+  TW_ASSIGN_OR_RETURN(std::string owner, store_.OwnerOf(customer_id));
+  if (owner != call.principal.name) {
     return absl::PermissionDeniedError(absl::StrCat(field, ": customer ", customer_id,
                                                     " is not one of this sales rep's customers"));
   }
@@ -131,9 +129,8 @@ absl::Status CreditDesk::CheckScope(const auth::CallContext& call, const std::st
 absl::StatusOr<AccountSnapshot> CreditDesk::LoadInScope(const auth::CallContext& call,
                                                         const std::string& customer_id,
                                                         const char* field) {
-  absl::StatusOr<AccountSnapshot> s = Load(customer_id, field);
-  if (!s.ok()) return s.status();
-  if (absl::Status scope = CheckScope(call, customer_id, field); !scope.ok()) return scope;
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s, Load(customer_id, field));
+  TW_RETURN_IF_ERROR(CheckScope(call, customer_id, field));
   return s;
 }
 
@@ -180,11 +177,9 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditDesk::Ingest(
 
 absl::StatusOr<v1::IngestResult> CreditDesk::IngestOne(const auth::CallContext& call,
                                                        const v1::LedgerEventInput& event) {
-  absl::StatusOr<ValidEvent> valid = ValidateEvent(event, 0);
-  if (!valid.ok()) return valid.status();
-  absl::StatusOr<std::vector<v1::IngestResult>> results = Ingest(call, {&event});
-  if (!results.ok()) return results.status();
-  v1::IngestResult r = (*results)[0];
+  TW_RETURN_IF_ERROR(ValidateEvent(event, 0).status());
+  TW_ASSIGN_OR_RETURN(std::vector<v1::IngestResult> results, Ingest(call, {&event}));
+  v1::IngestResult r = results[0];
   if (r.outcome() == v1::INGEST_OUTCOME_REJECTED) {
     return status::InvalidArgument(r.error_field(), r.error_message());
   }
@@ -193,19 +188,17 @@ absl::StatusOr<v1::IngestResult> CreditDesk::IngestOne(const auth::CallContext& 
 
 absl::StatusOr<v1::ListParkedEventsResponse> CreditDesk::ListParked(
     const auth::CallContext& call, const v1::ListParkedEventsRequest& req) {
-  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
-  std::string after;
-  if (!req.page_token().empty() && !absl::WebSafeBase64Unescape(req.page_token(), &after)) {
-    return status::InvalidArgument("page_token", "is not a token from this list");
-  }
-  absl::StatusOr<v1::ListParkedEventsResponse> page =
-      store_.ListParked(req.external_ref(), after, *size + 1);
-  if (!page.ok()) return page.status();
-  if (page->events_size() > *size) {
-    page->mutable_events()->RemoveLast();
-    page->set_next_page_token(
-        absl::WebSafeBase64Escape(page->events(page->events_size() - 1).event_id()));
+  TW_ASSIGN_OR_RETURN(int size, paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
+  const std::string fingerprint = paging::Fingerprint(req);
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(req.page_token(), fingerprint, 1));
+  const std::string after = cursor.empty() ? "" : cursor[0];
+  TW_ASSIGN_OR_RETURN(v1::ListParkedEventsResponse page,
+                      store_.ListParked(req.external_ref(), after, size + 1));
+  if (page.events_size() > size) {
+    page.mutable_events()->RemoveLast();
+    page.set_next_page_token(
+        paging::EncodeToken(fingerprint, {page.events(page.events_size() - 1).event_id()}));
   }
   (void)call;
   return page;
@@ -213,37 +206,32 @@ absl::StatusOr<v1::ListParkedEventsResponse> CreditDesk::ListParked(
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::GetAccount(const auth::CallContext& call,
                                                          const v1::GetCreditAccountRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
-  if (!s.ok()) return s.status();
-  return View(*s, clock_());
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s, LoadInScope(call, req.customer_id(), "customer_id"));
+  return View(s, clock_());
 }
 
 absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     const auth::CallContext& call, const v1::ListOpenItemsRequest& req) {
-  absl::StatusOr<int> size =
-      paging::PageSize(req.page_size(), kDefaultItemPageSize, kMaxItemPageSize);
-  if (!size.ok()) return size.status();
+  TW_ASSIGN_OR_RETURN(int size,
+                      paging::PageSize(req.page_size(), kDefaultItemPageSize, kMaxItemPageSize));
   const std::string fingerprint = paging::Fingerprint(req);
-  absl::StatusOr<std::vector<std::string>> cursor =
-      paging::DecodeToken(req.page_token(), fingerprint, 2);
-  if (!cursor.ok()) return cursor.status();
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(req.page_token(), fingerprint, 2));
   FactKey after;
-  if (!cursor->empty() && !absl::SimpleAtoi((*cursor)[0], &after.occurred_at)) {
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor[0], &after.occurred_at)) {
     return status::InvalidArgument("page_token", "is not a token from this list");
   }
-  if (!cursor->empty()) after.event_id = (*cursor)[1];
+  if (!cursor.empty()) after.event_id = cursor[1];
   // The snapshot checks the id and the scope and builds a ledger from before the stored state.
-  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
-  if (!s.ok()) return s.status();
-  absl::StatusOr<std::vector<Item>> items =
-      store_.ListItems(req.customer_id(), req.include_settled(), after, *size + 1);
-  if (!items.ok()) return items.status();
-  const bool more = static_cast<int>(items->size()) > *size;
-  if (more) items->pop_back();
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s, LoadInScope(call, req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(std::vector<Item> items,
+                      store_.ListItems(req.customer_id(), req.include_settled(), after, size + 1));
+  const bool more = static_cast<int>(items.size()) > size;
+  if (more) items.pop_back();
   const Micros now = clock_();
-  const std::string& currency = s->account.currency;
+  const std::string& currency = s.account.currency;
   v1::ListOpenItemsResponse out;
-  for (const Item& item : *items) {
+  for (const Item& item : items) {
     v1::OpenItem* o = out.add_items();
     o->set_order_no(item.order_no);
     o->set_product_line(item.product_line);
@@ -258,7 +246,7 @@ absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
     o->set_invoiced(item.invoiced_at <= now);
   }
   if (more) {
-    const Item& last = items->back();
+    const Item& last = items.back();
     out.set_next_page_token(
         paging::EncodeToken(fingerprint, {absl::StrCat(last.occurred_at), last.event_id}));
   }
@@ -267,25 +255,24 @@ absl::StatusOr<v1::ListOpenItemsResponse> CreditDesk::ListOpenItems(
 
 absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContext& call,
                                                           const v1::CheckCreditRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = LoadInScope(call, req.customer_id(), "customer_id");
-  if (!s.ok()) return s.status();
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s, LoadInScope(call, req.customer_id(), "customer_id"));
   if (req.order_amount().minor_units() <= 0) {
     return status::InvalidArgument("order_amount.minor_units", "must be positive");
   }
   if (req.order_amount().minor_units() > kMaxDocumentMinorUnits) {
     return status::InvalidArgument("order_amount.minor_units", AboveMaximum());
   }
-  if (req.order_amount().currency() != s->account.currency) {
+  if (req.order_amount().currency() != s.account.currency) {
     return status::InvalidArgument("order_amount.currency",
-                                   absl::StrCat("the account is kept in ", s->account.currency));
+                                   absl::StrCat("the account is kept in ", s.account.currency));
   }
-  const v1::CreditPolicy* policy = &s->policy;
+  const v1::CreditPolicy* policy = &s.policy;
   const Micros now = clock_();
-  AccountState state{s->account.credit_limit, s->account.on_hold, s->account.hold_reason,
-                     s->account.rating, s->account.currency};
+  AccountState state{s.account.credit_limit, s.account.on_hold, s.account.hold_reason,
+                     s.account.rating, s.account.currency};
   // A position that cannot be computed (a sum past int64) blocks the order: no figure, no
   // credit. The response then has no available_after and no account.
-  const absl::StatusOr<Position> position = PositionAt(s->ledger, now, store_.calendar());
+  const absl::StatusOr<Position> position = PositionAt(s.ledger, now, store_.calendar());
   const CheckOutcome outcome =
       position.ok() ? CheckCredit(state, *position, req.order_amount().minor_units(), *policy)
                     : BlockedOutOfRange(state, position.status());
@@ -293,70 +280,66 @@ absl::StatusOr<v1::CheckCreditResponse> CreditDesk::Check(const auth::CallContex
   out.set_decision(outcome.decision);
   for (const auto& r : outcome.reasons) out.add_reasons(r);
   if (outcome.available_after.has_value()) {
-    *out.mutable_available_after() = Money(*outcome.available_after, s->account.currency);
+    *out.mutable_available_after() = Money(*outcome.available_after, s.account.currency);
   }
   if (position.ok()) {
-    absl::StatusOr<v1::CreditAccount> view = View(*s, now);
-    if (!view.ok()) return view.status();
-    *out.mutable_account() = std::move(*view);
+    TW_ASSIGN_OR_RETURN(v1::CreditAccount view, View(s, now));
+    *out.mutable_account() = std::move(view);
   }
   return out;
 }
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::SetTerms(const auth::CallContext& call,
                                                        const v1::SetCreditTermsRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
-  if (!reason.ok()) return reason.status();
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(std::string reason, Reason(req.reason(), "reason"));
   if (!req.has_credit_limit() && !req.has_terms()) {
     return status::InvalidArgument("credit_limit", "credit_limit or terms is required");
   }
   if (req.has_terms()) {
-    if (absl::Status s = CheckTermsInput(req.terms(), "terms"); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(CheckTermsInput(req.terms(), "terms"));
     if (req.terms().type() == v1::PAYMENT_TERMS_TYPE_UNSPECIFIED) {
       return status::InvalidArgument("terms.type", "is required");
     }
   }
-  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
-      req.customer_id(), "SET_TERMS", *reason, ActorOf(call), [&](AccountRow& a) -> absl::Status {
-        if (req.has_credit_limit()) {
-          if (absl::Status st = CheckLimit(req.credit_limit(), "credit_limit", a.currency);
-              !st.ok()) {
-            return st;
-          }
-          a.credit_limit = req.credit_limit().minor_units();
-        }
-        if (req.has_terms()) a.terms = ToTerms(req.terms());
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s.status();
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s,
+                      store_.ChangeAccount(req.customer_id(), "SET_TERMS", reason, ActorOf(call),
+                                           [&](AccountRow& a) -> absl::Status {
+                                             if (req.has_credit_limit()) {
+                                               TW_RETURN_IF_ERROR(CheckLimit(
+                                                   req.credit_limit(), "credit_limit", a.currency));
+                                               a.credit_limit = req.credit_limit().minor_units();
+                                             }
+                                             if (req.has_terms()) a.terms = ToTerms(req.terms());
+                                             return absl::OkStatus();
+                                           }));
   if (published_) published_();
-  return View(*s, clock_());
+  return View(s, clock_());
 }
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::PlaceHold(const auth::CallContext& call,
                                                         const v1::PlaceHoldRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
-  if (!reason.ok()) return reason.status();
-  absl::StatusOr<AccountSnapshot> s = store_.ChangeAccount(
-      req.customer_id(), "PLACE_HOLD", *reason, ActorOf(call), [&](AccountRow& a) {
-        a.on_hold = true;
-        a.hold_automatic = false;  // a manual hold is never released automatically
-        a.hold_reason = absl::StrCat("manual: ", *reason);
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s.status();
-  return View(*s, clock_());
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(std::string reason, Reason(req.reason(), "reason"));
+  TW_ASSIGN_OR_RETURN(
+      AccountSnapshot s,
+      store_.ChangeAccount(
+          req.customer_id(), "PLACE_HOLD", reason, ActorOf(call), [&](AccountRow& a) {
+            a.on_hold = true;
+            a.hold_automatic = false;  // a manual hold is never released automatically
+            a.hold_reason = absl::StrCat("manual: ", reason);
+            return absl::OkStatus();
+          }));
+  return View(s, clock_());
 }
 
 absl::StatusOr<v1::CreditAccount> CreditDesk::ReleaseHold(const auth::CallContext& call,
                                                           const v1::ReleaseHoldRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
-  if (!reason.ok()) return reason.status();
-  absl::StatusOr<AccountSnapshot> s =
-      store_.ChangeAccount(req.customer_id(), "RELEASE_HOLD", *reason, ActorOf(call),
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(std::string reason, Reason(req.reason(), "reason"));
+  TW_ASSIGN_OR_RETURN(
+      AccountSnapshot s,
+      store_.ChangeAccount(req.customer_id(), "RELEASE_HOLD", reason, ActorOf(call),
                            [&](AccountRow& a) -> absl::Status {
                              if (!a.on_hold)
                                return absl::FailedPreconditionError("the account is not on hold");
@@ -364,125 +347,111 @@ absl::StatusOr<v1::CreditAccount> CreditDesk::ReleaseHold(const auth::CallContex
                              a.hold_automatic = false;
                              a.hold_reason.clear();
                              return absl::OkStatus();
-                           });
-  if (!s.ok()) return s.status();
-  return View(*s, clock_());
+                           }));
+  return View(s, clock_());
 }
 
 absl::StatusOr<v1::LimitApplication> CreditDesk::Submit(
     const auth::CallContext& call, const v1::SubmitLimitApplicationRequest& req) {
-  absl::StatusOr<AccountSnapshot> s = Load(req.customer_id(), "customer_id");
-  if (!s.ok()) return s.status();
-  if (absl::Status st = CheckLimit(req.requested_limit(), "requested_limit", s->account.currency);
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = CheckTermsInput(req.requested_terms(), "requested_terms"); !st.ok())
-    return st;
-  absl::StatusOr<std::string> justification = Reason(req.justification(), "justification");
-  if (!justification.ok()) return justification.status();
-  if (absl::Status st = CheckScope(call, req.customer_id(), "customer_id"); !st.ok()) return st;
+  TW_ASSIGN_OR_RETURN(AccountSnapshot s, Load(req.customer_id(), "customer_id"));
+  TW_RETURN_IF_ERROR(CheckLimit(req.requested_limit(), "requested_limit", s.account.currency));
+  TW_RETURN_IF_ERROR(CheckTermsInput(req.requested_terms(), "requested_terms"));
+  TW_ASSIGN_OR_RETURN(std::string justification, Reason(req.justification(), "justification"));
+  TW_RETURN_IF_ERROR(CheckScope(call, req.customer_id(), "customer_id"));
   const Micros now = clock_();
   v1::LimitApplication a;
   a.set_id(ids::NewUuid());
   a.set_customer_id(req.customer_id());
   *a.mutable_requested_limit() = req.requested_limit();
   *a.mutable_requested_terms() = req.requested_terms();
-  a.set_justification(*justification);
+  a.set_justification(justification);
   a.set_applicant(call.principal.name);
   SetTimestamp(now, a.mutable_submitted_at());
   a.set_state(v1::APPLICATION_STATE_PENDING);
   const BusinessCalendar& calendar = store_.calendar();
   // No suggestion when the account's figures pass int64 (the application still goes in).
-  if (absl::StatusOr<Position> position = PositionAt(s->ledger, now, calendar); position.ok()) {
-    const Rating rating = RateAccount(s->ledger, *position, now, calendar, s->policy);
-    if (absl::StatusOr<int64_t> suggested = SuggestedLimit(s->ledger, rating, now, calendar);
+  if (absl::StatusOr<Position> position = PositionAt(s.ledger, now, calendar); position.ok()) {
+    const Rating rating = RateAccount(s.ledger, *position, now, calendar, s.policy);
+    if (absl::StatusOr<int64_t> suggested = SuggestedLimit(s.ledger, rating, now, calendar);
         suggested.ok()) {
-      *a.mutable_suggested_limit() = Money(*suggested, s->account.currency);
+      *a.mutable_suggested_limit() = Money(*suggested, s.account.currency);
     }
   }
-  if (absl::Status st = store_.InsertApplication(a, ActorOf(call)); !st.ok()) return st;
+  TW_RETURN_IF_ERROR(store_.InsertApplication(a, ActorOf(call)));
   return a;
 }
 
 absl::StatusOr<v1::LimitApplication> CreditDesk::Decide(
     const auth::CallContext& call, const v1::DecideLimitApplicationRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.application_id(), "application_id"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.application_id(), "application_id"));
   if (req.action() == v1::DECISION_ACTION_UNSPECIFIED ||
       !v1::DecisionAction_IsValid(req.action())) {
     return status::InvalidArgument("action", "must be APPROVE, APPROVE_WITH_AMOUNT or REJECT");
   }
-  absl::StatusOr<std::string> reason = Reason(req.reason(), "reason");
-  if (!reason.ok()) return reason.status();
-  absl::StatusOr<v1::LimitApplication> a = store_.GetApplication(req.application_id());
-  if (!a.ok()) return a.status();
-  if (a->applicant() == call.principal.name) {
+  TW_ASSIGN_OR_RETURN(std::string reason, Reason(req.reason(), "reason"));
+  TW_ASSIGN_OR_RETURN(v1::LimitApplication a, store_.GetApplication(req.application_id()));
+  if (a.applicant() == call.principal.name) {
     return absl::PermissionDeniedError("the applicant cannot decide their own application");
   }
-  if (a->state() != v1::APPLICATION_STATE_PENDING) {
+  if (a.state() != v1::APPLICATION_STATE_PENDING) {
     return absl::FailedPreconditionError("the application was already decided");
   }
   switch (req.action()) {
     case v1::DECISION_ACTION_APPROVE:
       // Submitted before the maximum existed: it cannot become a limit as it is.
-      if (a->requested_limit().minor_units() > kMaxDocumentMinorUnits) {
+      if (a.requested_limit().minor_units() > kMaxDocumentMinorUnits) {
         return absl::FailedPreconditionError(
             absl::StrCat("the requested limit ", AboveMaximum(), "; use APPROVE_WITH_AMOUNT"));
       }
-      a->set_state(v1::APPLICATION_STATE_APPROVED);
-      *a->mutable_approved_limit() = a->requested_limit();
+      a.set_state(v1::APPLICATION_STATE_APPROVED);
+      *a.mutable_approved_limit() = a.requested_limit();
       break;
     case v1::DECISION_ACTION_APPROVE_WITH_AMOUNT:
-      if (absl::Status s =
-              CheckLimit(req.approved_limit(), "approved_limit", a->requested_limit().currency());
-          !s.ok()) {
-        return s;
-      }
-      a->set_state(v1::APPLICATION_STATE_APPROVED);
-      *a->mutable_approved_limit() = req.approved_limit();
+      TW_RETURN_IF_ERROR(
+          CheckLimit(req.approved_limit(), "approved_limit", a.requested_limit().currency()));
+      a.set_state(v1::APPLICATION_STATE_APPROVED);
+      *a.mutable_approved_limit() = req.approved_limit();
       break;
     default:
-      a->set_state(v1::APPLICATION_STATE_REJECTED);
+      a.set_state(v1::APPLICATION_STATE_REJECTED);
   }
-  a->set_decided_by(call.principal.name);
-  a->set_decision_reason(*reason);
-  SetTimestamp(clock_(), a->mutable_decided_at());
-  if (absl::Status s = store_.DecideApplication(*a, ActorOf(call)); !s.ok()) return s;
-  return *a;
+  a.set_decided_by(call.principal.name);
+  a.set_decision_reason(reason);
+  SetTimestamp(clock_(), a.mutable_decided_at());
+  TW_RETURN_IF_ERROR(store_.DecideApplication(a, ActorOf(call)));
+  return a;
 }
 
 absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
     const auth::CallContext& call, const v1::ListLimitApplicationsRequest& req) {
   if (!req.customer_id().empty()) {
-    if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-    if (absl::Status s = CheckScope(call, req.customer_id(), "customer_id"); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+    TW_RETURN_IF_ERROR(CheckScope(call, req.customer_id(), "customer_id"));
   }
   // A rep's list without a customer is of their own customers.
   const std::string owner = call.principal.role == Role::kSalesRep ? call.principal.name : "";
   if (!v1::ApplicationState_IsValid(req.state())) {
     return status::InvalidArgument("state", "is not a known value");
   }
-  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
+  TW_ASSIGN_OR_RETURN(int size, paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
   const std::string fingerprint = paging::Fingerprint(req);
-  absl::StatusOr<std::vector<std::string>> cursor =
-      paging::DecodeToken(req.page_token(), fingerprint, 2);
-  if (!cursor.ok()) return cursor.status();
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(req.page_token(), fingerprint, 2));
   int64_t after_submitted = 0;
   std::string after_id;
-  if (!cursor->empty()) {
-    if (!absl::SimpleAtoi((*cursor)[0], &after_submitted) || !ids::IsUuid((*cursor)[1])) {
+  if (!cursor.empty()) {
+    if (!absl::SimpleAtoi(cursor[0], &after_submitted) || !ids::IsUuid(cursor[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    after_id = (*cursor)[1];
+    after_id = cursor[1];
   }
-  absl::StatusOr<std::vector<v1::LimitApplication>> rows = store_.ListApplications(
-      req.customer_id(), req.state(), after_submitted, after_id, *size + 1, owner);
-  if (!rows.ok()) return rows.status();
+  TW_ASSIGN_OR_RETURN(std::vector<v1::LimitApplication> rows,
+                      store_.ListApplications(req.customer_id(), req.state(), after_submitted,
+                                              after_id, size + 1, owner));
   v1::ListLimitApplicationsResponse out;
-  const bool more = static_cast<int>(rows->size()) > *size;
-  if (more) rows->pop_back();
-  for (auto& a : *rows) *out.add_applications() = std::move(a);
+  const bool more = static_cast<int>(rows.size()) > size;
+  if (more) rows.pop_back();
+  for (auto& a : rows) *out.add_applications() = std::move(a);
   if (more) {
     const v1::LimitApplication& last = out.applications(out.applications_size() - 1);
     out.set_next_page_token(
@@ -493,30 +462,28 @@ absl::StatusOr<v1::ListLimitApplicationsResponse> CreditDesk::ListApplications(
 
 absl::StatusOr<v1::ListCollectionsResponse> CreditDesk::ListCollections(
     const auth::CallContext& call, const v1::ListCollectionsRequest& req) {
-  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
+  TW_ASSIGN_OR_RETURN(int size, paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
   const std::string fingerprint = paging::Fingerprint(req);
-  absl::StatusOr<std::vector<std::string>> cursor =
-      paging::DecodeToken(req.page_token(), fingerprint, 2);
-  if (!cursor.ok()) return cursor.status();
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(req.page_token(), fingerprint, 2));
   Micros after_due = 0;
   std::string after_customer;
-  if (!cursor->empty()) {
-    if (!absl::SimpleAtoi((*cursor)[0], &after_due) || !ids::IsUuid((*cursor)[1])) {
+  if (!cursor.empty()) {
+    if (!absl::SimpleAtoi(cursor[0], &after_due) || !ids::IsUuid(cursor[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    after_customer = (*cursor)[1];
+    after_customer = cursor[1];
   }
-  absl::StatusOr<CollectionsPage> page =
-      store_.ListCollections(after_due, after_customer, *size,
-                             call.principal.role == Role::kSalesRep ? call.principal.name : "");
-  if (!page.ok()) return page.status();
+  TW_ASSIGN_OR_RETURN(
+      CollectionsPage page,
+      store_.ListCollections(after_due, after_customer, size,
+                             call.principal.role == Role::kSalesRep ? call.principal.name : ""));
   v1::ListCollectionsResponse out;
-  for (auto& e : page->entries) *out.add_entries() = std::move(e);
-  if (page->more) {
+  for (auto& e : page.entries) *out.add_entries() = std::move(e);
+  if (page.more) {
     const auto& last = out.entries(out.entries_size() - 1);
     out.set_next_page_token(
-        paging::EncodeToken(fingerprint, {absl::StrCat(page->last_due), last.customer_id()}));
+        paging::EncodeToken(fingerprint, {absl::StrCat(page.last_due), last.customer_id()}));
   }
   return out;
 }
@@ -528,21 +495,20 @@ absl::StatusOr<v1::CreditPolicy> CreditDesk::GetPolicy(const auth::CallContext& 
 
 absl::StatusOr<v1::CreditPolicy> CreditDesk::UpdatePolicy(
     const auth::CallContext& call, const v1::UpdateCreditPolicyRequest& req) {
-  if (absl::Status s = ValidatePolicy(req.policy(), "policy"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ValidatePolicy(req.policy(), "policy"));
   return store_.UpdatePolicy(req.policy(), ActorOf(call));
 }
 
 absl::StatusOr<v1::VerifyLedgerResponse> CreditDesk::VerifyLedger(
     const auth::CallContext& call, const v1::VerifyLedgerRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<LedgerCheck> check =
-      store_.VerifyLedger(req.customer_id(), req.repair(), ActorOf(call));
-  if (!check.ok()) return check.status();
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(LedgerCheck check,
+                      store_.VerifyLedger(req.customer_id(), req.repair(), ActorOf(call)));
   v1::VerifyLedgerResponse out;
-  out.set_matched(check->matched);
-  out.set_difference(check->difference);
-  out.set_repaired(check->repaired);
-  if (check->repaired && published_) published_();
+  out.set_matched(check.matched);
+  out.set_difference(check.difference);
+  out.set_repaired(check.repaired);
+  if (check.repaired && published_) published_();
   return out;
 }
 

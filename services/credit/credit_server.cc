@@ -4,6 +4,7 @@
 #include "common/log/log.h"
 #include "common/redis/stream_names.h"
 #include "common/server/consumers.h"
+#include "common/status/macros.h"
 #include "common/time/micros.h"
 #include "tierwise/credit/v1/credit.grpc.pb.h"
 #include "tierwise/events/v1/events.pb.h"
@@ -29,11 +30,10 @@ absl::Status HandleCustomerChanged(CreditStore& store, const redis::StreamEntry&
     return absl::InvalidArgumentError("not a CustomerChanged event");
   }
   // Versions order the profile's changes; a redelivered or older event changes nothing.
-  absl::StatusOr<int> applied = store.CustomerKnown(event.customer_id(), event.external_ref(),
-                                                    event.owner(), event.version());
-  if (!applied.ok()) return applied.status();
-  if (*applied > 0) {
-    log::Info("credit.unparked", {{"customer_id", event.customer_id()}, {"events", *applied}});
+  TW_ASSIGN_OR_RETURN(int applied, store.CustomerKnown(event.customer_id(), event.external_ref(),
+                                                       event.owner(), event.version()));
+  if (applied > 0) {
+    log::Info("credit.unparked", {{"customer_id", event.customer_id()}, {"events", applied}});
   }
   return absl::OkStatus();
 }
@@ -55,30 +55,28 @@ server::ServiceDefinition CreditDefinition() {
         auto credit = std::make_shared<CreditServer>(deps, Now);
         credit->ingest_service.set_idle_timeout(std::chrono::seconds(IngestIdleTimeoutSeconds()));
         server::ServiceBundle bundle;
-        auto consumer =
+        TW_ASSIGN_OR_RETURN(
+            auto consumer,
             server::StartConsumer(deps, "credit",
                                   {.stream = streams::CustomerChanged(deps.config.redis_prefix),
                                    .handler =
                                        [credit](const redis::StreamEntry& entry) {
                                          return HandleCustomerChanged(credit->store, entry);
                                        }},
-                                  bundle);
-        if (!consumer.ok()) return consumer.status();
+                                  bundle));
         auto sweep = std::make_shared<server::PeriodicTask>(
             "credit.hold_sweep", std::chrono::seconds(60), [credit]() -> absl::Status {
               // Accounts from before the stored ledger state are built, 200 per short
               // transaction (the feeds of other customers go on meanwhile).
               int total = 0;
               for (int round = 0; round < 50; ++round) {
-                absl::StatusOr<int> built = credit->store.BackfillLedgers(200);
-                if (!built.ok()) return built.status();
-                total += *built;
-                if (*built < 200) break;
+                TW_ASSIGN_OR_RETURN(int built, credit->store.BackfillLedgers(200));
+                total += built;
+                if (built < 200) break;
               }
               if (total > 0) log::Info("credit.ledgers_built", {{"accounts", total}});
-              absl::StatusOr<int> changed = credit->store.SweepHolds();
-              if (!changed.ok()) return changed.status();
-              if (*changed > 0) log::Info("credit.auto_holds", {{"changed", *changed}});
+              TW_ASSIGN_OR_RETURN(int changed, credit->store.SweepHolds());
+              if (changed > 0) log::Info("credit.auto_holds", {{"changed", changed}});
               return absl::OkStatus();
             });
         bundle.services.emplace_back(&credit->ingest_service,

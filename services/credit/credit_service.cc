@@ -1,6 +1,7 @@
 #include "services/credit/credit_service.h"
 
 #include "common/server/rpc.h"
+#include "common/status/macros.h"
 
 namespace tierwise::credit {
 namespace {
@@ -91,10 +92,9 @@ grpc::Status LedgerIngestService::IngestEvents(
         while (idle.Read(stream, &batch)) {
           std::vector<const v1::LedgerEventInput*> events;
           for (const auto& e : batch.events()) events.push_back(&e);
-          absl::StatusOr<std::vector<v1::IngestResult>> results = desk_.Ingest(c, events);
-          if (!results.ok()) return results.status();
+          TW_ASSIGN_OR_RETURN(std::vector<v1::IngestResult> results, desk_.Ingest(c, events));
           v1::IngestEventsResponse response;
-          for (auto& r : *results) *response.add_results() = std::move(r);
+          for (auto& r : results) *response.add_results() = std::move(r);
           if (!stream->Write(response)) {
             return absl::CancelledError("the client went away");
           }

@@ -342,6 +342,35 @@ TEST_F(CreditServiceTest, EventsForUnknownCustomersAreParkedThenApplied) {
   EXPECT_EQ(Account(id).events_applied(), 2);
 }
 
+TEST_F(CreditServiceTest, ParkedEventsComePageByPageWithTokensBoundToTheFilter) {
+  Ingest({Order("p1", "PARK-1", "O1", 100, 0), Order("p2", "PARK-1", "O2", 200, 0),
+          Order("p3", "PARK-2", "O3", 300, 0)});
+  v1::ListParkedEventsRequest list;
+  list.set_external_ref("PARK-1");
+  list.set_page_size(1);
+  std::vector<std::string> ids;
+  for (int page = 0; page < 3; ++page) {
+    v1::ListParkedEventsResponse parked;
+    ASSERT_TRUE(ingest_->ListParkedEvents(H::Context(H::kFinance).get(), list, &parked).ok());
+    for (const auto& e : parked.events()) ids.push_back(e.event_id());
+    if (parked.next_page_token().empty()) break;
+    list.set_page_token(parked.next_page_token());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"p1", "p2"}));
+
+  // A token of one filter replayed with another is refused, not a page of the other list.
+  list.set_page_size(1);
+  list.clear_page_token();
+  v1::ListParkedEventsResponse first;
+  ASSERT_TRUE(ingest_->ListParkedEvents(H::Context(H::kFinance).get(), list, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  list.set_external_ref("PARK-2");
+  list.set_page_token(first.next_page_token());
+  v1::ListParkedEventsResponse other;
+  EXPECT_EQ(ingest_->ListParkedEvents(H::Context(H::kFinance).get(), list, &other).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(CreditServiceTest, OneBatchResolvesCustomersByIdInAnyCaseAndByExternalRef) {
   const std::string by_ref = Known("REF-A");
   const std::string by_id = Known("REF-B");

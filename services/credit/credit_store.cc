@@ -14,37 +14,43 @@
 #include "common/postgres/bytea.h"
 #include "common/postgres/text_array.h"
 #include "common/postgres/time_sql.h"
+#include "common/status/macros.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::credit {
 namespace {
 
-constexpr char kAccountColumns[] =
-    "customer_id::text, currency, credit_limit, terms_type, net_days, on_hold, hold_reason,"
-    " hold_automatic, rating, score, factors,"
-    " coalesce((extract(epoch from rated_at) * 1000000)::bigint, 0), events_applied,"
-    " ledger_ready, ledger_state, last_fact_us, last_fact_id, first_order_us, unapplied";
+// The columns RowToAccount reads.
+const std::string& AccountColumns() {
+  static const std::string kColumns = absl::StrCat(
+      "customer_id::text AS customer_id, currency, credit_limit, terms_type, net_days, on_hold,"
+      " hold_reason, hold_automatic, rating, score, factors, ",
+      postgres::MicrosColumn("rated_at"),
+      " AS rated_at_us, events_applied,"
+      " ledger_ready, ledger_state, last_fact_us, last_fact_id, first_order_us, unapplied");
+  return kColumns;
+}
 
 AccountRow RowToAccount(const pqxx::row& r) {
   AccountRow a;
-  a.customer_id = r[0].as<std::string>();
-  a.currency = r[1].as<std::string>();
-  a.credit_limit = r[2].as<int64_t>();
-  a.terms.type = static_cast<Terms::Type>(r[3].as<int>());
-  a.terms.net_days = r[4].as<int>();
-  a.on_hold = r[5].as<bool>();
-  a.hold_reason = r[6].as<std::string>();
-  a.hold_automatic = r[7].as<bool>();
-  a.rating = r[8].as<std::string>();
-  a.score = r[9].as<int>();
-  if (!r[10].is_null()) {
+  a.customer_id = r["customer_id"].as<std::string>();
+  a.currency = r["currency"].as<std::string>();
+  a.credit_limit = r["credit_limit"].as<int64_t>();
+  a.terms.type = static_cast<Terms::Type>(r["terms_type"].as<int>());
+  a.terms.net_days = r["net_days"].as<int>();
+  a.on_hold = r["on_hold"].as<bool>();
+  a.hold_reason = r["hold_reason"].as<std::string>();
+  a.hold_automatic = r["hold_automatic"].as<bool>();
+  a.rating = r["rating"].as<std::string>();
+  a.score = r["score"].as<int>();
+  if (!r["factors"].is_null()) {
     v1::CreditAccount holder;
-    if (holder.ParseFromString(pqxx::binarystring(r[10]).str())) {
+    if (holder.ParseFromString(pqxx::binarystring(r["factors"]).str())) {
       a.factors.assign(holder.factors().begin(), holder.factors().end());
     }
   }
-  a.rated_at = r[11].as<int64_t>();
-  a.events_applied = r[12].as<int64_t>();
+  a.rated_at = r["rated_at_us"].as<int64_t>();
+  a.events_applied = r["events_applied"].as<int64_t>();
   a.ledger_ready = r["ledger_ready"].as<bool>();
   if (!r["ledger_state"].is_null()) a.ledger_state = pqxx::binarystring(r["ledger_state"]).str();
   a.last_fact = {r["last_fact_us"].as<int64_t>(), r["last_fact_id"].as<std::string>()};
@@ -61,10 +67,10 @@ absl::StatusOr<v1::CreditPolicy> LoadPolicy(pqxx::work& tx) {
     return p;
   }
   v1::CreditPolicy p;
-  if (!p.ParseFromString(pqxx::binarystring(r[0][0]).str())) {
+  if (!p.ParseFromString(pqxx::binarystring(r[0]["payload"]).str())) {
     return absl::InternalError("stored credit policy does not parse");
   }
-  p.set_version(r[0][1].as<int>());
+  p.set_version(r[0]["version"].as<int>());
   return p;
 }
 
@@ -78,7 +84,7 @@ AccountRow LockAccount(pqxx::work& tx, const std::string& customer_id,
       customer_id, policy.default_limit().currency(), policy.default_limit().minor_units(),
       static_cast<int>(terms.type), terms.net_days);
   return RowToAccount(tx.exec_params1(
-      absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1 FOR UPDATE"),
+      absl::StrCat("SELECT ", AccountColumns(), " FROM accounts WHERE customer_id = $1 FOR UPDATE"),
       customer_id));
 }
 
@@ -98,7 +104,7 @@ std::map<std::string, AccountRow> LockAccounts(pqxx::work& tx, const std::set<st
       array, policy.default_limit().currency(), policy.default_limit().minor_units(),
       static_cast<int>(terms.type), terms.net_days);
   for (const auto& r :
-       tx.exec_params(absl::StrCat("SELECT ", kAccountColumns,
+       tx.exec_params(absl::StrCat("SELECT ", AccountColumns(),
                                    " FROM accounts WHERE customer_id = ANY($1::uuid[])"
                                    " ORDER BY customer_id FOR UPDATE"),
                       array)) {
@@ -634,10 +640,9 @@ absl::StatusOr<v1::CreditPolicy> CreditStore::GetPolicy() {
 absl::StatusOr<v1::CreditPolicy> CreditStore::UpdatePolicy(const v1::CreditPolicy& policy,
                                                            const Actor& actor) {
   return pool_.Transact<v1::CreditPolicy>([&](pqxx::work& tx) -> absl::StatusOr<v1::CreditPolicy> {
-    absl::StatusOr<v1::CreditPolicy> current = LoadPolicy(tx);
-    if (!current.ok()) return current.status();
+    TW_ASSIGN_OR_RETURN(v1::CreditPolicy current, LoadPolicy(tx));
     v1::CreditPolicy stored = policy;
-    stored.set_version(current->version() + 1);
+    stored.set_version(current.version() + 1);
     SetTimestamp(clock_(), stored.mutable_update_time());
     stored.set_updated_by(actor.name);
     tx.exec_params(
@@ -659,8 +664,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
   const Micros now = clock_();
   return pool_.Transact<std::vector<v1::IngestResult>>(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::IngestResult>> {
-        absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-        if (!policy.ok()) return policy.status();
+        TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
         std::vector<v1::IngestResult> results(events.size());
         std::vector<bool> done(events.size(), false);
         // 1. Repeated event ids: answer with the first outcome.
@@ -670,10 +674,12 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
           for (const ValidEvent& e : events) ids.push_back(e.event_id);
           const std::string array = postgres::ToTextArray(ids);
           for (const auto& row :
-               tx.exec_params("SELECT event_id, first_outcome, coalesce(customer_id::text, '')"
+               tx.exec_params("SELECT event_id, first_outcome,"
+                              " coalesce(customer_id::text, '') AS customer_id"
                               " FROM ledger_facts WHERE event_id = ANY($1::text[])",
                               array)) {
-            seen[row[0].as<std::string>()] = {row[1].as<int>(), row[2].as<std::string>()};
+            seen[row["event_id"].as<std::string>()] = {row["first_outcome"].as<int>(),
+                                                       row["customer_id"].as<std::string>()};
           }
         }
         // 2. Resolve customers (by id or external_ref, one statement each) and lock their
@@ -693,13 +699,15 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
         std::map<std::pair<bool, std::string>, std::string> resolved;
         if (!by_id.empty() || !by_ref.empty()) {
           for (const auto& r : tx.exec_params(
-                   "SELECT true, customer_id::text, customer_id::text FROM known_customers"
+                   "SELECT true AS by_id, customer_id::text AS key,"
+                   " customer_id::text AS customer_id FROM known_customers"
                    " WHERE customer_id = ANY($1::uuid[])"
                    " UNION ALL SELECT false, external_ref, customer_id::text FROM known_customers"
                    " WHERE external_ref = ANY($2::text[])",
                    postgres::ToTextArray({by_id.begin(), by_id.end()}),
                    postgres::ToTextArray({by_ref.begin(), by_ref.end()}))) {
-            resolved[{r[0].as<bool>(), r[1].as<std::string>()}] = r[2].as<std::string>();
+            resolved[{r["by_id"].as<bool>(), r["key"].as<std::string>()}] =
+                r["customer_id"].as<std::string>();
           }
         }
         const auto customer_of = [&resolved](const ValidEvent& e) {
@@ -713,7 +721,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
         for (size_t i = 0; i < events.size(); ++i) {
           if (!done[i] && !customer_of(events[i]).empty()) customers.insert(customer_of(events[i]));
         }
-        std::map<std::string, AccountRow> accounts = LockAccounts(tx, customers, *policy);
+        std::map<std::string, AccountRow> accounts = LockAccounts(tx, customers, policy);
 
         // 3. Store the new facts, in one statement.
         std::map<std::string, size_t> first_in_batch;
@@ -780,7 +788,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
                    postgres::ToTextArray(documents), postgres::ToIntArray(amounts),
                    postgres::ToTextArray(currencies), postgres::ToIntArray(times),
                    postgres::ToTextArray(payloads), postgres::ToIntArray(codes))) {
-            stored.insert(r[0].as<std::string>());
+            stored.insert(r["event_id"].as<std::string>());
           }
         }
         std::map<std::string, std::vector<const v1::LedgerEventInput*>> applied;
@@ -789,11 +797,11 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
           if (stored.count(e.event_id) == 0) {
             // Another client stored it between our check and this insert: it won.
             const pqxx::row first = tx.exec_params1(
-                "SELECT first_outcome, coalesce(customer_id::text, '') FROM ledger_facts"
-                " WHERE event_id = $1",
+                "SELECT first_outcome, coalesce(customer_id::text, '') AS customer_id"
+                " FROM ledger_facts WHERE event_id = $1",
                 e.event_id);
-            results[i] = Result(e, static_cast<v1::IngestOutcome>(first[0].as<int>()), true,
-                                first[1].as<std::string>());
+            results[i] = Result(e, static_cast<v1::IngestOutcome>(first["first_outcome"].as<int>()),
+                                true, first["customer_id"].as<std::string>());
             continue;
           }
           const std::string customer_id = customer_of(e);
@@ -818,7 +826,7 @@ absl::StatusOr<std::vector<v1::IngestResult>> CreditStore::Ingest(
         std::vector<Rerated> rerated;
         std::vector<outbox::Message> messages;
         for (auto& [customer_id, inputs] : applied) {
-          rerated.push_back(Rerate(accounts[customer_id], ledgers.at(customer_id), *policy, now,
+          rerated.push_back(Rerate(accounts[customer_id], ledgers.at(customer_id), policy, now,
                                    calendar_, inputs, ledger_stream_, &messages));
         }
         SaveRatings(tx, rerated, now);
@@ -834,7 +842,7 @@ absl::StatusOr<std::string> CreditStore::OwnerOf(const std::string& customer_id)
                            "SELECT owner FROM known_customers WHERE customer_id = $1", customer_id);
     if (r.empty())
       return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
-    return r[0][0].as<std::string>();
+    return r[0]["owner"].as<std::string>();
   });
 }
 
@@ -851,17 +859,17 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
         customer_id, announced_ref, owner, version);
     // Parked events match the code the customer has now, not the one a stale event named.
     const pqxx::row stored = tx.exec_params1(
-        "SELECT coalesce(external_ref, '') FROM known_customers WHERE customer_id = $1",
+        "SELECT coalesce(external_ref, '') AS external_ref FROM known_customers"
+        " WHERE customer_id = $1",
         customer_id);
-    const std::string external_ref = stored[0].as<std::string>();
-    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-    if (!policy.ok()) return policy.status();
+    const std::string external_ref = stored["external_ref"].as<std::string>();
+    TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
     const pqxx::result parked = tx.exec_params(
         "SELECT event_id FROM ledger_facts WHERE customer_id IS NULL"
         " AND (customer_key = $1 OR (customer_key = $2 AND $2 <> ''))",
         customer_id, external_ref);
     if (parked.empty()) return 0;
-    std::map<std::string, AccountRow> accounts = LockAccounts(tx, {customer_id}, *policy);
+    std::map<std::string, AccountRow> accounts = LockAccounts(tx, {customer_id}, policy);
     std::vector<v1::LedgerEventInput> inputs;
     for (const auto& row :
          tx.exec_params("UPDATE ledger_facts SET customer_id = $1::uuid, applied_at = now()"
@@ -869,7 +877,9 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
                         " OR (customer_key = $2 AND $2 <> '')) RETURNING payload",
                         customer_id, external_ref, customer_id)) {
       v1::LedgerEventInput input;
-      if (input.ParseFromString(pqxx::binarystring(row[0]).str())) inputs.push_back(input);
+      if (input.ParseFromString(pqxx::binarystring(row["payload"]).str())) {
+        inputs.push_back(input);
+      }
     }
     std::vector<const v1::LedgerEventInput*> applied;
     std::map<std::string, std::vector<Fact>> new_facts;
@@ -882,7 +892,7 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
         ApplyFacts(tx, accounts, std::move(new_facts), now, calendar_, replays_);
     std::vector<outbox::Message> messages;
     SaveRatings(tx,
-                {Rerate(accounts.at(customer_id), ledgers.at(customer_id), *policy, now, calendar_,
+                {Rerate(accounts.at(customer_id), ledgers.at(customer_id), policy, now, calendar_,
                         applied, ledger_stream_, &messages)},
                 now);
     outbox::EnqueueAll(tx, messages);
@@ -897,7 +907,7 @@ absl::StatusOr<int> CreditStore::CustomerKnown(const std::string& customer_id,
 absl::StatusOr<std::optional<AccountSnapshot>> CreditStore::ReadSnapshot(
     const std::string& customer_id, Micros now) {
   static const std::string kSql = absl::StrCat(
-      "SELECT ", kAccountColumns,
+      "SELECT ", AccountColumns(),
       ", pol.payload AS policy_payload, pol.version AS policy_version, i.*"
       " FROM accounts a LEFT JOIN policy pol ON pol.id = 1"
       " LEFT JOIN LATERAL (SELECT order_no, event_id, product_line, occurred_us, invoiced_us,"
@@ -933,19 +943,17 @@ absl::StatusOr<std::optional<AccountSnapshot>> CreditStore::ReadSnapshot(
 
 absl::StatusOr<AccountSnapshot> CreditStore::Snapshot(const std::string& customer_id) {
   const Micros now = clock_();
-  absl::StatusOr<std::optional<AccountSnapshot>> fast = ReadSnapshot(customer_id, now);
-  if (!fast.ok()) return fast.status();
-  if (fast->has_value()) return std::move(**fast);
+  TW_ASSIGN_OR_RETURN(std::optional<AccountSnapshot> fast, ReadSnapshot(customer_id, now));
+  if (fast.has_value()) return std::move(*fast);
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<AccountSnapshot> snapshot =
         pool_.Transact<AccountSnapshot>([&](pqxx::work& tx) -> absl::StatusOr<AccountSnapshot> {
           pqxx::result r = tx.exec_params(
-              absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
+              absl::StrCat("SELECT ", AccountColumns(), " FROM accounts WHERE customer_id = $1"),
               customer_id);
           AccountSnapshot snapshot;
-          absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-          if (!policy.ok()) return policy.status();
-          snapshot.policy = *std::move(policy);
+          TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
+          snapshot.policy = std::move(policy);
           if (r.empty()) {
             if (tx.exec_params("SELECT 1 FROM known_customers WHERE customer_id = $1", customer_id)
                     .empty()) {
@@ -960,7 +968,7 @@ absl::StatusOr<AccountSnapshot> CreditStore::Snapshot(const std::string& custome
             // Built once, on first use, for accounts from before the stored state.
             tx.exec_params("SELECT 1 FROM accounts WHERE customer_id = $1 FOR UPDATE", customer_id);
             snapshot.account = RowToAccount(tx.exec_params1(
-                absl::StrCat("SELECT ", kAccountColumns, " FROM accounts WHERE customer_id = $1"),
+                absl::StrCat("SELECT ", AccountColumns(), " FROM accounts WHERE customer_id = $1"),
                 customer_id));
             snapshot.ledger =
                 Recompute(tx, snapshot.account, snapshot.policy, now, calendar_, ledger_stream_);
@@ -1001,12 +1009,11 @@ absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
             .empty()) {
       return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
     }
-    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-    if (!policy.ok()) return policy.status();
+    TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
     AccountSnapshot snapshot;
-    snapshot.account = LockAccount(tx, customer_id, *policy);
+    snapshot.account = LockAccount(tx, customer_id, policy);
     const Terms terms_before = snapshot.account.terms;
-    if (absl::Status s = change(snapshot.account); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(change(snapshot.account));
     const AccountRow& a = snapshot.account;
     tx.exec_params(
         "UPDATE accounts SET credit_limit = $2, terms_type = $3, net_days = $4, on_hold = $5,"
@@ -1023,9 +1030,9 @@ absl::StatusOr<AccountSnapshot> CreditStore::ChangeAccount(
     const bool terms_changed = snapshot.account.terms.type != terms_before.type ||
                                snapshot.account.terms.net_days != terms_before.net_days;
     Ledger ledger =
-        Recompute(tx, snapshot.account, *policy, now, calendar_, ledger_stream_, terms_changed);
+        Recompute(tx, snapshot.account, policy, now, calendar_, ledger_stream_, terms_changed);
     snapshot.ledger = std::move(ledger);
-    snapshot.policy = *std::move(policy);
+    snapshot.policy = std::move(policy);
     return snapshot;
   });
 }
@@ -1036,20 +1043,22 @@ absl::StatusOr<v1::ListParkedEventsResponse> CreditStore::ListParked(
       [&](pqxx::work& tx) -> absl::StatusOr<v1::ListParkedEventsResponse> {
         v1::ListParkedEventsResponse out;
         for (const auto& r : tx.exec_params(
-                 "SELECT event_id, customer_key, kind, document_no, amount, currency,"
-                 " (extract(epoch from received_at) * 1000000)::bigint FROM ledger_facts"
-                 " WHERE customer_id IS NULL AND ($1 = '' OR customer_key = $1) AND event_id > $2"
-                 " ORDER BY event_id LIMIT $3",
+                 absl::StrCat(
+                     "SELECT event_id, customer_key, kind, document_no, amount, currency, ",
+                     postgres::MicrosColumn("received_at"),
+                     " AS received_us FROM ledger_facts"
+                     " WHERE customer_id IS NULL AND ($1 = '' OR customer_key = $1)"
+                     " AND event_id > $2 ORDER BY event_id LIMIT $3"),
                  external_ref, after_event_id, limit)) {
           v1::ParkedEvent* e = out.add_events();
-          e->set_event_id(r[0].as<std::string>());
-          e->set_customer_key(r[1].as<std::string>());
-          const int kind = r[2].as<int>();
+          e->set_event_id(r["event_id"].as<std::string>());
+          e->set_customer_key(r["customer_key"].as<std::string>());
+          const int kind = r["kind"].as<int>();
           e->set_kind(kind == 1 ? "order" : kind == 2 ? "cancellation" : "payment");
-          e->set_document_no(r[3].as<std::string>());
-          e->mutable_amount()->set_minor_units(r[4].as<int64_t>());
-          e->mutable_amount()->set_currency(r[5].as<std::string>());
-          SetTimestamp(r[6].as<int64_t>(), e->mutable_received_at());
+          e->set_document_no(r["document_no"].as<std::string>());
+          e->mutable_amount()->set_minor_units(r["amount"].as<int64_t>());
+          e->mutable_amount()->set_currency(r["currency"].as<std::string>());
+          SetTimestamp(r["received_us"].as<int64_t>(), e->mutable_received_at());
         }
         return out;
       });
@@ -1110,21 +1119,20 @@ absl::StatusOr<CollectionsPage> CreditStore::ListCollections(Micros after_due,
 absl::StatusOr<int> CreditStore::SweepHolds() {
   const Micros now = clock_();
   return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
-    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-    if (!policy.ok()) return policy.status();
-    if (policy->auto_hold_days_overdue() == 0) return 0;
+    TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
+    if (policy.auto_hold_days_overdue() == 0) return 0;
     // N days overdue = a local due day at least N days before today.
     const Micros threshold =
-        calendar_.StartOf(calendar_.DayOf(now) - policy->auto_hold_days_overdue() + 1);
+        calendar_.StartOf(calendar_.DayOf(now) - policy.auto_hold_days_overdue() + 1);
     int changed = 0;
     for (const auto& r : tx.exec_params(
              absl::StrCat("SELECT customer_id::text FROM accounts WHERE NOT on_hold"
                           " AND oldest_open_due < ",
                           postgres::TimestampParam(1), " ORDER BY customer_id LIMIT 1000"),
              threshold)) {
-      AccountRow account = LockAccount(tx, r[0].as<std::string>(), *policy);
+      AccountRow account = LockAccount(tx, r["customer_id"].as<std::string>(), policy);
       const bool before = account.on_hold;
-      Recompute(tx, account, *policy, now, calendar_, ledger_stream_);
+      Recompute(tx, account, policy, now, calendar_, ledger_stream_);
       if (account.on_hold != before) ++changed;
     }
     return changed;
@@ -1136,7 +1144,7 @@ absl::StatusOr<LedgerCheck> CreditStore::VerifyLedger(const std::string& custome
   const Micros now = clock_();
   return pool_.Transact<LedgerCheck>([&](pqxx::work& tx) -> absl::StatusOr<LedgerCheck> {
     const pqxx::result r =
-        tx.exec_params(absl::StrCat("SELECT ", kAccountColumns,
+        tx.exec_params(absl::StrCat("SELECT ", AccountColumns(),
                                     " FROM accounts WHERE customer_id = $1 FOR UPDATE"),
                        customer_id);
     if (r.empty()) {
@@ -1182,9 +1190,8 @@ absl::StatusOr<LedgerCheck> CreditStore::VerifyLedger(const std::string& custome
       if (it == stored.end() || !(it->second == item)) differ("item " + item.order_no);
     }
     if (!check.matched && repair) {
-      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-      if (!policy.ok()) return policy.status();
-      Recompute(tx, account, *policy, now, calendar_, ledger_stream_, /*rebuild=*/true);
+      TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
+      Recompute(tx, account, policy, now, calendar_, ledger_stream_, /*rebuild=*/true);
       postgres::WriteAudit(tx, {.customer_id = customer_id,
                                 .action = "REPAIR_LEDGER",
                                 .actor = actor.name,
@@ -1200,17 +1207,16 @@ absl::StatusOr<LedgerCheck> CreditStore::VerifyLedger(const std::string& custome
 absl::StatusOr<int> CreditStore::BackfillLedgers(int limit) {
   const Micros now = clock_();
   return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
-    absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-    if (!policy.ok()) return policy.status();
+    TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
     int built = 0;
     // SKIP LOCKED: an account a feed holds is built by that feed.
     for (const auto& r : tx.exec_params(
-             absl::StrCat("SELECT ", kAccountColumns,
+             absl::StrCat("SELECT ", AccountColumns(),
                           " FROM accounts WHERE NOT ledger_ready ORDER BY customer_id LIMIT $1"
                           " FOR UPDATE SKIP LOCKED"),
              limit)) {
       AccountRow account = RowToAccount(r);
-      Recompute(tx, account, *policy, now, calendar_, ledger_stream_);
+      Recompute(tx, account, policy, now, calendar_, ledger_stream_);
       ++built;
     }
     return built;
@@ -1243,7 +1249,7 @@ absl::StatusOr<v1::LimitApplication> CreditStore::GetApplication(const std::stri
             tx.exec_params("SELECT payload FROM limit_applications WHERE id = $1", id);
         if (r.empty()) return absl::NotFoundError(absl::StrCat("application ", id, " not found"));
         v1::LimitApplication a;
-        a.ParseFromString(pqxx::binarystring(r[0][0]).str());
+        a.ParseFromString(pqxx::binarystring(r[0]["payload"]).str());
         return a;
       });
 }
@@ -1269,9 +1275,8 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
              .entity_id = a.id(),
              .note = a.decision_reason()});
     if (a.state() == v1::APPLICATION_STATE_APPROVED) {
-      absl::StatusOr<v1::CreditPolicy> policy = LoadPolicy(tx);
-      if (!policy.ok()) return policy.status();
-      AccountRow account = LockAccount(tx, a.customer_id(), *policy);
+      TW_ASSIGN_OR_RETURN(v1::CreditPolicy policy, LoadPolicy(tx));
+      AccountRow account = LockAccount(tx, a.customer_id(), policy);
       account.credit_limit = a.approved_limit().minor_units();
       if (a.requested_terms().type() != v1::PAYMENT_TERMS_TYPE_UNSPECIFIED) {
         account.terms = ToTerms(a.requested_terms());
@@ -1281,7 +1286,7 @@ absl::Status CreditStore::DecideApplication(const v1::LimitApplication& a, const
           " updated_at = now() WHERE customer_id = $1",
           a.customer_id(), account.credit_limit, static_cast<int>(account.terms.type),
           account.terms.net_days);
-      Recompute(tx, account, *policy, now, calendar_, ledger_stream_,
+      Recompute(tx, account, policy, now, calendar_, ledger_stream_,
                 /*rebuild=*/a.requested_terms().type() != v1::PAYMENT_TERMS_TYPE_UNSPECIFIED);
     }
     return absl::OkStatus();
@@ -1308,7 +1313,7 @@ absl::StatusOr<std::vector<v1::LimitApplication>> CreditStore::ListApplications(
                      " ORDER BY submitted_at DESC, id LIMIT $5"),
                  customer_id, state, after_submitted, after_id, limit, owner)) {
           v1::LimitApplication a;
-          a.ParseFromString(pqxx::binarystring(r[0]).str());
+          a.ParseFromString(pqxx::binarystring(r["payload"]).str());
           out.push_back(std::move(a));
         }
         return out;
