@@ -34,10 +34,9 @@ struct TlsFileNames {
 // certificate comes without ca_file; NOT_FOUND when a file cannot be read, is empty or holds
 // no PEM block. For start-up, so a misconfigured binary stops instead of failing every call.
 //
-//   auto creds = MakeChannelCredentials(
+//   TW_ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(
 //       {.ca_file = ca, .cert_file = cert, .key_file = key},
-//       {"--peer_ca_file", "--peer_cert", "--peer_key"});
-//   if (!creds.ok()) return creds.status();
+//       {"--peer_ca_file", "--peer_cert", "--peer_key"}));
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ChannelOptions& options, const TlsFileNames& names = {});
 

@@ -56,10 +56,9 @@ namespace tierwise::redis {
 //   TrackedCache cache(options, "profile:", 100000);
 //   cache.Start();
 //   auto value = cache.GetOrFetch(key, [&]() -> absl::StatusOr<std::optional<std::string>> {
-//     auto r = pool.Command({"HGET", key, "tier"});
-//     if (!r.ok()) return r.status();
-//     if (r->is_nil()) return std::nullopt;
-//     return r->str;
+//     TW_ASSIGN_OR_RETURN(Reply r, pool.Command({"HGET", key, "tier"}));
+//     if (r.is_nil()) return std::nullopt;
+//     return r.str;
 //   });
 class TrackedCache {
  public:

@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "common/redis/stream_consumer.h"
 #include "common/redis/stream_names.h"
+#include "common/status/macros.h"
 #include "common/testing/test_env.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_test_util.h"
@@ -427,8 +428,7 @@ TEST(DeliveryTest, AConsumerKilledMidBatchLeavesTheTiersOfACleanRun) {
                               ++seen;
                               if (seen < 20) return run.engine().OnLedgerEvent(e);
                               if (seen == 20) {
-                                absl::Status s = run.engine().OnLedgerEvent(e);
-                                if (!s.ok()) return s;
+                                TW_RETURN_IF_ERROR(run.engine().OnLedgerEvent(e));
                               }
                               return absl::UnavailableError("killed");
                             });

@@ -13,6 +13,7 @@
 #include "common/server/consumer_metrics.h"
 #include "common/server/consumers.h"
 #include "common/server/periodic_task.h"
+#include "common/status/macros.h"
 #include "common/time/micros.h"
 
 namespace tierwise::classification {
@@ -144,16 +145,13 @@ class WriterRole {
   // PostgreSQL, a rule set activated meanwhile applied, then the consumers.
   absl::Status Elect() {
     int64_t epoch = 0;
-    absl::Status s = deps_.pool.Transact([&](pqxx::work& tx) {
+    TW_RETURN_IF_ERROR(deps_.pool.Transact([&](pqxx::work& tx) {
       epoch = store::BumpWriterEpoch(tx, holder_);
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     svc_->engine.set_writer_epoch(epoch);
-    if (s = svc_->engine.Load(); !s.ok()) return s;
-    if (absl::StatusOr<int64_t> applied = svc_->engine.ApplyActiveRuleSet(); !applied.ok()) {
-      return applied.status();
-    }
+    TW_RETURN_IF_ERROR(svc_->engine.Load());
+    TW_RETURN_IF_ERROR(svc_->engine.ApplyActiveRuleSet().status());
     std::lock_guard<std::mutex> lock(mu_);
     inputs_ = StreamInputs(std::shared_ptr<TierEngine>(svc_, &svc_->engine), redis_,
                            deps_.config.redis_prefix, "writer", consumer_);
@@ -202,14 +200,14 @@ server::ServiceDefinition ClassificationDefinition() {
       .build = [](server::ServiceDeps& deps) -> absl::StatusOr<server::ServiceBundle> {
         // The connection and consumer settings every service's consumers use; StreamInputs sets
         // each stream's name and batch size.
-        auto settings =
+        TW_ASSIGN_OR_RETURN(
+            auto settings,
             server::ConsumerSettings(deps, kServiceName,
                                      {.stream = streams::Ledger(deps.config.redis_prefix),
                                       .batch_handler = [](const std::vector<redis::StreamEntry>&) {
                                         return absl::OkStatus();
-                                      }});
-        if (!settings.ok()) return settings.status();
-        auto role = std::make_shared<WriterRole>(deps, settings->first, settings->second,
+                                      }}));
+        auto role = std::make_shared<WriterRole>(deps, settings.first, settings.second,
                                                  server::ConsumerName());
         auto svc = std::make_shared<ClassificationServer>(deps, Now, redis_read_connections,
                                                           local_cache_entries,

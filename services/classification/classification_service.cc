@@ -4,6 +4,7 @@
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
 #include "common/server/rpc.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 
 namespace tierwise::classification {
@@ -90,10 +91,7 @@ grpc::Status RuleSetService::CreateRuleSet(grpc::ServerContext* context,
                                            v1::RuleSet* response) {
   return ServeRpc(authorizer_, context, "CreateRuleSet", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::RuleSet> {
-                    if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set");
-                        !s.ok()) {
-                      return s;
-                    }
+                    TW_RETURN_IF_ERROR(ValidateRuleSet(request->rule_set(), "rule_set"));
                     return engine_.CreateRuleSet(request->rule_set(), ActorOf(c));
                   });
 }
@@ -107,11 +105,10 @@ grpc::Status RuleSetService::GetRuleSet(grpc::ServerContext* context,
                       return status::InvalidArgument("version", "must not be negative");
                     }
                     std::optional<v1::RuleSet> rs;
-                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                    TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
                       rs = store::LoadRuleSet(tx, request->version());
                       return absl::OkStatus();
-                    });
-                    if (!s.ok()) return s;
+                    }));
                     if (!rs.has_value()) return absl::NotFoundError("no such rule set");
                     return *rs;
                   });
@@ -123,11 +120,10 @@ grpc::Status RuleSetService::ListRuleSets(grpc::ServerContext* context,
   return ServeRpc(authorizer_, context, "ListRuleSets", response,
                   [&](const auth::CallContext&) -> absl::StatusOr<v1::ListRuleSetsResponse> {
                     v1::ListRuleSetsResponse out;
-                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                    TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
                       for (auto& rs : store::ListRuleSets(tx)) *out.add_rule_sets() = std::move(rs);
                       return absl::OkStatus();
-                    });
-                    if (!s.ok()) return s;
+                    }));
                     return out;
                   });
 }
@@ -151,17 +147,14 @@ grpc::Status RuleSetService::SimulateRuleSet(grpc::ServerContext* context,
                   [&](const auth::CallContext&) -> absl::StatusOr<v1::SimulateRuleSetResponse> {
                     v1::RuleSet candidate;
                     if (request->has_rule_set()) {
-                      if (absl::Status s = ValidateRuleSet(request->rule_set(), "rule_set");
-                          !s.ok())
-                        return s;
+                      TW_RETURN_IF_ERROR(ValidateRuleSet(request->rule_set(), "rule_set"));
                       candidate = request->rule_set();
                     } else {
                       std::optional<v1::RuleSet> rs;
-                      absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                      TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
                         rs = store::LoadRuleSet(tx, request->version());
                         return absl::OkStatus();
-                      });
-                      if (!s.ok()) return s;
+                      }));
                       if (!rs.has_value())
                         return status::InvalidArgument("version", "no such rule set");
                       candidate = *rs;
@@ -206,9 +199,7 @@ grpc::Status ClassificationService::PinTier(grpc::ServerContext* context,
   return ServeRpc(
       authorizer_, context, "PinTier", response,
       [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
-        if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
-          return s;
-        }
+        TW_RETURN_IF_ERROR(CheckId(request->customer_id(), "customer_id"));
         if (TierRank(request->tier()) < 0) {
           return status::InvalidArgument("tier", "must be K, A, B, C or D");
         }
@@ -229,9 +220,7 @@ grpc::Status ClassificationService::UnpinTier(grpc::ServerContext* context,
                                               v1::Tier* response) {
   return ServeRpc(authorizer_, context, "UnpinTier", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
-                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
-                      return s;
-                    }
+                    TW_RETURN_IF_ERROR(CheckId(request->customer_id(), "customer_id"));
                     return writer_.Unpin(request->customer_id(), request->reason(), ActorOf(c));
                   });
 }
@@ -241,9 +230,7 @@ grpc::Status ClassificationService::Reclassify(grpc::ServerContext* context,
                                                v1::Tier* response) {
   return ServeRpc(authorizer_, context, "Reclassify", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::Tier> {
-                    if (absl::Status s = CheckId(request->customer_id(), "customer_id"); !s.ok()) {
-                      return s;
-                    }
+                    TW_RETURN_IF_ERROR(CheckId(request->customer_id(), "customer_id"));
                     return writer_.Reclassify(request->customer_id(), ActorOf(c));
                   });
 }
@@ -261,7 +248,7 @@ grpc::Status ClassificationService::GetJob(grpc::ServerContext* context,
                                            const v1::GetJobRequest* request, v1::Job* response) {
   return ServeRpc(authorizer_, context, "GetJob", response,
                   [&](const auth::CallContext&) -> absl::StatusOr<v1::Job> {
-                    if (absl::Status s = CheckId(request->id(), "id"); !s.ok()) return s;
+                    TW_RETURN_IF_ERROR(CheckId(request->id(), "id"));
                     return jobs_.Get(request->id());
                   });
 }
@@ -272,11 +259,10 @@ grpc::Status ClassificationService::GetServicePolicy(grpc::ServerContext* contex
   return ServeRpc(authorizer_, context, "GetServicePolicy", response,
                   [&](const auth::CallContext&) -> absl::StatusOr<v1::ServicePolicy> {
                     std::optional<v1::ServicePolicy> p;
-                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                    TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
                       p = store::LoadServicePolicy(tx);
                       return absl::OkStatus();
-                    });
-                    if (!s.ok()) return s;
+                    }));
                     return p.value_or(DefaultServicePolicy());
                   });
 }
@@ -286,10 +272,9 @@ grpc::Status ClassificationService::UpdateServicePolicy(
     v1::ServicePolicy* response) {
   return ServeRpc(authorizer_, context, "UpdateServicePolicy", response,
                   [&](const auth::CallContext& c) -> absl::StatusOr<v1::ServicePolicy> {
-                    if (absl::Status s = ValidateServicePolicy(request->policy()); !s.ok())
-                      return s;
+                    TW_RETURN_IF_ERROR(ValidateServicePolicy(request->policy()));
                     v1::ServicePolicy p = request->policy();
-                    absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+                    TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
                       std::optional<v1::ServicePolicy> current = store::LoadServicePolicy(tx);
                       p.set_version(current ? current->version() + 1 : 1);
                       p.set_updated_by(c.principal.name);
@@ -299,8 +284,7 @@ grpc::Status ClassificationService::UpdateServicePolicy(
                           tx, AuditOf(ActorOf(c), "policy.update", "", "service_policy",
                                       absl::StrCat(p.version()), {"tiers"}));
                       return absl::OkStatus();
-                    });
-                    if (!s.ok()) return s;
+                    }));
                     return p;
                   });
 }
