@@ -30,7 +30,7 @@ namespace {
 std::unique_ptr<redis::TrackedCache> StartLocalCache(const server::ServiceDeps& deps, int entries) {
   if (entries <= 0) return nullptr;
   auto cache = std::make_unique<redis::TrackedCache>(
-      deps.redis.options(), absl::StrCat(deps.config.redis_prefix, ":tier:"),
+      deps.redis.options(), cache_keys::TierPrefix(deps.config.redis_prefix),
       static_cast<size_t>(entries));
   cache->Start();
   return cache;
