@@ -3,8 +3,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <array>
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -33,16 +35,33 @@ std::string NewRequestId() {
 constexpr absl::string_view kDigestPrefix = "sha256:";
 constexpr size_t kDigestBytes = 32;
 
-// Raw SHA-256 of `data` (32 bytes).
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+using Digest = std::array<unsigned char, kDigestBytes>;
+
+// SHA-256 of `data` into *out; false only with a broken libcrypto. The algorithm is fetched
+// once and each thread reuses one context: EVP_Digest(..., EVP_sha256(), ...) would look the
+// algorithm up (under a lock shared by all threads) and allocate a context on every call, four
+// times the cost of the digest itself.
+bool Sha256(absl::string_view data, Digest* out) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct ContextFree {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, ContextFree> ctx(EVP_MD_CTX_new());
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1 ||
-      length != kDigestBytes) {
-    // Only a broken libcrypto gets here; an empty digest matches no stored one.
-    return std::string();
-  }
-  return std::string(reinterpret_cast<const char*>(digest), length);
+  return md != nullptr && ctx != nullptr && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1 &&
+         EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+         EVP_DigestFinal_ex(ctx.get(), out->data(), &length) == 1 && length == kDigestBytes;
+}
+
+absl::string_view View(const Digest& digest) {
+  return absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+// Raw SHA-256 of `data` (32 bytes), or "" (which matches no stored digest).
+std::string Sha256(absl::string_view data) {
+  Digest digest;
+  if (!Sha256(data, &digest)) return std::string();
+  return std::string(View(digest));
 }
 
 bool IsHex(absl::string_view s) {
@@ -147,11 +166,11 @@ absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::Load(
 }
 
 const Principal* TokenStore::Find(absl::string_view token) const {
-  const std::string digest = Sha256(token);
-  if (digest.size() != kDigestBytes) return nullptr;
+  Digest digest;
+  if (!Sha256(token, &digest)) return nullptr;
   // The map is keyed by the digest, so the lookup's timing depends on the digest only, never on
   // how much of a stored token an attacker guessed; the match is confirmed in constant time.
-  auto it = by_digest_.find(digest);
+  auto it = by_digest_.find(View(digest));
   if (it == by_digest_.end() || it->first.size() != kDigestBytes ||
       CRYPTO_memcmp(it->first.data(), digest.data(), kDigestBytes) != 0) {
     return nullptr;

@@ -2,6 +2,10 @@
 
 #include <grpcpp/test/server_context_test_spouse.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
@@ -133,6 +137,52 @@ TEST(AuthTest, RoleNamesRoundTrip) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);
   }
   EXPECT_FALSE(ParseRole("root").has_value());
+}
+
+// The digest context is reused per thread: every lookup must still hash exactly its own token,
+// whatever the thread hashed before (a longer token, an unknown one), on many threads at once.
+TEST(AuthTest, LookupsStayExactOnEveryThread) {
+  auto tokens = Tokens();
+  const std::string long_token(4096, 'k');
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const Principal* rep = tokens->Find("rep-token-1");
+        if (rep == nullptr || rep->name != "rep.zhang") ++wrong;
+        if (tokens->Find(long_token) != nullptr) ++wrong;
+        if (tokens->Find(absl::StrCat("rep-token-", t + 2)) != nullptr) ++wrong;
+        if (tokens->Find("rep-token-1 ") != nullptr) ++wrong;
+        const Principal* admin = tokens->Find("admin-token-1");
+        if (admin == nullptr || admin->role != Role::kAdmin) ++wrong;
+      }
+      if (HashToken("abc") !=
+          "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") {
+        ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+// A store holds the tokens it was loaded with: a token removed or changed in the source is
+// refused by the store loaded from the new source, however often the old one was accepted.
+TEST(AuthTest, AReloadedStoreRefusesRevokedTokens) {
+  auto before =
+      TokenStore::FromText("rep.zhang sales_rep rep-token-1\nadmin admin admin-token-1", "");
+  ASSERT_TRUE(before.ok()) << before.status();
+  for (int i = 0; i < 100; ++i) ASSERT_NE((*before)->Find("rep-token-1"), nullptr);
+  auto after =
+      TokenStore::FromText("rep.zhang sales_rep rep-token-2\nadmin admin admin-token-1", "");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ((*after)->Find("rep-token-1"), nullptr);
+  ASSERT_NE((*after)->Find("rep-token-2"), nullptr);
+  Authorizer authorizer(*after, {{"Get", Roles::All()}});
+  EXPECT_EQ(authorizer.Check("Bearer rep-token-1", "Get").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(authorizer.Check("Bearer rep-token-2", "Get").ok());
 }
 
 }  // namespace

@@ -160,6 +160,8 @@ void Init(absl::string_view level, absl::string_view format, absl::string_view s
                        spdlog::pattern_time_type::utc);
 }
 
+bool Enabled(Level level) { return Logger().should_log(ToSpd(level)); }
+
 void Write(Level level, absl::string_view event, Fields fields) {
   auto& logger = Logger();
   const auto spd_level = ToSpd(level);

@@ -35,6 +35,9 @@ void Init(absl::string_view level, absl::string_view format, absl::string_view s
 
 void Write(Level level, absl::string_view event, Fields fields);
 
+// Whether a line at `level` would be written: lets a hot path skip building its fields.
+bool Enabled(Level level);
+
 // `text` as a JSON string literal, quotes included (also used for the CLI's JSON output).
 std::string JsonQuote(absl::string_view text);
 

@@ -91,5 +91,20 @@ TEST(LogTest, InvalidUtf8StaysValidJson) {
   EXPECT_EQ(JsonQuote("\"\\\t"), "\"\\\"\\\\\\t\"");
 }
 
+TEST(LogTest, EnabledFollowsTheLevel) {
+  Init("warn", "text", "test");
+  EXPECT_FALSE(Enabled(Level::kDebug));
+  EXPECT_FALSE(Enabled(Level::kInfo));
+  EXPECT_TRUE(Enabled(Level::kWarn));
+  EXPECT_TRUE(Enabled(Level::kError));
+  Init("debug", "text", "test");
+  EXPECT_TRUE(Enabled(Level::kDebug));
+  const std::string out = CaptureStderr([] { Debug("rpc", {{"method", "Get"}}); });
+  EXPECT_TRUE(absl::StrContains(out, "rpc method=Get")) << out;
+  Init("info", "json", "test");
+  EXPECT_FALSE(Enabled(Level::kDebug));
+  EXPECT_TRUE(Enabled(Level::kInfo));
+}
+
 }  // namespace
 }  // namespace tierwise::log

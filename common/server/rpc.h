@@ -3,14 +3,17 @@
 
 #include <grpcpp/server_context.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/auth/auth.h"
 #include "common/log/log.h"
@@ -25,6 +28,42 @@ metrics::CounterFamily& RpcRequests();
 metrics::HistogramFamily& RpcLatency();
 void SetServiceName(absl::string_view service);
 const std::string& ServiceName();
+
+namespace internal {
+
+// The metric children of one method of ServiceName(): looked up in the families once per
+// method (and code), then updated without any lookup or lock.
+class MethodMetrics {
+ public:
+  MethodMetrics(std::string service, std::string method);
+  MethodMetrics(const MethodMetrics&) = delete;
+  MethodMetrics& operator=(const MethodMetrics&) = delete;
+
+  bool Matches(absl::string_view method) const {
+    return method == method_ && service_ == ServiceName();
+  }
+  // Counts a call with `code` and observes its latency.
+  void Record(absl::StatusCode code, int64_t micros);
+
+ private:
+  static constexpr int kCodes = 17;  // absl::StatusCode values 0..16
+  const std::string service_;
+  const std::string method_;
+  metrics::Histogram& latency_;
+  std::atomic<metrics::Counter*> by_code_[kCodes] = {};
+};
+
+// The MethodMetrics of (ServiceName(), method), created on first use and kept for the
+// process's life.
+MethodMetrics& MetricsFor(absl::string_view method);
+
+// Logs the call (an internal error with its detail, anything else at debug level) and maps
+// its status to what the caller gets: an internal error without its detail.
+grpc::Status FinishRpc(grpc::ServerContext* context, absl::string_view method,
+                       const absl::StatusOr<auth::CallContext>& call, const absl::Status& status,
+                       int64_t micros);
+
+}  // namespace internal
 
 // The frame of every unary handler: authorize, run the body, log one line, map the status.
 // Internal errors are logged with their detail and returned to the caller without it.
@@ -43,32 +82,16 @@ grpc::Status RunRpc(const auth::Authorizer& authorizer, grpc::ServerContext* con
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
-  RpcRequests()
-      .WithLabels({ServiceName(), method, absl::StatusCodeToString(status.code())})
-      .Increment();
-  RpcLatency().WithLabels({ServiceName(), method}).Observe(static_cast<double>(micros) / 1e6);
-  const bool internal =
-      status.code() == absl::StatusCode::kInternal || status.code() == absl::StatusCode::kUnknown;
-  const std::string code = std::string(absl::StatusCodeToString(status.code()));
-  const std::string who = call.ok() ? call->principal.name : "-";
-  const std::string request_id = call.ok() ? call->request_id : "-";
-  if (internal) {
-    log::Error("rpc", {{"method", method},
-                       {"code", code},
-                       {"principal", who},
-                       {"request_id", request_id},
-                       {"us", micros},
-                       {"error", status.message()}});
-    context->AddTrailingMetadata("x-request-id", request_id);
-    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                        "internal error; see server log for request " + request_id);
+  // One cache slot per call site (each Body is a distinct type), checked against the method
+  // and service in case a site serves several.
+  static std::atomic<internal::MethodMetrics*> cached{nullptr};
+  internal::MethodMetrics* metrics = cached.load(std::memory_order_acquire);
+  if (metrics == nullptr || !metrics->Matches(method)) {
+    metrics = &internal::MetricsFor(method);
+    cached.store(metrics, std::memory_order_release);
   }
-  log::Debug("rpc", {{"method", method},
-                     {"code", code},
-                     {"principal", who},
-                     {"request_id", request_id},
-                     {"us", micros}});
-  return status::ToGrpcStatus(status);
+  metrics->Record(status.code(), micros);
+  return internal::FinishRpc(context, method, call, status, micros);
 }
 
 // RunRpc for a body that returns absl::StatusOr<T>: the value is moved into *response.

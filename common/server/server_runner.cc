@@ -13,13 +13,15 @@
 #include <optional>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log/log.h"
 #include "common/server/rpc.h"
-// Linked so that server reflection can describe the health service too.
 #include "common/status/macros.h"
+// Linked so that server reflection can describe the health service too.
 #include "grpc/health/v1/health.pb.h"
 
 namespace tierwise::server {
@@ -185,6 +187,11 @@ absl::Status ServiceHost::Start() {
   if (options_.resource_quota_bytes > 0) quota.Resize(options_.resource_quota_bytes);
   if (options_.max_threads > 0) quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
+  int max_pollers = std::max(1, options_.max_pollers);
+  if (options_.max_threads > 0) max_pollers = std::min(max_pollers, options_.max_threads);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              std::min(2, max_pollers));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, max_pollers);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -202,7 +209,8 @@ absl::Status ServiceHost::Start() {
                                {"early_auth", options_.tokens != nullptr},
                                {"max_concurrent_streams", options_.max_concurrent_streams},
                                {"resource_quota_bytes", options_.resource_quota_bytes},
-                               {"max_threads", options_.max_threads}});
+                               {"max_threads", options_.max_threads},
+                               {"max_pollers", max_pollers}});
   return absl::OkStatus();
 }
 
@@ -291,6 +299,66 @@ metrics::HistogramFamily& RpcLatency() {
       {"service", "method"});
   return family;
 }
+
+namespace internal {
+
+MethodMetrics::MethodMetrics(std::string service, std::string method)
+    : service_(std::move(service)),
+      method_(std::move(method)),
+      latency_(RpcLatency().WithLabels({service_, method_})) {}
+
+void MethodMetrics::Record(absl::StatusCode code, int64_t micros) {
+  const int c = static_cast<int>(code);
+  metrics::Counter* counter = nullptr;
+  if (c >= 0 && c < kCodes) counter = by_code_[c].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &RpcRequests().WithLabels({service_, method_, absl::StatusCodeToString(code)});
+    if (c >= 0 && c < kCodes) by_code_[c].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  latency_.Observe(static_cast<double>(micros) / 1e6);
+}
+
+MethodMetrics& MetricsFor(absl::string_view method) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* const by_name =
+      new absl::flat_hash_map<std::pair<std::string, std::string>, std::unique_ptr<MethodMetrics>>;
+  absl::MutexLock lock(&mu);
+  const std::string& service = ServiceName();
+  auto& slot = (*by_name)[std::make_pair(service, std::string(method))];
+  if (slot == nullptr) slot = std::make_unique<MethodMetrics>(service, std::string(method));
+  return *slot;
+}
+
+grpc::Status FinishRpc(grpc::ServerContext* context, absl::string_view method,
+                       const absl::StatusOr<auth::CallContext>& call, const absl::Status& status,
+                       int64_t micros) {
+  const bool internal =
+      status.code() == absl::StatusCode::kInternal || status.code() == absl::StatusCode::kUnknown;
+  if (!internal && !log::Enabled(log::Level::kDebug)) return status::ToGrpcStatus(status);
+  const absl::string_view code = absl::StatusCodeToString(status.code());
+  const absl::string_view who = call.ok() ? absl::string_view(call->principal.name) : "-";
+  const absl::string_view request_id = call.ok() ? absl::string_view(call->request_id) : "-";
+  if (internal) {
+    log::Error("rpc", {{"method", method},
+                       {"code", code},
+                       {"principal", who},
+                       {"request_id", request_id},
+                       {"us", micros},
+                       {"error", status.message()}});
+    context->AddTrailingMetadata("x-request-id", std::string(request_id));
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        absl::StrCat("internal error; see server log for request ", request_id));
+  }
+  log::Debug("rpc", {{"method", method},
+                     {"code", code},
+                     {"principal", who},
+                     {"request_id", request_id},
+                     {"us", micros}});
+  return status::ToGrpcStatus(status);
+}
+
+}  // namespace internal
 
 StreamIdleDeadline::StreamIdleDeadline(grpc::ServerContext* context,
                                        std::chrono::milliseconds timeout, std::string message)

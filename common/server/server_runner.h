@@ -37,6 +37,11 @@ struct ServerOptions {
   int max_concurrent_streams = 100;  // per connection (HTTP/2 SETTINGS)
   size_t resource_quota_bytes = 0;   // memory for gRPC's buffers; 0: no limit
   int max_threads = 0;               // threads serving calls; 0: no limit
+  // Threads kept waiting for calls. gRPC's sync server ends a thread that finishes a call while
+  // this many already wait and starts a new one when too few do: with its default of 2, every
+  // call that blocks (on PostgreSQL) costs a thread start and exit under load. Keep it above the
+  // calls in flight (bounded by max_threads when that is set).
+  int max_pollers = 64;
 };
 
 // Hosts the gRPC services of one binary with the standard health service (SERVING only while

@@ -3,6 +3,8 @@
 // handler, the stream limit and the idle deadline of streaming calls.
 #include "common/server/server_runner.h"
 
+#include <grpcpp/test/server_context_test_spouse.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -403,6 +405,65 @@ TEST(ServiceHostTest, IdleStreamsEndWithDeadlineExceeded) {
     EXPECT_TRUE(ingest.ended_by_deadline.load());
   }
   host.Shutdown();
+}
+
+// One call site of the frame serving several methods (as a shared helper would): each call is
+// counted under its own method and code, whatever the site served before.
+grpc::Status CallFramed(const auth::Authorizer& authorizer, absl::string_view method,
+                        const absl::Status& result) {
+  grpc::ServerContext context;
+  grpc::testing::ServerContextTestSpouse spouse(&context);
+  spouse.AddClientMetadata("authorization", "Bearer viewer-token-0001");
+  return RunRpc(authorizer, &context, method, [&](const auth::CallContext&) { return result; });
+}
+
+TEST(RpcFrameTest, CountsEachMethodAndCodeOfOneCallSite) {
+  const auth::Authorizer authorizer(
+      TestTokens(), {{"FrameA", auth::Roles::All()}, {"FrameB", auth::Roles::All()}});
+  const auto count = [](absl::string_view method, absl::string_view code) {
+    return RpcRequests().WithLabels({ServiceName(), method, code}).Value();
+  };
+  const auto observed = [](absl::string_view method) {
+    return RpcLatency().WithLabels({ServiceName(), method}).Collect().count;
+  };
+  const double a_ok = count("FrameA", "OK");
+  const double a_not_found = count("FrameA", "NOT_FOUND");
+  const double b_ok = count("FrameB", "OK");
+  const double c_denied = count("FrameC", "PERMISSION_DENIED");
+  const uint64_t a_observed = observed("FrameA");
+
+  EXPECT_TRUE(CallFramed(authorizer, "FrameA", absl::OkStatus()).ok());
+  EXPECT_TRUE(CallFramed(authorizer, "FrameB", absl::OkStatus()).ok());
+  EXPECT_EQ(CallFramed(authorizer, "FrameA", absl::NotFoundError("gone")).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(CallFramed(authorizer, "FrameA", absl::OkStatus()).ok());
+  EXPECT_EQ(CallFramed(authorizer, "FrameC", absl::OkStatus()).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  EXPECT_EQ(count("FrameA", "OK"), a_ok + 2);
+  EXPECT_EQ(count("FrameA", "NOT_FOUND"), a_not_found + 1);
+  EXPECT_EQ(count("FrameB", "OK"), b_ok + 1);
+  EXPECT_EQ(count("FrameC", "PERMISSION_DENIED"), c_denied + 1);
+  EXPECT_EQ(observed("FrameA"), a_observed + 3);
+
+  // A new service name (set at start-up) labels the calls after it.
+  const std::string service = ServiceName();
+  SetServiceName("frame-test-other");
+  EXPECT_TRUE(CallFramed(authorizer, "FrameA", absl::OkStatus()).ok());
+  EXPECT_EQ(RpcRequests().WithLabels({"frame-test-other", "FrameA", "OK"}).Value(), 1);
+  SetServiceName(service);
+  EXPECT_EQ(count("FrameA", "OK"), a_ok + 2);
+}
+
+TEST(RpcFrameTest, InternalErrorsReachTheCallerWithoutTheirDetail) {
+  const auth::Authorizer authorizer(TestTokens(), {{"FrameA", auth::Roles::All()}});
+  const grpc::Status status =
+      CallFramed(authorizer, "FrameA", absl::InternalError("connection to db-7 refused"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message().find("db-7"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("internal error; see server log for request "),
+            std::string::npos)
+      << status.error_message();
 }
 
 }  // namespace
