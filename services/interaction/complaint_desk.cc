@@ -11,6 +11,7 @@
 #include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
 #include "common/paging/page_token.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 #include "common/time/micros.h"
 #include "services/interaction/desk_support.h"
@@ -101,7 +102,7 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
     const auth::CallContext& call, const v1::OpenComplaintRequest& request) {
   const Micros now = options_.clock();
   const v1::Complaint& in = request.complaint();
-  if (absl::Status s = ValidateNewComplaint(in, now, "complaint"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ValidateNewComplaint(in, now, "complaint"));
   if (request.request_id().size() > 128) {
     return status::InvalidArgument("request_id", "must be at most 128 characters");
   }
@@ -120,13 +121,13 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
         return absl::OkStatus();
       }
     }
-    absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, in.customer_id(), "complaint.customer_id", /*for_write=*/true);
-    if (!customer.ok()) return customer.status();
+    TW_ASSIGN_OR_RETURN(
+        store::KnownCustomer customer,
+        AccessCustomer(tx, call, in.customer_id(), "complaint.customer_id", /*for_write=*/true));
     out.Clear();
     out.set_id(ids::NewUuid());
     out.set_customer_id(in.customer_id());
-    out.set_owner(customer->owner);
+    out.set_owner(customer.owner);
     out.set_tier(tier.ok() ? *tier : store::LastKnownTier(tx, in.customer_id()));
     out.set_status(v1::COMPLAINT_STATUS_OPEN);
     out.set_subject(in.subject());
@@ -170,19 +171,15 @@ absl::StatusOr<v1::Complaint> AdvanceComplaint(postgres::PgPool& pool,
                                                const std::string& stream,
                                                std::vector<ComplaintChange>* breaches) {
   if (!ids::IsUuid(id)) return status::InvalidArgument("id", "must be a UUID");
-  if (absl::Status s = CheckText(text, step == Step::kRespond ? "response" : "resolution");
-      !s.ok()) {
-    return s;
-  }
+  TW_RETURN_IF_ERROR(CheckText(text, step == Step::kRespond ? "response" : "resolution"));
   return pool.Transact<v1::Complaint>([&](pqxx::work& tx) -> absl::StatusOr<v1::Complaint> {
     std::optional<v1::Complaint> c = store::FindComplaint(tx, id, false);
     if (!c.has_value()) return absl::NotFoundError(absl::StrCat("complaint ", id));
     // The customer first, then the complaint (the order an erasure takes them in), read again
     // under the lock. An erased customer's complaints take no new text.
     if (IsRep(call)) {
-      absl::StatusOr<store::KnownCustomer> customer =
-          AccessCustomer(tx, call, c->customer_id(), "id", /*for_write=*/true);
-      if (!customer.ok()) return customer.status();
+      TW_RETURN_IF_ERROR(
+          AccessCustomer(tx, call, c->customer_id(), "id", /*for_write=*/true).status());
     } else if (std::optional<store::KnownCustomer> customer =
                    store::FindCustomer(tx, c->customer_id(), /*for_write=*/true);
                customer.has_value() && customer->erased) {
@@ -261,9 +258,7 @@ absl::StatusOr<v1::Complaint> InteractionDesk::GetComplaint(const auth::CallCont
     std::optional<v1::Complaint> c = store::FindComplaint(tx, id, false);
     if (!c.has_value()) return absl::NotFoundError(absl::StrCat("complaint ", id));
     if (IsRep(call)) {
-      absl::StatusOr<store::KnownCustomer> customer =
-          AccessCustomer(tx, call, c->customer_id(), "id");
-      if (!customer.ok()) return customer.status();
+      TW_RETURN_IF_ERROR(AccessCustomer(tx, call, c->customer_id(), "id").status());
     }
     return *c;
   });
@@ -277,12 +272,11 @@ absl::StatusOr<v1::ListComplaintsResponse> InteractionDesk::ListComplaints(
   if (!request.customer_id().empty() && !ids::IsUuid(request.customer_id())) {
     return status::InvalidArgument("customer_id", "must be a UUID");
   }
-  absl::StatusOr<int> page_size = paging::PageSize(request.page_size(), 50, 500);
-  if (!page_size.ok()) return page_size.status();
+  TW_ASSIGN_OR_RETURN(int page_size, paging::PageSize(request.page_size(), 50, 500));
   store::ComplaintQuery query{.filter = request.filter(),
                               .owner = request.owner(),
                               .customer_id = request.customer_id(),
-                              .limit = *page_size + 1};
+                              .limit = page_size + 1};
   if (IsRep(call)) {
     if (!query.owner.empty() && query.owner != call.principal.name) {
       return absl::PermissionDeniedError("owner: a sales rep lists only their own complaints");
@@ -290,26 +284,23 @@ absl::StatusOr<v1::ListComplaintsResponse> InteractionDesk::ListComplaints(
     if (query.customer_id.empty()) query.owner = call.principal.name;
   }
   const std::string fingerprint = paging::Fingerprint(request);
-  absl::StatusOr<std::vector<std::string>> cursor =
-      paging::DecodeToken(request.page_token(), fingerprint, 2);
-  if (!cursor.ok()) return cursor.status();
-  if (!cursor->empty()) {
-    if (!absl::SimpleAtoi((*cursor)[0], &query.after_opened) || !ids::IsUuid((*cursor)[1])) {
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(request.page_token(), fingerprint, 2));
+  if (!cursor.empty()) {
+    if (!absl::SimpleAtoi(cursor[0], &query.after_opened) || !ids::IsUuid(cursor[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    query.after_id = (*cursor)[1];
+    query.after_id = cursor[1];
   }
   // Reads only: no transaction block.
   return pool_.Read<v1::ListComplaintsResponse>(
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListComplaintsResponse> {
         if (IsRep(call) && !query.customer_id.empty()) {
-          absl::StatusOr<store::KnownCustomer> c =
-              AccessCustomer(tx, call, query.customer_id, "customer_id");
-          if (!c.ok()) return c.status();
+          TW_RETURN_IF_ERROR(AccessCustomer(tx, call, query.customer_id, "customer_id").status());
         }
         std::vector<v1::Complaint> rows = store::ListComplaints(tx, query);
         v1::ListComplaintsResponse response;
-        if (static_cast<int>(rows.size()) > *page_size) {
+        if (static_cast<int>(rows.size()) > page_size) {
           rows.pop_back();
           response.set_next_page_token(paging::EncodeToken(
               fingerprint, {absl::StrCat(At(rows.back().opened_at())), rows.back().id()}));

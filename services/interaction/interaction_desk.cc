@@ -8,6 +8,7 @@
 #include "common/log/log.h"
 #include "common/outbox/outbox.h"
 #include "common/paging/page_token.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 #include "common/time/micros.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -121,11 +122,8 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
                                                      const v1::LogInteractionRequest& request) {
   const Micros now = options_.clock();
   const v1::Interaction& in = request.interaction();
-  if (absl::Status s = ValidateInteraction(in, now, call.principal.role == Role::kAdmin,
-                                           "interaction", options_.calendar);
-      !s.ok()) {
-    return s;
-  }
+  TW_RETURN_IF_ERROR(ValidateInteraction(in, now, call.principal.role == Role::kAdmin,
+                                         "interaction", options_.calendar));
   if (request.request_id().size() > 128) {
     return status::InvalidArgument("request_id", "must be at most 128 characters");
   }
@@ -150,9 +148,9 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
         return absl::OkStatus();
       }
     }
-    absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, in.customer_id(), "interaction.customer_id", /*for_write=*/true);
-    if (!customer.ok()) return customer.status();
+    TW_ASSIGN_OR_RETURN(
+        store::KnownCustomer customer,
+        AccessCustomer(tx, call, in.customer_id(), "interaction.customer_id", /*for_write=*/true));
     out.Clear();
     CopyWritable(in, &out);
     out.set_id(ids::NewUuid());
@@ -167,26 +165,26 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
       out.set_tier(*tier);
       out.set_tier_source(v1::TIER_SOURCE_CLASSIFICATION);
     } else {
-      out.set_tier(customer->tier);  // the last TierChanged seen, read with the customer
+      out.set_tier(customer.tier);  // the last TierChanged seen, read with the customer
       out.set_tier_source(out.tier().empty() ? v1::TIER_SOURCE_UNKNOWN
                                              : v1::TIER_SOURCE_LAST_KNOWN);
     }
-    // One statement for the record, its audit row and the contact state; the plan from what
-    // it returns and the customer's row read above; then the event.
-    PlanCustomer planned{.customer_id = customer->customer_id,
-                         .external_ref = customer->external_ref,
-                         .owner = customer->owner,
-                         .tier = customer->tier,
-                         .tier_since = customer->tier_since,
-                         .known_at = customer->known_at};
+    // One statement for the record, its audit row, its event and the contact state; the plan
+    // from what it returns and the customer's row read above.
+    PlanCustomer planned{.customer_id = customer.customer_id,
+                         .external_ref = customer.external_ref,
+                         .owner = customer.owner,
+                         .tier = customer.tier,
+                         .tier_since = customer.tier_since,
+                         .known_at = customer.known_at};
     planned.contacts =
         store::LogInteraction(tx, out, key,
                               AuditOf(call, "log", "interaction", out.id(), out.customer_id(),
-                                      in.has_recorded_at() ? "recorded_at back-filled" : ""));
+                                      in.has_recorded_at() ? "recorded_at back-filled" : ""),
+                              InteractionEvent(options_.events_stream, out));
     std::vector<PlanCustomer> plan_customers;
-    if (!customer->former) plan_customers.push_back(std::move(planned));
+    if (!customer.former) plan_customers.push_back(std::move(planned));
     ReplanLoaded(tx, {out.customer_id()}, plan_customers, policy.ok() ? &*policy : nullptr);
-    outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -204,9 +202,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Get(const auth::CallContext& ca
         std::optional<v1::Interaction> found = store::FindInteraction(tx, id, false);
         if (!found.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", id));
         if (IsRep(call)) {
-          absl::StatusOr<store::KnownCustomer> c =
-              AccessCustomer(tx, call, found->customer_id(), "id");
-          if (!c.ok()) return c.status();
+          TW_RETURN_IF_ERROR(AccessCustomer(tx, call, found->customer_id(), "id").status());
         }
         store::Audit(tx, AuditOf(call, "read", "interaction", id, found->customer_id()));
         return *found;
@@ -225,8 +221,7 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
     v.Add("to_time", "must be after from_time");
   }
   if (!v.empty()) return v.ToStatus();
-  absl::StatusOr<int> page_size = paging::PageSize(request.page_size(), 50, 500);
-  if (!page_size.ok()) return page_size.status();
+  TW_ASSIGN_OR_RETURN(int page_size, paging::PageSize(request.page_size(), 50, 500));
 
   store::InteractionFilter filter{
       .customer_id = request.customer_id(),
@@ -235,7 +230,7 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
       .to = request.has_to_time() ? time::ToMicros(request.to_time()) : 0,
       .channel = request.channel(),
       .include_superseded = request.include_superseded(),
-      .limit = *page_size + 1};
+      .limit = page_size + 1};
   if (IsRep(call)) {
     // A rep lists their own customers' records: by customer (checked below) or by owner = self.
     if (!filter.owner.empty() && filter.owner != call.principal.name) {
@@ -246,26 +241,23 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionDesk::List(
     return status::InvalidArgument("customer_id", "customer_id or owner is required");
   }
   const std::string fingerprint = paging::Fingerprint(request);
-  absl::StatusOr<std::vector<std::string>> cursor =
-      paging::DecodeToken(request.page_token(), fingerprint, 2);
-  if (!cursor.ok()) return cursor.status();
-  if (!cursor->empty()) {
-    if (!absl::SimpleAtoi((*cursor)[0], &filter.after_occurred) || !ids::IsUuid((*cursor)[1])) {
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> cursor,
+                      paging::DecodeToken(request.page_token(), fingerprint, 2));
+  if (!cursor.empty()) {
+    if (!absl::SimpleAtoi(cursor[0], &filter.after_occurred) || !ids::IsUuid(cursor[1])) {
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
-    filter.after_id = (*cursor)[1];
+    filter.after_id = cursor[1];
   }
   // As Get: the page, then its audit row committed on its own before the page is returned.
   return pool_.Read<v1::ListInteractionsResponse>(
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListInteractionsResponse> {
         if (IsRep(call) && !filter.customer_id.empty()) {
-          absl::StatusOr<store::KnownCustomer> c =
-              AccessCustomer(tx, call, filter.customer_id, "customer_id");
-          if (!c.ok()) return c.status();
+          TW_RETURN_IF_ERROR(AccessCustomer(tx, call, filter.customer_id, "customer_id").status());
         }
         std::vector<v1::Interaction> rows = store::ListInteractions(tx, filter);
         v1::ListInteractionsResponse response;
-        const bool more = static_cast<int>(rows.size()) > *page_size;
+        const bool more = static_cast<int>(rows.size()) > page_size;
         if (more) rows.pop_back();
         if (more) {
           const v1::Interaction& last = rows.back();
@@ -303,10 +295,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     if (in.customer_id() != old->customer_id()) {
       return status::InvalidArgument("interaction.customer_id", "cannot change in a correction");
     }
-    if (absl::Status s = ValidateInteraction(in, now, false, "interaction", options_.calendar);
-        !s.ok()) {
-      return s;
-    }
+    TW_RETURN_IF_ERROR(ValidateInteraction(in, now, false, "interaction", options_.calendar));
     auto already_corrected = [&] {
       return absl::FailedPreconditionError(
           absl::StrCat("id: interaction ", request.id(), " was already corrected by ",
@@ -315,9 +304,8 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
     if (!old->superseded_by().empty()) return already_corrected();
     // The customer first, then the record (the order an erasure takes them in), read again
     // under the lock.
-    absl::StatusOr<store::KnownCustomer> customer =
-        AccessCustomer(tx, call, old->customer_id(), "id", /*for_write=*/true);
-    if (!customer.ok()) return customer.status();
+    TW_ASSIGN_OR_RETURN(store::KnownCustomer customer,
+                        AccessCustomer(tx, call, old->customer_id(), "id", /*for_write=*/true));
     old = store::FindInteraction(tx, request.id(), true);
     if (!old.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", request.id()));
     if (!old->superseded_by().empty()) return already_corrected();
@@ -412,18 +400,16 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
   if (owners.size() > 100) return status::InvalidArgument("owners", "at most 100 owners");
   std::sort(owners.begin(), owners.end());
   owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
-  absl::StatusOr<int> page_size = paging::PageSize(requested_page_size, 100, 1000);
-  if (!page_size.ok()) return page_size.status();
-  absl::StatusOr<std::vector<std::string>> decoded =
-      paging::DecodeToken(page_token, fingerprint, 3);
-  if (!decoded.ok()) return decoded.status();
+  TW_ASSIGN_OR_RETURN(int page_size, paging::PageSize(requested_page_size, 100, 1000));
+  TW_ASSIGN_OR_RETURN(std::vector<std::string> decoded,
+                      paging::DecodeToken(page_token, fingerprint, 3));
   store::PlanPageQuery query{.owners = std::move(owners),
                              .from_day = from_day,
                              .to_day = to_day,
                              .now = options_.clock(),
-                             .limit = *page_size + 1};
-  if (!decoded->empty()) {
-    const std::vector<std::string>& cursor = *decoded;
+                             .limit = page_size + 1};
+  if (!decoded.empty()) {
+    const std::vector<std::string>& cursor = decoded;
     if (!absl::SimpleAtoi(cursor[0], &query.after_day) || !ids::IsUuid(cursor[1]) ||
         !absl::SimpleAtoi(cursor[2], &query.after_kind)) {
       return status::InvalidArgument("page_token", "is not a token from this list");
@@ -437,7 +423,7 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
       });
   if (!rows.ok()) return rows.status();
   v1::ListFollowUpsResponse response;
-  const bool more = static_cast<int>(rows->size()) > *page_size;
+  const bool more = static_cast<int>(rows->size()) > page_size;
   if (more) rows->pop_back();
   for (v1::FollowUp& f : *rows) {
     if (overdue_as_of >= 0) {
@@ -502,9 +488,8 @@ void InteractionDesk::ReplanLoaded(pqxx::work& tx, const std::vector<std::string
 
 absl::StatusOr<int> InteractionDesk::ReplanStale(int batch) {
   std::lock_guard<std::mutex> lock(sweep_mu_);
-  absl::StatusOr<ServicePolicy> policy = tiers_.Policy("");
-  if (!policy.ok()) return policy.status();
-  const std::string fingerprint = PolicyFingerprint(*policy);
+  TW_ASSIGN_OR_RETURN(ServicePolicy policy, tiers_.Policy(""));
+  const std::string fingerprint = PolicyFingerprint(policy);
   // A policy this process has not caught up with yet: every customer planned under another
   // one; otherwise only those marked stale (an index scan that finds nothing most of the time).
   const bool everyone = fingerprint != caught_up_policy_;
@@ -514,7 +499,7 @@ absl::StatusOr<int> InteractionDesk::ReplanStale(int batch) {
     std::vector<std::string> ids;
     absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       ids = store::LockStalePlans(tx, fingerprint, after, !everyone, batch);
-      if (!ids.empty()) Replan(tx, ids, &*policy);
+      if (!ids.empty()) Replan(tx, ids, &policy);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -863,7 +863,9 @@ TEST_F(InteractionServiceTest, StoredPlansEqualPlansComputedFromScratch) {
       }
       case 5:  // a new service policy, caught up with by the background pass (or not yet)
         classification_.SetPolicyVariant(pick(3));
-        if (pick(2) == 0) ASSERT_TRUE(server_->desk.ReplanStale(2).ok());
+        if (pick(2) == 0) {
+          ASSERT_TRUE(server_->desk.ReplanStale(2).ok());
+        }
         break;
       case 6:  // time passes: plans must not need the clock (the pool comes by itself)
         now_ += pick(45 * 24) * kHour;

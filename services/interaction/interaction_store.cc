@@ -26,12 +26,12 @@ std::string DateText(const type::v1::Date& d) {
 
 // Current versions carry superseded_by only in the column; the payload is what was written.
 v1::Interaction InteractionOf(const pqxx::row& r) {
-  v1::Interaction in = postgres::ParseBytea<v1::Interaction>(r[0]);
-  if (!r[1].is_null()) in.set_superseded_by(r[1].as<std::string>());
+  v1::Interaction in = postgres::ParseBytea<v1::Interaction>(r["payload"]);
+  if (!r["superseded_by"].is_null()) in.set_superseded_by(r["superseded_by"].as<std::string>());
   return in;
 }
 
-constexpr char kInteractionColumns[] = "payload, superseded_by::text";
+constexpr char kInteractionColumns[] = "payload, superseded_by::text AS superseded_by";
 
 // Statements of the hot paths (LogInteraction, follow-up lists, reads) are prepared once per
 // connection (postgres::Prepared): later calls skip parsing and planning.
@@ -96,7 +96,7 @@ bool UpsertTier(pqxx::work& tx, const std::string& customer_id, const std::strin
 std::string LastKnownTier(pqxx::work& tx, const std::string& customer_id) {
   const pqxx::result r =
       tx.exec_params("SELECT tier FROM customer_tiers WHERE customer_id = $1", customer_id);
-  return r.empty() ? std::string() : r[0][0].as<std::string>();
+  return r.empty() ? std::string() : r[0]["tier"].as<std::string>();
 }
 
 void InsertInteraction(pqxx::work& tx, const v1::Interaction& in, const std::string& request_key) {
@@ -128,9 +128,9 @@ std::optional<v1::Interaction> FindInteraction(pqxx::transaction_base& tx, const
 
 std::optional<v1::Interaction> FindInteractionByKey(pqxx::work& tx,
                                                     const std::string& request_key) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", kInteractionColumns, " FROM interactions WHERE request_key = $1"),
-      request_key);
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kInteractionColumns, " FROM interactions WHERE request_key = $1");
+  const pqxx::result r = Prepared(tx, "interaction_find_by_key", kSql, request_key);
   if (r.empty()) return std::nullopt;
   return InteractionOf(r[0]);
 }
@@ -211,7 +211,8 @@ std::string LogInteractionSql() {
       ", $8, $9, $10, $11, NULLIF($12, '')::date, $13, NULLIF($14, ''), $15)),"
       " a AS (",
       postgres::AuditInsertSql(16),
-      ")"
+      "), o AS (INSERT INTO outbox (stream, type, event_id, payload)"
+      " VALUES ($25, $26, $27, $28))"
       " INSERT INTO contact_state AS s (customer_id, last_on_site, last_phone, last_mail,"
       " last_email_im, last_exhibition, last_customer_visit, last_other, last_executive,"
       " last_intent, next_follow_up, latest_occurred, latest_recorded, latest_id)"
@@ -233,18 +234,19 @@ std::string LogInteractionSql() {
 }  // namespace
 
 ContactState LogInteraction(pqxx::work& tx, const v1::Interaction& in,
-                            const std::string& request_key, const AuditEntry& audit) {
+                            const std::string& request_key, const AuditEntry& audit,
+                            const outbox::Message& event) {
   std::string payload;
   in.SerializeToString(&payload);
   static const std::string kSql = LogInteractionSql();
-  const pqxx::result r =
-      Prepared(tx, "interaction_log", kSql, in.id(), in.root_id(), in.version(), in.customer_id(),
-               in.owner(), time::ToMicros(in.occurred_at()), time::ToMicros(in.recorded_at()),
-               static_cast<int>(in.channel()), in.satisfaction(), in.executive_contact(),
-               in.purchase_intent(), DateText(in.next_follow_up_date()), in.recorded_by(),
-               request_key, postgres::Bytes(payload), audit.customer_id, audit.action, audit.actor,
-               audit.actor_role, audit.request_id, audit.entity, audit.entity_id,
-               postgres::ToTextArray(audit.fields), audit.note);
+  const pqxx::result r = Prepared(
+      tx, "interaction_log", kSql, in.id(), in.root_id(), in.version(), in.customer_id(),
+      in.owner(), time::ToMicros(in.occurred_at()), time::ToMicros(in.recorded_at()),
+      static_cast<int>(in.channel()), in.satisfaction(), in.executive_contact(),
+      in.purchase_intent(), DateText(in.next_follow_up_date()), in.recorded_by(), request_key,
+      postgres::Bytes(payload), audit.customer_id, audit.action, audit.actor, audit.actor_role,
+      audit.request_id, audit.entity, audit.entity_id, postgres::ToTextArray(audit.fields),
+      audit.note, event.stream, event.type, event.event_id, postgres::Bytes(event.payload));
   ContactState out;
   const pqxx::row row = r.at(0);
   static constexpr const char* kLast[] = {"",       "last_1", "last_2", "last_3",
@@ -542,7 +544,7 @@ std::optional<v1::Complaint> FindComplaint(pqxx::transaction_base& tx, const std
   const pqxx::result r = for_update ? tx.exec_params(absl::StrCat(kRead, " FOR UPDATE"), id)
                                     : Prepared(tx, "interaction_find_complaint", kRead, id);
   if (r.empty()) return std::nullopt;
-  return postgres::ParseBytea<v1::Complaint>(r[0][0]);
+  return postgres::ParseBytea<v1::Complaint>(r[0]["payload"]);
 }
 
 std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::string& request_key) {
@@ -550,7 +552,7 @@ std::optional<v1::Complaint> FindComplaintByKey(pqxx::work& tx, const std::strin
       absl::StrCat("SELECT ", kComplaintColumns, " FROM complaints WHERE request_key = $1"),
       request_key);
   if (r.empty()) return std::nullopt;
-  return postgres::ParseBytea<v1::Complaint>(r[0][0]);
+  return postgres::ParseBytea<v1::Complaint>(r[0]["payload"]);
 }
 
 std::vector<v1::Complaint> ListComplaints(pqxx::transaction_base& tx, const ComplaintQuery& q) {
@@ -568,7 +570,7 @@ std::vector<v1::Complaint> ListComplaints(pqxx::transaction_base& tx, const Comp
       q.owner, q.customer_id, static_cast<int>(q.filter), q.after_opened, q.after_id, q.limit);
   std::vector<v1::Complaint> out;
   out.reserve(r.size());
-  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row["payload"]));
   return out;
 }
 
@@ -583,14 +585,15 @@ std::vector<v1::Complaint> LockUnrecordedBreaches(pqxx::work& tx, Micros now, in
           TimestampParam(1), ")) ORDER BY response_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"),
       now, limit);
   std::vector<v1::Complaint> out;
-  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row["payload"]));
   return out;
 }
 
 bool MarkErased(pqxx::work& tx, const std::string& customer_id, Micros at) {
   const pqxx::result r = tx.exec_params(
-      "SELECT erased_at IS NULL FROM customers WHERE customer_id = $1 FOR UPDATE", customer_id);
-  if (r.empty() || !r[0][0].as<bool>()) return false;
+      "SELECT erased_at IS NULL AS not_erased FROM customers WHERE customer_id = $1 FOR UPDATE",
+      customer_id);
+  if (r.empty() || !r[0]["not_erased"].as<bool>()) return false;
   tx.exec_params(absl::StrCat("UPDATE customers SET erased_at = ", TimestampParam(2),
                               ", deleted = true WHERE customer_id = $1"),
                  customer_id, at);
@@ -604,7 +607,7 @@ std::vector<v1::Interaction> LockInteractionPayloads(pqxx::work& tx,
       customer_id);
   std::vector<v1::Interaction> out;
   out.reserve(r.size());
-  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Interaction>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Interaction>(row["payload"]));
   return out;
 }
 
@@ -622,7 +625,7 @@ std::vector<v1::Complaint> LockComplaints(pqxx::work& tx, const std::string& cus
                      customer_id);
   std::vector<v1::Complaint> out;
   out.reserve(r.size());
-  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row[0]));
+  for (const auto& row : r) out.push_back(postgres::ParseBytea<v1::Complaint>(row["payload"]));
   return out;
 }
 

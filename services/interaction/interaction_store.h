@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/outbox/outbox.h"
 #include "common/postgres/audit.h"
 #include "services/interaction/follow_up_plan.h"
 #include "tierwise/interaction/v1/interaction.pb.h"
@@ -53,10 +54,12 @@ std::optional<v1::Interaction> FindInteractionByKey(pqxx::work& tx, const std::s
 void MarkSuperseded(pqxx::work& tx, const std::string& id, const std::string& by);
 // Recomputes the customer's contact_state from its current interactions (after a correction).
 void RefreshContactState(pqxx::work& tx, const std::string& customer_id);
-// Logs a new record (first version): the interaction row, its audit row and the customer's
-// contact_state updated from this record alone, in one statement. Returns the contact state.
+// Logs a new record (first version): the interaction row, its audit row, its event in the
+// outbox (common/outbox's table) and the customer's contact_state updated from this record
+// alone, in one statement. Returns the contact state.
 ContactState LogInteraction(pqxx::work& tx, const v1::Interaction& in,
-                            const std::string& request_key, const AuditEntry& audit);
+                            const std::string& request_key, const AuditEntry& audit,
+                            const outbox::Message& event);
 
 struct InteractionFilter {
   std::string customer_id;

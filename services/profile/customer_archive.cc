@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/ids/ids.h"
 #include "common/redis/stream_names.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 #include "common/time/micros.h"
 #include "services/profile/customer_validation.h"
@@ -241,10 +242,10 @@ absl::StatusOr<v1::Customer> CustomerArchive::Create(const auth::CallContext& ca
           "customer.owner: sales reps may create customers only for themselves");
     }
   } else if (!c.owner().empty()) {
-    if (absl::Status s = CheckMaySetOwner(call, "customer.owner"); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(CheckMaySetOwner(call, "customer.owner"));
   }
   if (!c.external_ref().empty()) {
-    if (absl::Status s = CheckMaySetExternalRef(call, "customer.external_ref"); !s.ok()) return s;
+    TW_RETURN_IF_ERROR(CheckMaySetExternalRef(call, "customer.external_ref"));
   }
 
   const int64_t now = clock_();
@@ -305,17 +306,16 @@ absl::StatusOr<v1::Customer> CustomerArchive::Present(const auth::CallContext& c
                      std::string(auth::RoleName(call.principal.role)),
                      call.request_id,
                      ""};
-    if (absl::Status s = store_.AppendAudit(read); !s.ok()) return s;  // no audit, no data
+    TW_RETURN_IF_ERROR(store_.AppendAudit(read));  // no audit, no data
   }
   return customer;
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::Get(const auth::CallContext& call,
                                                   const v1::GetCustomerRequest& request) {
-  if (absl::Status s = ids::CheckUuid(request.id(), "id"); !s.ok()) return s;
-  absl::StatusOr<v1::Customer> c = store_.Get(request.id(), /*with_contacts=*/true);
-  if (!c.ok()) return c.status();
-  return Present(call, std::move(*c), request.view());
+  TW_RETURN_IF_ERROR(ids::CheckUuid(request.id(), "id"));
+  TW_ASSIGN_OR_RETURN(v1::Customer c, store_.Get(request.id(), /*with_contacts=*/true));
+  return Present(call, std::move(c), request.view());
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::GetByExternalRef(
@@ -323,21 +323,19 @@ absl::StatusOr<v1::Customer> CustomerArchive::GetByExternalRef(
   if (!IsValidExternalRef(request.external_ref())) {
     return status::InvalidArgument("external_ref", "is required: an ERP customer code");
   }
-  absl::StatusOr<v1::Customer> c = store_.GetByExternalRef(request.external_ref(), true);
-  if (!c.ok()) return c.status();
-  return Present(call, std::move(*c), request.view());
+  TW_ASSIGN_OR_RETURN(v1::Customer c, store_.GetByExternalRef(request.external_ref(), true));
+  return Present(call, std::move(c), request.view());
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::LoadForChange(const auth::CallContext& call,
                                                             const std::string& id,
                                                             const std::string& id_field) {
-  if (absl::Status s = ids::CheckUuid(id, id_field); !s.ok()) return s;
-  absl::StatusOr<v1::Customer> current = store_.Get(id, /*with_contacts=*/true);
-  if (!current.ok()) return current.status();
-  if (current->state() == v1::CUSTOMER_STATE_ERASED) {
+  TW_RETURN_IF_ERROR(ids::CheckUuid(id, id_field));
+  TW_ASSIGN_OR_RETURN(v1::Customer current, store_.Get(id, /*with_contacts=*/true));
+  if (current.state() == v1::CUSTOMER_STATE_ERASED) {
     return absl::FailedPreconditionError("the customer was erased");
   }
-  if (absl::Status s = CheckMayChange(call, *current); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(CheckMayChange(call, current));
   return current;
 }
 
@@ -359,15 +357,14 @@ absl::StatusOr<v1::Customer> CustomerArchive::Update(const auth::CallContext& ca
   }
   if (!mask_violations.empty()) return mask_violations.ToStatus();
 
-  absl::StatusOr<v1::Customer> current =
-      LoadForChange(call, request.customer().id(), "customer.id");
-  if (!current.ok()) return current.status();
-  if (absl::Status s = CheckEtag(request.etag(), *current); !s.ok()) return s;
-  if (current->state() == v1::CUSTOMER_STATE_DELETED) {
+  TW_ASSIGN_OR_RETURN(v1::Customer current,
+                      LoadForChange(call, request.customer().id(), "customer.id"));
+  TW_RETURN_IF_ERROR(CheckEtag(request.etag(), current));
+  if (current.state() == v1::CUSTOMER_STATE_DELETED) {
     return absl::FailedPreconditionError("the customer is deleted");
   }
 
-  v1::Customer updated = *current;
+  v1::Customer updated = current;
   FieldMaskUtil::MergeOptions options;
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);
@@ -377,21 +374,21 @@ absl::StatusOr<v1::Customer> CustomerArchive::Update(const auth::CallContext& ca
   status::ViolationList violations;
   ValidateCustomer(updated, "customer", violations);
   if (!violations.empty()) return violations.ToStatus();
-  if (updated.owner() != current->owner()) {
-    if (absl::Status s = CheckMaySetOwner(call, "customer.owner"); !s.ok()) return s;
+  if (updated.owner() != current.owner()) {
+    TW_RETURN_IF_ERROR(CheckMaySetOwner(call, "customer.owner"));
   }
-  if (updated.external_ref() != current->external_ref()) {
-    if (absl::Status s = CheckMaySetExternalRef(call, "customer.external_ref"); !s.ok()) return s;
+  if (updated.external_ref() != current.external_ref()) {
+    TW_RETURN_IF_ERROR(CheckMaySetExternalRef(call, "customer.external_ref"));
   }
-  if (google::protobuf::util::MessageDifferencer::Equals(updated, *current)) {
-    return *current;  // nothing changes: no version, no audit, no event
+  if (google::protobuf::util::MessageDifferencer::Equals(updated, current)) {
+    return current;  // nothing changes: no version, no audit, no event
   }
 
-  const VersionBump bump = NextVersion(call, *current);
+  const VersionBump bump = NextVersion(call, current);
   updated.set_etag(absl::StrCat("v", bump.next));
   SetTimestamp(bump.time_micros, updated.mutable_update_time());
   updated.set_updated_by(call.principal.name);
-  if (updated.data_consent() && !current->data_consent()) {
+  if (updated.data_consent() && !current.data_consent()) {
     SetTimestamp(bump.time_micros, updated.mutable_consent_time());
   } else if (!updated.data_consent()) {
     updated.clear_consent_time();
@@ -426,9 +423,8 @@ absl::StatusOr<v1::ListCustomersResponse> CustomerArchive::List(
   const std::string fingerprint = FilterFingerprint(request);
   std::optional<ListCursor> after;
   if (!request.page_token().empty()) {
-    absl::StatusOr<ListCursor> cursor = DecodeListToken(request.page_token(), fingerprint);
-    if (!cursor.ok()) return cursor.status();
-    after = *cursor;
+    TW_ASSIGN_OR_RETURN(ListCursor cursor, DecodeListToken(request.page_token(), fingerprint));
+    after = cursor;
   }
   ListFilter filter{
       request.province(),        request.city(),   request.industry(), request.owner(),
@@ -436,10 +432,7 @@ absl::StatusOr<v1::ListCustomersResponse> CustomerArchive::List(
       request.show_deleted()};
   // One row more than the page tells whether another page follows.
   v1::ListCustomersResponse response;
-  if (absl::Status s = store_.List(filter, after, page_size + 1, response.mutable_customers());
-      !s.ok()) {
-    return s;
-  }
+  TW_RETURN_IF_ERROR(store_.List(filter, after, page_size + 1, response.mutable_customers()));
   const bool more = response.customers_size() > page_size;
   if (more) response.mutable_customers()->RemoveLast();
   for (v1::Customer& c : *response.mutable_customers()) MaskToBasicView(c);
@@ -452,12 +445,11 @@ absl::StatusOr<v1::ListCustomersResponse> CustomerArchive::List(
 
 absl::StatusOr<v1::Customer> CustomerArchive::Delete(const auth::CallContext& call,
                                                      const v1::DeleteCustomerRequest& request) {
-  absl::StatusOr<v1::Customer> current = LoadForChange(call, request.id(), "id");
-  if (!current.ok()) return current.status();
-  if (absl::Status s = CheckEtag(request.etag(), *current); !s.ok()) return s;
-  if (current->state() == v1::CUSTOMER_STATE_DELETED) return *current;  // already done
-  v1::Customer deleted = *current;
-  const VersionBump bump = NextVersion(call, *current);
+  TW_ASSIGN_OR_RETURN(v1::Customer current, LoadForChange(call, request.id(), "id"));
+  TW_RETURN_IF_ERROR(CheckEtag(request.etag(), current));
+  if (current.state() == v1::CUSTOMER_STATE_DELETED) return current;  // already done
+  v1::Customer deleted = current;
+  const VersionBump bump = NextVersion(call, current);
   deleted.set_state(v1::CUSTOMER_STATE_DELETED);
   deleted.set_etag(absl::StrCat("v", bump.next));
   SetTimestamp(bump.time_micros, deleted.mutable_update_time());
@@ -465,37 +457,36 @@ absl::StatusOr<v1::Customer> CustomerArchive::Delete(const auth::CallContext& ca
   deleted.set_updated_by(call.principal.name);
   WriteContext write = MakeWrite(call, deleted, v1::AUDIT_ACTION_DELETE, {"state"},
                                  events::v1::CUSTOMER_CHANGE_TYPE_DELETED);
-  if (absl::Status s = store_.Update(deleted, bump, write); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(store_.Update(deleted, bump, write));
   if (published_) published_();
   return deleted;
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::Erase(const auth::CallContext& call,
                                                     const v1::EraseCustomerRequest& request) {
-  if (absl::Status s = ids::CheckUuid(request.id(), "id"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(request.id(), "id"));
   const std::string reason(absl::StripAsciiWhitespace(request.reason()));
   if (reason.empty()) return status::InvalidArgument("reason", "is required for an erasure");
   if (reason.size() > kMaxReasonLength) {
     return status::InvalidArgument("reason", absl::StrCat("at most ", kMaxReasonLength, " bytes"));
   }
-  absl::StatusOr<v1::Customer> current = store_.Get(request.id(), /*with_contacts=*/false);
-  if (!current.ok()) return current.status();
-  if (current->state() == v1::CUSTOMER_STATE_ERASED) return *current;  // already done
-  const VersionBump bump = NextVersion(call, *current);
+  TW_ASSIGN_OR_RETURN(v1::Customer current, store_.Get(request.id(), /*with_contacts=*/false));
+  if (current.state() == v1::CUSTOMER_STATE_ERASED) return current;  // already done
+  const VersionBump bump = NextVersion(call, current);
   v1::Customer tombstone;
-  tombstone.set_id(current->id());
-  tombstone.set_external_ref(current->external_ref());
+  tombstone.set_id(current.id());
+  tombstone.set_external_ref(current.external_ref());
   tombstone.set_state(v1::CUSTOMER_STATE_ERASED);
   tombstone.set_etag(absl::StrCat("v", bump.next));
-  *tombstone.mutable_create_time() = current->create_time();
+  *tombstone.mutable_create_time() = current.create_time();
   SetTimestamp(bump.time_micros, tombstone.mutable_update_time());
   SetTimestamp(bump.time_micros, tombstone.mutable_erase_time());
   tombstone.set_erased_by(call.principal.name);
-  tombstone.set_created_by(current->created_by());
+  tombstone.set_created_by(current.created_by());
   tombstone.set_updated_by(call.principal.name);
   WriteContext write = MakeWrite(call, tombstone, v1::AUDIT_ACTION_ERASE, {"*"},
                                  events::v1::CUSTOMER_CHANGE_TYPE_ERASED, reason);
-  if (absl::Status s = store_.Erase(tombstone.id(), bump, write); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(store_.Erase(tombstone.id(), bump, write));
   if (published_) published_();
   return tombstone;
 }
@@ -508,30 +499,30 @@ absl::StatusOr<v1::Customer> CustomerArchive::AddContact(const auth::CallContext
   }
   ValidateContact(request.contact(), "contact", violations);
   if (!violations.empty()) return violations.ToStatus();
-  absl::StatusOr<v1::Customer> current = LoadForChange(call, request.customer_id(), "customer_id");
-  if (!current.ok()) return current.status();
-  if (static_cast<size_t>(current->contacts_size()) >= kMaxContacts) {
+  TW_ASSIGN_OR_RETURN(v1::Customer current,
+                      LoadForChange(call, request.customer_id(), "customer_id"));
+  if (static_cast<size_t>(current.contacts_size()) >= kMaxContacts) {
     return absl::FailedPreconditionError(
         absl::StrCat("the customer already has ", kMaxContacts, " contacts"));
   }
-  v1::Customer after = *current;
+  v1::Customer after = current;
   v1::Contact* contact = after.add_contacts();
   *contact = request.contact();
   contact->set_id(ids::NewUuid());
-  const VersionBump bump = NextVersion(call, *current);
+  const VersionBump bump = NextVersion(call, current);
   after.set_etag(absl::StrCat("v", bump.next));
   SetTimestamp(bump.time_micros, after.mutable_update_time());
   after.set_updated_by(call.principal.name);
   WriteContext write = MakeWrite(call, after, v1::AUDIT_ACTION_ADD_CONTACT, {"contacts"},
                                  events::v1::CUSTOMER_CHANGE_TYPE_CONTACTS_CHANGED);
-  if (absl::Status s = store_.AddContact(after.id(), bump, *contact, write); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(store_.AddContact(after.id(), bump, *contact, write));
   if (published_) published_();
   return after;
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
     const auth::CallContext& call, const v1::UpdateContactRequest& request) {
-  if (absl::Status s = ids::CheckUuid(request.contact().id(), "contact.id"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(request.contact().id(), "contact.id"));
   if (request.update_mask().paths_size() == 0) {
     return status::InvalidArgument("update_mask", "is required: name the fields to change");
   }
@@ -542,9 +533,9 @@ absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
                                      absl::StrCat("'", path, "' is not an updatable field"));
     }
   }
-  absl::StatusOr<v1::Customer> current = LoadForChange(call, request.customer_id(), "customer_id");
-  if (!current.ok()) return current.status();
-  v1::Customer after = *current;
+  TW_ASSIGN_OR_RETURN(v1::Customer current,
+                      LoadForChange(call, request.customer_id(), "customer_id"));
+  v1::Customer after = current;
   v1::Contact* target = nullptr;
   for (v1::Contact& c : *after.mutable_contacts()) {
     if (c.id() == request.contact().id()) target = &c;
@@ -558,7 +549,7 @@ absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
   status::ViolationList violations;
   ValidateContact(*target, "contact", violations);
   if (!violations.empty()) return violations.ToStatus();
-  const VersionBump bump = NextVersion(call, *current);
+  const VersionBump bump = NextVersion(call, current);
   after.set_etag(absl::StrCat("v", bump.next));
   SetTimestamp(bump.time_micros, after.mutable_update_time());
   after.set_updated_by(call.principal.name);
@@ -568,17 +559,17 @@ absl::StatusOr<v1::Customer> CustomerArchive::UpdateContact(
   }
   WriteContext write = MakeWrite(call, after, v1::AUDIT_ACTION_UPDATE_CONTACT, fields,
                                  events::v1::CUSTOMER_CHANGE_TYPE_CONTACTS_CHANGED);
-  if (absl::Status s = store_.UpdateContact(after.id(), bump, *target, write); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(store_.UpdateContact(after.id(), bump, *target, write));
   if (published_) published_();
   return after;
 }
 
 absl::StatusOr<v1::Customer> CustomerArchive::RemoveContact(
     const auth::CallContext& call, const v1::RemoveContactRequest& request) {
-  if (absl::Status s = ids::CheckUuid(request.contact_id(), "contact_id"); !s.ok()) return s;
-  absl::StatusOr<v1::Customer> current = LoadForChange(call, request.customer_id(), "customer_id");
-  if (!current.ok()) return current.status();
-  v1::Customer after = *current;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(request.contact_id(), "contact_id"));
+  TW_ASSIGN_OR_RETURN(v1::Customer current,
+                      LoadForChange(call, request.customer_id(), "customer_id"));
+  v1::Customer after = current;
   auto* contacts = after.mutable_contacts();
   const auto it = std::find_if(contacts->begin(), contacts->end(), [&](const v1::Contact& c) {
     return c.id() == request.contact_id();
@@ -587,23 +578,20 @@ absl::StatusOr<v1::Customer> CustomerArchive::RemoveContact(
     return absl::NotFoundError(absl::StrCat("contact ", request.contact_id(), " not found"));
   }
   contacts->erase(it);
-  const VersionBump bump = NextVersion(call, *current);
+  const VersionBump bump = NextVersion(call, current);
   after.set_etag(absl::StrCat("v", bump.next));
   SetTimestamp(bump.time_micros, after.mutable_update_time());
   after.set_updated_by(call.principal.name);
   WriteContext write = MakeWrite(call, after, v1::AUDIT_ACTION_REMOVE_CONTACT, {"contacts"},
                                  events::v1::CUSTOMER_CHANGE_TYPE_CONTACTS_CHANGED);
-  if (absl::Status s = store_.RemoveContact(after.id(), bump, request.contact_id(), write);
-      !s.ok()) {
-    return s;
-  }
+  TW_RETURN_IF_ERROR(store_.RemoveContact(after.id(), bump, request.contact_id(), write));
   if (published_) published_();
   return after;
 }
 
 absl::StatusOr<v1::ListCustomerAuditResponse> CustomerArchive::ListAudit(
     const auth::CallContext& call, const v1::ListCustomerAuditRequest& request) {
-  if (absl::Status s = ids::CheckUuid(request.customer_id(), "customer_id"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(request.customer_id(), "customer_id"));
   absl::Status status;
   const int page_size = PageSize(request.page_size(), "page_size", &status);
   if (!status.ok()) return status;
@@ -615,13 +603,12 @@ absl::StatusOr<v1::ListCustomerAuditResponse> CustomerArchive::ListAudit(
       return status::InvalidArgument("page_token", "is not a token from this list");
     }
   }
-  absl::StatusOr<std::vector<v1::AuditEntry>> entries =
-      store_.ListAudit(request.customer_id(), before, page_size + 1);
-  if (!entries.ok()) return entries.status();
+  TW_ASSIGN_OR_RETURN(std::vector<v1::AuditEntry> entries,
+                      store_.ListAudit(request.customer_id(), before, page_size + 1));
   v1::ListCustomerAuditResponse response;
-  const bool more = static_cast<int>(entries->size()) > page_size;
-  if (more) entries->pop_back();
-  for (auto& e : *entries) *response.add_entries() = std::move(e);
+  const bool more = static_cast<int>(entries.size()) > page_size;
+  if (more) entries.pop_back();
+  for (auto& e : entries) *response.add_entries() = std::move(e);
   if (more) {
     response.set_next_page_token(absl::WebSafeBase64Escape(
         absl::StrCat("a1:", response.entries(response.entries_size() - 1).id())));
