@@ -177,52 +177,6 @@ std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
   return out;
 }
 
-std::map<std::string, std::vector<LedgerEntry>> LoadRecentLedgers(
-    pqxx::work& tx, const std::vector<std::string>& customer_ids, Micros since) {
-  std::map<std::string, std::vector<LedgerEntry>> out;
-  // Two index range reads: the recent entries, and older cancellations of recent orders.
-  for (const auto& r : tx.exec_params(
-           absl::StrCat(
-               "WITH recent AS (SELECT ctid AS pos, customer_id, event_id, kind, document_no,"
-               " amount, margin, ",
-               MicrosOf("occurred_at"),
-               " AS at_us FROM ledger_entries WHERE customer_id = ANY($1::uuid[])"
-               " AND occurred_at >= ",
-               Ts(2),
-               ") SELECT customer_id::text, event_id, kind, document_no, amount, margin, at_us"
-               " FROM (SELECT * FROM recent UNION ALL SELECT c.ctid, c.customer_id, c.event_id,"
-               " c.kind, c.document_no, c.amount, c.margin, ",
-               MicrosOf("c.occurred_at"),
-               " FROM (SELECT DISTINCT customer_id, document_no FROM recent WHERE kind = 1) o"
-               " JOIN ledger_entries c ON c.customer_id = o.customer_id AND c.document_no ="
-               " o.document_no AND c.kind = 2 AND c.occurred_at < ",
-               Ts(2), ") e ORDER BY pos"),
-           postgres::ToTextArray(customer_ids), since)) {
-    out[r[0].as<std::string>()].push_back(LedgerOfRow(r, 1));
-  }
-  return out;
-}
-
-std::map<std::string, OrderSpan> LoadOrderSpans(pqxx::work& tx,
-                                                const std::vector<std::string>& customer_ids,
-                                                Micros now) {
-  std::map<std::string, OrderSpan> out;
-  const auto edge = [](const char* direction) {
-    return absl::StrCat("(SELECT ", MicrosOf("occurred_at"),
-                        " FROM ledger_entries WHERE customer_id = k.id AND kind = 1"
-                        " AND occurred_at <= ",
-                        Ts(2), " ORDER BY occurred_at ", direction, " LIMIT 1)");
-  };
-  for (const auto& r : tx.exec_params(
-           absl::StrCat("SELECT * FROM (SELECT k.id::text, ", edge("ASC"), " AS first_at, ",
-                        edge("DESC"), " AS last_at FROM unnest($1::uuid[]) AS k(id)) s",
-                        " WHERE first_at IS NOT NULL"),
-           postgres::ToTextArray(customer_ids), now)) {
-    out[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
-  }
-  return out;
-}
-
 bool InsertInteraction(pqxx::work& tx, const std::string& customer_id, const InteractionFact& f,
                        const std::string& corrects, const std::string& event_id) {
   // A placeholder (logged = false) keeps its superseded mark; a stored version stays as it is.
@@ -370,7 +324,8 @@ std::map<std::string, CustomerMetrics> LoadMetricsOf(pqxx::work& tx,
 
 void SaveMetricsBatch(pqxx::work& tx,
                       const std::vector<std::pair<std::string, CustomerMetrics>>& metrics,
-                      const std::map<std::string, CreditFigures>& credit) {
+                      const std::map<std::string, CreditFigures>& credit,
+                      const std::map<std::string, LedgerStateWrite>& states) {
   if (metrics.empty()) return;
   using Row = std::pair<std::string, CustomerMetrics>;
   const auto ints = [&metrics](auto field) {
@@ -382,15 +337,19 @@ void SaveMetricsBatch(pqxx::work& tx,
           "INSERT INTO customer_metrics (customer_id, revenue_12m, margin_12m, orders_12m,"
           " revenue_prev_6m, revenue_last_6m, renewal_permille, first_order_at, last_order_at,"
           " next_window_exit, satisfaction_x100, satisfaction_count_12m, complaints_12m,"
-          " open_complaints, sla_breaches_12m, credit_rating, on_time_permille)"
+          " open_complaints, sla_breaches_12m, credit_rating, on_time_permille, ledger_state,"
+          " credit_as_of_at, credit_as_of_event)"
           " SELECT id, rev, mar, ord, prev6, last6, ren, ",
           TsOf("first_at"), ", ", TsOf("last_at"), ", ", TsOf("exit_at"),
-          ", sat, sat_n, compl, open_c, sla, rating, on_time FROM unnest($1::uuid[],"
+          ", sat, sat_n, compl, open_c, sla, rating, on_time, decode(NULLIF(state, ''), 'hex'), ",
+          TsOf("credit_at"),
+          ", credit_event FROM unnest($1::uuid[],"
           " $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[], $6::bigint[], $7::integer[],"
           " $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[],"
-          " $13::integer[], $14::integer[], $15::integer[], $16::text[], $17::integer[])"
+          " $13::integer[], $14::integer[], $15::integer[], $16::text[], $17::integer[],"
+          " $18::text[], $19::bigint[], $20::text[])"
           " AS u(id, rev, mar, ord, prev6, last6, ren, first_at, last_at, exit_at, sat, sat_n,"
-          " compl, open_c, sla, rating, on_time)"
+          " compl, open_c, sla, rating, on_time, state, credit_at, credit_event)"
           " ON CONFLICT (customer_id) DO UPDATE SET revenue_12m = EXCLUDED.revenue_12m,"
           " margin_12m = EXCLUDED.margin_12m, orders_12m = EXCLUDED.orders_12m,"
           " revenue_prev_6m = EXCLUDED.revenue_prev_6m,"
@@ -406,7 +365,14 @@ void SaveMetricsBatch(pqxx::work& tx,
           " credit_rating = CASE WHEN EXCLUDED.credit_rating = ''"
           " THEN customer_metrics.credit_rating ELSE EXCLUDED.credit_rating END,"
           " on_time_permille = coalesce(EXCLUDED.on_time_permille,"
-          " customer_metrics.on_time_permille), updated_at = now()"),
+          " customer_metrics.on_time_permille),"
+          // NULL state: this batch did not touch the ledger state.
+          " ledger_state = coalesce(EXCLUDED.ledger_state, customer_metrics.ledger_state),"
+          " credit_as_of_at = CASE WHEN EXCLUDED.ledger_state IS NULL"
+          " THEN customer_metrics.credit_as_of_at ELSE EXCLUDED.credit_as_of_at END,"
+          " credit_as_of_event = CASE WHEN EXCLUDED.ledger_state IS NULL"
+          " THEN customer_metrics.credit_as_of_event ELSE EXCLUDED.credit_as_of_event END,"
+          " updated_at = now()"),
       TextArray(metrics, [](const Row& r) { return r.first; }),
       ints([](const CustomerMetrics& m) { return m.revenue_12m; }),
       ints([](const CustomerMetrics& m) { return m.margin_12m; }),
@@ -431,11 +397,109 @@ void SaveMetricsBatch(pqxx::work& tx,
                   return c != credit.end() && c->second.rating.has_value() ? *c->second.rating
                                                                            : std::string();
                 }),
-      IntArray(metrics, [&credit](const Row& r) -> std::optional<int64_t> {
-        const auto c = credit.find(r.first);
-        if (c == credit.end() || !c->second.on_time_permille.has_value()) return std::nullopt;
-        return *c->second.on_time_permille;
+      IntArray(metrics,
+               [&credit](const Row& r) -> std::optional<int64_t> {
+                 const auto c = credit.find(r.first);
+                 if (c == credit.end() || !c->second.on_time_permille.has_value()) {
+                   return std::nullopt;
+                 }
+                 return *c->second.on_time_permille;
+               }),
+      // Hex in a text[] (no bytea[] literal escaping); '' keeps the stored state (an encoded
+      // state is never empty).
+      TextArray(metrics,
+                [&states](const Row& r) {
+                  const auto w = states.find(r.first);
+                  return w == states.end() ? std::string()
+                                           : absl::BytesToHexString(w->second.bytes);
+                }),
+      IntArray(metrics,
+               [&states](const Row& r) -> std::optional<int64_t> {
+                 const auto w = states.find(r.first);
+                 return w == states.end() ? 0 : w->second.credit_at;
+               }),
+      TextArray(metrics, [&states](const Row& r) {
+        const auto w = states.find(r.first);
+        return w == states.end() ? std::string() : w->second.credit_event;
       }));
+}
+
+std::map<std::string, StoredLedgerState> LoadLedgerStates(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids) {
+  std::map<std::string, StoredLedgerState> out;
+  if (customer_ids.empty()) return out;
+  for (const auto& r :
+       tx.exec_params(absl::StrCat("SELECT customer_id::text AS id, ledger_state, ",
+                                   MicrosOf("credit_as_of_at"),
+                                   " AS credit_at, credit_as_of_event FROM customer_metrics"
+                                   " WHERE customer_id = ANY($1::uuid[])"),
+                      postgres::ToTextArray(customer_ids))) {
+    StoredLedgerState& s = out[r["id"].as<std::string>()];
+    if (!r["ledger_state"].is_null()) {
+      s.state = DecodeLedgerState(pqxx::binarystring(r["ledger_state"]).str());
+    }
+    s.credit_at = r["credit_at"].as<int64_t>();
+    s.credit_event = r["credit_as_of_event"].as<std::string>();
+  }
+  return out;
+}
+
+std::map<OrderKey, OrderFact> LoadOrderFacts(pqxx::work& tx, const std::vector<OrderKey>& keys) {
+  std::map<OrderKey, OrderFact> out;
+  if (keys.empty()) return out;
+  for (const auto& r : tx.exec_params(
+           absl::StrCat("SELECT o.customer_id::text AS id, o.document_no, o.order_event_id, ",
+                        MicrosOf("o.occurred_at"),
+                        " AS at_us, o.amount, o.margin, o.partial_cancelled, o.whole_cancelled"
+                        " FROM unnest($1::uuid[], $2::text[]) AS k(id, doc)"
+                        " JOIN order_facts o ON o.customer_id = k.id AND o.document_no = k.doc"),
+           TextArray(keys, [](const OrderKey& k) { return k.first; }),
+           TextArray(keys, [](const OrderKey& k) { return k.second; }))) {
+    OrderFact o;
+    o.document_no = r["document_no"].as<std::string>();
+    o.order_event_id = r["order_event_id"].as<std::string>();
+    o.occurred_at = r["at_us"].as<int64_t>();
+    o.amount = r["amount"].as<int64_t>();
+    o.margin = r["margin"].as<int64_t>();
+    o.partial_cancelled = r["partial_cancelled"].as<int64_t>();
+    o.whole_cancelled = r["whole_cancelled"].as<bool>();
+    out.emplace(OrderKey(r["id"].as<std::string>(), o.document_no), std::move(o));
+  }
+  return out;
+}
+
+void SaveOrderFacts(pqxx::work& tx, const std::vector<std::pair<std::string, OrderFact>>& rows) {
+  if (rows.empty()) return;
+  using Row = std::pair<std::string, OrderFact>;
+  const auto ints = [&rows](auto field) {
+    return IntArray(rows,
+                    [&field](const Row& r) -> std::optional<int64_t> { return field(r.second); });
+  };
+  tx.exec_params(
+      absl::StrCat("INSERT INTO order_facts (customer_id, document_no, order_event_id,"
+                   " occurred_at, amount, margin, partial_cancelled, whole_cancelled)"
+                   " SELECT id, doc, ev, ",
+                   TsOf("at"),
+                   ", amount, margin, partial, whole FROM unnest($1::uuid[], $2::text[],"
+                   " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],"
+                   " $8::boolean[]) AS u(id, doc, ev, at, amount, margin, partial, whole)"
+                   " ON CONFLICT (customer_id, document_no) DO UPDATE SET"
+                   " order_event_id = EXCLUDED.order_event_id,"
+                   " occurred_at = EXCLUDED.occurred_at, amount = EXCLUDED.amount,"
+                   " margin = EXCLUDED.margin, partial_cancelled = EXCLUDED.partial_cancelled,"
+                   " whole_cancelled = EXCLUDED.whole_cancelled"),
+      TextArray(rows, [](const Row& r) { return r.first; }),
+      TextArray(rows, [](const Row& r) { return r.second.document_no; }),
+      TextArray(rows, [](const Row& r) { return r.second.order_event_id; }),
+      ints([](const OrderFact& o) { return o.occurred_at; }),
+      ints([](const OrderFact& o) { return o.amount; }),
+      ints([](const OrderFact& o) { return o.margin; }),
+      ints([](const OrderFact& o) { return o.partial_cancelled; }), [&rows] {
+        std::vector<bool> whole;
+        whole.reserve(rows.size());
+        for (const Row& r : rows) whole.push_back(r.second.whole_cancelled);
+        return postgres::ToBoolArray(whole);
+      }());
 }
 
 std::optional<CustomerFacts> LoadFacts(pqxx::work& tx, const std::string& customer_id) {
@@ -522,8 +586,7 @@ void SaveInputHashes(pqxx::work& tx, const std::vector<std::pair<std::string, in
 int64_t CountExpiredWindows(pqxx::work& tx, Micros now) {
   return tx
       .exec_params1(
-          "SELECT count(*) FROM customer_metrics WHERE next_window_exit <="
-          " to_timestamp($1::double precision / 1e6)",
+          absl::StrCat("SELECT count(*) FROM customer_metrics WHERE next_window_exit <= ", Ts(1)),
           now)[0]
       .as<int64_t>();
 }
@@ -531,8 +594,8 @@ int64_t CountExpiredWindows(pqxx::work& tx, Micros now) {
 std::vector<std::string> CustomersWithExpiredWindow(pqxx::work& tx, Micros now, int limit) {
   std::vector<std::string> out;
   for (const auto& r : tx.exec_params(
-           "SELECT customer_id::text FROM customer_metrics WHERE next_window_exit <="
-           " to_timestamp($1::double precision / 1e6) ORDER BY next_window_exit LIMIT $2",
+           absl::StrCat("SELECT customer_id::text FROM customer_metrics WHERE next_window_exit <= ",
+                        Ts(1), " ORDER BY next_window_exit LIMIT $2"),
            now, limit)) {
     out.push_back(r[0].as<std::string>());
   }
@@ -680,8 +743,9 @@ std::map<std::string, std::string> OwnersOf(pqxx::work& tx,
 std::vector<std::string> ExpiredPins(pqxx::work& tx, Micros now) {
   std::vector<std::string> out;
   for (const auto& r : tx.exec_params(
-           "SELECT customer_id::text FROM tiers WHERE pin_tier IS NOT NULL AND pin_expires <="
-           " to_timestamp($1::double precision / 1e6)",
+           absl::StrCat("SELECT customer_id::text FROM tiers WHERE pin_tier IS NOT NULL AND"
+                        " pin_expires <= ",
+                        Ts(1)),
            now)) {
     out.push_back(r[0].as<std::string>());
   }
@@ -718,12 +782,12 @@ std::vector<StoredTier> AllTiers(pqxx::work& tx) {
 std::map<std::string, std::string> TiersAt(pqxx::work& tx, Micros at) {
   std::map<std::string, std::string> out;
   const pqxx::result rows =
-      at == 0 ? tx.exec("SELECT customer_id::text, tier FROM tiers")
-              : tx.exec_params(
-                    "SELECT DISTINCT ON (customer_id) customer_id::text, tier FROM tier_history"
-                    " WHERE changed_at <= to_timestamp($1::double precision / 1e6)"
-                    " ORDER BY customer_id, id DESC",
-                    at);
+      at == 0
+          ? tx.exec("SELECT customer_id::text, tier FROM tiers")
+          : tx.exec_params(absl::StrCat("SELECT DISTINCT ON (customer_id) customer_id::text, tier"
+                                        " FROM tier_history WHERE changed_at <= ",
+                                        Ts(1), " ORDER BY customer_id, id DESC"),
+                           at);
   for (const auto& r : rows) out[r[0].as<std::string>()] = r[1].as<std::string>();
   return out;
 }

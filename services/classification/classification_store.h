@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/time/micros.h"
+#include "services/classification/ledger_state.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
 
@@ -128,15 +129,6 @@ std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
 // Every stored ledger entry of the customers, per customer (in storage order, as LoadLedger).
 std::map<std::string, std::vector<LedgerEntry>> LoadLedgers(
     pqxx::work& tx, const std::vector<std::string>& customer_ids);
-// The entries dated at or after `since` of the customers, and the cancellations of those
-// orders whatever their date, per customer, in storage order (see ComputeRecentMetrics).
-std::map<std::string, std::vector<LedgerEntry>> LoadRecentLedgers(
-    pqxx::work& tx, const std::vector<std::string>& customer_ids, Micros since);
-// The first and last order dated at or before `now` of each customer's whole ledger (two index
-// lookups each; customers without one are absent).
-std::map<std::string, OrderSpan> LoadOrderSpans(pqxx::work& tx,
-                                                const std::vector<std::string>& customer_ids,
-                                                Micros now);
 // The facts AddInteractionMetrics needs at `now`, per customer: current rated interactions of
 // the window, complaints open or opened in it.
 void LoadInteractionFactsOf(pqxx::work& tx, const std::vector<std::string>& customer_ids,
@@ -151,11 +143,35 @@ struct CreditFigures {
   std::optional<std::string> rating;
   std::optional<int> on_time_permille;
 };
+// A customer's stored ledger state (migrations/009): nullopt state when not built yet (or not
+// readable), and the newest ledger event whose credit figures are stored.
+struct StoredLedgerState {
+  std::optional<LedgerState> state;
+  Micros credit_at = 0;
+  std::string credit_event;
+};
+// The stored ledger states of the customers that have a metrics row.
+std::map<std::string, StoredLedgerState> LoadLedgerStates(
+    pqxx::work& tx, const std::vector<std::string>& customer_ids);
+// The order rows of (customer id, document number) pairs (those not stored are absent).
+using OrderKey = std::pair<std::string, std::string>;
+std::map<OrderKey, OrderFact> LoadOrderFacts(pqxx::work& tx, const std::vector<OrderKey>& keys);
+// Stores the rows (customer id, row), replacing those stored, in one statement.
+void SaveOrderFacts(pqxx::work& tx, const std::vector<std::pair<std::string, OrderFact>>& rows);
+
+// What SaveMetricsBatch stores of a customer's ledger state.
+struct LedgerStateWrite {
+  std::string bytes;  // EncodeLedgerState
+  Micros credit_at = 0;
+  std::string credit_event;
+};
 // Metrics (ledger and interaction parts) of many customers in one statement; their stored
-// credit figures stay unless `credit` has newer ones for them.
+// credit figures stay unless `credit` has newer ones for them, their ledger state unless
+// `states` has one.
 void SaveMetricsBatch(pqxx::work& tx,
                       const std::vector<std::pair<std::string, CustomerMetrics>>& metrics,
-                      const std::map<std::string, CreditFigures>& credit = {});
+                      const std::map<std::string, CreditFigures>& credit = {},
+                      const std::map<std::string, LedgerStateWrite>& states = {});
 // LoadFacts of each of the customers (the unknown and removed ones are absent).
 std::map<std::string, CustomerFacts> LoadFactsOf(pqxx::work& tx,
                                                  const std::vector<std::string>& customer_ids);

@@ -4,21 +4,12 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/numeric/int128.h"
 
 namespace tierwise::classification {
 namespace {
-
-// A 128-bit sum as an int64 figure: held at the bound it passes, and `figure` noted in
-// *out_of_range (the first one), never wrapped.
-int64_t Held(absl::int128 sum, const char* figure, std::string* out_of_range) {
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-  if (sum <= kMax && sum >= kMin) return static_cast<int64_t>(sum);
-  if (out_of_range->empty()) *out_of_range = figure;
-  return sum > kMax ? kMax : kMin;
-}
 
 // When a fact dated `at` leaves the trailing 12 months: local 00:00 of its day a year on.
 Micros WindowExit(Micros at, const time::BusinessCalendar& calendar) {
@@ -26,6 +17,31 @@ Micros WindowExit(Micros at, const time::BusinessCalendar& calendar) {
 }
 
 }  // namespace
+
+int64_t HeldMoney(absl::int128 sum, const char* figure, std::string* out_of_range) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  if (sum <= kMax && sum >= kMin) return static_cast<int64_t>(sum);
+  if (out_of_range->empty()) *out_of_range = figure;
+  return sum > kMax ? kMax : kMin;
+}
+
+void SetRenewal(int active_months, Micros now, const time::BusinessCalendar& calendar,
+                CustomerMetrics* m) {
+  if (m->first_order_at == 0) return;
+  const absl::CivilDay first_day = calendar.DayOf(m->first_order_at);
+  const int64_t since_first = WholeMonthsBetween(first_day, calendar.DayOf(now));
+  const int64_t months = std::clamp<int64_t>(since_first + 1, 1, 12);
+  // The renewal rate's denominator grows by a month until it reaches twelve.
+  if (since_first + 1 < 12 && active_months > 0) {
+    const Micros at = calendar.StartOf(AddMonths(first_day, static_cast<int>(since_first) + 1));
+    if (at > now && (m->next_window_exit == 0 || at < m->next_window_exit)) {
+      m->next_window_exit = at;
+    }
+  }
+  m->renewal_permille = static_cast<int>(
+      std::min<int64_t>(1000, static_cast<int64_t>(active_months) * 1000 / months));
+}
 
 absl::CivilDay AddMonths(absl::CivilDay day, int months) {
   const absl::CivilMonth month = absl::CivilMonth(day) + months;
@@ -42,19 +58,11 @@ int64_t WholeMonthsBetween(absl::CivilDay from, absl::CivilDay to) {
   return months;
 }
 
-Micros WindowReadStart(Micros now, const time::BusinessCalendar& calendar) {
-  return calendar.StartOf(AddMonths(calendar.DayOf(now), -12) - 1);
-}
-
 CustomerMetrics ComputeMetrics(const std::vector<LedgerEntry>& entries, Micros now,
                                const time::BusinessCalendar& calendar) {
-  return ComputeRecentMetrics(entries, OrderSpan(), now, calendar);
-}
-
-CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, const OrderSpan& span,
-                                     Micros now, const time::BusinessCalendar& calendar) {
   struct Order {
     Micros at = 0;
+    std::string event_id;
     int64_t amount = 0;
     int64_t margin = 0;
     int64_t cancelled = 0;
@@ -63,8 +71,13 @@ CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, co
   std::set<std::string> seen;
   for (const LedgerEntry& e : entries) {
     if (e.kind != LedgerEntry::Kind::kOrder || !seen.insert(e.event_id).second) continue;
-    if (orders.contains(e.document_no)) continue;  // first order per number counts
-    orders[e.document_no] = {e.occurred_at, e.amount, e.margin, 0};
+    // Of several orders with one number, the earliest (then the least event id) counts.
+    const auto it = orders.find(e.document_no);
+    if (it != orders.end() &&
+        std::tie(it->second.at, it->second.event_id) <= std::tie(e.occurred_at, e.event_id)) {
+      continue;
+    }
+    orders[e.document_no] = {e.occurred_at, e.event_id, e.amount, e.margin, 0};
   }
   for (const LedgerEntry& e : entries) {
     if (e.kind != LedgerEntry::Kind::kCancellation || !seen.insert(e.event_id).second) continue;
@@ -84,15 +97,15 @@ CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, co
     if (at > now && (m.next_window_exit == 0 || at < m.next_window_exit)) m.next_window_exit = at;
   };
   for (const auto& [no, o] : orders) {
-    if (o.at > now) {
-      // Dated ahead of `now` (a clock ahead of ours, a date-only value from a later time zone):
-      // it counts from its date on, when the window is looked at again.
-      if (m.next_window_exit == 0 || o.at < m.next_window_exit) m.next_window_exit = o.at;
+    const absl::CivilDay day = calendar.DayOf(o.at);
+    if (day > today) {
+      // Dated on a later local day (a clock ahead of ours, a date-only value from a later time
+      // zone): it counts from that day on, when the window is looked at again.
+      changes_at(calendar.StartOf(day));
       continue;
     }
     if (m.first_order_at == 0 || o.at < m.first_order_at) m.first_order_at = o.at;
     m.last_order_at = std::max(m.last_order_at, o.at);
-    const absl::CivilDay day = calendar.DayOf(o.at);
     if (today >= AddMonths(day, 12)) continue;  // left the window
     const int64_t net = o.amount - o.cancelled;
     if (net <= 0) continue;  // fully cancelled orders do not count
@@ -113,27 +126,11 @@ CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, co
     if (today < AddMonths(day, 6)) changes_at(calendar.StartOf(AddMonths(day, 6)));
     changes_at(calendar.StartOf(AddMonths(day, static_cast<int>(back) + 1)));
   }
-  // The older part of the ledger: its first and last order.
-  if (span.first_order_at != 0 &&
-      (m.first_order_at == 0 || span.first_order_at < m.first_order_at)) {
-    m.first_order_at = span.first_order_at;
-  }
-  if (span.last_order_at <= now) m.last_order_at = std::max(m.last_order_at, span.last_order_at);
-  m.revenue_12m = Held(revenue_12m, "revenue_12m", &m.out_of_range);
-  m.margin_12m = Held(margin_12m, "margin_12m", &m.out_of_range);
-  m.revenue_last_6m = Held(revenue_last_6m, "revenue_last_6m", &m.out_of_range);
-  m.revenue_prev_6m = Held(revenue_prev_6m, "revenue_prev_6m", &m.out_of_range);
-  if (m.first_order_at != 0) {
-    const absl::CivilDay first_day = calendar.DayOf(m.first_order_at);
-    const int64_t since_first = WholeMonthsBetween(first_day, today);
-    const int64_t months = std::clamp<int64_t>(since_first + 1, 1, 12);
-    // The renewal rate's denominator grows by a month until it reaches twelve.
-    if (since_first + 1 < 12 && !active_months.empty()) {
-      changes_at(calendar.StartOf(AddMonths(first_day, static_cast<int>(since_first) + 1)));
-    }
-    m.renewal_permille = static_cast<int>(
-        std::min<int64_t>(1000, static_cast<int64_t>(active_months.size()) * 1000 / months));
-  }
+  m.revenue_12m = HeldMoney(revenue_12m, "revenue_12m", &m.out_of_range);
+  m.margin_12m = HeldMoney(margin_12m, "margin_12m", &m.out_of_range);
+  m.revenue_last_6m = HeldMoney(revenue_last_6m, "revenue_last_6m", &m.out_of_range);
+  m.revenue_prev_6m = HeldMoney(revenue_prev_6m, "revenue_prev_6m", &m.out_of_range);
+  SetRenewal(static_cast<int>(active_months.size()), now, calendar, &m);
   return m;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,7 @@ struct CustomerMetrics {
   // Earliest moment after `now` at which a figure above changes with time alone (0: none): an
   // order, rated interaction or complaint leaves the window, an order moves from the last six
   // months to the six before or one calendar month further back, the months since the first
-  // order grow (under twelve), or an order dated after `now` enters. Until then the stored
+  // order grow (under twelve), or an order dated on a later day enters. Until then the stored
   // metrics are exact without a refresh; the periodic maintenance refreshes them then.
   Micros next_window_exit = 0;
 
@@ -95,27 +96,23 @@ struct CustomerMetrics {
   std::string out_of_range;
 };
 
-// The ledger part: revenue, margin, orders, renewal, first/last order.
+// The ledger part: revenue, margin, orders, renewal, first/last order, from a whole ledger (each
+// event once). Of several orders with one number the earliest counts (then the least event
+// id); an order counts from local 00:00 of its day, also one dated later than `now` on the same
+// day. The reference the stored state (ledger_state.h) is checked against.
 CustomerMetrics ComputeMetrics(
     const std::vector<LedgerEntry>& entries, Micros now,
     const time::BusinessCalendar& calendar = time::BusinessCalendar::Utc());
 
-// The first and last order (dated at or before `now`) of a customer's whole ledger.
-struct OrderSpan {
-  Micros first_order_at = 0;
-  Micros last_order_at = 0;
-};
+// A 128-bit money sum as an int64 figure: held at the bound it passes, with `figure` noted in
+// *out_of_range (the first one), never wrapped.
+int64_t HeldMoney(absl::int128 sum, const char* figure, std::string* out_of_range);
 
-// The same from the recent part of a ledger: `entries` are the customer's entries dated on or
-// after WindowReadStart(now) (and the cancellations of those orders), `span` the first and last
-// order of its whole ledger (two index lookups). Everything else depends on the window alone,
-// so this equals ComputeMetrics over the whole ledger as long as order numbers are not reused
-// more than a year apart.
-CustomerMetrics ComputeRecentMetrics(const std::vector<LedgerEntry>& entries, const OrderSpan& span,
-                                     Micros now, const time::BusinessCalendar& calendar);
-// The first instant whose orders may still count in the window at `now` (local 00:00 of the
-// day before the day 12 months back): what ComputeRecentMetrics needs read.
-Micros WindowReadStart(Micros now, const time::BusinessCalendar& calendar);
+// Sets m->renewal_permille from the number of months back (0 = this one, up to 11) that had an
+// order and m->first_order_at, and moves m->next_window_exit to when the months since the first
+// order grow, while they are under twelve.
+void SetRenewal(int active_months, Micros now, const time::BusinessCalendar& calendar,
+                CustomerMetrics* m);
 
 // Adds the interaction part to `m` (computed by ComputeMetrics at the same `now`) and moves
 // m->next_window_exit earlier when a rating or complaint leaves the window first. Interactions

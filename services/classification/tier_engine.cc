@@ -41,6 +41,15 @@ metrics::CounterFamily& TierChanges() {
   return family;
 }
 
+// Customers whose ledger state was rebuilt from their whole ledger (never built, or a late order
+// replaced one that counted): the repair path, rare once every state is built.
+metrics::CounterFamily& LedgerReplays() {
+  static auto& family = metrics::Registry::Default().RegisterCounter(
+      "tierwise_classification_ledger_replays_total",
+      "customers whose ledger state was rebuilt from their whole ledger", {});
+  return family;
+}
+
 template <typename Fn>
 absl::Status InTx(postgres::PgPool& pool, Fn&& fn) {
   return pool.Transact([&](pqxx::work& tx) -> absl::Status { return fn(tx); });
@@ -314,54 +323,132 @@ int64_t TierEngine::EvaluateManyLocked(pqxx::work& tx,
   return static_cast<int64_t>(changes.size());
 }
 
-int64_t TierEngine::RefreshAndEvaluateLocked(
-    pqxx::work& tx, const std::vector<std::string>& customers, const std::string& reason,
-    const std::map<std::string, std::string>& triggers,
-    const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
-    Micros now, std::vector<v1::Tier>* evaluated) {
-  if (customers.empty()) return 0;
-  // The recent part of each ledger and the first and last order: the cost of an event does
-  // not grow with the customer's history (see ComputeRecentMetrics).
-  const auto ledgers =
-      store::LoadRecentLedgers(tx, customers, WindowReadStart(now, options_.calendar));
-  const auto spans = store::LoadOrderSpans(tx, customers, now);
+TierEngine::Refreshed TierEngine::RefreshMetrics(pqxx::work& tx,
+                                                 const std::vector<std::string>& customers,
+                                                 const LedgerNews* news, Micros now) const {
+  Refreshed out;
+  if (customers.empty()) return out;
+  const time::BusinessCalendar& calendar = options_.calendar;
+  static const std::vector<LedgerEntry> kNoEntries;
+  const auto news_of = [news](const std::string& id) -> const std::vector<LedgerEntry>& {
+    if (news == nullptr) return kNoEntries;
+    const auto n = news->entries.find(id);
+    return n != news->entries.end() ? n->second : kNoEntries;
+  };
+  std::map<std::string, store::StoredLedgerState> stored = store::LoadLedgerStates(tx, customers);
+  // The order rows the news touch, of the customers whose state is built: one read.
+  std::vector<store::OrderKey> keys;
+  for (const std::string& id : customers) {
+    const auto s = stored.find(id);
+    if (s == stored.end() || !s->second.state.has_value()) continue;
+    for (const LedgerEntry& e : news_of(id)) {
+      if (e.kind != LedgerEntry::Kind::kPayment) keys.emplace_back(id, e.document_no);
+    }
+  }
+  std::map<store::OrderKey, OrderFact> rows = store::LoadOrderFacts(tx, keys);
+  std::vector<std::pair<std::string, OrderFact>> row_writes;
+  std::map<std::string, LedgerState> states;
+  std::vector<std::string> replay;
+  for (const std::string& id : customers) {
+    const auto s = stored.find(id);
+    if (s == stored.end() || !s->second.state.has_value()) {
+      replay.push_back(id);
+      continue;
+    }
+    LedgerState state = *s->second.state;
+    std::map<std::string, OrderFact*> touched;
+    bool incremental = true;
+    for (const LedgerEntry& e : news_of(id)) {
+      if (e.kind == LedgerEntry::Kind::kPayment) continue;
+      OrderFact& row = rows[{id, e.document_no}];
+      touched.emplace(e.document_no, &row);
+      if (!ApplyLedgerEntry(e, calendar, &row, &state)) {
+        incremental = false;  // a late order replaces the one that counted
+        break;
+      }
+    }
+    if (!incremental) {
+      replay.push_back(id);
+      continue;
+    }
+    for (const auto& [no, row] : touched) row_writes.emplace_back(id, *row);
+    states.emplace(id, std::move(state));
+  }
+  // The repair path: the whole ledger of a customer, once.
+  std::map<std::string, std::pair<Micros, std::string>> newest_stored;
+  if (!replay.empty()) {
+    const auto ledgers = store::LoadLedgers(tx, replay);
+    for (const std::string& id : replay) {
+      const auto l = ledgers.find(id);
+      const std::vector<LedgerEntry>& ledger = l != ledgers.end() ? l->second : kNoEntries;
+      std::map<std::string, OrderFact> orders;
+      states[id] = ReplayLedger(ledger, now, calendar, &orders);
+      for (auto& [no, row] : orders) row_writes.emplace_back(id, std::move(row));
+      std::pair<Micros, std::string> newest;
+      for (const LedgerEntry& e : ledger) {
+        newest = std::max(newest, std::make_pair(e.occurred_at, e.event_id));
+      }
+      newest_stored[id] = std::move(newest);
+      out.replayed.insert(id);
+    }
+    ledger_replays_ += static_cast<int64_t>(replay.size());
+    LedgerReplays().WithLabels({}).Increment(static_cast<double>(replay.size()));
+  }
+  store::SaveOrderFacts(tx, row_writes);
+
   std::map<std::string, std::vector<InteractionFact>> interactions;
   std::map<std::string, std::vector<ComplaintFact>> complaints;
   store::LoadInteractionFactsOf(tx, customers, now, &interactions, &complaints);
-  static const std::vector<LedgerEntry> kNoLedger;
   static const std::vector<InteractionFact> kNoInteractions;
   static const std::vector<ComplaintFact> kNoComplaints;
-  std::vector<std::pair<std::string, CustomerMetrics>> metrics;
-  metrics.reserve(customers.size());
-  std::map<std::string, store::CreditFigures> credit;
+  out.metrics.reserve(customers.size());
   for (const std::string& id : customers) {
-    const auto l = ledgers.find(id);
-    const std::vector<LedgerEntry>& ledger = l != ledgers.end() ? l->second : kNoLedger;
+    LedgerState& state = states[id];
+    PruneLedgerState(now, calendar, &state);
     // The credit figures travel with each event as the credit service saw them then; the
-    // customer's newest stored event's are the current ones. When that event is not among the
-    // new ones (they were redelivered or reclaimed late), the stored figures stay.
-    const LedgerEntry* newest = nullptr;
-    for (const LedgerEntry& e : ledger) {
-      if (newest == nullptr ||
-          std::tie(e.occurred_at, e.event_id) > std::tie(newest->occurred_at, newest->event_id)) {
-        newest = &e;
+    // customer's newest event's are the current ones. A new event older than the newest stored
+    // one (a late or reclaimed entry) leaves them as they are.
+    std::pair<Micros, std::string> newest;
+    const auto s = stored.find(id);
+    if (const auto r = newest_stored.find(id); r != newest_stored.end()) {
+      newest = r->second;
+    } else if (s != stored.end()) {
+      newest = {s->second.credit_at, s->second.credit_event};
+    }
+    const LedgerEntry* latest_new = nullptr;
+    for (const LedgerEntry& e : news_of(id)) {
+      if (latest_new == nullptr || std::tie(e.occurred_at, e.event_id) >
+                                       std::tie(latest_new->occurred_at, latest_new->event_id)) {
+        latest_new = &e;
       }
     }
-    if (newest != nullptr) {
-      const auto figures = credit_by_event.find(newest->event_id);
-      if (figures != credit_by_event.end()) credit[id] = figures->second;
+    if (latest_new != nullptr && std::tie(latest_new->occurred_at, latest_new->event_id) >=
+                                     std::tie(newest.first, newest.second)) {
+      newest = {latest_new->occurred_at, latest_new->event_id};
+      const auto figures = news->credit.find(latest_new->event_id);
+      if (figures != news->credit.end()) out.credit[id] = figures->second;
     }
-    const auto span = spans.find(id);
-    CustomerMetrics m = ComputeRecentMetrics(
-        ledger, span != spans.end() ? span->second : OrderSpan(), now, options_.calendar);
+    CustomerMetrics m = MetricsOfState(state, now, calendar);
     const auto i = interactions.find(id);
     const auto c = complaints.find(id);
     AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
-                          c != complaints.end() ? c->second : kNoComplaints, now, &m,
-                          options_.calendar);
-    metrics.emplace_back(id, std::move(m));
+                          c != complaints.end() ? c->second : kNoComplaints, now, &m, calendar);
+    out.metrics.emplace_back(id, std::move(m));
+    out.states[id] = {EncodeLedgerState(state), newest.first, std::move(newest.second)};
   }
-  store::SaveMetricsBatch(tx, metrics, credit);
+  return out;
+}
+
+int64_t TierEngine::RefreshAndEvaluateLocked(pqxx::work& tx,
+                                             const std::vector<std::string>& customers,
+                                             const std::string& reason,
+                                             const std::map<std::string, std::string>& triggers,
+                                             const LedgerNews* news, const std::string& actor,
+                                             Micros now, std::vector<v1::Tier>* evaluated) {
+  if (customers.empty()) return 0;
+  Refreshed refreshed = RefreshMetrics(tx, customers, news, now);
+  const auto& metrics = refreshed.metrics;
+  store::SaveMetricsBatch(tx, metrics, refreshed.credit, refreshed.states);
   const auto trigger_of = [&triggers](const std::string& id) {
     const auto t = triggers.find(id);
     return t != triggers.end() ? t->second : std::string();
@@ -532,9 +619,14 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
           }
           by_event.emplace(in.event_id, &in);
         }
-        std::map<std::string, store::CreditFigures> credit;
-        for (const auto& [event_id, in] : by_event) credit[event_id] = {in->rating, in->on_time};
-        RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, credit, "", options_.clock(),
+        LedgerNews news;
+        for (const LedgerInput& in : inputs) {
+          const auto e = by_event.find(in.event_id);
+          if (e == by_event.end() || e->second != &in) continue;  // old, or twice in the batch
+          news.entries[in.customer_id].push_back(in.entry);
+          news.credit[in.event_id] = {in.rating, in.on_time};
+        }
+        RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, &news, "", options_.clock(),
                                  evaluated);
         return absl::OkStatus();
       });
@@ -634,7 +726,8 @@ absl::Status TierEngine::ApplyFacts(const std::vector<FactChange>& changes) {
         triggers[id] = change.trigger;
       }
     }
-    RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, {}, "", options_.clock(), evaluated);
+    RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, nullptr, "", options_.clock(),
+                             evaluated);
     return absl::OkStatus();
   });
 }
@@ -720,8 +813,8 @@ absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
           return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
         }
         postgres::WriteAudit(tx, AuditOf(actor, "tier.reclassify", customer_id));
-        RefreshAndEvaluateLocked(tx, {customer_id}, reason, {}, {}, actor.name, options_.clock(),
-                                 evaluated);
+        RefreshAndEvaluateLocked(tx, {customer_id}, reason, {}, nullptr, actor.name,
+                                 options_.clock(), evaluated);
         for (const v1::Tier& t : *evaluated) {
           if (t.customer_id() == customer_id) result = t;
         }
@@ -801,34 +894,18 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     // The evaluation lock before the connection, as for events.
     std::unique_lock<std::mutex> lock(mu_);
     s = WriteTx([&](pqxx::work& tx) -> absl::Status {
-      const auto ledgers =
-          store::LoadRecentLedgers(tx, batch, WindowReadStart(now, options_.calendar));
-      std::map<std::string, std::vector<InteractionFact>> interactions;
-      std::map<std::string, std::vector<ComplaintFact>> complaints;
-      store::LoadInteractionFactsOf(tx, batch, now, &interactions, &complaints);
+      // From the stored ledger states: no ledger is read (unless one was never built).
+      Refreshed refreshed = RefreshMetrics(tx, batch, nullptr, now);
       const auto stored = store::LoadMetricsOf(tx, batch);
-      const auto spans = store::LoadOrderSpans(tx, batch, now);
       std::vector<std::pair<std::string, CustomerMetrics>> moved;
-      static const std::vector<LedgerEntry> kNoLedger;
-      static const std::vector<InteractionFact> kNoInteractions;
-      static const std::vector<ComplaintFact> kNoComplaints;
-      for (const std::string& id : batch) {
-        const auto l = ledgers.find(id);
-        const auto span = spans.find(id);
-        CustomerMetrics m = ComputeRecentMetrics(l != ledgers.end() ? l->second : kNoLedger,
-                                                 span != spans.end() ? span->second : OrderSpan(),
-                                                 now, options_.calendar);
-        const auto i = interactions.find(id);
-        const auto c = complaints.find(id);
-        AddInteractionMetrics(i != interactions.end() ? i->second : kNoInteractions,
-                              c != complaints.end() ? c->second : kNoComplaints, now, &m,
-                              options_.calendar);
+      for (auto& [id, m] : refreshed.metrics) {
         const auto before = stored.find(id);
-        if (before == stored.end() || !SameMetrics(before->second, m)) {
+        if (before == stored.end() || !SameMetrics(before->second, m) ||
+            refreshed.replayed.contains(id)) {
           moved.emplace_back(id, std::move(m));
         }
       }
-      store::SaveMetricsBatch(tx, moved);
+      store::SaveMetricsBatch(tx, moved, refreshed.credit, refreshed.states);
       // The ranking follows at once for a few moves, as it does for an event. Many (a backfill)
       // wait for the rebuild of pass 2, as each Upsert shifts the ranking's vector; an event
       // meanwhile is evaluated against the older ranking and again in pass 3.
@@ -971,25 +1048,25 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
   constexpr int kMaxRounds = 40;
   for (int round = 0; round < kMaxRounds; ++round) {
     size_t due_count = 0;
-    absl::Status s = ApplyInOneTransaction(
-        [&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
-          const std::vector<std::string> slid = store::CustomersWithExpiredWindow(tx, now, kRound);
-          changes += RefreshAndEvaluateLocked(tx, slid, kWindowSlide, {}, {}, "", now, evaluated);
-          std::map<std::string, Cause> lapsed;
-          for (std::string& id : store::ExpiredPins(tx, now)) {
-            lapsed.emplace(std::move(id), Cause{kUnpin, ""});
-          }
-          changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
-          // Time alone moves a probation end or a dimension's threshold (reason WINDOW_SLIDE,
-          // or PROBATION_END when that is what changed the tier).
-          std::map<std::string, Cause> due;
-          for (std::string& id : store::CustomersDueForReview(tx, now, kRound)) {
-            due.emplace(std::move(id), Cause{kWindowSlide, ""});
-          }
-          changes += EvaluateManyLocked(tx, due, "", now, evaluated);
-          due_count = std::max(slid.size(), due.size());
-          return absl::OkStatus();
-        });
+    absl::Status s = ApplyInOneTransaction([&](pqxx::work& tx,
+                                               std::vector<v1::Tier>* evaluated) -> absl::Status {
+      const std::vector<std::string> slid = store::CustomersWithExpiredWindow(tx, now, kRound);
+      changes += RefreshAndEvaluateLocked(tx, slid, kWindowSlide, {}, nullptr, "", now, evaluated);
+      std::map<std::string, Cause> lapsed;
+      for (std::string& id : store::ExpiredPins(tx, now)) {
+        lapsed.emplace(std::move(id), Cause{kUnpin, ""});
+      }
+      changes += EvaluateManyLocked(tx, lapsed, "pin expiry", now, evaluated);
+      // Time alone moves a probation end or a dimension's threshold (reason WINDOW_SLIDE,
+      // or PROBATION_END when that is what changed the tier).
+      std::map<std::string, Cause> due;
+      for (std::string& id : store::CustomersDueForReview(tx, now, kRound)) {
+        due.emplace(std::move(id), Cause{kWindowSlide, ""});
+      }
+      changes += EvaluateManyLocked(tx, due, "", now, evaluated);
+      due_count = std::max(slid.size(), due.size());
+      return absl::OkStatus();
+    });
     if (!s.ok()) return s;
     if (due_count < static_cast<size_t>(kRound)) break;
   }

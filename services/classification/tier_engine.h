@@ -144,6 +144,8 @@ class TierEngine {
   // Lookups answered by the cache (in-process or Redis) and by PostgreSQL.
   int64_t cache_hits() const { return cache_hits_; }
   int64_t cache_misses() const { return cache_misses_; }
+  // Customers whose ledger state was rebuilt from their whole ledger (see RefreshMetrics).
+  int64_t ledger_replays() const { return ledger_replays_; }
 
  private:
   // Evaluates one customer inside tx against the current rule set and ranking; records a
@@ -192,17 +194,36 @@ class TierEngine {
   int64_t EvaluateManyLocked(pqxx::work& tx, const std::map<std::string, Cause>& customers,
                              const std::string& actor, Micros now, std::vector<v1::Tier>* evaluated)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Recomputes the metrics of `customers` at `now` from their stored facts, moves them in the
-  // ranking, and evaluates them (`reason`, trigger triggers[id]) and the customers a cut-off
-  // pushed across (BOUNDARY_SHIFT, the trigger of the customer whose move pushed them), all
-  // set-based. `credit_by_event`: the credit figures new ledger events carry, by event id; a
-  // customer takes those of its newest stored entry (the latest occurred_at, then the greatest
-  // event id) when it is one of them. Returns how many tiers changed.
-  int64_t RefreshAndEvaluateLocked(
-      pqxx::work& tx, const std::vector<std::string>& customers, const std::string& reason,
-      const std::map<std::string, std::string>& triggers,
-      const std::map<std::string, store::CreditFigures>& credit_by_event, const std::string& actor,
-      Micros now, std::vector<v1::Tier>* evaluated) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ledger entries a batch stored for the first time, and the credit figures they carry.
+  struct LedgerNews {
+    std::map<std::string, std::vector<LedgerEntry>> entries;  // by customer, in arrival order
+    std::map<std::string, store::CreditFigures> credit;       // by event id
+  };
+  // The metrics of customers at a moment, and what to store with them.
+  struct Refreshed {
+    std::vector<std::pair<std::string, CustomerMetrics>> metrics;  // in the customers' order
+    std::map<std::string, store::LedgerStateWrite> states;
+    std::map<std::string, store::CreditFigures> credit;  // newer figures to store
+    std::set<std::string> replayed;                      // states rebuilt from the ledger
+  };
+  // The metrics of `customers` at `now`: the ledger part from each one's stored state with
+  // `news` applied (the order rows they touch read and written; no ledger is reread), the
+  // interaction part from its facts of the window. A customer without a built state, or whose
+  // news replace an order that counted, is replayed from its whole ledger (once). A customer
+  // takes the credit figures of a new entry that is its newest (the latest occurred_at, then
+  // the greatest event id).
+  Refreshed RefreshMetrics(pqxx::work& tx, const std::vector<std::string>& customers,
+                           const LedgerNews* news, Micros now) const;
+  // Refreshes the metrics of `customers` (RefreshMetrics), moves them in the ranking, and
+  // evaluates them (`reason`, trigger triggers[id]) and the customers a cut-off pushed across
+  // (BOUNDARY_SHIFT, the trigger of the customer whose move pushed them), all set-based.
+  // Returns how many tiers changed.
+  int64_t RefreshAndEvaluateLocked(pqxx::work& tx, const std::vector<std::string>& customers,
+                                   const std::string& reason,
+                                   const std::map<std::string, std::string>& triggers,
+                                   const LedgerNews* news, const std::string& actor, Micros now,
+                                   std::vector<v1::Tier>* evaluated)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked(pqxx::work& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stream events in one transaction: each change's facts stored in order, then the customers
   // they changed, and those a cut-off pushed across, refreshed and re-evaluated (trigger: the
@@ -229,6 +250,7 @@ class TierEngine {
   std::atomic<int64_t> writer_epoch_{0};
   std::atomic<int64_t> cache_hits_{0};
   std::atomic<int64_t> cache_misses_{0};
+  mutable std::atomic<int64_t> ledger_replays_{0};
   // Customers whose cache write failed (Redis away): their entries are dropped when it answers.
   std::mutex missed_mu_;
   std::set<std::string> missed_writes_ ABSL_GUARDED_BY(missed_mu_);
