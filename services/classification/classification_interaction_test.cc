@@ -14,6 +14,7 @@
 #include "common/testing/service_harness.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_server.h"
+#include "services/classification/classification_test_util.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -231,11 +232,8 @@ class InteractionEventsTest : public ::testing::Test {
     v1::RuleSet created;
     grpc::Status s = rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &created);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    v1::ActivateRuleSetRequest activate;
-    activate.set_version(created.version());
-    v1::RuleSet activated;
-    s = rules_->ActivateRuleSet(H::Context(H::kManager).get(), activate, &activated);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    testutil::ActivateAndWait(
+        *rules_, *tiers_, [] { return H::Context(H::kManager); }, created.version());
   }
 
   std::atomic<Micros> now_{kNow};

@@ -396,7 +396,8 @@ class Cluster {
   std::vector<std::unique_ptr<Replica>> replicas_;
 };
 
-// Creates `rule_set` through `via` and activates it through `activate_via`; the version.
+// Creates `rule_set` through `via` and activates it through `activate_via`, then follows the
+// activation's job to its end; the version.
 int64_t Activate(Replica& via, Replica& activate_via, v1::RuleSet rule_set) {
   v1::CreateRuleSetRequest create;
   *create.mutable_rule_set() = std::move(rule_set);
@@ -405,9 +406,21 @@ int64_t Activate(Replica& via, Replica& activate_via, v1::RuleSet rule_set) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   v1::ActivateRuleSetRequest activate;
   activate.set_version(created.version());
-  v1::RuleSet active;
+  v1::ActivateRuleSetResponse active;
   s = activate_via.rules().ActivateRuleSet(Context().get(), activate, &active);
   EXPECT_TRUE(s.ok()) << s.error_message();
+  // It returns at once with the job the writer runs; that job ends done.
+  EXPECT_EQ(active.job().rule_set_version(), created.version());
+  v1::Job job = active.job();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        v1::GetJobRequest get;
+        get.set_id(active.job().id());
+        return activate_via.tiers().GetJob(Context().get(), get, &job).ok() &&
+               job.state() == "done";
+      },
+      milliseconds(30000)))
+      << job.DebugString();
   return created.version();
 }
 

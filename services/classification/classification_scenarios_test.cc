@@ -501,10 +501,8 @@ void ExpectFullReclassificationChangesNothing(v1::CutoffBasis basis) {
     create.mutable_rule_set()->mutable_pareto()->set_b_percent(80);
     v1::RuleSet created;
     ASSERT_TRUE(run.rules().CreateRuleSet(H::Context(H::kManager).get(), create, &created).ok());
-    v1::ActivateRuleSetRequest activate;
-    activate.set_version(created.version());
-    ASSERT_TRUE(
-        run.rules().ActivateRuleSet(H::Context(H::kManager).get(), activate, &created).ok());
+    testutil::ActivateAndWait(
+        run.rules(), run.tiers(), [] { return H::Context(H::kManager); }, created.version());
   }
   constexpr int kCustomers = 100;
   std::mt19937_64 rng(basis);

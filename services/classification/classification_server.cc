@@ -142,7 +142,7 @@ class WriterRole {
   bool leading() const { return leading_.load(); }
 
   // Elected: a new term (fencing the previous writer's late transactions), state fresh from
-  // PostgreSQL, a rule set activated meanwhile applied, then the consumers.
+  // PostgreSQL, then the consumers.
   absl::Status Elect() {
     int64_t epoch = 0;
     TW_RETURN_IF_ERROR(deps_.pool.Transact([&](pqxx::work& tx) {
@@ -151,7 +151,9 @@ class WriterRole {
     }));
     svc_->engine.set_writer_epoch(epoch);
     TW_RETURN_IF_ERROR(svc_->engine.Load());
-    TW_RETURN_IF_ERROR(svc_->engine.ApplyActiveRuleSet().status());
+    // Full runs the previous writer left unfinished fail (an activation's run is taken over by
+    // the write-request poll, which applies a rule set activated meanwhile within its interval).
+    TW_RETURN_IF_ERROR(svc_->jobs.FailInterrupted().status());
     std::lock_guard<std::mutex> lock(mu_);
     inputs_ = StreamInputs(std::shared_ptr<TierEngine>(svc_, &svc_->engine), redis_,
                            deps_.config.redis_prefix, "writer", consumer_);

@@ -130,13 +130,18 @@ grpc::Status RuleSetService::ListRuleSets(grpc::ServerContext* context,
 
 grpc::Status RuleSetService::ActivateRuleSet(grpc::ServerContext* context,
                                              const v1::ActivateRuleSetRequest* request,
-                                             v1::RuleSet* response) {
+                                             v1::ActivateRuleSetResponse* response) {
   return ServeRpc(authorizer_, context, "ActivateRuleSet", response,
-                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::RuleSet> {
+                  [&](const auth::CallContext& c) -> absl::StatusOr<v1::ActivateRuleSetResponse> {
                     if (request->version() <= 0) {
                       return status::InvalidArgument("version", "is required");
                     }
-                    return writer_.ActivateRuleSet(request->version(), ActorOf(c));
+                    TW_ASSIGN_OR_RETURN(Activation activation,
+                                        writer_.ActivateRuleSet(request->version(), ActorOf(c)));
+                    v1::ActivateRuleSetResponse out;
+                    *out.mutable_rule_set() = std::move(activation.rule_set);
+                    *out.mutable_job() = std::move(activation.job);
+                    return out;
                   });
 }
 

@@ -32,7 +32,7 @@ class RuleSetService final : public v1::RuleSetService::Service {
                             v1::ListRuleSetsResponse* response) override;
   grpc::Status ActivateRuleSet(grpc::ServerContext* context,
                                const v1::ActivateRuleSetRequest* request,
-                               v1::RuleSet* response) override;
+                               v1::ActivateRuleSetResponse* response) override;
   grpc::Status SimulateRuleSet(grpc::ServerContext* context,
                                const v1::SimulateRuleSetRequest* request,
                                v1::SimulateRuleSetResponse* response) override;

@@ -10,6 +10,7 @@
 #include "common/testing/service_harness.h"
 #include "gtest/gtest.h"
 #include "services/classification/classification_server.h"
+#include "services/classification/classification_test_util.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -379,10 +380,10 @@ TEST_F(ClassificationTest, RuleSetsAreValidatedSimulatedAndActivated) {
   EXPECT_EQ(dist["D"], 1);
   EXPECT_EQ(Get(ids[5]).tier(), "C") << "simulation applies nothing";
 
-  v1::ActivateRuleSetRequest activate;
-  activate.set_version(2);
-  ASSERT_TRUE(rules_->ActivateRuleSet(H::Context(H::kManager).get(), activate, &out).ok());
-  EXPECT_TRUE(out.active());
+  const v1::ActivateRuleSetResponse activated = testutil::ActivateAndWait(
+      *rules_, *tiers_, [] { return H::Context(H::kManager); }, 2);
+  EXPECT_TRUE(activated.rule_set().active());
+  EXPECT_EQ(activated.job().state(), "done");
   EXPECT_EQ(Get(ids[5]).tier(), "A");
   EXPECT_EQ(Get(ids[0]).tier(), "D");
   EXPECT_EQ(History(ids[5])[0].reason_code(), "RULE_ACTIVATION");
@@ -417,9 +418,8 @@ TEST_F(ClassificationTest, ChangeRpcsWriteAuditRows) {
   create.mutable_rule_set()->set_name("audited");
   v1::RuleSet rs;
   ASSERT_TRUE(rules_->CreateRuleSet(call(H::kManager, "req-create").get(), create, &rs).ok());
-  v1::ActivateRuleSetRequest activate;
-  activate.set_version(rs.version());
-  ASSERT_TRUE(rules_->ActivateRuleSet(call(H::kManager, "req-activate").get(), activate, &rs).ok());
+  testutil::ActivateAndWait(
+      *rules_, *tiers_, [&call] { return call(H::kManager, "req-activate"); }, rs.version());
   v1::UpdateServicePolicyRequest policy;
   *policy.mutable_policy() = DefaultServicePolicy();
   v1::ServicePolicy updated;
@@ -595,6 +595,83 @@ TEST_F(ClassificationTest, ServicePolicyAndAuth) {
   EXPECT_EQ(tiers_->GetTier(&none, req, &t).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(tiers_->GetTier(H::Context(H::kViewer).get(), req, &t).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// One full job at a time: while a job runs (here one a writer began), a second start gets it,
+// and an activation fails FAILED_PRECONDITION naming it, activating nothing. A new writer marks
+// the full runs its predecessor left unfinished failed, but takes an activation's job over.
+TEST_F(ClassificationTest, OneFullJobRunsAtATime) {
+  const std::string running = ids::NewUuid();
+  const auto exec = [this](const std::string& sql, const std::string& arg) {
+    ASSERT_TRUE(harness_.pool()
+                    .Transact([&](pqxx::work& tx) {
+                      tx.exec_params(sql, arg);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  };
+  exec("INSERT INTO jobs (id, state, claimed_by) VALUES ($1, 'running', 'a-writer-that-died')",
+       running);
+  v1::Job job;
+  ASSERT_TRUE(tiers_
+                  ->StartFullReclassification(H::Context(H::kManager).get(),
+                                              v1::StartFullReclassificationRequest(), &job)
+                  .ok());
+  EXPECT_EQ(job.id(), running);
+
+  v1::CreateRuleSetRequest create;
+  *create.mutable_rule_set() = DefaultRuleSet();
+  create.mutable_rule_set()->set_name("waits for the running job");
+  v1::RuleSet created;
+  ASSERT_TRUE(rules_->CreateRuleSet(H::Context(H::kManager).get(), create, &created).ok());
+  v1::ActivateRuleSetRequest activate;
+  activate.set_version(created.version());
+  v1::ActivateRuleSetResponse activated;
+  const grpc::Status refused =
+      rules_->ActivateRuleSet(H::Context(H::kManager).get(), activate, &activated);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find(running), std::string::npos) << refused.error_message();
+  v1::GetRuleSetRequest get_active;
+  v1::RuleSet active;
+  ASSERT_TRUE(rules_->GetRuleSet(H::Context(H::kViewer).get(), get_active, &active).ok());
+  EXPECT_NE(active.version(), created.version()) << "nothing activated";
+
+  // Elected: the dead writer's full run is failed, which frees the slot.
+  absl::StatusOr<int64_t> failed = server_->jobs.FailInterrupted();
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(*failed, 1);
+  job = testutil::WaitForJob(
+      *tiers_, [] { return H::Context(H::kManager); }, running);
+  EXPECT_EQ(job.state(), "failed");
+  EXPECT_NE(job.error().find("interrupted"), std::string::npos) << job.error();
+
+  // Now the activation goes through, returns its job at once, and the writer ends it.
+  const v1::ActivateRuleSetResponse done = testutil::ActivateAndWait(
+      *rules_, *tiers_, [] { return H::Context(H::kManager); }, created.version());
+  EXPECT_TRUE(done.rule_set().active());
+  EXPECT_EQ(done.job().state(), "done");
+  // A start after it is a new job.
+  ASSERT_TRUE(tiers_
+                  ->StartFullReclassification(H::Context(H::kManager).get(),
+                                              v1::StartFullReclassificationRequest(), &job)
+                  .ok());
+  EXPECT_NE(job.id(), running);
+  EXPECT_NE(job.id(), done.job().id());
+  EXPECT_EQ(testutil::WaitForJob(
+                *tiers_, [] { return H::Context(H::kManager); }, job.id())
+                .state(),
+            "done");
+
+  // An activation job a dead writer claimed is not failed on election: the writer takes it over.
+  const std::string taken_over = ids::NewUuid();
+  exec(
+      "INSERT INTO jobs (id, state, claimed_by, rule_set_version) VALUES ($1, 'running',"
+      " 'a-writer-that-died', 1)",
+      taken_over);
+  failed = server_->jobs.FailInterrupted();
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(*failed, 0);
+  exec("UPDATE jobs SET state = 'done' WHERE id = $1", taken_over);
 }
 
 }  // namespace

@@ -868,22 +868,76 @@ void SaveJob(pqxx::work& tx, const v1::Job& j) {
       j.has_end_time() ? ToMicros(j.end_time()) : 0, j.error());
 }
 
-std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id) {
-  const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT id::text, state, total, processed, changed, ", MicrosOf("started_at"),
-                   ", ", MicrosOf("ended_at"), ", error FROM jobs WHERE id = $1"),
-      id);
-  if (r.empty()) return std::nullopt;
+namespace {
+
+constexpr char kJobColumns[] =
+    "id::text AS id, state, total, processed, changed, coalesce(rule_set_version, 0) AS rsv, ";
+
+v1::Job JobOfRow(const pqxx::row& r) {
   v1::Job j;
-  j.set_id(r[0][0].as<std::string>());
-  j.set_state(r[0][1].as<std::string>());
-  j.set_total(r[0][2].as<int64_t>());
-  j.set_processed(r[0][3].as<int64_t>());
-  j.set_changed(r[0][4].as<int64_t>());
-  SetTimestamp(r[0][5].as<int64_t>(), j.mutable_start_time());
-  if (const int64_t end = r[0][6].as<int64_t>(); end != 0) SetTimestamp(end, j.mutable_end_time());
-  j.set_error(r[0][7].as<std::string>());
+  j.set_id(r["id"].as<std::string>());
+  j.set_state(r["state"].as<std::string>());
+  j.set_total(r["total"].as<int64_t>());
+  j.set_processed(r["processed"].as<int64_t>());
+  j.set_changed(r["changed"].as<int64_t>());
+  j.set_rule_set_version(r["rsv"].as<int64_t>());
+  SetTimestamp(r["started_us"].as<int64_t>(), j.mutable_start_time());
+  if (const int64_t end = r["ended_us"].as<int64_t>(); end != 0) {
+    SetTimestamp(end, j.mutable_end_time());
+  }
+  j.set_error(r["error"].as<std::string>());
   return j;
+}
+
+std::optional<v1::Job> JobWhere(pqxx::work& tx, const std::string& where, const std::string& arg) {
+  const pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT ", kJobColumns, MicrosOf("started_at"), " AS started_us, ",
+                   MicrosOf("ended_at"), " AS ended_us, error FROM jobs WHERE ", where),
+      arg);
+  if (r.empty()) return std::nullopt;
+  return JobOfRow(r[0]);
+}
+
+}  // namespace
+
+std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id) {
+  return JobWhere(tx, "id = $1::uuid", id);
+}
+
+std::optional<v1::Job> InsertRunningJob(pqxx::work& tx, const v1::Job& job) {
+  // The partial unique index jobs_one_running refuses a second running job; a concurrent
+  // insert waits for the first to commit, then finds it.
+  const pqxx::result inserted =
+      tx.exec_params(absl::StrCat("INSERT INTO jobs (id, state, rule_set_version, started_at)"
+                                  " VALUES ($1, 'running', NULLIF($2, 0), ",
+                                  Ts(3), ") ON CONFLICT DO NOTHING RETURNING id"),
+                     job.id(), job.rule_set_version(), ToMicros(job.start_time()));
+  if (!inserted.empty()) return std::nullopt;
+  std::optional<v1::Job> running = JobWhere(tx, "state = 'running' AND id <> $1::uuid", job.id());
+  if (!running.has_value()) {
+    // The running job ended between the insert and the read: another try finds none.
+    return InsertRunningJob(tx, job);
+  }
+  return running;
+}
+
+std::optional<v1::Job> RunningActivationJob(pqxx::work& tx, int64_t version) {
+  return JobWhere(tx, "state = 'running' AND rule_set_version = $1::bigint", absl::StrCat(version));
+}
+
+void ClaimJob(pqxx::work& tx, const std::string& id, const std::string& runner) {
+  tx.exec_params("UPDATE jobs SET claimed_by = $2 WHERE id = $1::uuid", id, runner);
+}
+
+int64_t FailInterruptedJobs(pqxx::work& tx, const std::string& runner, Micros now) {
+  return tx
+      .exec_params(absl::StrCat("UPDATE jobs SET state = 'failed', ended_at = ", Ts(2),
+                                ", error = 'interrupted: the classification writer that ran it"
+                                " stopped; start it again' WHERE state = 'running'"
+                                " AND claimed_by IS NOT NULL AND claimed_by <> $1"
+                                " AND rule_set_version IS NULL"),
+                   runner, now)
+      .affected_rows();
 }
 
 int64_t BumpWriterEpoch(pqxx::work& tx, const std::string& holder) {

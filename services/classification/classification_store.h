@@ -121,6 +121,16 @@ void SaveServicePolicy(pqxx::work& tx, const v1::ServicePolicy& policy);
 
 void SaveJob(pqxx::work& tx, const v1::Job& job);
 std::optional<v1::Job> LoadJob(pqxx::work& tx, const std::string& id);
+// Saves `job` (id, start time, rule_set_version) as the running job unless a job is running
+// already (migrations/010: one at a time): nullopt when saved, else the running job.
+std::optional<v1::Job> InsertRunningJob(pqxx::work& tx, const v1::Job& job);
+// The running job that applies rule set `version`, if any.
+std::optional<v1::Job> RunningActivationJob(pqxx::work& tx, int64_t version);
+// Records that `runner` (a process's JobRunner) runs the job.
+void ClaimJob(pqxx::work& tx, const std::string& id, const std::string& runner);
+// Marks failed the running full runs that another runner claimed (it stopped: this one is the
+// writer now). Activation jobs stay: the writer takes them over. Returns how many.
+int64_t FailInterruptedJobs(pqxx::work& tx, const std::string& runner, Micros now);
 
 // Set-based reads and batched writes of the full reclassification: a few statements per batch
 // of customers instead of several per customer. `customer_ids` are UUID strings; customers a

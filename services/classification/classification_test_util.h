@@ -12,10 +12,12 @@
 //   EXPECT_EQ(clean.TierOf(id), "A");
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/stream_names.h"
@@ -129,6 +131,43 @@ struct TierOutcome {
     return os << t.tier << " (score " << t.score << ", " << t.label << ", gate '" << t.gate << "')";
   }
 };
+
+// Follows a job with GetJob (`make_context` gives each call's context) until it is no longer
+// running, for up to 30 s; the job as last read.
+template <typename ContextFn>
+v1::Job WaitForJob(v1::ClassificationService::Stub& tiers, ContextFn&& make_context,
+                   const std::string& job_id) {
+  v1::Job job;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    v1::GetJobRequest get;
+    get.set_id(job_id);
+    const grpc::Status s = tiers.GetJob(make_context().get(), get, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok() || job.state() != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return job;
+}
+
+// ActivateRuleSet(version) and then its job followed to the end (it must end "done"); the
+// activation's response.
+template <typename ContextFn>
+v1::ActivateRuleSetResponse ActivateAndWait(v1::RuleSetService::Stub& rules,
+                                            v1::ClassificationService::Stub& tiers,
+                                            ContextFn&& make_context, int64_t version) {
+  v1::ActivateRuleSetRequest activate;
+  activate.set_version(version);
+  v1::ActivateRuleSetResponse response;
+  const grpc::Status s = rules.ActivateRuleSet(make_context().get(), activate, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  if (!s.ok()) return response;
+  EXPECT_EQ(response.job().rule_set_version(), version);
+  const v1::Job job = WaitForJob(tiers, make_context, response.job().id());
+  EXPECT_EQ(job.state(), "done") << job.DebugString();
+  *response.mutable_job() = job;
+  return response;
+}
 
 // One classification service in-process: its own schema and Redis prefix, the engine loaded,
 // the three gRPC services started, and a clock the test moves.

@@ -91,7 +91,10 @@ v1::ServicePolicy DefaultServicePolicy() {
 }
 
 TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, EngineOptions options)
-    : pool_(pool), redis_(redis), options_(std::move(options)) {
+    : pool_(pool),
+      redis_(redis),
+      options_(std::move(options)),
+      runner_id_(options_.runner_id.empty() ? ids::NewUuid() : options_.runner_id) {
   // Registered up front, so /metrics lists them before the first change or lookup.
   TierChanges();
   CacheRequests().WithLabels({"hit"});
@@ -1186,33 +1189,36 @@ absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candida
   return rs;
 }
 
-absl::StatusOr<v1::RuleSet> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor) {
+absl::StatusOr<Activation> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor,
+                                            Micros now) {
   if (!store::LoadRuleSet(tx, version).has_value()) {
     return absl::NotFoundError(absl::StrCat("no rule set ", version));
+  }
+  Activation out;
+  out.job.set_id(ids::NewUuid());
+  out.job.set_state("running");
+  out.job.set_rule_set_version(version);
+  store::SetTimestamp(now, out.job.mutable_start_time());
+  if (std::optional<v1::Job> running = store::InsertRunningJob(tx, out.job); running.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("full job ", running->id(),
+                     " is running; activate the rule set when it has ended (GetJob)"));
   }
   store::ActivateRuleSet(tx, version);
   postgres::WriteAudit(
       tx, AuditOf(actor, "ruleset.activate", "", "rule_set", absl::StrCat(version), {"active"}));
-  return *store::LoadRuleSet(tx, version);
-}
-
-absl::StatusOr<v1::RuleSet> TierEngine::ActivateRuleSet(int64_t version, const Actor& actor) {
-  std::optional<v1::RuleSet> rs;
-  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
-    absl::StatusOr<v1::RuleSet> activated = CommitActivation(tx, version, actor);
-    if (!activated.ok()) return activated.status();
-    rs = *std::move(activated);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  absl::StatusOr<int64_t> applied = ApplyActiveRuleSet();
-  if (!applied.ok()) return applied.status();
-  log::Info("classification.rule_set_activated",
-            {{"version", version}, {"actor", actor.name}, {"request_id", actor.request_id}});
-  return *rs;
+  out.rule_set = *store::LoadRuleSet(tx, version);
+  return out;
 }
 
 absl::StatusOr<int64_t> TierEngine::ApplyActiveRuleSet() {
+  // One application at a time; a call while one runs (the writer's poll during an activation's
+  // run) returns at once: that run covers it.
+  std::unique_lock<std::mutex> applying(apply_mu_, std::try_to_lock);
+  if (!applying.owns_lock()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rule_set_.version();
+  }
   std::optional<v1::RuleSet> active;
   int64_t applied = 0;
   absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
@@ -1237,10 +1243,39 @@ absl::StatusOr<int64_t> TierEngine::ApplyActiveRuleSet() {
     });
   }
   if (!s.ok()) return s;
-  absl::StatusOr<int64_t> changed = ReclassifyAll(kRuleActivation, nullptr);
+  // The activation's job (ActivateRuleSet started it) follows the run; this writer claims it,
+  // also when a previous writer began it.
+  std::optional<v1::Job> job;
+  s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    job = store::RunningActivationJob(tx, active->version());
+    if (job.has_value()) store::ClaimJob(tx, job->id(), runner_id_);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  const auto save_job = [this, &job](pqxx::work& tx) {
+    if (job.has_value()) store::SaveJob(tx, *job);
+  };
+  absl::StatusOr<int64_t> changed =
+      ReclassifyAll(kRuleActivation, [&](int64_t processed, int64_t total) {
+        if (!job.has_value()) return;
+        job->set_processed(processed);
+        job->set_total(total);
+        (void)WriteTx([&](pqxx::work& tx) {
+          save_job(tx);
+          return absl::OkStatus();
+        });
+      });
+  // A failed run stays running: the writer's next poll (or the next writer) runs it again.
   if (!changed.ok()) return changed.status();
+  if (job.has_value()) {
+    job->set_state("done");
+    job->set_changed(*changed);
+    job->set_processed(job->total());
+    store::SetTimestamp(options_.clock(), job->mutable_end_time());
+  }
   s = WriteTx([&](pqxx::work& tx) -> absl::Status {
     store::SetAppliedRuleSetVersion(tx, active->version());
+    save_job(tx);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

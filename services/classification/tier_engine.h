@@ -43,6 +43,8 @@ struct EngineOptions {
   // cached GetTier needs no round trip; null: every lookup reads Redis. Its prefix must cover
   // CacheKey(); it must outlive the engine.
   redis::TrackedCache* local_cache = nullptr;
+  // Names this process in the jobs it runs (see runner_id()); "" = a new UUID.
+  std::string runner_id;
 };
 
 // Who asked for a change (from the call context): the name goes into the tier history, all of
@@ -59,9 +61,18 @@ postgres::AuditRow AuditOf(const Actor& actor, std::string action, std::string c
                            std::string entity = "", std::string entity_id = "",
                            std::vector<std::string> fields = {});
 
-// Makes `version` the active rule set and writes `actor`'s audit row, in `tx` (the writer and a
-// standby commit an activation alike); NOT_FOUND when there is no such rule set.
-absl::StatusOr<v1::RuleSet> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor);
+// A committed activation: the rule set, and the job that reclassifies everyone under it.
+struct Activation {
+  v1::RuleSet rule_set;
+  v1::Job job;
+};
+// Makes `version` the active rule set, saves its job as the running one (the writer applies the
+// rule set and reports progress in it, see TierEngine::ApplyActiveRuleSet) and writes `actor`'s
+// audit row, in `tx` (every replica commits an activation alike). NOT_FOUND when there is no
+// such rule set; FAILED_PRECONDITION naming the job when a full job is running (the caller
+// rolls `tx` back: nothing is activated).
+absl::StatusOr<Activation> CommitActivation(pqxx::work& tx, int64_t version, const Actor& actor,
+                                            Micros now);
 
 class TierEngine {
  public:
@@ -78,8 +89,9 @@ class TierEngine {
   int64_t writer_epoch() const { return writer_epoch_.load(); }
 
   // Applies the active rule set stored in PostgreSQL unless the writer applied it already
-  // (ActivateRuleSet here, or committed by another replica): loads it and reclassifies everyone
-  // (RULE_ACTIVATION), then records it as applied. Returns the version applied.
+  // (committed by CommitActivation on any replica): loads it and reclassifies everyone
+  // (RULE_ACTIVATION), reporting progress in the activation's job (claimed by this runner),
+  // then records it as applied and the job done. Returns the version applied.
   absl::StatusOr<int64_t> ApplyActiveRuleSet();
 
   // Stream handlers; idempotent (a redelivered entry changes nothing).
@@ -126,17 +138,19 @@ class TierEngine {
   absl::StatusOr<int64_t> Maintain();
 
   absl::StatusOr<v1::Tier> GetTier(const std::string& customer_id);
-  // Pin, Unpin, Reclassify, CreateRuleSet and ActivateRuleSet write `actor`'s audit row in the
-  // transaction of the change.
+  // Pin, Unpin, Reclassify and CreateRuleSet write `actor`'s audit row in the transaction of the
+  // change.
   absl::StatusOr<v1::Tier> Pin(const std::string& customer_id, const std::string& tier,
                                const std::string& reason, Micros expires, const Actor& actor);
   absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
                                  const Actor& actor);
 
   absl::StatusOr<v1::RuleSet> CreateRuleSet(const v1::RuleSet& rule_set, const Actor& actor);
-  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const Actor& actor);
   absl::StatusOr<v1::SimulateRuleSetResponse> Simulate(const v1::RuleSet& candidate, int samples);
   v1::RuleSet active_rule_set() const;
+
+  // Names this process in the jobs it claims (jobs.claimed_by).
+  const std::string& runner_id() const { return runner_id_; }
 
   std::string CacheKey(const std::string& customer_id) const;
   // Write-through of evaluated tiers (newer evaluation wins); exposed for tests.
@@ -243,7 +257,9 @@ class TierEngine {
   postgres::PgPool& pool_;
   redis::RedisClient& redis_;
   const EngineOptions options_;
-  std::mutex full_mu_;  // one ReclassifyAll at a time; taken before mu_
+  const std::string runner_id_;
+  std::mutex apply_mu_;  // one ApplyActiveRuleSet at a time; taken before full_mu_
+  std::mutex full_mu_;   // one ReclassifyAll at a time; taken before mu_
   mutable std::mutex mu_;
   v1::RuleSet rule_set_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ParetoIndex> index_ ABSL_GUARDED_BY(mu_);

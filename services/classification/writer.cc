@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 #include "services/classification/classification_store.h"
 
 namespace tierwise::classification {
@@ -39,33 +40,36 @@ JobRunner::~JobRunner() {
   }
 }
 
-absl::StatusOr<v1::Job> JobRunner::Create(const Actor& actor) {
+absl::StatusOr<v1::Job> JobRunner::Create(const Actor& actor, bool* created) {
   v1::Job job;
   job.set_id(ids::NewUuid());
   job.set_state("running");
   store::SetTimestamp(clock_(), job.mutable_start_time());
-  if (absl::Status s = InTx(pool_,
-                            [&](pqxx::work& tx) {
-                              store::SaveJob(tx, job);
-                              postgres::WriteAudit(tx, AuditOf(actor, "reclassification.start", "",
-                                                               "job", job.id()));
-                              return absl::OkStatus();
-                            });
-      !s.ok()) {
-    return s;
-  }
-  return job;
+  std::optional<v1::Job> running;
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
+    running = store::InsertRunningJob(tx, job);
+    if (!running.has_value()) {
+      postgres::WriteAudit(tx, AuditOf(actor, "reclassification.start", "", "job", job.id()));
+    }
+    return absl::OkStatus();
+  }));
+  *created = !running.has_value();
+  return running.has_value() ? *running : job;
 }
 
 absl::StatusOr<v1::Job> JobRunner::Start(const std::string& reason, const Actor& actor) {
-  absl::StatusOr<v1::Job> job = Create(actor);
-  if (job.ok()) Run(*job, reason);
+  bool created = false;
+  absl::StatusOr<v1::Job> job = Create(actor, &created);
+  if (job.ok() && created) Run(*job, reason);
   return job;
 }
 
 void JobRunner::Run(const v1::Job& saved, const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  threads_.emplace_back([this, job = saved, reason]() mutable {
+  Background([this, job = saved, reason]() mutable {
+    (void)InTx(pool_, [&](pqxx::work& tx) {
+      store::ClaimJob(tx, job.id(), engine_.runner_id());
+      return absl::OkStatus();
+    });
     absl::StatusOr<int64_t> changed =
         engine_.ReclassifyAll(reason, [&](int64_t processed, int64_t total) {
           job.set_processed(processed);
@@ -88,6 +92,21 @@ void JobRunner::Run(const v1::Job& saved, const std::string& reason) {
       return absl::OkStatus();
     });
   });
+}
+
+void JobRunner::Background(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_.emplace_back(std::move(fn));
+}
+
+absl::StatusOr<int64_t> JobRunner::FailInterrupted() {
+  int64_t failed = 0;
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
+    failed = store::FailInterruptedJobs(tx, engine_.runner_id(), clock_());
+    return absl::OkStatus();
+  }));
+  if (failed > 0) log::Warn("classification.jobs_interrupted", {{"jobs", failed}});
+  return failed;
 }
 
 absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
@@ -138,48 +157,37 @@ absl::StatusOr<v1::Tier> Writer::Reclassify(const std::string& customer_id, cons
   return Parse<v1::Tier>(Submit(kReclassifyRequest, request.SerializeAsString(), actor));
 }
 
-absl::StatusOr<v1::RuleSet> Writer::ActivateRuleSet(int64_t version, const Actor& actor) {
-  if (leading()) return engine_.ActivateRuleSet(version, actor);
-  std::optional<v1::RuleSet> rs;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
-    absl::StatusOr<v1::RuleSet> activated = CommitActivation(tx, version, actor);
-    if (!activated.ok()) return activated.status();
-    rs = *std::move(activated);
+absl::StatusOr<Activation> Writer::ActivateRuleSet(int64_t version, const Actor& actor) {
+  std::optional<Activation> activation;
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+    TW_ASSIGN_OR_RETURN(Activation committed, CommitActivation(tx, version, actor, jobs_.Now()));
+    activation = std::move(committed);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   log::Info("classification.rule_set_activated", {{"version", version},
                                                   {"actor", actor.name},
                                                   {"request_id", actor.request_id},
-                                                  {"applied_by", "writer"}});
-  // The writer applies it within a poll; wait for that (a full reclassification) a while.
-  const auto until = std::chrono::steady_clock::now() + options_.wait;
-  while (std::chrono::steady_clock::now() < until) {
-    int64_t applied = 0, active = 0;
-    s = InTx(pool_, [&](pqxx::work& tx) {
-      applied = store::AppliedRuleSetVersion(tx);
-      active = store::ActiveRuleSetVersion(tx);
-      return absl::OkStatus();
-    });
-    // Done when applied, or when a newer activation replaced it meanwhile.
-    if (s.ok() && (applied == version || active != version)) break;
-    std::this_thread::sleep_for(options_.poll);
+                                                  {"job", activation->job.id()}});
+  // The writer applies it in the background (a standby's writer within a poll interval); the
+  // caller follows the job.
+  if (leading()) {
+    jobs_.Background([&engine = engine_] { (void)engine.ApplyActiveRuleSet(); });
   }
-  return *rs;
+  return *std::move(activation);
 }
 
 absl::StatusOr<v1::Job> Writer::StartFullReclassification(const std::string& reason,
                                                           const Actor& actor) {
   if (leading()) return jobs_.Start(reason, actor);
-  absl::StatusOr<v1::Job> job = jobs_.Create(actor);
-  if (!job.ok()) return job.status();
+  bool created = false;
+  TW_ASSIGN_OR_RETURN(v1::Job job, jobs_.Create(actor, &created));
+  if (!created) return job;  // the running one
   // The actor column carries the run's reason code (the audit row is written already).
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
-    store::InsertWriteRequest(tx, kFullRequest, job->SerializeAsString(), reason, actor.role,
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
+    store::InsertWriteRequest(tx, kFullRequest, job.SerializeAsString(), reason, actor.role,
                               actor.request_id);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   return job;
 }
 

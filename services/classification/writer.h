@@ -21,24 +21,32 @@
 // TierEngine. Every replica serves reads. The write RPCs work on any replica through Writer:
 // on the writer they go to the engine at once; on a standby they are committed to PostgreSQL
 // (write_requests, or the rule set's activation itself) and the writer applies them within
-// a poll interval (ApplyPending), while the standby waits for the outcome.
+// a poll interval (ApplyPending), while the standby waits for the outcome (an activation and a
+// full run return their job at once instead).
 namespace tierwise::classification {
 
-// Runs full reclassifications in the background and records their progress in `jobs`; one at a
-// time (a second waits for the first: both hold the engine's evaluation). Joins its threads on
-// destruction.
+// Runs full reclassifications in the background and records their progress in `jobs`. One full
+// job at a time across the replicas (the running one is returned instead of a second); the
+// runs themselves take turns on the engine. Joins its threads on destruction.
 class JobRunner {
  public:
   JobRunner(postgres::PgPool& pool, TierEngine& engine, std::function<Micros()> clock)
       : pool_(pool), engine_(engine), clock_(std::move(clock)) {}
   ~JobRunner();
-  // A new job, saved as running (with `actor`'s audit row) and started here.
+  // A new job, saved as running (with `actor`'s audit row) and started here; the running job
+  // instead when there is one.
   absl::StatusOr<v1::Job> Start(const std::string& reason, const Actor& actor);
-  // A new job saved as running (with `actor`'s audit row), to be started by Run (on the writer).
-  absl::StatusOr<v1::Job> Create(const Actor& actor);
-  // Runs a saved job in the background.
+  // A new job saved as running (with `actor`'s audit row; *created = true), to be started by
+  // Run (on the writer); the running job instead when there is one (*created = false).
+  absl::StatusOr<v1::Job> Create(const Actor& actor, bool* created);
+  // Runs a saved job in the background, claimed by this process.
   void Run(const v1::Job& job, const std::string& reason);
   absl::StatusOr<v1::Job> Get(const std::string& id);
+  // Marks failed the full runs a previous writer claimed and did not end (on election).
+  absl::StatusOr<int64_t> FailInterrupted();
+  // Runs `fn` on a thread joined by the destructor.
+  void Background(std::function<void()> fn);
+  Micros Now() const { return clock_(); }
 
  private:
   postgres::PgPool& pool_;
@@ -73,10 +81,11 @@ class Writer {
   absl::StatusOr<v1::Tier> Unpin(const std::string& customer_id, const std::string& reason,
                                  const Actor& actor);
   absl::StatusOr<v1::Tier> Reclassify(const std::string& customer_id, const Actor& actor);
-  // Commits the activation (GetRuleSet(0) on every replica answers it from then on); on a
-  // standby waits up to Options::wait for the writer to have applied it.
-  absl::StatusOr<v1::RuleSet> ActivateRuleSet(int64_t version, const Actor& actor);
-  // The job at once; the writer runs it.
+  // Commits the activation and its job (CommitActivation: GetRuleSet(0) on every replica
+  // answers it from then on) and returns at once; the writer reclassifies everyone under it in
+  // the background, reporting in the job.
+  absl::StatusOr<Activation> ActivateRuleSet(int64_t version, const Actor& actor);
+  // The job at once (the running one when there is one); the writer runs it.
   absl::StatusOr<v1::Job> StartFullReclassification(const std::string& reason, const Actor& actor);
 
   // On the writer (a no-op elsewhere): applies a rule set activated through a standby and the
