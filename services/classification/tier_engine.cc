@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
@@ -14,6 +15,8 @@
 #include "common/metrics/metrics.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/stream_names.h"
+#include "common/status/macros.h"
+#include "services/classification/stream_decoding.h"
 #include "tierwise/events/v1/events.pb.h"
 
 namespace tierwise::classification {
@@ -94,6 +97,7 @@ TierEngine::TierEngine(postgres::PgPool& pool, redis::RedisClient& redis, Engine
     : pool_(pool),
       redis_(redis),
       options_(std::move(options)),
+      cache_(redis, options_.redis_prefix, options_.cache_reads, options_.local_cache),
       runner_id_(options_.runner_id.empty() ? ids::NewUuid() : options_.runner_id) {
   // Registered up front, so /metrics lists them before the first change or lookup.
   TierChanges();
@@ -115,7 +119,7 @@ postgres::AuditRow AuditOf(const Actor& actor, std::string action, std::string c
 }
 
 std::string TierEngine::CacheKey(const std::string& customer_id) const {
-  return absl::StrCat(options_.redis_prefix, ":tier:", customer_id);
+  return cache_.Key(customer_id);
 }
 
 v1::RuleSet TierEngine::active_rule_set() const {
@@ -466,123 +470,7 @@ int64_t TierEngine::RefreshAndEvaluateLocked(pqxx::work& tx,
   return EvaluateManyLocked(tx, causes, actor, now, evaluated);
 }
 
-namespace {
-
-// Writes the tier only if it is newer (by evaluation time) than what the cache holds, so a
-// delayed write from another replica or thread cannot replace a newer tier.
-constexpr char kCacheWriteScript[] = R"lua(
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-local current = redis.call('HGET', KEYS[1], 'v')
-if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'p', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-)lua";
-
-}  // namespace
-
-void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) {
-  (void)DropMissedCacheWrites("");
-  // Pipelined in chunks: one round trip per chunk, not per tier (a full reclassification may
-  // write many).
-  constexpr size_t kChunk = 256;
-  for (size_t start = 0; start < tiers.size(); start += kChunk) {
-    const size_t end = std::min(tiers.size(), start + kChunk);
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(end - start);
-    for (size_t i = start; i < end; ++i) {
-      const v1::Tier& t = tiers[i];
-      commands.push_back({"EVAL", kCacheWriteScript, "1", CacheKey(t.customer_id()),
-                          absl::StrCat(store::ToMicros(t.evaluated_at())), t.SerializeAsString(),
-                          "86400"});
-    }
-    // Best effort: PostgreSQL is the truth and GetTier falls back to it. A failed write is
-    // remembered and its entry dropped once Redis answers again, as a Redis that comes back
-    // with its data would serve the old tier otherwise.
-    absl::StatusOr<std::vector<redis::Reply>> r = redis_.Pipeline(commands);
-    if (options_.local_cache != nullptr) {
-      // Our own readers see the new tiers at once, not when Redis's invalidation arrives.
-      std::vector<std::string> keys;
-      keys.reserve(end - start);
-      for (size_t i = start; i < end; ++i) keys.push_back(CacheKey(tiers[i].customer_id()));
-      options_.local_cache->Invalidate(keys);
-    }
-    std::vector<std::string> missed;
-    for (size_t i = start; i < end; ++i) {
-      if (!r.ok() || (*r)[i - start].type == redis::Reply::Type::kError) {
-        missed.push_back(tiers[i].customer_id());
-      }
-    }
-    if (!missed.empty()) {
-      std::lock_guard<std::mutex> lock(missed_mu_);
-      missed_writes_.insert(missed.begin(), missed.end());
-      any_missed_ = true;
-    }
-  }
-}
-
-bool TierEngine::DropMissedCacheWrites(const std::string& customer_id) {
-  if (!any_missed_.load()) return false;
-  std::vector<std::string> ids;
-  {
-    std::lock_guard<std::mutex> lock(missed_mu_);
-    ids.assign(missed_writes_.begin(), missed_writes_.end());
-  }
-  bool was_missed = false;
-  constexpr size_t kChunk = 500;
-  for (size_t start = 0; start < ids.size(); start += kChunk) {
-    const size_t end = std::min(ids.size(), start + kChunk);
-    std::vector<std::string> del = {"DEL"};
-    for (size_t i = start; i < end; ++i) del.push_back(CacheKey(ids[i]));
-    absl::StatusOr<redis::Reply> r = redis_.Command(del);
-    if (!r.ok() || r->type == redis::Reply::Type::kError) break;  // still away: later
-    std::lock_guard<std::mutex> lock(missed_mu_);
-    for (size_t i = start; i < end; ++i) {
-      was_missed = was_missed || ids[i] == customer_id;
-      missed_writes_.erase(ids[i]);
-    }
-    any_missed_ = !missed_writes_.empty();
-  }
-  return was_missed;
-}
-
-namespace {
-
-// A LedgerEvent stream entry, parsed and checked.
-struct LedgerInput {
-  std::string event_id;
-  std::string customer_id;
-  LedgerEntry entry;
-  std::optional<int> on_time;
-  std::optional<std::string> rating;
-};
-
-absl::StatusOr<LedgerInput> ParseLedgerEntry(const redis::StreamEntry& entry) {
-  events::v1::LedgerEvent event;
-  if (entry.Field("type") != "tierwise.events.v1.LedgerEvent" ||
-      !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id()) ||
-      event.event_id().empty()) {
-    return absl::InvalidArgumentError("not a LedgerEvent");
-  }
-  LedgerInput in;
-  in.event_id = event.event_id();
-  in.customer_id = event.customer_id();
-  LedgerEntry& le = in.entry;
-  le.event_id = event.event_id();
-  le.kind = static_cast<LedgerEntry::Kind>(event.kind());
-  le.document_no = event.document_no();
-  le.amount = event.amount().minor_units();
-  le.margin = event.margin().minor_units();
-  le.occurred_at = store::ToMicros(event.occurred_at());
-  if (event.on_time_payment_ratio() >= 0) {
-    in.on_time = static_cast<int>(event.on_time_payment_ratio() * 1000 + 0.5);
-  }
-  if (!event.credit_rating().empty()) in.rating = event.credit_rating();
-  return in;
-}
-
-}  // namespace
+void TierEngine::WriteCache(const std::vector<v1::Tier>& tiers) { cache_.Write(tiers); }
 
 absl::Status TierEngine::OnLedgerEvent(const redis::StreamEntry& entry) {
   return OnLedgerEvents({entry});
@@ -592,9 +480,8 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
   std::vector<LedgerInput> inputs;
   inputs.reserve(entries.size());
   for (const redis::StreamEntry& entry : entries) {
-    absl::StatusOr<LedgerInput> in = ParseLedgerEntry(entry);
-    if (!in.ok()) return in.status();
-    inputs.push_back(std::move(*in));
+    TW_ASSIGN_OR_RETURN(LedgerInput in, DecodeLedgerEntry(entry));
+    inputs.push_back(std::move(in));
   }
   // The whole batch set-based: one insert for its entries, then each customer they touched is
   // refreshed and evaluated once, however many of its events the batch holds.
@@ -627,7 +514,7 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
           const auto e = by_event.find(in.event_id);
           if (e == by_event.end() || e->second != &in) continue;  // old, or twice in the batch
           news.entries[in.customer_id].push_back(in.entry);
-          news.credit[in.event_id] = {in.rating, in.on_time};
+          news.credit[in.event_id] = {in.rating, in.on_time_permille};
         }
         RefreshAndEvaluateLocked(tx, customers, kEvent, triggers, &news, "", options_.clock(),
                                  evaluated);
@@ -637,69 +524,39 @@ absl::Status TierEngine::OnLedgerEvents(const std::vector<redis::StreamEntry>& e
 
 namespace {
 
-// What an interaction stream entry changes: its trigger, and how to store its facts (naming the
-// customers whose metrics changed; none for a redelivery). nullopt: another kind of event.
-absl::StatusOr<std::optional<TierEngine::FactChange>> ParseInteractionEntry(
-    const redis::StreamEntry& entry) {
-  const std::string type = entry.Field("type");
-  if (type == events::v1::InteractionLogged::descriptor()->full_name()) {
-    events::v1::InteractionLogged event;
-    if (!event.ParseFromString(entry.Field("payload")) || event.interaction_id().empty() ||
-        !ids::IsUuid(event.customer_id()) || store::ToMicros(event.occurred_at()) == 0 ||
-        event.satisfaction() < 0 || event.satisfaction() > 5 ||
-        event.corrects() == event.interaction_id()) {
-      return absl::InvalidArgumentError("not a valid InteractionLogged event");
-    }
-    const InteractionFact fact{event.interaction_id(), store::ToMicros(event.occurred_at()),
-                               event.satisfaction(), false};
-    std::string trigger = event.event_id().empty() ? event.interaction_id() : event.event_id();
-    auto apply = [event, fact, trigger](pqxx::work& tx) {
-      std::vector<std::string> customers;
-      if (store::InsertInteraction(tx, event.customer_id(), fact, event.corrects(), trigger)) {
-        customers.push_back(event.customer_id());
-      }
-      if (!event.corrects().empty()) {
-        // The replaced version stops counting, whichever of the two arrives first.
-        std::optional<std::string> owner =
-            store::SupersedeInteraction(tx, event.corrects(), event.customer_id());
-        if (owner.has_value() &&
-            std::find(customers.begin(), customers.end(), *owner) == customers.end()) {
-          customers.push_back(*owner);
-        }
-      }
-      return customers;
-    };
-    return TierEngine::FactChange{std::move(trigger), std::move(apply)};
+// How to store a decoded interaction entry's facts: the customers whose metrics changed (none for
+// a redelivery or an older version).
+TierEngine::FactChange FactChangeOf(std::variant<InteractionInput, ComplaintInput> input) {
+  if (auto* logged = std::get_if<InteractionInput>(&input)) {
+    std::string trigger = logged->trigger;
+    return {std::move(trigger), [in = std::move(*logged)](pqxx::work& tx) {
+              std::vector<std::string> customers;
+              if (store::InsertInteraction(tx, in.customer_id, in.fact, in.corrects, in.trigger)) {
+                customers.push_back(in.customer_id);
+              }
+              if (!in.corrects.empty()) {
+                // The replaced version stops counting, whichever of the two arrives first.
+                std::optional<std::string> owner =
+                    store::SupersedeInteraction(tx, in.corrects, in.customer_id);
+                if (owner.has_value() &&
+                    std::find(customers.begin(), customers.end(), *owner) == customers.end()) {
+                  customers.push_back(*owner);
+                }
+              }
+              return customers;
+            }};
   }
-  if (type == events::v1::ComplaintChanged::descriptor()->full_name()) {
-    events::v1::ComplaintChanged event;
-    if (!event.ParseFromString(entry.Field("payload")) || event.complaint_id().empty() ||
-        !ids::IsUuid(event.customer_id()) || event.version() <= 0) {
-      return absl::InvalidArgumentError("not a valid ComplaintChanged event");
-    }
-    const Micros changed_at = store::ToMicros(event.changed_at());
-    const Micros opened_at = event.has_opened_at() ? store::ToMicros(event.opened_at()) : 0;
-    if (opened_at == 0 && changed_at == 0) {
-      return absl::InvalidArgumentError("a ComplaintChanged event without opened_at");
-    }
-    const ComplaintFact fact{event.complaint_id(), opened_at != 0 ? opened_at : changed_at,
-                             event.open(), event.response_breached(), event.resolution_breached()};
-    std::string trigger = event.event_id().empty()
-                              ? absl::StrCat(event.complaint_id(), "/", event.version())
-                              : event.event_id();
-    auto apply = [event, fact, changed_at, trigger](pqxx::work& tx) {
-      std::vector<std::string> customers;
-      std::optional<std::string> before = store::UpsertComplaint(
-          tx, event.customer_id(), fact, event.version(), changed_at, trigger);
-      if (!before.has_value()) return customers;  // redelivered or older: nothing changes
-      customers.push_back(event.customer_id());
-      if (!before->empty() && *before != event.customer_id()) customers.push_back(*before);
-      return customers;
-    };
-    return TierEngine::FactChange{std::move(trigger), std::move(apply)};
-  }
-  if (type.empty()) return absl::InvalidArgumentError("a stream entry without a type");
-  return std::nullopt;  // another kind of interaction event: not a metric
+  auto& complaint = std::get<ComplaintInput>(input);
+  std::string trigger = complaint.trigger;
+  return {std::move(trigger), [in = std::move(complaint)](pqxx::work& tx) {
+            std::vector<std::string> customers;
+            std::optional<std::string> before = store::UpsertComplaint(
+                tx, in.customer_id, in.fact, in.version, in.changed_at, in.trigger);
+            if (!before.has_value()) return customers;  // redelivered or older: nothing changes
+            customers.push_back(in.customer_id);
+            if (!before->empty() && *before != in.customer_id) customers.push_back(*before);
+            return customers;
+          }};
 }
 
 }  // namespace
@@ -711,9 +568,8 @@ absl::Status TierEngine::OnInteractionEvent(const redis::StreamEntry& entry) {
 absl::Status TierEngine::OnInteractionEvents(const std::vector<redis::StreamEntry>& entries) {
   std::vector<FactChange> changes;
   for (const redis::StreamEntry& entry : entries) {
-    absl::StatusOr<std::optional<FactChange>> change = ParseInteractionEntry(entry);
-    if (!change.ok()) return change.status();
-    if (change->has_value()) changes.push_back(std::move(**change));
+    TW_ASSIGN_OR_RETURN(auto decoded, DecodeInteractionEntry(entry));
+    if (decoded.has_value()) changes.push_back(FactChangeOf(std::move(*decoded)));
   }
   if (changes.empty()) return absl::OkStatus();
   return ApplyFacts(changes);
@@ -757,42 +613,26 @@ absl::Status TierEngine::ApplyInOneTransaction(
 }
 
 absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
-  events::v1::CustomerChanged event;
-  if (entry.Field("type") != "tierwise.events.v1.CustomerChanged" ||
-      !event.ParseFromString(entry.Field("payload")) || !ids::IsUuid(event.customer_id())) {
-    return absl::InvalidArgumentError("not a CustomerChanged event");
-  }
-  // The relationship starts at the earliest of the archive's creation and the first
-  // transaction date (local 00:00 of that business day); the first order in the ledger joins
-  // them when the facts are read (store::LoadFacts), so an imported history counts from day one.
-  Micros since = store::ToMicros(event.create_time());
-  if (event.has_first_transaction_date() && event.first_transaction_date().year() > 0) {
-    const absl::CivilDay day(event.first_transaction_date().year(),
-                             event.first_transaction_date().month(),
-                             event.first_transaction_date().day());
-    const Micros first = options_.calendar.StartOf(day);
-    if (since <= 0 || first < since) since = first;
-  }
-  const bool removed = event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_DELETED ||
-                       event.change_type() == events::v1::CUSTOMER_CHANGE_TYPE_ERASED;
-  const std::string& id = event.customer_id();
+  TW_ASSIGN_OR_RETURN(const CustomerInput event, DecodeCustomerChanged(entry, options_.calendar));
+  const bool removed = event.removed;
+  const std::string& id = event.customer_id;
   bool applied = false;
   absl::Status s =
       ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
-        applied = store::UpsertCustomer(tx, id, event.external_ref(), event.owner(), since, removed,
-                                        event.version());
+        applied = store::UpsertCustomer(tx, id, event.external_ref, event.owner, event.since,
+                                        removed, event.version);
         if (!applied) return absl::OkStatus();  // redelivered or older: nothing changes
         std::map<std::string, Cause> causes;
         if (removed) {
           // Out of the ranking; whoever its departure moves across a cut-off is re-tiered.
           for (std::string& other : index_->Remove(id)) {
-            causes.emplace(std::move(other), Cause{kBoundaryShift, event.event_id()});
+            causes.emplace(std::move(other), Cause{kBoundaryShift, event.event_id});
           }
         } else {
-          causes[id] = {kEvent, event.event_id()};
+          causes[id] = {kEvent, event.event_id};
           if (!store::LoadTier(tx, id, false).has_value()) {
             for (std::string& other : index_->Upsert(id, 0)) {
-              causes.try_emplace(std::move(other), Cause{kBoundaryShift, event.event_id()});
+              causes.try_emplace(std::move(other), Cause{kBoundaryShift, event.event_id});
             }
           }
         }
@@ -800,8 +640,7 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
         return absl::OkStatus();
       });
   if (s.ok() && applied && removed) {
-    (void)redis_.Command({"DEL", CacheKey(id)});  // best effort: GetTier finds no tier then
-    if (options_.local_cache != nullptr) options_.local_cache->Invalidate({CacheKey(id)});
+    cache_.Remove(id);  // best effort: GetTier finds no tier then
   }
   return s;
 }
@@ -1077,46 +916,18 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
 }
 
 absl::StatusOr<v1::Tier> TierEngine::GetTier(const std::string& customer_id) {
-  const std::string key = CacheKey(customer_id);
-  redis::TrackedCache* local = options_.local_cache;
-  uint64_t ticket = 0;
-  if (local != nullptr) {
-    if (std::optional<std::string> held = local->Lookup(key); held.has_value()) {
-      v1::Tier t;
-      if (t.ParseFromString(*held)) {
-        ++cache_hits_;
-        CacheRequests().WithLabels({"hit"}).Increment();
-        return t;
-      }
-    }
-    ticket = local->Reserve(key);  // before the read: a write meanwhile refuses the fill
-  }
-  const std::vector<std::string> hget = {"HGET", key, "p"};
-  absl::StatusOr<redis::Reply> cached =
-      options_.cache_reads != nullptr ? options_.cache_reads->Command(hget) : redis_.Command(hget);
-  // Redis answers: what it missed while it was away goes first (see WriteCache).
-  const bool missed = cached.ok() && DropMissedCacheWrites(customer_id);
-  if (cached.ok() && !missed && cached->type == redis::Reply::Type::kString) {
-    v1::Tier t;
-    if (t.ParseFromString(cached->str)) {
-      ++cache_hits_;
-      CacheRequests().WithLabels({"hit"}).Increment();
-      if (local != nullptr) local->Fill(key, ticket, std::move(cached->str));
-      return t;
-    }
-  }
-  ++cache_misses_;
-  CacheRequests().WithLabels({"miss"}).Increment();
+  TierCache::Found cached = cache_.Read(customer_id);
+  CacheRequests().WithLabels({cached.tier.has_value() ? "hit" : "miss"}).Increment();
+  if (cached.tier.has_value()) return *std::move(cached.tier);
   std::optional<store::StoredTier> stored;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
     stored = store::LoadTier(tx, customer_id, false);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   if (!stored.has_value()) {
     return absl::NotFoundError(absl::StrCat("no tier for customer ", customer_id));
   }
-  if (cached.ok()) WriteCache({stored->tier});  // Redis is up: fill the cache
+  if (cached.redis_answered) cache_.Write({stored->tier});  // Redis is up: fill the cache
   return stored->tier;
 }
 

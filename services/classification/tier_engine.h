@@ -20,6 +20,7 @@
 #include "common/redis/tracked_cache.h"
 #include "common/time/business_calendar.h"
 #include "services/classification/classification_store.h"
+#include "services/classification/tier_cache.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
 
@@ -156,8 +157,8 @@ class TierEngine {
   // Write-through of evaluated tiers (newer evaluation wins); exposed for tests.
   void WriteCache(const std::vector<v1::Tier>& tiers);
   // Lookups answered by the cache (in-process or Redis) and by PostgreSQL.
-  int64_t cache_hits() const { return cache_hits_; }
-  int64_t cache_misses() const { return cache_misses_; }
+  int64_t cache_hits() const { return cache_.hits(); }
+  int64_t cache_misses() const { return cache_.misses(); }
   // Customers whose ledger state was rebuilt from their whole ledger (see RefreshMetrics).
   int64_t ledger_replays() const { return ledger_replays_; }
 
@@ -250,13 +251,11 @@ class TierEngine {
       ABSL_LOCKS_EXCLUDED(mu_);
   // A write transaction of the current writer term (see set_writer_epoch).
   absl::Status WriteTx(const std::function<absl::Status(pqxx::work&)>& fn);
-  // Deletes the cache entries whose write-through failed, once Redis answers again (it may
-  // come back with their old values); true when `customer_id`'s was one of them.
-  bool DropMissedCacheWrites(const std::string& customer_id) ABSL_LOCKS_EXCLUDED(missed_mu_);
 
   postgres::PgPool& pool_;
   redis::RedisClient& redis_;
   const EngineOptions options_;
+  TierCache cache_;
   const std::string runner_id_;
   std::mutex apply_mu_;  // one ApplyActiveRuleSet at a time; taken before full_mu_
   std::mutex full_mu_;   // one ReclassifyAll at a time; taken before mu_
@@ -264,13 +263,7 @@ class TierEngine {
   v1::RuleSet rule_set_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ParetoIndex> index_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> writer_epoch_{0};
-  std::atomic<int64_t> cache_hits_{0};
-  std::atomic<int64_t> cache_misses_{0};
   mutable std::atomic<int64_t> ledger_replays_{0};
-  // Customers whose cache write failed (Redis away): their entries are dropped when it answers.
-  std::mutex missed_mu_;
-  std::set<std::string> missed_writes_ ABSL_GUARDED_BY(missed_mu_);
-  std::atomic<bool> any_missed_{false};
 };
 
 // Per tier: visit frequency, owner level, SLAs, discount band, eligible terms (from the seeds).
