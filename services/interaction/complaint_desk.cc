@@ -113,7 +113,7 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
   const std::string key = RequestKey(call, request.request_id());
   v1::Complaint out;
   std::vector<ComplaintChange> breaches;
-  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (!key.empty()) {
       if (std::optional<v1::Complaint> prior = store::FindComplaintByKey(tx, key)) {
         out = std::move(*prior);
@@ -152,8 +152,7 @@ absl::StatusOr<v1::Complaint> InteractionDesk::OpenComplaint(
     changes.insert(changes.end(), breaches.begin(), breaches.end());
     EnqueueChanges(tx, options_.events_stream, out, changes, now);
     return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  }));
   CountBreaches(breaches);
   Publish();
   return out;
@@ -315,7 +314,7 @@ absl::StatusOr<int> InteractionDesk::SweepBreaches() {
   for (;;) {
     const Micros now = options_.clock();
     std::vector<ComplaintChange> all;
-    absl::StatusOr<int> batch = pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    TW_ASSIGN_OR_RETURN(int batch, pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
       all.clear();
       std::vector<v1::Complaint> due = store::LockUnrecordedBreaches(tx, now, 100);
       for (v1::Complaint& c : due) {
@@ -333,12 +332,11 @@ absl::StatusOr<int> InteractionDesk::SweepBreaches() {
         all.insert(all.end(), changes.begin(), changes.end());
       }
       return static_cast<int>(due.size());
-    });
-    if (!batch.ok()) return batch.status();
+    }));
     CountBreaches(all);
     recorded += static_cast<int>(all.size());
     if (!all.empty()) Publish();
-    if (*batch < 100) break;
+    if (batch < 100) break;
   }
   if (recorded > 0) log::Info("interaction.sla_breaches", {{"recorded", recorded}});
   return recorded;

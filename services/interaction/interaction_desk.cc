@@ -141,7 +141,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
   const absl::StatusOr<ServicePolicy> policy = tiers_.Policy(call.request_id);
   const std::string key = RequestKey(call, request.request_id());
   v1::Interaction out;
-  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (!key.empty()) {
       if (std::optional<v1::Interaction> prior = store::FindInteractionByKey(tx, key)) {
         out = std::move(*prior);
@@ -186,8 +186,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Log(const auth::CallContext& ca
     if (!customer.former) plan_customers.push_back(std::move(planned));
     ReplanLoaded(tx, {out.customer_id()}, plan_customers, policy.ok() ? &*policy : nullptr);
     return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  }));
   Publish();
   return out;
 }
@@ -288,7 +287,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
   // The corrected record keeps the original's customer: fill it in before validating.
   v1::Interaction in = request.interaction();
   v1::Interaction out;
-  absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     std::optional<v1::Interaction> old = store::FindInteraction(tx, request.id(), false);
     if (!old.has_value()) return absl::NotFoundError(absl::StrCat("interaction ", request.id()));
     if (in.customer_id().empty()) in.set_customer_id(old->customer_id());
@@ -341,8 +340,7 @@ absl::StatusOr<v1::Interaction> InteractionDesk::Correct(
                                     : absl::StrCat("corrects ", old->id(), "; fields: ", changed)));
     outbox::Enqueue(tx, InteractionEvent(options_.events_stream, out));
     return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  }));
   Publish();
   return out;
 }
@@ -417,15 +415,16 @@ absl::StatusOr<v1::ListFollowUpsResponse> InteractionDesk::ListPlan(
     query.after_customer = cursor[1];
   }
   // One statement: no transaction block.
-  absl::StatusOr<std::vector<v1::FollowUp>> rows = pool_.Read<std::vector<v1::FollowUp>>(
-      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<v1::FollowUp>> {
-        return store::ListPlanPage(tx, query);
-      });
-  if (!rows.ok()) return rows.status();
+  TW_ASSIGN_OR_RETURN(
+      std::vector<v1::FollowUp> rows,
+      pool_.Read<std::vector<v1::FollowUp>>(
+          [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<v1::FollowUp>> {
+            return store::ListPlanPage(tx, query);
+          }));
   v1::ListFollowUpsResponse response;
-  const bool more = static_cast<int>(rows->size()) > page_size;
-  if (more) rows->pop_back();
-  for (v1::FollowUp& f : *rows) {
+  const bool more = static_cast<int>(rows.size()) > page_size;
+  if (more) rows.pop_back();
+  for (v1::FollowUp& f : rows) {
     if (overdue_as_of >= 0) {
       f.set_days_overdue(static_cast<int32_t>(overdue_as_of - DayOfDate(f.due_date())));
     }
@@ -497,12 +496,11 @@ absl::StatusOr<int> InteractionDesk::ReplanStale(int batch) {
   int replanned = 0;
   for (;;) {
     std::vector<std::string> ids;
-    absl::Status status = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       ids = store::LockStalePlans(tx, fingerprint, after, !everyone, batch);
       if (!ids.empty()) Replan(tx, ids, &policy);
       return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
+    }));
     replanned += static_cast<int>(ids.size());
     if (static_cast<int>(ids.size()) < batch) break;
     after = ids.back();

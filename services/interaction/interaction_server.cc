@@ -9,6 +9,7 @@
 #include "common/redis/stream_names.h"
 #include "common/server/consumers.h"
 #include "common/server/periodic_task.h"
+#include "common/status/macros.h"
 #include "common/time/micros.h"
 
 namespace tierwise::interaction {
@@ -77,12 +78,11 @@ server::ServiceDefinition InteractionDefinition() {
         }
         // The files are read now: a missing or unreadable one stops the binary here, naming
         // its flag, rather than failing every call to classification later.
-        auto channel = client::OpenChannel({.address = f.classification_addr,
-                                            .ca_file = f.classification_ca_file,
-                                            .cert_file = f.classification_cert,
-                                            .key_file = f.classification_key},
-                                           ClassificationTlsFlags());
-        if (!channel.ok()) return channel.status();
+        TW_ASSIGN_OR_RETURN(auto channel, client::OpenChannel({.address = f.classification_addr,
+                                                               .ca_file = f.classification_ca_file,
+                                                               .cert_file = f.classification_cert,
+                                                               .key_file = f.classification_key},
+                                                              ClassificationTlsFlags()));
         // Tiers stamped on records come from an in-process copy of classification's tier
         // cache, kept coherent by Redis client tracking; only unknown tiers are asked for.
         std::shared_ptr<redis::TrackedCache> tier_cache;
@@ -93,31 +93,34 @@ server::ServiceDefinition InteractionDefinition() {
           tier_cache->Start();
         }
         auto directory = std::make_shared<ClassificationDirectory>(
-            *channel,
+            channel,
             DirectoryOptions{.token = token,
                              .tier_cache = tier_cache.get(),
                              .tier_key_prefix = TierCacheKeyPrefix(deps.config.redis_prefix)});
         auto svc = std::make_shared<InteractionServer>(deps, directory, Now);
         server::ServiceBundle bundle;
         const std::string& prefix = deps.config.redis_prefix;
-        auto customers = server::StartConsumer(
-            deps, "interaction",
-            {.stream = streams::CustomerChanged(prefix),
-             .handler =
-                 [svc](const redis::StreamEntry& e) { return svc->desk.OnCustomerChanged(e); }},
-            bundle);
-        if (!customers.ok()) return customers.status();
-        auto tiers = server::StartConsumer(
-            deps, "interaction",
-            {.stream = streams::TierChanged(prefix),
-             .handler = [svc](const redis::StreamEntry& e) { return svc->desk.OnTierChanged(e); }},
-            bundle);
-        if (!tiers.ok()) return tiers.status();
+        TW_ASSIGN_OR_RETURN(auto customers,
+                            server::StartConsumer(deps, "interaction",
+                                                  {.stream = streams::CustomerChanged(prefix),
+                                                   .handler =
+                                                       [svc](const redis::StreamEntry& e) {
+                                                         return svc->desk.OnCustomerChanged(e);
+                                                       }},
+                                                  bundle));
+        TW_ASSIGN_OR_RETURN(auto tiers,
+                            server::StartConsumer(deps, "interaction",
+                                                  {.stream = streams::TierChanged(prefix),
+                                                   .handler =
+                                                       [svc](const redis::StreamEntry& e) {
+                                                         return svc->desk.OnTierChanged(e);
+                                                       }},
+                                                  bundle));
         auto sweep = std::make_shared<server::PeriodicTask>(
             "interaction.sla_sweep", std::chrono::seconds(f.sla_sweep_interval_s),
             [svc]() -> absl::Status {
-              absl::StatusOr<int> recorded = svc->desk.SweepBreaches();
-              return recorded.ok() ? absl::OkStatus() : recorded.status();
+              TW_RETURN_IF_ERROR(svc->desk.SweepBreaches().status());
+              return absl::OkStatus();
             });
         // Stored follow-up plans catch up with a new service policy (and plan customers that
         // changed while no policy was at hand).
