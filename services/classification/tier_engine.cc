@@ -22,10 +22,9 @@
 namespace tierwise::classification {
 namespace {
 
-constexpr char kEvent[] = "EVENT";
-constexpr char kBoundaryShift[] = "BOUNDARY_SHIFT";
-constexpr char kWindowSlide[] = "WINDOW_SLIDE";
-constexpr char kProbationEnd[] = "PROBATION_END";
+using reasons::kBoundaryShift;
+using reasons::kEvent;
+using reasons::kWindowSlide;
 constexpr char kPin[] = "PIN";
 constexpr char kUnpin[] = "UNPIN";
 constexpr char kRuleActivation[] = "RULE_ACTIVATION";
@@ -161,94 +160,8 @@ absl::Status TierEngine::Load() {
   });
 }
 
-std::string TierEngine::MethodTierLocked(const CustomerFacts& facts,
-                                         const std::string& current_tier, Micros now,
-                                         const Score* score) const {
-  if (rule_set_.method() == v1::METHOD_ABC_PARETO) {
-    return ParetoTier(rule_set_, *index_, facts, current_tier);
-  }
-  if (score != nullptr) return ThresholdTier(rule_set_, facts, score->score, current_tier);
-  return ThresholdTier(rule_set_, facts,
-                       ScoreCustomer(rule_set_, facts, now, options_.calendar).score, current_tier);
-}
-
-int64_t TierEngine::InputHashLocked(const CustomerFacts& facts, const std::string& method_tier,
-                                    const std::string& pin_tier, bool pinned, Micros now) const {
-  const absl::CivilDay day = options_.calendar.DayOf(now);
-  return EvaluationHash(rule_set_.version(), day - absl::CivilDay(1970, 1, 1),
-                        options_.calendar.name(), facts, method_tier, pin_tier, pinned);
-}
-
-v1::Tier TierEngine::Compute(const CustomerFacts& facts, const store::StoredTier* current,
-                             Micros now, std::string* gate, std::string* method_tier) const {
-  const std::string current_tier = current != nullptr ? current->tier.tier() : "";
-  const Score score = ScoreCustomer(rule_set_, facts, now, options_.calendar);
-  std::string tier = MethodTierLocked(facts, current_tier, now, &score);
-  if (method_tier != nullptr) *method_tier = tier;
-  tier = ApplyGates(rule_set_, tier, facts, now, gate, options_.calendar);
-  const bool pinned = current != nullptr && !current->pin_tier.empty() &&
-                      (current->pin_expires == 0 || current->pin_expires > now);
-  if (pinned) {
-    tier = current->pin_tier;
-    *gate = "pin";
-  }
-  const Dimensions dims = DimensionsOf(facts, now, options_.calendar);
-  v1::Tier t;
-  t.set_customer_id(facts.customer_id);
-  t.set_tier(tier);
-  t.set_score(score.score);
-  t.set_potential(dims.potential);
-  t.set_relationship(dims.relationship);
-  t.set_behaviour(dims.behaviour);
-  t.set_label(CombinedLabel(tier, dims));
-  t.set_rule_set_version(rule_set_.version());
-  store::SetTimestamp(now, t.mutable_evaluated_at());
-  t.set_pinned(pinned);
-  for (const auto& f : score.factors) *t.add_factors() = f;
-  if (current != nullptr) t.set_reason_code(current->tier.reason_code());
-  return t;
-}
-
-std::optional<v1::TierChange> TierEngine::NextTierLocked(const CustomerFacts& facts,
-                                                         const store::StoredTier* current,
-                                                         Micros now, const std::string& reason,
-                                                         const std::string& trigger,
-                                                         const std::string& actor,
-                                                         store::StoredTier* next) const {
-  if (current != nullptr) {
-    next->pin_tier = current->pin_tier;
-    next->pin_reason = current->pin_reason;
-    next->pin_expires = current->pin_expires;
-  }
-  std::string method_tier;
-  next->tier = Compute(facts, current, now, &next->gate, &method_tier);
-  next->next_review = NextTimeChange(rule_set_, facts, now, options_.calendar);
-  if (!next->tier.pinned()) {
-    next->pin_tier.clear();
-    next->pin_reason.clear();
-    next->pin_expires = 0;
-  }
-  next->input_hash = InputHashLocked(facts, method_tier, next->pin_tier, next->tier.pinned(), now);
-  const std::string previous = current != nullptr ? current->tier.tier() : "";
-  if (previous == next->tier.tier()) return std::nullopt;
-  std::string why = reason;
-  if (current != nullptr && current->gate == "probation" && next->gate != "probation" &&
-      (reason == kEvent || reason == kWindowSlide || reason == kBoundaryShift)) {
-    why = kProbationEnd;
-  }
-  next->tier.set_reason_code(why);
-  v1::TierChange change;
-  change.set_customer_id(facts.customer_id);
-  change.set_previous_tier(previous);
-  change.set_tier(next->tier.tier());
-  change.set_reason_code(why);
-  change.set_trigger_event_id(trigger);
-  change.set_rule_set_version(rule_set_.version());
-  change.set_score(next->tier.score());
-  *change.mutable_factors() = next->tier.factors();
-  *change.mutable_changed_at() = next->tier.evaluated_at();
-  change.set_actor(actor);
-  return change;
+TierEvaluator TierEngine::EvaluatorLocked() const {
+  return TierEvaluator(rule_set_, *index_, options_.calendar);
 }
 
 void TierEngine::PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const {
@@ -289,8 +202,8 @@ std::optional<v1::Tier> TierEngine::EvaluateLocked(pqxx::work& tx, const std::st
   const Micros now = options_.clock();
   std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
   store::StoredTier next;
-  std::optional<v1::TierChange> change =
-      NextTierLocked(*facts, current ? &*current : nullptr, now, reason, trigger, actor, &next);
+  std::optional<v1::TierChange> change = EvaluatorLocked().Next(
+      *facts, current ? &*current : nullptr, now, reason, trigger, actor, &next);
   if (change.has_value()) {
     store::AppendHistory(tx, *change);
     PublishChangeLocked(tx, *change);
@@ -318,8 +231,8 @@ int64_t TierEngine::EvaluateManyLocked(pqxx::work& tx,
     const auto c = current.find(id);
     store::StoredTier next;
     std::optional<v1::TierChange> change =
-        NextTierLocked(f->second, c != current.end() ? &c->second : nullptr, now, cause.reason,
-                       cause.trigger, actor, &next);
+        EvaluatorLocked().Next(f->second, c != current.end() ? &c->second : nullptr, now,
+                               cause.reason, cause.trigger, actor, &next);
     if (change.has_value()) changes.push_back(std::move(*change));
     writes.push_back(std::move(next));
   }
@@ -789,6 +702,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
       store::ScanEvaluationInputs(
           tx, kScanChunk, [&](std::vector<store::EvaluationInput>&& inputs) {
             std::lock_guard<std::mutex> lock(mu_);
+            const TierEvaluator evaluator = EvaluatorLocked();
             for (const store::EvaluationInput& in : inputs) {
               if (!in.facts.has_value()) continue;  // removed
               ++total;
@@ -798,9 +712,9 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
               if (in.has_tier && in.input_hash != 0) {
                 const bool pinned =
                     !in.pin_tier.empty() && (in.pin_expires == 0 || in.pin_expires > now);
-                const int64_t hash =
-                    InputHashLocked(*in.facts, MethodTierLocked(*in.facts, in.tier, now, nullptr),
-                                    in.pin_tier, pinned, now);
+                const int64_t hash = evaluator.InputHash(
+                    *in.facts, evaluator.MethodTier(*in.facts, in.tier, now, nullptr), in.pin_tier,
+                    pinned, now);
                 if (hash == in.input_hash) continue;
               }
               stale.push_back(in.customer_id);
@@ -842,7 +756,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
         const store::StoredTier* before = c != current.end() ? &c->second : nullptr;
         store::StoredTier next;
         std::optional<v1::TierChange> change =
-            NextTierLocked(f->second, before, now, reason, "", "", &next);
+            EvaluatorLocked().Next(f->second, before, now, reason, "", "", &next);
         if (change.has_value()) changes.push_back(std::move(*change));
         if (change.has_value() || before == nullptr || !SameEvaluation(*before, next)) {
           writes.push_back(std::move(next));

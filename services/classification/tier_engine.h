@@ -21,6 +21,7 @@
 #include "common/time/business_calendar.h"
 #include "services/classification/classification_store.h"
 #include "services/classification/tier_cache.h"
+#include "services/classification/tier_evaluator.h"
 #include "services/classification/tier_rules.h"
 #include "tierwise/classification/v1/classification.pb.h"
 
@@ -169,14 +170,6 @@ class TierEngine {
                                          const std::string& reason, const std::string& trigger,
                                          const std::string& actor, std::vector<v1::Tier>* changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The evaluation of a customer with `facts` whose stored tier is `current` (null: none yet)
-  // into *next; the change to record (history, TierChanged) when the tier moves.
-  std::optional<v1::TierChange> NextTierLocked(const CustomerFacts& facts,
-                                               const store::StoredTier* current, Micros now,
-                                               const std::string& reason,
-                                               const std::string& trigger, const std::string& actor,
-                                               store::StoredTier* next) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The TierChanged event of `change` into the outbox (and the change counter).
   void PublishChangeLocked(pqxx::work& tx, const v1::TierChange& change) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -185,19 +178,8 @@ class TierEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   outbox::Message TierChangedMessage(const v1::TierChange& change) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // *method_tier (when given): the method's tier before gates and pin.
-  v1::Tier Compute(const CustomerFacts& facts, const store::StoredTier* current, Micros now,
-                   std::string* gate, std::string* method_tier = nullptr) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The method's tier (Pareto rank or thresholds on `score`, computed when null) with the
-  // hysteresis of `current_tier`.
-  std::string MethodTierLocked(const CustomerFacts& facts, const std::string& current_tier,
-                               Micros now, const Score* score) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // EvaluationHash under the current rule set, at `now`'s local day.
-  int64_t InputHashLocked(const CustomerFacts& facts, const std::string& method_tier,
-                          const std::string& pin_tier, bool pinned, Micros now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The evaluator of the current rule set and ranking (valid while mu_ is held).
+  TierEvaluator EvaluatorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why a customer is evaluated: the reason code of a change and the triggering event id.
   struct Cause {
     std::string reason;
