@@ -427,9 +427,18 @@ std::vector<std::string> ParetoIndex::Remove(const std::string& id) {
 }
 
 std::string ParetoIndex::RankTier(const std::string& id) const {
-  const size_t position = PositionOf(id);
-  if (position >= order_.size()) return "";
-  return TierAt(position, Boundaries());
+  const auto it = revenue_.find(id);
+  if (it == revenue_.end()) return "";
+  if (it->second <= 0) return "C";
+  // Compared with the entries at the cut-offs instead of searched for: a full run asks this of
+  // every customer, and the ranking is sorted, so rank < k exactly when the entry sorts before
+  // the one at k.
+  const Entry entry{it->second, id};
+  const auto before = [&](size_t k) { return k >= order_.size() || entry < order_[k]; };
+  const auto bounds = Boundaries();
+  if (bounds.first > 0 && before(bounds.first)) return "A";
+  if (bounds.second > 0 && before(bounds.second)) return "B";
+  return "C";
 }
 
 int64_t ParetoIndex::CutoffRevenue(const std::string& tier) const {
