@@ -35,10 +35,15 @@ postgres::Migration TableMigration() {
           "CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;"};
 }
 
+std::string InsertSql(int first) {
+  return absl::StrCat("INSERT INTO outbox (stream, type, event_id, payload) VALUES ($", first,
+                      ", $", first + 1, ", $", first + 2, ", $", first + 3, ")");
+}
+
 void Enqueue(pqxx::work& tx, const Message& message) {
-  tx.exec_params("INSERT INTO outbox (stream, type, event_id, payload) VALUES ($1, $2, $3, $4)",
-                 message.stream, message.type, message.event_id,
-                 pqxx::binarystring(message.payload.data(), message.payload.size()));
+  static const std::string kSql = InsertSql(1);
+  postgres::Prepared(tx, "outbox_enqueue", kSql, message.stream, message.type, message.event_id,
+                     pqxx::binarystring(message.payload.data(), message.payload.size()));
 }
 
 void EnqueueAll(pqxx::work& tx, const std::vector<Message>& messages) {

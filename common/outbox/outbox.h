@@ -36,7 +36,11 @@ struct Message {
 postgres::Migration TableMigration();
 
 // Adds a message in the caller's transaction; it is relayed only if that transaction commits.
+// A statement prepared once per connection.
 void Enqueue(pqxx::work& tx, const Message& message);
+// The INSERT of one message whose stream, type, event_id and payload (bytea) are the parameters
+// $first to $first + 3: for a statement that writes its message with other rows (a WITH part).
+std::string InsertSql(int first);
 // Enqueue of several messages in one statement; they are relayed in the given order.
 void EnqueueAll(pqxx::work& tx, const std::vector<Message>& messages);
 

@@ -210,9 +210,8 @@ std::string LogInteractionSql() {
       TimestampParam(6), ", ", TimestampParam(7),
       ", $8, $9, $10, $11, NULLIF($12, '')::date, $13, NULLIF($14, ''), $15)),"
       " a AS (",
-      postgres::AuditInsertSql(16),
-      "), o AS (INSERT INTO outbox (stream, type, event_id, payload)"
-      " VALUES ($25, $26, $27, $28))"
+      postgres::AuditInsertSql(16), "), o AS (", outbox::InsertSql(25),
+      ")"
       " INSERT INTO contact_state AS s (customer_id, last_on_site, last_phone, last_mail,"
       " last_email_im, last_exhibition, last_customer_visit, last_other, last_executive,"
       " last_intent, next_follow_up, latest_occurred, latest_recorded, latest_id)"
