@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
 #include "common/paging/page_token.h"
+#include "common/status/macros.h"
 #include "common/status/status.h"
 
 namespace tierwise::classification {
@@ -60,19 +61,17 @@ void StripForRole(auth::Role role, v1::TierChange& change) {
 
 absl::StatusOr<v1::Tier> TierDesk::GetTier(const auth::CallContext& call,
                                            const v1::GetTierRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
   // The hot path (cache) first; only a rep's call needs the owner from PostgreSQL.
-  absl::StatusOr<v1::Tier> tier = engine_.GetTier(req.customer_id());
-  if (!tier.ok()) return tier.status();
+  TW_ASSIGN_OR_RETURN(v1::Tier tier, engine_.GetTier(req.customer_id()));
   std::optional<std::string> owner;
   if (IsRep(call)) {
-    absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       owner = store::OwnerOf(tx, req.customer_id());
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
   }
-  Present(call, owner, *tier);
+  Present(call, owner, tier);
   return tier;
 }
 
@@ -88,11 +87,10 @@ absl::StatusOr<v1::BatchGetTiersResponse> TierDesk::BatchGetTiers(
   }
   std::map<std::string, std::string> owners;
   if (IsRep(call) && req.customer_ids_size() > 0) {
-    absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       owners = store::OwnersOf(tx, {req.customer_ids().begin(), req.customer_ids().end()});
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
   }
   v1::BatchGetTiersResponse out;
   for (const std::string& id : req.customer_ids()) {
@@ -110,8 +108,8 @@ absl::StatusOr<v1::BatchGetTiersResponse> TierDesk::BatchGetTiers(
 absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
     const auth::CallContext& call, const v1::ListCustomersByTierRequest& req) {
   if (TierRank(req.tier()) < 0) return status::InvalidArgument("tier", "must be K, A, B, C or D");
-  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
+  TW_ASSIGN_OR_RETURN(const int size,
+                      paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
   std::string after;
   if (!req.page_token().empty() &&
       (!absl::WebSafeBase64Unescape(req.page_token(), &after) || !ids::IsUuid(after))) {
@@ -120,15 +118,14 @@ absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
   // A rep's list is of their own customers.
   const std::string owner = IsRep(call) ? call.principal.name : "";
   v1::ListCustomersByTierResponse out;
-  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    for (auto& t : store::ListByTier(tx, req.tier(), after, *size + 1, owner)) {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    for (auto& t : store::ListByTier(tx, req.tier(), after, size + 1, owner)) {
       StripForRole(call.principal.role, t);
       *out.add_tiers() = std::move(t);
     }
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (out.tiers_size() > *size) {
+  }));
+  if (out.tiers_size() > size) {
     out.mutable_tiers()->RemoveLast();
     out.set_next_page_token(
         absl::WebSafeBase64Escape(out.tiers(out.tiers_size() - 1).customer_id()));
@@ -138,9 +135,9 @@ absl::StatusOr<v1::ListCustomersByTierResponse> TierDesk::ListByTier(
 
 absl::StatusOr<v1::GetTierHistoryResponse> TierDesk::History(const auth::CallContext& call,
                                                              const v1::GetTierHistoryRequest& req) {
-  if (absl::Status s = ids::CheckUuid(req.customer_id(), "customer_id"); !s.ok()) return s;
-  absl::StatusOr<int> size = paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
+  TW_RETURN_IF_ERROR(ids::CheckUuid(req.customer_id(), "customer_id"));
+  TW_ASSIGN_OR_RETURN(const int size,
+                      paging::PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
   int64_t before = 0;
   if (!req.page_token().empty()) {
     std::string raw;
@@ -149,7 +146,7 @@ absl::StatusOr<v1::GetTierHistoryResponse> TierDesk::History(const auth::CallCon
     }
   }
   v1::GetTierHistoryResponse out;
-  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (IsRep(call)) {
       const std::optional<std::string> owner = store::OwnerOf(tx, req.customer_id());
       if (!owner.has_value()) {
@@ -162,14 +159,13 @@ absl::StatusOr<v1::GetTierHistoryResponse> TierDesk::History(const auth::CallCon
                          " is not one of this sales rep's customers"));
       }
     }
-    for (auto& c : store::LoadHistory(tx, req.customer_id(), before, *size + 1)) {
+    for (auto& c : store::LoadHistory(tx, req.customer_id(), before, size + 1)) {
       StripForRole(call.principal.role, c);
       *out.add_changes() = std::move(c);
     }
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (out.changes_size() > *size) {
+  }));
+  if (out.changes_size() > size) {
     out.mutable_changes()->RemoveLast();
     out.set_next_page_token(
         absl::WebSafeBase64Escape(absl::StrCat(out.changes(out.changes_size() - 1).id())));

@@ -561,7 +561,7 @@ absl::Status TierEngine::OnCustomerChanged(const redis::StreamEntry& entry) {
 absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
                                                 const std::string& reason, const Actor& actor) {
   std::optional<v1::Tier> result;
-  absl::Status s =
+  TW_RETURN_IF_ERROR(
       ApplyInOneTransaction([&](pqxx::work& tx, std::vector<v1::Tier>* evaluated) -> absl::Status {
         // Known first: an unknown customer must not enter the metrics or the ranking.
         if (!store::LoadFacts(tx, customer_id).has_value()) {
@@ -574,8 +574,7 @@ absl::StatusOr<v1::Tier> TierEngine::Reclassify(const std::string& customer_id,
           if (t.customer_id() == customer_id) result = t;
         }
         return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
+      }));
   if (!result.has_value()) {
     return absl::NotFoundError(absl::StrCat("customer ", customer_id, " is not known"));
   }
@@ -622,11 +621,10 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   bool bulk_moved = false;  // pass 1 moved more than the ranking follows one by one
   // Bounds pass 1 (a refreshed window is not due again at once, so the rounds end before).
   int64_t due = 0;
-  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     due = store::CountExpiredWindows(tx, now);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   // Set-based: a few statements per batch, whatever its size; only what changed is written.
   constexpr size_t kBatch = 5000;
   const auto started = std::chrono::steady_clock::now();
@@ -640,15 +638,14 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   // others are not read: the run costs a pass over the stored metrics, not over the ledgers.
   for (int64_t round = 0; round <= due / static_cast<int64_t>(kBatch); ++round) {
     std::vector<std::string> batch;
-    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
       batch = store::CustomersWithExpiredWindow(tx, now, static_cast<int>(kBatch));
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     if (batch.empty()) break;
     // The evaluation lock before the connection, as for events.
     std::unique_lock<std::mutex> lock(mu_);
-    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    const absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
       // From the stored ledger states: no ledger is read (unless one was never built).
       Refreshed refreshed = RefreshMetrics(tx, batch, nullptr, now);
       const auto stored = store::LoadMetricsOf(tx, batch);
@@ -688,17 +685,16 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (rebuild) {
       std::lock_guard<std::mutex> lock(mu_);
-      s = WriteTx([&](pqxx::work& tx) {
+      TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) {
         RebuildIndexLocked(tx);
         return absl::OkStatus();
-      });
-      if (!s.ok()) return s;
+      }));
     }
     stale.clear();
     total = 0;
     bool consistent = true;
     size_t ranked = 0;
-    s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       store::ScanEvaluationInputs(
           tx, kScanChunk, [&](std::vector<store::EvaluationInput>&& inputs) {
             std::lock_guard<std::mutex> lock(mu_);
@@ -722,8 +718,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
             ranked = index_->size();
           });
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     // Events meanwhile move the ranking past the read: the second attempt is taken as it is
     // (those events evaluated their customers themselves).
     if (rebuild || (consistent && ranked == static_cast<size_t>(total))) break;
@@ -740,7 +735,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
     std::vector<v1::Tier> written;
     int64_t changes_in_batch = 0;
     std::lock_guard<std::mutex> lock(mu_);
-    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
       written.clear();
       const auto facts = store::LoadFactsOf(tx, batch);
       // No row locks: the batch holds the evaluation lock, and only the writer (this replica,
@@ -773,8 +768,7 @@ absl::StatusOr<int64_t> TierEngine::ReclassifyAll(
       for (const store::StoredTier& w : writes) written.push_back(w.tier);
       changes_in_batch = static_cast<int64_t>(changes.size());
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     changed_count += changes_in_batch;
     WriteCache(written);
     if (progress) {
@@ -804,8 +798,8 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
   constexpr int kMaxRounds = 40;
   for (int round = 0; round < kMaxRounds; ++round) {
     size_t due_count = 0;
-    absl::Status s = ApplyInOneTransaction([&](pqxx::work& tx,
-                                               std::vector<v1::Tier>* evaluated) -> absl::Status {
+    TW_RETURN_IF_ERROR(ApplyInOneTransaction([&](pqxx::work& tx,
+                                                 std::vector<v1::Tier>* evaluated) -> absl::Status {
       const std::vector<std::string> slid = store::CustomersWithExpiredWindow(tx, now, kRound);
       changes += RefreshAndEvaluateLocked(tx, slid, kWindowSlide, {}, nullptr, "", now, evaluated);
       std::map<std::string, Cause> lapsed;
@@ -822,8 +816,7 @@ absl::StatusOr<int64_t> TierEngine::Maintain() {
       changes += EvaluateManyLocked(tx, due, "", now, evaluated);
       due_count = std::max(slid.size(), due.size());
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     if (due_count < static_cast<size_t>(kRound)) break;
   }
   return changes;
@@ -850,7 +843,7 @@ absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const s
                                          const Actor& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
-  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
     if (!current.has_value()) {
       return absl::NotFoundError(absl::StrCat("no tier for customer ", customer_id));
@@ -863,8 +856,7 @@ absl::StatusOr<v1::Tier> TierEngine::Pin(const std::string& customer_id, const s
                                      {"pin_tier", "pin_reason", "pin_expires"}));
     result = EvaluateLocked(tx, customer_id, kPin, "", actor.name, nullptr);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   WriteCache({*result});
   if (options_.published) options_.published();
   return *result;
@@ -874,7 +866,7 @@ absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
                                            const std::string& reason, const Actor& actor) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::Tier> result;
-  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     std::optional<store::StoredTier> current = store::LoadTier(tx, customer_id, true);
     if (!current.has_value() || current->pin_tier.empty()) {
       return absl::FailedPreconditionError("the customer's tier is not pinned");
@@ -889,8 +881,7 @@ absl::StatusOr<v1::Tier> TierEngine::Unpin(const std::string& customer_id,
     result = EvaluateLocked(tx, customer_id, kUnpin, "", actor.name, nullptr);
     (void)reason;
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   WriteCache({*result});
   if (options_.published) options_.published();
   return *result;
@@ -904,13 +895,12 @@ absl::StatusOr<v1::RuleSet> TierEngine::CreateRuleSet(const v1::RuleSet& candida
   rs.clear_activate_time();
   store::SetTimestamp(options_.clock(), rs.mutable_create_time());
   rs.set_created_by(actor.name);
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
     rs.set_version(store::InsertRuleSet(tx, rs, actor.name));
     postgres::WriteAudit(
         tx, AuditOf(actor, "ruleset.create", "", "rule_set", absl::StrCat(rs.version())));
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   return rs;
 }
 
@@ -946,12 +936,11 @@ absl::StatusOr<int64_t> TierEngine::ApplyActiveRuleSet() {
   }
   std::optional<v1::RuleSet> active;
   int64_t applied = 0;
-  absl::Status s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     active = store::LoadRuleSet(tx, 0);
     applied = store::AppliedRuleSetVersion(tx);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   if (!active.has_value()) return absl::FailedPreconditionError("no active rule set");
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -961,51 +950,48 @@ absl::StatusOr<int64_t> TierEngine::ApplyActiveRuleSet() {
     // The rule set and a ranking with its cut-offs together (events evaluate with both from
     // now on, while the full run below goes through everyone).
     std::lock_guard<std::mutex> lock(mu_);
-    s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+    TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
       rule_set_ = *active;
       RebuildIndexLocked(tx);
       return absl::OkStatus();
-    });
+    }));
   }
-  if (!s.ok()) return s;
   // The activation's job (ActivateRuleSet started it) follows the run; this writer claims it,
   // also when a previous writer began it.
   std::optional<v1::Job> job;
-  s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     job = store::RunningActivationJob(tx, active->version());
     if (job.has_value()) store::ClaimJob(tx, job->id(), runner_id_);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   const auto save_job = [this, &job](pqxx::work& tx) {
     if (job.has_value()) store::SaveJob(tx, *job);
   };
-  absl::StatusOr<int64_t> changed =
-      ReclassifyAll(kRuleActivation, [&](int64_t processed, int64_t total) {
-        if (!job.has_value()) return;
-        job->set_processed(processed);
-        job->set_total(total);
-        (void)WriteTx([&](pqxx::work& tx) {
-          save_job(tx);
-          return absl::OkStatus();
-        });
-      });
-  // A failed run stays running: the writer's next poll (or the next writer) runs it again.
-  if (!changed.ok()) return changed.status();
+  TW_ASSIGN_OR_RETURN(const int64_t changed,
+                      ReclassifyAll(kRuleActivation, [&](int64_t processed, int64_t total) {
+                        if (!job.has_value()) return;
+                        job->set_processed(processed);
+                        job->set_total(total);
+                        (void)WriteTx([&](pqxx::work& tx) {
+                          save_job(tx);
+                          return absl::OkStatus();
+                        });
+                      }));
+  // (A failed run returned above and stays running: the writer's next poll, or the next
+  // writer, runs it again.)
   if (job.has_value()) {
     job->set_state("done");
-    job->set_changed(*changed);
+    job->set_changed(changed);
     job->set_processed(job->total());
     store::SetTimestamp(options_.clock(), job->mutable_end_time());
   }
-  s = WriteTx([&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(WriteTx([&](pqxx::work& tx) -> absl::Status {
     store::SetAppliedRuleSetVersion(tx, active->version());
     save_job(tx);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   log::Info("classification.rule_set_applied",
-            {{"version", active->version()}, {"changed", *changed}});
+            {{"version", active->version()}, {"changed", changed}});
   return active->version();
 }
 
@@ -1013,7 +999,7 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
                                                                  int samples) {
   const Micros now = options_.clock();
   std::vector<std::pair<CustomerFacts, std::string>> population;  // facts, current tier
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) -> absl::Status {
     // One snapshot, read set-based a batch of customers at a time.
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     std::vector<std::string> ids;
@@ -1034,8 +1020,7 @@ absl::StatusOr<v1::SimulateRuleSetResponse> TierEngine::Simulate(const v1::RuleS
       }
     }
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   ParetoIndex index(candidate.pareto(), candidate.gates().hysteresis_percent());
   std::vector<std::pair<std::string, int64_t>> revenues;
   for (const auto& [f, current] : population)

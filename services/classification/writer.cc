@@ -111,14 +111,10 @@ absl::StatusOr<int64_t> JobRunner::FailInterrupted() {
 
 absl::StatusOr<v1::Job> JobRunner::Get(const std::string& id) {
   std::optional<v1::Job> job;
-  if (absl::Status s = InTx(pool_,
-                            [&](pqxx::work& tx) {
-                              job = store::LoadJob(tx, id);
-                              return absl::OkStatus();
-                            });
-      !s.ok()) {
-    return s;
-  }
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
+    job = store::LoadJob(tx, id);
+    return absl::OkStatus();
+  }));
   if (!job.has_value()) return absl::NotFoundError(absl::StrCat("no job ", id));
   return *job;
 }
@@ -194,18 +190,17 @@ absl::StatusOr<v1::Job> Writer::StartFullReclassification(const std::string& rea
 absl::StatusOr<std::string> Writer::Submit(const std::string& kind, const std::string& payload,
                                            const Actor& actor) {
   int64_t id = 0;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
     id = store::InsertWriteRequest(tx, kind, payload, actor.name, actor.role, actor.request_id);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   const auto until = std::chrono::steady_clock::now() + options_.wait;
   while (std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(options_.poll);
     // This replica may have become the writer meanwhile: then it applies the request itself.
     if (leading()) (void)ApplyPending();
     std::optional<store::WriteOutcome> outcome;
-    s = InTx(pool_, [&](pqxx::work& tx) {
+    const absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
       outcome = store::LoadWriteOutcome(tx, id);
       return absl::OkStatus();
     });
@@ -259,11 +254,10 @@ absl::Status Writer::ApplyPending() {
     return applied.status();
   }
   std::vector<store::WriteRequest> pending;
-  absl::Status s = InTx(pool_, [&](pqxx::work& tx) {
+  TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
     pending = store::PendingWriteRequests(tx, 100);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   for (const store::WriteRequest& r : pending) {
     if (!leading()) break;
     absl::StatusOr<std::string> result =
@@ -273,13 +267,12 @@ absl::Status Writer::ApplyPending() {
                          result.status().code() == absl::StatusCode::kAborted)) {
       return result.status();
     }
-    s = InTx(pool_, [&](pqxx::work& tx) {
+    TW_RETURN_IF_ERROR(InTx(pool_, [&](pqxx::work& tx) {
       store::FinishWriteRequest(tx, r.id, result.ok() ? *result : "",
                                 static_cast<int>(result.status().code()),
                                 std::string(result.status().message()));
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
   }
   return absl::OkStatus();
 }
