@@ -535,7 +535,9 @@ void ScanEvaluationInputs(pqxx::work& tx, int chunk,
                           const std::function<void(std::vector<EvaluationInput>&&)>& fn) {
   // One pass over the three tables (sequential scans and hash joins, no order, no payloads),
   // fetched in chunks so that memory stays bounded. Customers known only from their metrics come
-  // from the FULL JOIN.
+  // from the FULL JOIN. The whole result is read: planned as such (a cursor is otherwise planned
+  // for its first tenth, which favours index-ordered joins), with room for the hash tables.
+  tx.exec("SET LOCAL cursor_tuple_fraction = 1.0; SET LOCAL work_mem = '128MB'");
   tx.exec(
       absl::StrCat("DECLARE tw_evaluation_scan NO SCROLL CURSOR FOR ",
                    FactsColumns("coalesce(c.customer_id, m.customer_id)"),
