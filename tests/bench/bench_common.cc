@@ -390,6 +390,18 @@ std::optional<std::vector<CpuProbe>> ParseCpuProbes(const std::string& text) {
   return probes;
 }
 
+std::string CpuCells(const std::vector<double>& cpu_s, int64_t calls, double elapsed_s) {
+  std::string out;
+  for (double s : cpu_s) {
+    absl::StrAppendFormat(
+        &out, " %15s",
+        s < 0 || calls == 0 ? "?"
+                            : absl::StrFormat("%.1f (%.0f%%)", s * 1e6 / static_cast<double>(calls),
+                                              elapsed_s > 0 ? 100 * s / elapsed_s : 0));
+  }
+  return out;
+}
+
 std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes) {
   std::vector<double> out;
   out.reserve(probes.size());

@@ -191,6 +191,10 @@ std::vector<double> SampleCpu(const std::vector<CpuProbe>& probes);
 // to - from per probe; -1 where either sample could not be read.
 std::vector<double> CpuDelta(const std::vector<double>& from, const std::vector<double>& to);
 
+// One row of a "CPU µs per call" table: per probe, " %15s" of the µs per call and the share of
+// one core over `elapsed_s` ("?" where a probe's figure is unknown, -1).
+std::string CpuCells(const std::vector<double>& cpu_s, int64_t calls, double elapsed_s);
+
 // A driver's main(): parses the flags (after absl::SetProgramUsageMessage), refuses stray
 // arguments (exit 2), then runs `driver` and returns its exit code.
 int RunDriver(int argc, char** argv, int (*driver)());

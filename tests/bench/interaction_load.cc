@@ -446,15 +446,7 @@ void PrintTable(const std::vector<Row>& rows, const std::vector<CpuProbe>& probe
   for (const Row& row : rows) {
     if (row.result.calls == 0) continue;
     std::printf("%-20s", row.scenario.c_str());
-    for (double s : row.cpu_s) {
-      std::printf(
-          " %15s",
-          s < 0 ? "?"
-                : absl::StrFormat("%.1f (%.0f%%)", s * 1e6 / static_cast<double>(row.result.calls),
-                                  row.result.elapsed_s > 0 ? 100 * s / row.result.elapsed_s : 0)
-                      .c_str());
-    }
-    std::printf("\n");
+    std::printf("%s\n", CpuCells(row.cpu_s, row.result.calls, row.result.elapsed_s).c_str());
   }
 }
 
